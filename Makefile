@@ -1,0 +1,39 @@
+# Two commands from a fresh clone: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Re-install whenever pyproject.toml changes.
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PYTEST_ARGS ?= -n 2
+
+.PHONY: install demo test bench ui check-defs clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pco_pipeline needs Python >= 3.11 (PYTHON=$(PYTHON) is " + sys.version.split()[0] + ")")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: install
+	$(BIN)/pco-pipeline demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench
+
+ui: install
+	$(BIN)/pco-pipeline ui
+
+check-defs: install
+	$(BIN)/pco-pipeline migrate
+	cd $(CURDIR) && $(BIN)/dg check defs
+
+clean:
+	-$(BIN)/pco-pipeline db stop
+	rm -rf $(VENV) .pco_pipeline .tmp_dagster_home_* storage history logs schedules

@@ -1,0 +1,40 @@
+"""The `pco-pipeline` command. Every subcommand runs the same code (and Dagster jobs) the UI runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pco_pipeline.commands import database, demo, jobs, ui
+from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
+
+COMMAND_MODULES = [database, jobs, demo, ui]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pco-pipeline",
+        description="Keep a church's PostgreSQL database in two-way sync with Planning Center Online.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (DatabaseConfigError, MigrationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

