@@ -1,0 +1,1 @@
+"""Sync domain rules, no Dagster: normalization, matching, mapping, push planning, webhook application."""

@@ -1,0 +1,1 @@
+"""The webhook receiver (HMAC → inbox) and the read-only /api/pco/* endpoints."""
