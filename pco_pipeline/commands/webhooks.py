@@ -1,0 +1,62 @@
+"""`pco-pipeline webhooks …`: the real-time side of the sync.
+
+    serve    run the webhook receiver and the read-only /api/pco/* endpoints
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pco_pipeline.db.engine import get_engine
+from pco_pipeline.db.migrations import apply_migrations
+from pco_pipeline.db.resolve import resolve_database
+from pco_pipeline.webhooks.api import LISTINGS
+from pco_pipeline.webhooks.app import WEBHOOK_PATH, create_app
+from pco_pipeline.webhooks.server import bind_socket, serve
+from pco_pipeline.webhooks.settings import SECRETS_ENV, ReceiverSettings, WebhookSettingsError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+
+
+def register(subparsers) -> None:
+    webhooks = subparsers.add_parser("webhooks", help="the webhook receiver and PCO webhook subscriptions")
+    actions = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
+    serve_parser = actions.add_parser(
+        "serve", help="receive PCO webhooks into webhook_inbox and serve the read-only /api/pco/* endpoints")
+    serve_parser.add_argument("--host", default=DEFAULT_HOST,
+                              help=f"address to listen on (default {DEFAULT_HOST}; PCO reaches it through "
+                                   f"your reverse proxy)")
+    serve_parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    serve_parser.set_defaults(handler=run_serve)
+
+
+def run_serve(args) -> int:
+    try:
+        settings = ReceiverSettings.from_env()
+    except WebhookSettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    target = resolve_database()
+    apply_migrations(get_engine(target.url))
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc} (choose another --port)",
+              file=sys.stderr)
+        return 2
+    base = f"http://{args.host}:{sock.getsockname()[1]}"
+    print(f"church database: {target.display_url()} ({target.source})")
+    if settings.secrets:
+        print(f"webhook secrets: {len(settings.secrets)} configured ({SECRETS_ENV})")
+    else:
+        print(f"webhook secrets: none configured; set {SECRETS_ENV} (comma-separated, one per "
+              f"subscription) or every delivery is refused with 401")
+    print(f"body size limit: {settings.max_body_bytes} bytes")
+    reads = ", ".join([*(listing.path for listing in LISTINGS), "/healthz"])
+    print(f"listening on {base}: POST {WEBHOOK_PATH}; GET {reads}  (Ctrl-C stops)", flush=True)
+    # One line per delivery (event, delivery id, attempt, size; never the payload).
+    logging.getLogger("pco_pipeline.webhooks").setLevel(logging.INFO)
+    serve(create_app(target.url, settings), sock)
+    return 0

@@ -1,0 +1,103 @@
+"""`POST /api/pco/webhook`: PCO's signed deliveries → `webhook_inbox`, stored before the 200.
+
+Status codes are chosen for how PCO reacts to them: 200 means "stored (or already held)"; any
+other status makes PCO retry later (16 times over ~5 days), which is what a database outage
+needs, so that answers 503. 410 would deactivate the subscription and is never sent. A request
+that can never succeed (bad signature 401, too large 413, not an EventDelivery 400) is refused
+without storing anything.
+
+Logs name the event, delivery id, attempt and size only; a payload is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, is_authentic
+from pco_pipeline.webhooks.database import describe_failure
+from pco_pipeline.webhooks.envelope import EnvelopeError, parse_deliveries
+from pco_pipeline.webhooks.inbox import store_deliveries
+from pco_pipeline.webhooks.responses import error_response
+from pco_pipeline.webhooks.settings import ReceiverSettings
+
+log = logging.getLogger(__name__)
+
+DELIVERY_ID_HEADER = "X-PCO-Webhooks-Event"
+ATTEMPT_HEADER = "X-PCO-Webhooks-Attempt"
+RETRY_AFTER_SECONDS = "30"  # PCO ignores it (its schedule is fixed) but other senders may not
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The request body, refusing (BodyTooLarge) as soon as it exceeds `limit` bytes.
+
+    A declared Content-Length over the limit is refused before reading anything; a chunked body
+    is read only up to the limit, so memory per request stays bounded either way.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        if len(body) + len(chunk) > limit:
+            raise BodyTooLarge
+        body += chunk
+    return bytes(body)
+
+
+class WebhookReceiver:
+    """The webhook endpoint, bound to a connection pool and the receiver settings."""
+
+    def __init__(self, engine: sa.Engine, settings: ReceiverSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    async def handle(self, request: Request) -> Response:
+        limit = self.settings.max_body_bytes
+        try:
+            body = await read_bounded(request, limit)
+        except BodyTooLarge:
+            log.warning("refused a webhook delivery: body over the %d-byte limit", limit)
+            return error_response(413, "Payload Too Large", f"the body exceeds the {limit}-byte limit")
+
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not is_authentic(body, signature, self.settings.secrets):
+            if not self.settings.secrets:
+                log.warning("refused a webhook delivery (%d bytes): no webhook secrets are configured "
+                            "(PCO_WEBHOOK_SECRETS)", len(body))
+            else:
+                log.warning("refused a webhook delivery (%d bytes): %s signature", len(body),
+                            "bad" if signature else "missing")
+            detail = (f"the {SIGNATURE_HEADER} header is missing" if not signature
+                      else "the signature does not match the body under any configured secret")
+            return error_response(401, "Unauthorized", detail)
+
+        try:
+            deliveries = parse_deliveries(body, header_delivery_id=request.headers.get(DELIVERY_ID_HEADER),
+                                          header_attempt=request.headers.get(ATTEMPT_HEADER))
+        except EnvelopeError as exc:
+            log.warning("refused a webhook delivery (%d bytes): not an EventDelivery: %s", len(body), exc.reason)
+            return error_response(400, "Not an EventDelivery", exc.reason)
+
+        try:
+            result = await run_in_threadpool(store_deliveries, self.engine, deliveries, body)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("could not store webhook deliveries %s (%d bytes), answered 503 so PCO retries: %s",
+                      ", ".join(d.delivery_id for d in deliveries), len(body), describe_failure(exc))
+            return error_response(503, "Service Unavailable", "the webhook inbox cannot be written right now",
+                                  headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+        stored = set(result.stored)
+        for delivery in deliveries:
+            log.info("%s webhook %s delivery %s attempt %d (%d bytes)",
+                     "stored" if delivery.delivery_id in stored else "duplicate",
+                     delivery.event_name, delivery.delivery_id, delivery.attempt, len(body))
+        return JSONResponse({"stored": len(result.stored), "duplicates": len(result.duplicates)})
