@@ -1,0 +1,207 @@
+"""One request budget per credential, shared by every thread in the process.
+
+PCO allows about 100 requests per 20 s per user, but the limit and period are per-response
+values (`X-PCO-API-Request-Rate-Limit`, `-Period` — "20" or "20 seconds" — and `-Count`),
+stricter for deep offsets (75, or even 10, per 20 s). The window algorithm is undocumented, so
+the budget enforces the strictest reading that still uses the whole allowance: **no more than
+`limit` requests in any `period`-long interval**, where a request occupies the budget from the
+moment it is sent until `period` seconds after its response arrived. The server saw the request
+somewhere in between, so whether PCO counts in fixed windows, sliding windows or a token
+bucket, a request released by this budget is never over the limit — 429s only happen when
+someone else spends the same credential, and `Rate-Count` reveals that spending too: a count
+above what this process has in flight is booked as outside usage.
+
+On a 429 every thread waits `Retry-After` (the budget is closed until then).
+
+Tiers: a request at offset > 30,000 is in the `deep_offset` tier; the tier's limit is learned
+from its own responses (the count is shared, the limit is stricter).
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+DEFAULT_LIMIT = 100
+DEFAULT_PERIOD = 20.0
+DEEP_OFFSET = 30_000
+DEEP_OFFSET_LIMIT = 75
+
+_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "secs": 1, "m": 60, "min": 60, "minute": 60,
+          "minutes": 60, "mins": 60, "h": 3600, "hour": 3600, "hours": 3600}
+
+
+def parse_period(value: str | None) -> float | None:
+    """`"20"` or `"20 seconds"` (also `"1 minute"`) → seconds; None when unreadable."""
+    if not value:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+    if not match:
+        return None
+    number, unit = float(match.group(1)), match.group(2).lower()
+    factor = _UNITS.get(unit) if unit else 1
+    if factor is None or number <= 0:
+        return None
+    return number * factor
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        seconds = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitStatus:
+    """What PCO's rate headers said on one response."""
+
+    limit: int | None
+    period: float | None
+    count: int | None
+    retry_after: float | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> "RateLimitStatus":
+        return cls(limit=_int(headers.get("X-PCO-API-Request-Rate-Limit")),
+                   period=parse_period(headers.get("X-PCO-API-Request-Rate-Period")),
+                   count=_int(headers.get("X-PCO-API-Request-Rate-Count")),
+                   retry_after=_seconds(headers.get("Retry-After")))
+
+    def describe(self) -> str:
+        if self.limit is None:
+            return "unknown (no rate headers)"
+        period = f"{self.period:g} s" if self.period else "an unknown period"
+        used = f", {self.count} used in the current window" if self.count is not None else ""
+        return f"{self.limit} requests per {period}{used}"
+
+
+def tier_for_offset(offset: int | None) -> str:
+    return "deep_offset" if offset is not None and offset > DEEP_OFFSET else "default"
+
+
+@dataclass(slots=True)
+class Slot:
+    """A request's place in the budget, from `acquire` to `release`."""
+
+    sent_at: float
+    waited: float
+    tier: str
+    done: bool = False
+
+
+class RateBudget:
+    def __init__(self, limit: int = DEFAULT_LIMIT, period: float = DEFAULT_PERIOD,
+                 clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._limits = {"default": limit, "deep_offset": min(limit, DEEP_OFFSET_LIMIT)}
+        self._period = period
+        self._in_flight: list[Slot] = []
+        self._completed: list[tuple[float, float]] = []  # heap of (expires_at, sent_at)
+        self._outside: list[float] = []  # expiry times of requests someone else made
+        self._closed_until = 0.0
+        self.last_status: RateLimitStatus | None = None
+
+    @property
+    def period(self) -> float:
+        return self._period
+
+    def limit(self, tier: str = "default") -> int:
+        return self._limits.get(tier, self._limits["default"])
+
+    def _forget_expired(self, now: float) -> None:
+        while self._completed and self._completed[0][0] <= now:
+            heapq.heappop(self._completed)
+        self._outside = [t for t in self._outside if t > now]
+
+    def in_use(self) -> int:
+        with self._cond:
+            self._forget_expired(self._clock())
+            return len(self._in_flight) + len(self._completed) + len(self._outside)
+
+    def acquire(self, tier: str = "default") -> Slot:
+        """Block until a request of `tier` may be sent; the caller must `release` the slot."""
+        with self._cond:
+            start = self._clock()
+            while True:
+                now = self._clock()
+                self._forget_expired(now)
+                if now < self._closed_until:
+                    self._cond.wait(self._closed_until - now)
+                    continue
+                used = len(self._in_flight) + len(self._completed) + len(self._outside)
+                excess = used - self.limit(tier)
+                if excess < 0:
+                    slot = Slot(sent_at=now, waited=now - start, tier=tier)
+                    self._in_flight.append(slot)
+                    return slot
+                # The (excess+1)-th expiry frees a place; in-flight requests free none until
+                # they complete (which notifies).
+                expiries = sorted([e for e, _ in self._completed] + self._outside)
+                self._cond.wait(expiries[excess] - now if excess < len(expiries) else self._period)
+
+    def release(self, slot: Slot, status: RateLimitStatus | None = None) -> None:
+        """The request of `slot` finished (any outcome); `status` is what its response said."""
+        with self._cond:
+            if slot.done:
+                return
+            slot.done = True
+            now = self._clock()
+            self._in_flight.remove(slot)
+            if status is not None and status.limit is not None:
+                self._learn(slot, status, now)
+            heapq.heappush(self._completed, (now + self._period, slot.sent_at))
+            self._cond.notify_all()
+
+    def _learn(self, slot: Slot, status: RateLimitStatus, now: float) -> None:
+        self.last_status = status
+        if status.period:
+            self._period = status.period
+        self._limits[slot.tier] = max(1, status.limit)
+        if slot.tier == "default":
+            self._limits["deep_offset"] = min(self._limits["deep_offset"], self._limits["default"])
+        if status.count is None:
+            return
+        # Requests of ours the server had counted when it answered: those sent no later than
+        # this one (this one included). More than that on the server's count is outside usage.
+        self._forget_expired(now)
+        ours = 1 + sum(1 for s in self._in_flight if s.sent_at <= slot.sent_at) + sum(
+            1 for _, sent in self._completed if sent <= slot.sent_at)
+        outside = status.count - ours
+        self._outside = [now + self._period] * outside if outside > 0 else []
+
+    def close_for(self, seconds: float) -> None:
+        """After a 429: nobody sends for `seconds` (PCO's Retry-After)."""
+        with self._cond:
+            self._closed_until = max(self._closed_until, self._clock() + seconds)
+            self._cond.notify_all()
+
+    def seconds_until_open(self) -> float:
+        with self._cond:
+            return max(0.0, self._closed_until - self._clock())
+
+
+_registry: dict[str, RateBudget] = {}
+_registry_lock = threading.Lock()
+
+
+def budget_for(key: str) -> RateBudget:
+    """The process-wide budget of one credential (`key` is a fingerprint, never the secret)."""
+    with _registry_lock:
+        budget = _registry.get(key)
+        if budget is None:
+            budget = _registry[key] = RateBudget()
+        return budget

@@ -1,0 +1,162 @@
+"""Listings: every record exactly once, includes resolved, PCO's paging traps avoided."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from pco_pipeline.pco import PCOQueryError
+from pco_pipeline.pco.pagination import Page, build_query, iterate_pages
+
+
+def _expected_people(fake):
+    return [str(pid) for pid in sorted(fake.people)]
+
+
+def test_full_listing_with_includes_equals_the_data(make_fake, make_client):
+    fake = make_fake(people=237, emails_per_person=2, limit=50)
+    client = make_client(fake)
+    people = list(client.iter_records("/people/v2/people", include=["emails"]))
+    assert [p.id for p in people] == _expected_people(fake)
+    for person in people:
+        expected = sorted(e["address"] for e in fake.emails.values() if str(e["person_id"]) == person.id)
+        assert sorted(e["address"] for e in person.related_list("emails")) == expected
+        assert person["first_name"] == fake.people[int(person.id)]["first_name"]
+    assert fake.count(path_contains="/people/v2/people") == math.ceil(237 / 100)
+    counters = client.counters.snapshot()
+    assert (counters.requests, counters.pages, counters.records, counters.rate_limited) == (3, 3, 237, 0)
+
+
+def test_pages_come_in_order_while_fetched_concurrently(make_fake, make_client):
+    fake = make_fake(people=950, emails_per_person=0, limit=100, latency=0.02)
+    client = make_client(fake, prefetch=4)
+    offsets = [page.offset for page in client.iter_pages("/people/v2/people")]
+    assert offsets == list(range(0, 950, 100))
+    assert 1 < fake.max_in_flight <= 4
+
+
+def test_clamped_per_page_advances_by_rows_received_not_by_the_request(make_fake, make_client):
+    """PCO clamps per_page and its links.next keeps the requested value: following it would skip rows."""
+    fake = make_fake(people=130, emails_per_person=0, max_per_page=40)
+    client = make_client(fake)
+    pages = list(client.iter_pages("/people/v2/people", per_page=100))
+    assert [p.offset for p in pages] == [0, 40, 80, 120]
+    assert [r.id for p in pages for r in p.records] == _expected_people(fake)
+
+
+def test_per_page_outside_one_to_hundred_is_refused():
+    with pytest.raises(ValueError, match="per_page"):
+        build_query(per_page=0)
+    with pytest.raises(ValueError, match="per_page"):
+        build_query(per_page=500)
+
+
+def test_empty_page_with_a_next_link_stops_the_listing():
+    """The per_page=0 trap: no rows and a `next` pointing at the same page."""
+    calls = []
+
+    def fetch(offset):
+        calls.append(offset)
+        return Page(path="/x", offset=offset, records=[], errors=[], included=[],
+                    meta={"total_count": 50, "next": {"offset": offset}}, links={"next": "same page"}, has_next=True)
+
+    assert [p.offset for p in iterate_pages(fetch, prefetch=4)] == [0]
+    assert calls == [0]
+
+
+def test_missing_next_stops_even_when_total_count_promises_more(make_fake, make_client):
+    fake = make_fake(people=300, emails_per_person=0)
+    client = make_client(fake)
+    real = fake._collection
+
+    def truncated(path, kind, rows, query, meta, include_emails=False):
+        document = real(path, kind, rows, query, meta, include_emails)
+        if int(query.get("offset", 0)) == 100:
+            document["links"].pop("next", None)
+            document["meta"].pop("next", None)
+        return document
+
+    fake._collection = truncated
+    records = list(client.iter_records("/people/v2/people", prefetch=1))
+    assert len(records) == 200
+
+
+def test_listing_continues_past_a_capped_total_count(make_fake, make_client):
+    """ISS#736: total_count once stopped at 10,000 while rows went on; `next` decides."""
+    fake = make_fake(people=460, emails_per_person=0, total_count_cap=200, limit=50)
+    client = make_client(fake)
+    assert [r.id for r in client.iter_records("/people/v2/people")] == _expected_people(fake)
+
+
+def test_a_set_that_shrinks_during_the_listing_ends_without_error(make_fake, make_client):
+    fake = make_fake(people=500, emails_per_person=0, limit=50)
+    client = make_client(fake, prefetch=2)
+    seen = []
+    for page in client.iter_pages("/people/v2/people"):
+        seen.extend(r.id for r in page.records)
+        if page.offset == 0:
+            with fake.lock:
+                for pid in sorted(fake.people)[-250:]:
+                    del fake.people[pid]
+    assert len(seen) == len(set(seen))
+    assert seen[:100] == _expected_people(fake)[:100]
+    assert set(_expected_people(fake)) <= set(seen)
+
+
+def test_where_and_order_reach_pco_in_its_syntax(make_fake, make_client):
+    import datetime as dt
+
+    fake = make_fake(people=80, emails_per_person=0)
+    client = make_client(fake)
+    since = dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    records = list(client.iter_records("/people/v2/people", where={"last_name": "last5", "updated_at": {"gte": since}},
+                                       order=["last_name", "-created_at"], include="emails"))
+    assert records and all(r["last_name"] == "Last5" for r in records)
+    query = fake.arrivals[-1].query
+    assert query["where[updated_at][gte]"] == "2024-05-01T10:30:00Z"
+    assert query["order"] == "last_name,-created_at"
+    assert query["per_page"] == "100" and query["include"] == "emails"
+
+
+@pytest.mark.parametrize("listing, named", [
+    ({"where": {"nickname": "Bo"}}, "where[nickname]"),
+    ({"order": "-birthdate"}, "order=-birthdate"),
+    ({"include": ["emails", "field_data.field_definition"]}, "include=field_data.field_definition"),
+    ({"filter": "admins"}, "filter=admins"),
+])
+def test_parameters_pco_would_silently_ignore_are_refused(make_fake, make_client, listing, named):
+    fake = make_fake(people=10, emails_per_person=0)
+    client = make_client(fake)
+    with pytest.raises(PCOQueryError) as caught:
+        list(client.iter_records("/people/v2/people", **listing))
+    assert named in str(caught.value)
+
+
+def test_a_malformed_record_fails_alone(make_fake, make_client):
+    fake = make_fake(people=150, emails_per_person=1)
+    fake.broken_records = {1050, 1120}
+    client = make_client(fake)
+    errors = []
+    records = list(client.iter_records("/people/v2/people", include="emails", on_record_error=errors.append))
+    assert len(records) == 148 and len(errors) == 2
+    assert "no type or no id" in errors[0].reason
+    assert client.counters.snapshot().record_errors == 2
+    pages = list(client.iter_pages("/people/v2/people"))
+    assert [len(p.errors) for p in pages] == [1, 1]
+
+
+def test_breaking_out_of_a_listing_leaves_nothing_running(make_fake, make_client):
+    fake = make_fake(people=2000, emails_per_person=0, limit=100, latency=0.01)
+    client = make_client(fake, prefetch=4)
+    for i, _ in enumerate(client.iter_records("/people/v2/people")):
+        if i == 150:
+            break
+    before = threading.active_count()
+    for t in threading.enumerate():
+        if t.name.startswith("pco-page"):
+            t.join(timeout=2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("pco-page")]
+    assert threading.active_count() <= before
+    assert fake.count(path_contains="/people") <= 2 + 4 + 1  # first page, the page in hand, the prefetch window
