@@ -1,0 +1,453 @@
+"""Landing: PCO records → the `pco_landing` table, one page per transaction, with its cursor.
+
+The extract streams pages and hands each one to `land_page`, which in ONE transaction
+- upserts the records (raw attributes and relationships, typed timestamps, normalized values),
+  counting new, changed and unchanged ones (re-reading an unchanged record changes nothing but
+  its `last_seen_at`);
+- lands the included records the spec owns (`children`, e.g. a person's emails: those the parent
+  no longer names are marked removed) or side-loads (e.g. a check-in's event);
+- advances the resource's `sync_cursor` past the page (only when asked: ordered reads only).
+A crash therefore loses nothing and skips nothing: either the page and its cursor are
+committed, or neither is, and the next run reads the page again.
+
+Incremental reads (`first_page_params`) ask for `where[<cursor>][gte] = cursor − overlap`
+ordered by the cursor attribute: timestamps have one-second resolution and PCO commits are not
+instantaneous, so the overlap re-reads the last moments; those re-read records land as
+unchanged. `ids_at_cursor` records which ids were landed at exactly the cursor second, for keyset
+paging (`keyset_params`) that must step over ties without re-reading them forever.
+
+Resources without a cursor attribute, and full refreshes, are complete listings:
+`start_listing` before the first page, `finish_listing` after the last one marks every row not
+seen since the start as removed. A listing that fails midway is never finished and removes
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from pco_pipeline.pco.jsonapi import Resource
+from pco_pipeline.sync.catalog import ResourceSpec, spec_for
+from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION, InvalidValue, parse_timestamp
+
+DEFAULT_OVERLAP = timedelta(seconds=2)
+DEFAULT_PER_PAGE = 100
+# A complete listing that would remove more than this share of a resource's rows is refused:
+# an empty or truncated listing (permissions, an API incident) must not deactivate a church.
+DEFAULT_MAX_REMOVED_FRACTION = 0.5
+
+
+class ListingGuardError(RuntimeError):
+    """A complete listing would remove an implausible share of the landed rows."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The incremental high-water mark of one resource."""
+
+    resource: str
+    value: datetime | None = None
+    ids_at_value: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        """One line for run metadata: the value and how many ids share it."""
+        if self.value is None:
+            return "none (next read is a complete one)"
+        return f"{self.value.isoformat()} ({len(self.ids_at_value)} id(s) at that second)"
+
+    def advanced_by(self, stamped: Iterable[tuple[str, datetime]]) -> "Cursor":
+        """The cursor after landing records with these (id, cursor timestamp) pairs; never moves back."""
+        value, ids = self.value, set(self.ids_at_value)
+        for pco_id, stamp in stamped:
+            if value is None or stamp > value:
+                value, ids = stamp, {pco_id}
+            elif stamp == value:
+                ids.add(pco_id)
+        return Cursor(self.resource, value, frozenset(ids))
+
+
+@dataclass
+class LandedCounts:
+    """What one landing step did to one resource."""
+
+    received: int = 0
+    inserted: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    def __iadd__(self, other: "LandedCounts") -> "LandedCounts":
+        for name in ("received", "inserted", "changed", "unchanged", "removed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+@dataclass
+class LandingResult:
+    """Counts per resource (the page's own and its children/side-loads) and the cursor movement."""
+
+    counts: dict[str, LandedCounts] = field(default_factory=dict)
+    cursor_before: Cursor | None = None
+    cursor_after: Cursor | None = None
+
+    def add(self, resource: str, counts: LandedCounts) -> None:
+        self.counts.setdefault(resource, LandedCounts())
+        self.counts[resource] += counts
+
+    def merge(self, other: "LandingResult") -> None:
+        """Accumulate another page's result (the extract sums its pages with this)."""
+        for resource, counts in other.counts.items():
+            self.add(resource, counts)
+        if self.cursor_before is None:
+            self.cursor_before = other.cursor_before
+        if other.cursor_after is not None:
+            self.cursor_after = other.cursor_after
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A complete listing in progress; pass it to `finish_listing` after the last page."""
+
+    id: int
+    resource: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class ListingOutcome:
+    seen: int
+    removed: int
+
+
+# --- cursor ---------------------------------------------------------------------------------
+
+def read_cursor(conn: sa.Connection | sa.Engine, resource: str) -> Cursor:
+    """The stored cursor of `resource` (an empty one when it has never been read)."""
+    query = sa.text("SELECT cursor_value, ids_at_cursor FROM sync_cursor WHERE resource = :r")
+    if isinstance(conn, sa.Engine):
+        with conn.connect() as c:
+            row = c.execute(query, {"r": resource}).first()
+    else:
+        row = conn.execute(query, {"r": resource}).first()
+    if row is None:
+        return Cursor(resource)
+    return Cursor(resource, row.cursor_value, frozenset(row.ids_at_cursor or ()))
+
+
+def _iso_z(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def first_page_params(spec: ResourceSpec, cursor: Cursor | None, *, full_refresh: bool = False,
+                      overlap: timedelta = DEFAULT_OVERLAP, per_page: int = DEFAULT_PER_PAGE) -> dict[str, str]:
+    """Query parameters for the first request of a read of `spec`.
+
+    Incremental resources are ordered by their cursor attribute; with a stored cursor (and no
+    full refresh) only records at or after `cursor − overlap` are asked for. Resources without
+    a cursor attribute get a plain complete listing.
+    """
+    params = {"per_page": str(per_page), **spec.params}
+    if spec.include:
+        params["include"] = ",".join(spec.include)
+    if spec.cursor_attribute:
+        params["order"] = spec.cursor_attribute
+        if cursor is not None and cursor.value is not None and not full_refresh:
+            params[f"where[{spec.cursor_attribute}][gte]"] = _iso_z(cursor.value - overlap)
+    return params
+
+
+def keyset_params(spec: ResourceSpec, cursor: Cursor, *, per_page: int = DEFAULT_PER_PAGE) -> dict[str, str]:
+    """Parameters for the next page of a keyset read: from the cursor second, past its known ids.
+
+    Offset paging over a set that changes while it is read can skip a record (another moves
+    behind it); re-anchoring every request at the cursor cannot. PCO orders ties by id, and the
+    ids at the cursor second were all landed, so `offset = len(ids_at_cursor)` steps over them.
+    """
+    if spec.cursor_attribute is None or cursor.value is None:
+        raise ValueError(f"{spec.name}: keyset paging needs a cursor attribute and a cursor value")
+    params = first_page_params(spec, None, per_page=per_page)
+    params[f"where[{spec.cursor_attribute}][gte]"] = _iso_z(cursor.value)
+    params["offset"] = str(len(cursor.ids_at_value))
+    return params
+
+
+def _write_cursor(conn: sa.Connection, cursor: Cursor) -> None:
+    conn.execute(sa.text(
+        "INSERT INTO sync_cursor (resource, cursor_value, ids_at_cursor, updated_at)"
+        " VALUES (:r, :v, :ids, now())"
+        " ON CONFLICT (resource) DO UPDATE SET cursor_value = EXCLUDED.cursor_value,"
+        " ids_at_cursor = EXCLUDED.ids_at_cursor, updated_at = now()"),
+        {"r": cursor.resource, "v": cursor.value, "ids": sorted(cursor.ids_at_value, key=_id_order)})
+
+
+def reset_cursor(engine: sa.Engine, resource: str) -> None:
+    """Forget the cursor: the next incremental read of `resource` reads everything."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM sync_cursor WHERE resource = :r"), {"r": resource})
+
+
+def _id_order(pco_id: str) -> tuple[int, str]:
+    return (len(pco_id), pco_id)  # numeric order for PCO's digit ids
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    pco_id: str
+    parent_pco_id: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    attributes: str
+    relationships: str
+    normalized: str
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        return parse_timestamp(value)
+    except InvalidValue:
+        return None  # kept raw in attributes; the normalizer reports it where it matters
+
+
+def _compact_relationships(resource: Resource) -> dict[str, Any]:
+    compact: dict[str, Any] = {}
+    for name, refs in resource.relationships.items():
+        if refs is None:
+            compact[name] = None
+        elif isinstance(refs, tuple):
+            compact[name] = refs[1]
+        else:
+            compact[name] = [ref[1] for ref in refs]
+    return compact
+
+
+def _row(spec: ResourceSpec, resource: Resource, parent_pco_id: str | None, region: str) -> _Row:
+    if parent_pco_id is None and spec.parent_relationship:
+        ids = resource.relationship_ids(spec.parent_relationship)
+        parent_pco_id = ids[0] if ids else None
+    normalized = spec.normalizer(resource.attributes, region) if spec.normalizer else {}
+    return _Row(
+        pco_id=resource.id,
+        parent_pco_id=parent_pco_id,
+        created_at=_timestamp(resource.attributes.get("created_at")),
+        updated_at=_timestamp(resource.attributes.get("updated_at")),
+        attributes=json.dumps(resource.attributes, default=str),
+        relationships=json.dumps(_compact_relationships(resource)),
+        normalized=json.dumps(normalized, default=str),
+    )
+
+
+# Newer-or-same content replaces what is stored; an older version (a page read before a webhook
+# landed a newer one) only proves the record still exists.
+_TAKE_NEW = ("(EXCLUDED.pco_updated_at IS NULL OR l.pco_updated_at IS NULL"
+             " OR EXCLUDED.pco_updated_at >= l.pco_updated_at)")
+_CONTENT = ("parent_pco_id", "pco_created_at", "pco_updated_at", "attributes", "relationships", "normalized")
+_DIFFERS = (f"({', '.join('l.' + c for c in _CONTENT)}) IS DISTINCT FROM "
+            f"({', '.join('EXCLUDED.' + c for c in _CONTENT)})")
+
+_UPSERT = sa.text(f"""
+INSERT INTO pco_landing AS l (resource, pco_id, parent_pco_id, pco_created_at, pco_updated_at,
+                              attributes, relationships, normalized)
+SELECT :resource, u.pco_id, u.parent_pco_id, u.created_at, u.updated_at,
+       u.attributes::jsonb, u.relationships::jsonb, u.normalized::jsonb
+FROM unnest(CAST(:ids AS text[]), CAST(:parents AS text[]), CAST(:created AS timestamptz[]),
+            CAST(:updated AS timestamptz[]), CAST(:attributes AS text[]), CAST(:relationships AS text[]),
+            CAST(:normalized AS text[]))
+     AS u(pco_id, parent_pco_id, created_at, updated_at, attributes, relationships, normalized)
+ON CONFLICT (resource, pco_id) DO UPDATE SET
+    {', '.join(f"{c} = CASE WHEN {_TAKE_NEW} THEN EXCLUDED.{c} ELSE l.{c} END" for c in _CONTENT)},
+    changed_at = CASE WHEN l.removed_at IS NOT NULL OR ({_TAKE_NEW} AND {_DIFFERS})
+                      THEN now() ELSE l.changed_at END,
+    removed_at = NULL,
+    last_seen_at = now()
+RETURNING (xmax = 0) AS inserted, (changed_at = now()) AS changed
+""")
+
+
+def _upsert_rows(conn: sa.Connection, resource: str, rows: Sequence[_Row]) -> LandedCounts:
+    counts = LandedCounts(received=len(rows))
+    if not rows:
+        return counts
+    result = conn.execute(_UPSERT, {
+        "resource": resource,
+        "ids": [r.pco_id for r in rows],
+        "parents": [r.parent_pco_id for r in rows],
+        "created": [r.created_at for r in rows],
+        "updated": [r.updated_at for r in rows],
+        "attributes": [r.attributes for r in rows],
+        "relationships": [r.relationships for r in rows],
+        "normalized": [r.normalized for r in rows],
+    })
+    for inserted, changed in result:
+        if inserted:
+            counts.inserted += 1
+        elif changed:
+            counts.changed += 1
+        else:
+            counts.unchanged += 1
+    return counts
+
+
+def _dedupe(resources: Iterable[Resource]) -> list[Resource]:
+    """One record per id (a page can repeat a record when PCO's set shifts under offsets)."""
+    latest: dict[str, Resource] = {}
+    for resource in resources:
+        latest[resource.id] = resource
+    return list(latest.values())
+
+
+def _mark_children_removed(conn: sa.Connection, child_resource: str, parents: Sequence[str],
+                           keep: Sequence[str]) -> int:
+    result = conn.execute(sa.text(
+        "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
+        " WHERE resource = :r AND parent_pco_id = ANY(:parents) AND removed_at IS NULL"
+        " AND NOT (pco_id = ANY(:keep))"),
+        {"r": child_resource, "parents": list(parents), "keep": list(keep)})
+    return result.rowcount
+
+
+def _resolve_landing_quarantine(conn: sa.Connection, resource: str, ids: Sequence[str]) -> None:
+    """Records quarantined as unreadable that have now landed are resolved."""
+    conn.execute(sa.text(
+        "UPDATE sync_quarantine SET resolved_at = now()"
+        " WHERE entity = :r AND resolved_at IS NULL AND record_key = ANY(:ids)"),
+        {"r": resource, "ids": list(ids)})
+
+
+def land_records(conn: sa.Connection, spec: ResourceSpec, records: Iterable[Resource], *,
+                 parent_pco_id: str | None = None, advance_cursor: bool = False,
+                 phone_region: str = DEFAULT_PHONE_REGION) -> LandingResult:
+    """Land one page inside the caller's transaction (see `land_page`)."""
+    records = [r for r in _dedupe(records)]
+    wrong = [r for r in records if r.type != spec.pco_type]
+    if wrong:
+        raise ValueError(f"{spec.name} lands {spec.pco_type} records, got {wrong[0].type} {wrong[0].id}")
+    result = LandingResult()
+    result.add(spec.name, _upsert_rows(conn, spec.name,
+                                       [_row(spec, r, parent_pco_id, phone_region) for r in records]))
+
+    for relationship, child_name in spec.children.items():
+        child_spec = spec_for(child_name)
+        parents = [r for r in records if relationship in r.relationships]
+        if not parents:
+            continue  # not requested with this page: nothing is known about these children
+        children: dict[str, _Row] = {}
+        named: list[str] = []
+        for parent in parents:
+            named.extend(parent.relationship_ids(relationship))
+            for child in parent.related_list(relationship):
+                children[child.id] = _row(child_spec, child, parent.id, phone_region)
+        counts = _upsert_rows(conn, child_name, list(children.values()))
+        # Named but not (yet) included children are kept as they are: PCO's `included` can lag.
+        counts.removed = _mark_children_removed(conn, child_name, [p.id for p in parents], named)
+        result.add(child_name, counts)
+
+    for relationship, target_name in spec.sideloads.items():
+        target_spec = spec_for(target_name)
+        included = _dedupe(item for r in records for item in r.related_list(relationship))
+        if included:
+            result.add(target_name, _upsert_rows(
+                conn, target_name, [_row(target_spec, item, None, phone_region) for item in included]))
+
+    if records:
+        _resolve_landing_quarantine(conn, spec.name, [r.id for r in records])
+
+    if advance_cursor:
+        if spec.cursor_attribute is None:
+            raise ValueError(f"{spec.name} has no cursor attribute; read it as a complete listing")
+        # Two runs landing the same resource at once must not both move the cursor from one read.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"cursor:{spec.name}"})
+        before = read_cursor(conn, spec.name)
+        stamped = [(r.id, stamp) for r in records
+                   if (stamp := _timestamp(r.attributes.get(spec.cursor_attribute))) is not None]
+        after = before.advanced_by(stamped)
+        if after != before:
+            _write_cursor(conn, after)
+        result.cursor_before, result.cursor_after = before, after
+    return result
+
+
+def land_page(engine: sa.Engine, spec: ResourceSpec, records: Iterable[Resource], *,
+              parent_pco_id: str | None = None, advance_cursor: bool = False,
+              phone_region: str = DEFAULT_PHONE_REGION) -> LandingResult:
+    """Land one page of `spec` records, their children and side-loads, and the cursor, atomically.
+
+    `parent_pco_id` is the owning record of a nested listing (the group of
+    `/groups/{id}/memberships`). `advance_cursor` is for reads ordered by the cursor attribute
+    (incremental reads and full refreshes of incremental resources); single-record re-reads
+    (webhooks) must leave it False, or the cursor would jump past records not yet read.
+    `phone_region` is the default region for phone numbers without a country code.
+    """
+    with engine.begin() as conn:
+        return land_records(conn, spec, records, parent_pco_id=parent_pco_id,
+                            advance_cursor=advance_cursor, phone_region=phone_region)
+
+
+# --- complete listings ----------------------------------------------------------------------
+
+def start_listing(engine: sa.Engine, resource: str) -> Listing:
+    """Begin a complete listing of `resource` (call before requesting its first page)."""
+    spec_for(resource)
+    with engine.begin() as conn:
+        row = conn.execute(sa.text(
+            "INSERT INTO pco_listing (resource, started_at) VALUES (:r, clock_timestamp())"
+            " RETURNING id, started_at"), {"r": resource}).one()
+    return Listing(id=row.id, resource=resource, started_at=row.started_at)
+
+
+def finish_listing(engine: sa.Engine, listing: Listing, *,
+                   max_removed_fraction: float = DEFAULT_MAX_REMOVED_FRACTION) -> ListingOutcome:
+    """After the last page: mark rows not seen since the listing began as removed.
+
+    Owned children of removed parents are removed with them. Raises ListingGuardError (and
+    removes nothing) when more than `max_removed_fraction` of the active rows — and more than
+    ten — would go: pass 1.0 to accept a genuinely emptied resource.
+    """
+    spec = spec_for(listing.resource)
+    with engine.begin() as conn:
+        seen, stale, active = conn.execute(sa.text(
+            "SELECT count(*) FILTER (WHERE last_seen_at >= :start),"
+            "       count(*) FILTER (WHERE last_seen_at < :start AND removed_at IS NULL),"
+            "       count(*) FILTER (WHERE removed_at IS NULL)"
+            " FROM pco_landing WHERE resource = :r"),
+            {"r": listing.resource, "start": listing.started_at}).one()
+        if stale > 10 and stale > max_removed_fraction * active:
+            raise ListingGuardError(
+                f"the complete listing of {listing.resource} saw {seen} record(s) and would remove "
+                f"{stale} of {active}; refusing. If PCO really lost them, finish the listing with "
+                f"max_removed_fraction=1.0.")
+        removed = conn.execute(sa.text(
+            "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
+            " WHERE resource = :r AND removed_at IS NULL AND last_seen_at < :start RETURNING pco_id"),
+            {"r": listing.resource, "start": listing.started_at}).scalars().all()
+        for child_name in spec.children.values():
+            if removed:
+                conn.execute(sa.text(
+                    "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
+                    " WHERE resource = :r AND removed_at IS NULL AND parent_pco_id = ANY(:parents)"),
+                    {"r": child_name, "parents": removed})
+        conn.execute(sa.text(
+            "UPDATE pco_listing SET finished_at = clock_timestamp(), seen_count = :seen,"
+            " removed_count = :removed WHERE id = :id"),
+            {"seen": seen, "removed": len(removed), "id": listing.id})
+    return ListingOutcome(seen=seen, removed=len(removed))
+
+
+def last_complete_listing(conn: sa.Connection, resource: str) -> datetime | None:
+    """When the latest finished complete listing of `resource` started (None if never)."""
+    return conn.execute(sa.text(
+        "SELECT max(started_at) FROM pco_listing WHERE resource = :r AND finished_at IS NOT NULL"),
+        {"r": resource}).scalar()
+
+
+def landed_counts(conn: sa.Connection) -> Mapping[str, int]:
+    """Active (not removed) landed rows per resource."""
+    return dict(conn.execute(sa.text(
+        "SELECT resource, count(*) FROM pco_landing WHERE removed_at IS NULL GROUP BY resource ORDER BY 1")).all())

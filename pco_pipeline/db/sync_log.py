@@ -1,0 +1,142 @@
+"""`pco_sync_log`: one row per sync run, written when it starts and kept current while it runs.
+
+    run = start_run(engine, "people", "inbound", run_id=context.run_id)
+    progress = run.progress(every_seconds=5)          # throttled counter updates
+    progress.update(created=10, updated=3)            # absolute totals so far
+    finish_run(engine, run.id, "success", counts)     # or "failed" with error=...
+
+Counter writes are absolute (the caller's running totals), so a repeated or lost update never
+double-counts. Error text passes through `redact_secrets` before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+STATUSES = ("running", "success", "failed", "partial")
+DIRECTIONS = ("inbound", "outbound", "webhook")
+COUNTERS = ("created_count", "updated_count", "skipped_count", "failed_count", "requests_used")
+MAX_ERROR_LENGTH = 4000
+
+# user:password@ in URLs, and key=value / "key": "value" pairs whose key looks secret.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+_SECRET_PAIRS = re.compile(
+    r"(?P<key>[\"']?\b[\w-]*(?:secret|password|passwd|token|authorization|api[_-]?key)[\w-]*[\"']?\s*[:=]\s*)"
+    r"(?P<quote>[\"']?)(?:Basic |Bearer )?[^\s\"',;]+", re.IGNORECASE)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with URL credentials and secret-looking key/value pairs masked."""
+    text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    return _SECRET_PAIRS.sub(r"\g<key>\g<quote>***", text)
+
+
+def _counter_values(created: int | None = None, updated: int | None = None, skipped: int | None = None,
+                    failed: int | None = None, requests_used: int | None = None) -> dict[str, int]:
+    values = {"created_count": created, "updated_count": updated, "skipped_count": skipped,
+              "failed_count": failed, "requests_used": requests_used}
+    return {k: int(v) for k, v in values.items() if v is not None}
+
+
+@dataclass
+class SyncRun:
+    """A started run: its row id and the engine it writes to."""
+
+    id: int
+    engine: sa.Engine
+
+    def progress(self, every_seconds: float = 5.0) -> "ProgressWriter":
+        return ProgressWriter(self, every_seconds)
+
+
+@dataclass
+class ProgressWriter:
+    """Writes counters at most every `every_seconds` (call `update` as often as convenient)."""
+
+    run: SyncRun
+    every_seconds: float = 5.0
+    _last_write: float = field(default=float("-inf"), repr=False)
+    _pending: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def update(self, *, force: bool = False, **counters: int) -> bool:
+        """Record running totals (created=, updated=, skipped=, failed=, requests_used=); True if written."""
+        self._pending.update(_counter_values(**counters))
+        now = time.monotonic()
+        if not force and now - self._last_write < self.every_seconds:
+            return False
+        if self._pending:
+            update_counts(self.run.engine, self.run.id, **{k.removesuffix("_count"): v
+                                                          for k, v in self._pending.items()})
+            self._pending.clear()
+        self._last_write = now
+        return True
+
+
+def start_run(engine: sa.Engine, sync_type: str, direction: str, *, run_id: str | None = None) -> SyncRun:
+    """Insert the run's row with status 'running'; returns it."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    with engine.begin() as conn:
+        row_id = conn.execute(sa.text(
+            "INSERT INTO pco_sync_log (run_id, sync_type, direction) VALUES (:run_id, :t, :d) RETURNING id"),
+            {"run_id": run_id, "t": sync_type, "d": direction}).scalar_one()
+    return SyncRun(id=row_id, engine=engine)
+
+
+def update_counts(engine: sa.Engine, log_id: int, **counters: int) -> None:
+    """Set the run's counters to these totals (created=, updated=, skipped=, failed=, requests_used=)."""
+    values = _counter_values(**counters)
+    if not values:
+        return
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE pco_sync_log SET {assignments} WHERE id = :id"), {**values, "id": log_id})
+
+
+def finish_run(engine: sa.Engine, log_id: int, status: str, *, error: str | BaseException | None = None,
+               **counters: int) -> None:
+    """Close the run with `status` (success, failed, partial), final counters and the error, if any."""
+    if status not in STATUSES or status == "running":
+        raise ValueError(f"a finished run's status is success, failed or partial, got {status!r}")
+    message = None
+    if error is not None:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        message = redact_secrets(text)[:MAX_ERROR_LENGTH]
+    values = _counter_values(**counters)
+    assignments = "".join(f", {column} = :{column}" for column in values)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            f"UPDATE pco_sync_log SET status = :status, finished_at = greatest(clock_timestamp(), started_at),"
+            f" error_message = :error{assignments} WHERE id = :id"),
+            {**values, "status": status, "error": message, "id": log_id})
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    run_id: str | None
+    sync_type: str
+    direction: str
+    status: str
+    started_at: object
+    finished_at: object
+    created_count: int
+    updated_count: int
+    skipped_count: int
+    failed_count: int
+    requests_used: int
+    error_message: str | None
+
+
+def recent_runs(engine: sa.Engine, limit: int = 20) -> list[RunSummary]:
+    """The latest runs, newest first (for `pco-pipeline history`)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT id, run_id, sync_type, direction, status, started_at, finished_at, created_count,"
+            " updated_count, skipped_count, failed_count, requests_used, error_message"
+            " FROM pco_sync_log ORDER BY started_at DESC, id DESC LIMIT :limit"), {"limit": limit}).all()
+    return [RunSummary(*row) for row in rows]

@@ -1,0 +1,113 @@
+"""Which PCO resources the inbound sync lands, and how each one is read and keyed.
+
+A `ResourceSpec` names a resource the way the landing table and `sync_cursor` do
+(`people/people`, `groups/memberships`, …) and says how the extract reads it: the path, the
+includes, whether an `updated_at`-style cursor exists (else every read is a complete listing),
+which relationship names the owning record, which included resources are owned children
+(replaced per parent) or mere side-loads, and how its attributes are normalized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from pco_pipeline.sync import normalize as n
+
+Normalizer = Callable[[Mapping[str, Any], str], dict[str, Any]]
+
+
+def _ignore_region(function: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Normalizer:
+    return lambda attributes, _region: function(attributes)
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """How one PCO resource is read and landed."""
+
+    name: str                                   # landing / cursor key, e.g. "people/people"
+    path: str                                   # API path; "{parent_id}" for nested listings
+    pco_type: str                               # JSON:API type, e.g. "Person"
+    # Attribute the incremental cursor follows (`where[<attr>][gte]`, `order=<attr>`); None when
+    # PCO has no such timestamp and every read must be a complete listing.
+    cursor_attribute: str | None = "updated_at"
+    include: tuple[str, ...] = ()
+    params: Mapping[str, str] = field(default_factory=dict)
+    # Relationship that names the owning record (Email → person); nested listings pass the
+    # parent id from their URL instead.
+    parent_relationship: str | None = None
+    # relationship → child resource landed from `included` and replaced per parent: when the
+    # parent is landed with that relationship, children it no longer names are marked removed.
+    children: Mapping[str, str] = field(default_factory=dict)
+    # relationship → resource landed from `included` as is (no removal, no cursor).
+    sideloads: Mapping[str, str] = field(default_factory=dict)
+    normalizer: Normalizer | None = None
+
+    @property
+    def incremental(self) -> bool:
+        return self.cursor_attribute is not None
+
+    @property
+    def nested(self) -> bool:
+        return "{parent_id}" in self.path
+
+
+_SPECS = (
+    ResourceSpec("people/people", "/people/v2/people", "Person",
+                 include=("emails", "phone_numbers", "addresses"),
+                 children={"emails": "people/emails", "phone_numbers": "people/phone_numbers",
+                           "addresses": "people/addresses"},
+                 normalizer=_ignore_region(n.normalize_person)),
+    ResourceSpec("people/emails", "/people/v2/emails", "Email", parent_relationship="person",
+                 normalizer=_ignore_region(n.normalize_email_record)),
+    ResourceSpec("people/phone_numbers", "/people/v2/phone_numbers", "PhoneNumber",
+                 parent_relationship="person", normalizer=n.normalize_phone_record),
+    # Addresses cannot be queried by updated_at (PCO ignores the filter): complete listings.
+    ResourceSpec("people/addresses", "/people/v2/addresses", "Address", cursor_attribute=None,
+                 parent_relationship="person", normalizer=_ignore_region(n.normalize_address_record)),
+    # Adding or removing members bumps no updated_at (developers#1253), so households are always
+    # listed completely; their `people` relationship is the membership.
+    ResourceSpec("people/households", "/people/v2/households", "Household", cursor_attribute=None,
+                 normalizer=_ignore_region(n.normalize_household)),
+    ResourceSpec("people/household_memberships", "/people/v2/households/{parent_id}/household_memberships",
+                 "HouseholdMembership", cursor_attribute=None),
+    ResourceSpec("people/person_mergers", "/people/v2/person_mergers", "PersonMerger",
+                 cursor_attribute="created_at", normalizer=_ignore_region(n.normalize_person_merger)),
+    ResourceSpec("groups/group_types", "/groups/v2/group_types", "GroupType", cursor_attribute=None,
+                 normalizer=_ignore_region(n.normalize_group_type)),
+    ResourceSpec("groups/groups", "/groups/v2/groups", "Group", cursor_attribute=None,
+                 params={"where[archive_status]": "include"},
+                 normalizer=_ignore_region(n.normalize_group)),
+    ResourceSpec("groups/memberships", "/groups/v2/groups/{parent_id}/memberships", "Membership",
+                 cursor_attribute=None, parent_relationship="group",
+                 normalizer=_ignore_region(n.normalize_membership)),
+    ResourceSpec("check-ins/check_ins", "/check-ins/v2/check_ins", "CheckIn",
+                 include=("event", "locations"),
+                 sideloads={"event": "check-ins/events", "locations": "check-ins/locations"},
+                 normalizer=_ignore_region(n.normalize_checkin)),
+    ResourceSpec("check-ins/events", "/check-ins/v2/events", "Event",
+                 normalizer=_ignore_region(n.normalize_checkin_event)),
+    ResourceSpec("check-ins/locations", "/check-ins/v2/locations", "Location",
+                 normalizer=_ignore_region(n.normalize_location)),
+    ResourceSpec("check-ins/stations", "/check-ins/v2/stations", "Station"),
+    ResourceSpec("check-ins/labels", "/check-ins/v2/labels", "Label"),
+    ResourceSpec("check-ins/headcounts", "/check-ins/v2/headcounts", "Headcount"),
+    ResourceSpec("check-ins/event_times", "/check-ins/v2/event_times", "EventTime", parent_relationship="event"),
+    ResourceSpec("calendar/events", "/calendar/v2/events", "Event",
+                 normalizer=_ignore_region(n.normalize_calendar_event)),
+    ResourceSpec("calendar/event_instances", "/calendar/v2/event_instances", "EventInstance",
+                 include=("event",), parent_relationship="event", sideloads={"event": "calendar/events"},
+                 normalizer=_ignore_region(n.normalize_event_instance)),
+)
+
+RESOURCES: Mapping[str, ResourceSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
+
+
+def spec_for(name: str) -> ResourceSpec:
+    """The spec named `name`; KeyError lists the known names."""
+    try:
+        return RESOURCES[name]
+    except KeyError:
+        raise KeyError(f"unknown PCO resource {name!r}; known: {', '.join(RESOURCES)}") from None

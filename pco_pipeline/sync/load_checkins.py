@@ -1,0 +1,179 @@
+"""PCO Calendar and Check-Ins → events, locations and a read-only mirror of check-ins.
+
+- `load_events`: calendar event instances → `events` (source 'calendar', pco_id = instance id),
+  named and described by their calendar event.
+- `load_checkin_events`: check-in events → `events` (source 'check-ins', pco_id
+  'check-ins:<id>'), so mirrored check-ins can point at them.
+- `load_locations`: check-in locations → `locations` (kind 'folder' for PCO folders, else
+  'room'), with their parent folder.
+- `load_checkins`: PCO check-ins → `checkins` with source 'pco'. Rows with source 'local' (made
+  at the church) are never read, changed or deleted. A PCO check-in PCO no longer has is deleted.
+Events and locations PCO no longer has keep their row (local check-ins may point at them),
+marked `pco_removed_at`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pco_pipeline.sync import pco_state, quarantine
+from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+
+
+def _upsert(conn: sa.Connection, table: str, stage_name: str, fields: tuple[str, ...],
+            extra_insert: dict[str, str] | None = None, extra_match: str = "TRUE") -> tuple[int, int]:
+    """Update rows of `table` whose `fields` differ from the stage (by pco_id), insert the missing."""
+    extra_insert = extra_insert or {}
+    set_fields = ", ".join(f"{f} = s.{f}" for f in fields)
+    updated = count(conn, f"""
+        UPDATE {table} t SET {set_fields}, pco_removed_at = NULL, updated_at = now()
+        FROM {stage_name} s
+        WHERE t.pco_id = s.pco_id AND {extra_match}
+          AND ({', '.join('t.' + f for f in fields)}, t.pco_removed_at IS NULL)
+              IS DISTINCT FROM ({', '.join('s.' + f for f in fields)}, true)
+        """)
+    created = count(conn, f"""
+        INSERT INTO {table} (pco_id, {', '.join(fields)}{''.join(', ' + c for c in extra_insert)})
+        SELECT s.pco_id, {', '.join('s.' + f for f in fields)}{''.join(', ' + v for v in extra_insert.values())}
+        FROM {stage_name} s
+        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.pco_id = s.pco_id)
+        ORDER BY length(s.pco_id), s.pco_id
+        """)
+    return created, updated
+
+
+def _mark_removed(conn: sa.Connection, table: str, where: str, landing_resource: str, landing_id: str) -> int:
+    """Rows whose PCO record the landing table shows as removed get `pco_removed_at`."""
+    return count(conn, f"""
+        UPDATE {table} t SET pco_removed_at = now(), updated_at = now()
+        WHERE t.pco_id IS NOT NULL AND t.pco_removed_at IS NULL AND {where}
+          AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = '{landing_resource}'
+                        AND l.pco_id = {landing_id} AND l.removed_at IS NOT NULL)
+        """)
+
+
+EVENT_FIELDS = ("name", "description", "starts_at", "ends_at", "all_day", "location")
+
+
+def load_events(engine: sa.Engine) -> LoadReport:
+    """Calendar event instances → `events`; returns counts for `events`."""
+    with engine.begin() as conn:
+        lock_entity(conn, "events")
+        quarantine.open_stage(conn)
+        counts = LoadCounts()
+        staged = stage(conn, "stage_events", pco_state.EVENTS)
+        counts.quarantined = reject(
+            conn, "events", "stage_events", "NOT s.has_event", quarantine.MISSING_PARENT,
+            "'PCO event instance ' || s.pco_id || ' belongs to calendar event '"
+            " || COALESCE(s.event_pco_id, '(none)') || ', which has not been landed'")
+        counts.quarantined += reject_invalid(conn, "events", "stage_events", "event instance")
+        counts.created, counts.updated = _upsert(conn, "events", "stage_events", EVENT_FIELDS,
+                                                 {"source": "'calendar'"}, "t.source = 'calendar'")
+        counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+        counts.deactivated = _mark_removed(conn, "events", "t.source = 'calendar'", "calendar/event_instances",
+                                           "t.pco_id")
+        quarantine.apply_stage(conn, "events")
+        return {"events": counts}
+
+
+def load_checkin_events(conn: sa.Connection) -> LoadCounts:
+    counts = LoadCounts()
+    staged = stage(conn, "stage_checkin_events", pco_state.CHECKIN_EVENTS)
+    counts.quarantined = reject_invalid(conn, "checkin_events", "stage_checkin_events", "check-in event")
+    counts.created, counts.updated = _upsert(conn, "events", "stage_checkin_events", ("name",),
+                                             {"source": "'check-ins'"}, "t.source = 'check-ins'")
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.deactivated = _mark_removed(conn, "events", "t.source = 'check-ins'", "check-ins/events",
+                                       f"substr(t.pco_id, {len(pco_state.CHECKIN_EVENT_PREFIX) + 1})")
+    quarantine.apply_stage(conn, "checkin_events")
+    return counts
+
+
+LOCATION_FIELDS = ("name", "kind", "age_min_months", "age_max_months", "grade_min", "grade_max", "capacity")
+
+
+def load_locations(conn: sa.Connection) -> LoadCounts:
+    counts = LoadCounts()
+    staged = stage(conn, "stage_locations", pco_state.LOCATIONS)
+    counts.quarantined = reject_invalid(conn, "locations", "stage_locations", "location")
+    fields = ", ".join(LOCATION_FIELDS)
+    # New locations first, so a folder and its rooms landed in the same run can point at each other.
+    created = set(conn.execute(sa.text(f"""
+        INSERT INTO locations (pco_id, {fields})
+        SELECT s.pco_id, {', '.join('s.' + f for f in LOCATION_FIELDS)} FROM stage_locations s
+        WHERE NOT EXISTS (SELECT 1 FROM locations t WHERE t.pco_id = s.pco_id)
+        ORDER BY length(s.pco_id), s.pco_id
+        RETURNING pco_id""")).scalars())
+    conn.execute(sa.text("ALTER TABLE stage_locations ADD COLUMN parent_id BIGINT"))
+    conn.execute(sa.text("UPDATE stage_locations s SET parent_id = p.id FROM locations p WHERE p.pco_id = s.parent_pco_id"))
+    updated = set(conn.execute(sa.text(f"""
+        UPDATE locations t SET {', '.join(f + ' = s.' + f for f in LOCATION_FIELDS)}, parent_id = s.parent_id,
+                               pco_removed_at = NULL, updated_at = now()
+        FROM stage_locations s
+        WHERE t.pco_id = s.pco_id
+          AND ({', '.join('t.' + f for f in LOCATION_FIELDS)}, t.parent_id, t.pco_removed_at IS NULL)
+              IS DISTINCT FROM ({', '.join('s.' + f for f in LOCATION_FIELDS)}, s.parent_id, true)
+        RETURNING t.pco_id""")).scalars())
+    counts.created = len(created)
+    counts.updated = len(updated - created)
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.deactivated = _mark_removed(conn, "locations", "TRUE", "check-ins/locations", "t.pco_id")
+    quarantine.apply_stage(conn, "locations")
+    return counts
+
+
+CHECKIN_FIELDS = ("person_id", "event_id", "location_id", "first_name", "last_name", "kind", "security_code",
+                  "checked_in_at", "checked_out_at")
+
+
+def load_checkins(engine: sa.Engine) -> LoadReport:
+    """Check-in events, locations, then PCO check-ins; returns counts for all three."""
+    with engine.begin() as conn:
+        lock_entity(conn, "checkins")
+        quarantine.open_stage(conn)
+        report = {"checkin_events": load_checkin_events(conn), "locations": load_locations(conn)}
+        counts = LoadCounts()
+        staged = stage(conn, "stage_checkins", pco_state.CHECKINS)
+        counts.quarantined = reject_invalid(conn, "checkins", "stage_checkins", "check-in")
+        conn.execute(sa.text("ALTER TABLE stage_checkins ADD COLUMN person_id BIGINT, ADD COLUMN event_id BIGINT,"
+                             " ADD COLUMN location_id BIGINT"))
+        conn.execute(sa.text("UPDATE stage_checkins s SET person_id = p.id FROM people p WHERE p.pco_id = s.person_pco_id"))
+        conn.execute(sa.text("UPDATE stage_checkins s SET event_id = e.id FROM events e"
+                             " WHERE e.pco_id = s.event_pco_id AND e.source = 'check-ins'"))
+        conn.execute(sa.text("UPDATE stage_checkins s SET location_id = l.id FROM locations l"
+                             " WHERE l.pco_id = s.location_pco_id"))
+        counts.quarantined += reject(
+            conn, "checkins", "stage_checkins",
+            "(s.person_pco_id IS NOT NULL AND s.person_id IS NULL) OR (s.event_pco_id IS NOT NULL AND s.event_id IS NULL)"
+            " OR (s.location_pco_id IS NOT NULL AND s.location_id IS NULL)",
+            quarantine.MISSING_PARENT,
+            "'PCO check-in ' || s.pco_id || ' refers to ' || concat_ws(', ',"
+            " CASE WHEN s.person_pco_id IS NOT NULL AND s.person_id IS NULL THEN 'person ' || s.person_pco_id END,"
+            " CASE WHEN s.event_pco_id IS NOT NULL AND s.event_id IS NULL THEN 'event ' || s.event_pco_id END,"
+            " CASE WHEN s.location_pco_id IS NOT NULL AND s.location_id IS NULL THEN 'location ' || s.location_pco_id END)"
+            " || ', not in the church database'",
+            details_sql="jsonb_build_object('person', s.person_pco_id, 'event', s.event_pco_id,"
+                        " 'location', s.location_pco_id)")
+        set_fields = ", ".join(f"{f} = s.{f}" for f in CHECKIN_FIELDS)
+        counts.updated = count(conn, f"""
+            UPDATE checkins c SET {set_fields}, updated_at = now()
+            FROM stage_checkins s
+            WHERE c.pco_id = s.pco_id AND c.source = 'pco'
+              AND ({', '.join('c.' + f for f in CHECKIN_FIELDS)}) IS DISTINCT FROM ({', '.join('s.' + f for f in CHECKIN_FIELDS)})
+            """)
+        counts.created = count(conn, f"""
+            INSERT INTO checkins (pco_id, source, {', '.join(CHECKIN_FIELDS)})
+            SELECT s.pco_id, 'pco', {', '.join('s.' + f for f in CHECKIN_FIELDS)} FROM stage_checkins s
+            WHERE NOT EXISTS (SELECT 1 FROM checkins c WHERE c.pco_id = s.pco_id)
+            ORDER BY s.checked_in_at, length(s.pco_id), s.pco_id
+            """)
+        counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+        counts.deactivated = count(conn, f"""
+            DELETE FROM checkins c
+            WHERE c.source = 'pco'
+              AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'check-ins/check_ins'
+                            AND l.pco_id = c.pco_id AND l.removed_at IS NOT NULL)
+            """)
+        quarantine.apply_stage(conn, "checkins")
+        report["checkins"] = counts
+        return report

@@ -1,0 +1,107 @@
+"""PCO households → families and family_members (and PCO addresses → the family address).
+
+PCO owns, for families it has (pco_id set): the name, the address (see `pco_state.FAMILIES` for
+which member's address) and who the members are, including the primary contact. A member's
+`role` is derived when the membership is created (primary contact → head, a child → child,
+otherwise other) and is the church's to refine afterwards (PCO has no spouse/child roles).
+Local people without a pco_id in a PCO family are the church's and stay.
+Households PCO no longer has keep their family, marked `pco_removed_at`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pco_pipeline.sync import pco_state, quarantine
+from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+
+FAMILY_FIELDS = ("name", "street_line_1", "street_line_2", "city", "state", "zip", "country_code")
+
+
+def load_families(engine: sa.Engine) -> LoadReport:
+    """Load every landed household; returns counts for `families` and `family_members`."""
+    with engine.begin() as conn:
+        lock_entity(conn, "families")
+        quarantine.open_stage(conn)
+        families = _load_families(conn)
+        members = _load_members(conn)
+        quarantine.apply_stage(conn, "families")
+        quarantine.apply_stage(conn, "family_members")
+        return {"families": families, "family_members": members}
+
+
+def _load_families(conn: sa.Connection) -> LoadCounts:
+    counts = LoadCounts()
+    staged = stage(conn, "stage_families", pco_state.FAMILIES)
+    counts.quarantined = reject_invalid(conn, "families", "stage_families", "household")
+    set_fields = ", ".join(f"{f} = s.{f}" for f in FAMILY_FIELDS)
+    counts.updated = count(conn, f"""
+        UPDATE families f SET {set_fields}, pco_updated_at = s.pco_updated_at, pco_removed_at = NULL,
+                              updated_at = now()
+        FROM stage_families s
+        WHERE f.pco_id = s.pco_id
+          AND ({', '.join('f.' + c for c in FAMILY_FIELDS)}, f.pco_removed_at IS NULL)
+              IS DISTINCT FROM ({', '.join('s.' + c for c in FAMILY_FIELDS)}, true)
+        """)
+    counts.created = count(conn, f"""
+        INSERT INTO families (pco_id, {', '.join(FAMILY_FIELDS)}, pco_updated_at)
+        SELECT s.pco_id, {', '.join('s.' + c for c in FAMILY_FIELDS)}, s.pco_updated_at FROM stage_families s
+        WHERE NOT EXISTS (SELECT 1 FROM families f WHERE f.pco_id = s.pco_id)
+        ORDER BY length(s.pco_id), s.pco_id
+        """)
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.deactivated = count(conn, """
+        UPDATE families f SET pco_removed_at = now(), updated_at = now()
+        WHERE f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL
+          AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'people/households'
+                        AND l.pco_id = f.pco_id AND l.removed_at IS NOT NULL)
+        """)
+    return counts
+
+
+def _load_members(conn: sa.Connection) -> LoadCounts:
+    counts = LoadCounts()
+    stage(conn, "stage_family_members", pco_state.FAMILY_MEMBERS)
+    conn.execute(sa.text("ALTER TABLE stage_family_members ADD COLUMN family_id BIGINT, ADD COLUMN person_id BIGINT,"
+                         " ADD COLUMN child BOOLEAN"))
+    conn.execute(sa.text("UPDATE stage_family_members s SET family_id = f.id FROM families f"
+                         " WHERE f.pco_id = s.family_pco_id"))
+    conn.execute(sa.text("UPDATE stage_family_members s SET person_id = p.id, child = p.child FROM people p"
+                         " WHERE p.pco_id = s.person_pco_id"))
+    # An invalid household is quarantined as a family; its members wait for it silently.
+    conn.execute(sa.text("DELETE FROM stage_family_members WHERE problems IS NOT NULL"))
+    staged = conn.execute(sa.text("SELECT count(*) FROM stage_family_members")).scalar_one()
+    counts.quarantined = reject(
+        conn, "family_members", "stage_family_members", "s.family_id IS NULL OR s.person_id IS NULL",
+        quarantine.MISSING_PARENT,
+        "CASE WHEN s.family_id IS NULL THEN 'household ' || s.family_pco_id || ' is not in the church database'"
+        " ELSE 'PCO person ' || s.person_pco_id || ' (member of household ' || s.family_pco_id"
+        " || ') is not in the church database' END",
+        details_sql="jsonb_build_object('household', s.family_pco_id, 'person', s.person_pco_id)")
+    counts.updated = count(conn, """
+        UPDATE family_members fm SET is_primary_contact = s.is_primary_contact, updated_at = now()
+        FROM stage_family_members s
+        WHERE fm.family_id = s.family_id AND fm.person_id = s.person_id
+          AND fm.is_primary_contact IS DISTINCT FROM s.is_primary_contact
+        """)
+    counts.created = count(conn, """
+        INSERT INTO family_members (family_id, person_id, role, is_primary_contact)
+        SELECT s.family_id, s.person_id,
+               CASE WHEN s.is_primary_contact THEN 'head' WHEN s.child THEN 'child' ELSE 'other' END,
+               s.is_primary_contact
+        FROM stage_family_members s
+        WHERE NOT EXISTS (SELECT 1 FROM family_members fm WHERE fm.family_id = s.family_id AND fm.person_id = s.person_id)
+        """)
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    # PCO-linked people no longer in a present PCO household leave its family.
+    counts.deactivated = count(conn, """
+        DELETE FROM family_members fm USING families f, people p
+        WHERE fm.family_id = f.id AND fm.person_id = p.id
+          AND f.pco_id IS NOT NULL AND p.pco_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM pco_landing h WHERE h.resource = 'people/households'
+                        AND h.pco_id = f.pco_id AND h.removed_at IS NULL
+                        AND h.normalized->'problems' = '[]'::jsonb)
+          AND NOT EXISTS (SELECT 1 FROM stage_family_members s
+                          WHERE s.family_id = fm.family_id AND s.person_id = fm.person_id)
+        """)
+    return counts

@@ -1,0 +1,180 @@
+"""PCO groups → the church's group hierarchy, and PCO memberships → group_membership.
+
+Hierarchy: an auto-created department "PCO Groups" (level 1, pco_id 'pco_groups'; staff may
+rename it), one area per PCO group type (level 2, pco_id 'group_type:<id>'; groups without a
+type go to 'group_type:none'), and the groups themselves (level 3, pco_id = the group id).
+PCO owns a group's name, description, its area, whether it is active (archived or gone →
+inactive) and its meeting day when the schedule names one; the church owns the rest
+(meeting_frequency, has_childcare, and the meeting day when PCO's schedule names none).
+
+Memberships: PCO leader → 'leader', member → 'member'. Rows the sync created have
+source 'pco' and follow PCO entirely (removed when PCO removes them). A local membership of
+the same person in the same group is linked (given the pco_id) but stays the church's: its
+leader type is not overwritten and it is never removed by the sync.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pco_pipeline.sync import pco_state, quarantine
+from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+
+
+def load_groups(engine: sa.Engine) -> LoadReport:
+    """Load group types and groups; returns counts for `church_groups` (areas and groups)."""
+    with engine.begin() as conn:
+        lock_entity(conn, "church_groups")
+        quarantine.open_stage(conn)
+        department_id = _ensure_department(conn)
+        counts = _load_areas(conn, department_id)
+        groups = _load_groups(conn)
+        for name in ("created", "updated", "unchanged", "quarantined", "deactivated"):
+            setattr(counts, name, getattr(counts, name) + getattr(groups, name))
+        quarantine.apply_stage(conn, "church_groups")
+        return {"church_groups": counts}
+
+
+def _ensure_department(conn: sa.Connection) -> int:
+    department = conn.execute(sa.text("SELECT id FROM church_group WHERE pco_id = :p"),
+                              {"p": pco_state.PCO_GROUPS_DEPARTMENT}).scalar()
+    if department is None:
+        department = conn.execute(sa.text(
+            "INSERT INTO church_group (pco_id, level, name, description) VALUES (:p, 1, :n,"
+            " 'Groups synchronized from Planning Center (created by pco_pipeline)') RETURNING id"),
+            {"p": pco_state.PCO_GROUPS_DEPARTMENT, "n": pco_state.PCO_GROUPS_DEPARTMENT_NAME}).scalar_one()
+    return department
+
+
+def _load_areas(conn: sa.Connection, department_id: int) -> LoadCounts:
+    counts = LoadCounts()
+    staged = stage(conn, "stage_group_areas", pco_state.GROUP_AREAS)
+    counts.quarantined = reject_invalid(conn, "church_groups", "stage_group_areas", "group type")
+    counts.updated = count(conn, """
+        UPDATE church_group g SET name = s.name, description = s.description, parent_id = :dept,
+                                  is_active = true, pco_removed_at = NULL, updated_at = now()
+        FROM stage_group_areas s
+        WHERE g.pco_id = s.pco_id
+          AND (g.name, g.description, g.parent_id, g.is_active, g.pco_removed_at IS NULL)
+              IS DISTINCT FROM (s.name, s.description, CAST(:dept AS bigint), true, true)
+        """, {"dept": department_id})
+    counts.created = count(conn, """
+        INSERT INTO church_group (pco_id, parent_id, level, name, description)
+        SELECT s.pco_id, :dept, 2, s.name, s.description FROM stage_group_areas s
+        WHERE NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)
+        ORDER BY s.pco_id
+        """, {"dept": department_id})
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.deactivated = count(conn, f"""
+        UPDATE church_group g SET is_active = false, pco_removed_at = now(), updated_at = now()
+        WHERE g.level = 2 AND g.pco_removed_at IS NULL
+          AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'groups/group_types' AND l.removed_at IS NOT NULL
+                        AND '{pco_state.GROUP_TYPE_PREFIX}' || l.pco_id = g.pco_id)
+        """)
+    return counts
+
+
+def _load_groups(conn: sa.Connection) -> LoadCounts:
+    counts = LoadCounts()
+    staged = stage(conn, "stage_groups", pco_state.GROUPS)
+    counts.quarantined = reject_invalid(conn, "church_groups", "stage_groups", "group")
+    conn.execute(sa.text("ALTER TABLE stage_groups ADD COLUMN parent_id BIGINT"))
+    conn.execute(sa.text("UPDATE stage_groups s SET parent_id = g.id FROM church_group g"
+                         " WHERE g.pco_id = s.area_pco_id AND g.level = 2"))
+    counts.quarantined += reject(
+        conn, "church_groups", "stage_groups", "s.parent_id IS NULL", quarantine.MISSING_PARENT,
+        "'PCO group ' || s.pco_id || ' belongs to group type ' || s.area_pco_id"
+        " || ', which is not in the church database (not landed, or quarantined)'")
+    counts.updated = count(conn, """
+        UPDATE church_group g SET name = s.name, description = s.description, parent_id = s.parent_id,
+                                  meeting_day = COALESCE(s.meeting_day, g.meeting_day),
+                                  is_active = s.is_active, pco_removed_at = NULL, updated_at = now()
+        FROM stage_groups s
+        WHERE g.pco_id = s.pco_id
+          AND (g.name, g.description, g.parent_id, g.meeting_day, g.is_active, g.pco_removed_at IS NULL)
+              IS DISTINCT FROM (s.name, s.description, s.parent_id, COALESCE(s.meeting_day, g.meeting_day),
+                                s.is_active, true)
+        """)
+    counts.created = count(conn, """
+        INSERT INTO church_group (pco_id, parent_id, level, name, description, meeting_day, is_active)
+        SELECT s.pco_id, s.parent_id, 3, s.name, s.description, s.meeting_day, s.is_active FROM stage_groups s
+        WHERE NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)
+        ORDER BY length(s.pco_id), s.pco_id
+        """)
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.deactivated = count(conn, f"""
+        UPDATE church_group g SET is_active = false, pco_removed_at = now(), updated_at = now()
+        WHERE g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL
+          AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'groups/groups'
+                        AND l.pco_id = g.pco_id AND l.removed_at IS NOT NULL)
+        """)
+    return counts
+
+
+def load_group_memberships(engine: sa.Engine) -> LoadReport:
+    """Load landed group memberships (after `load_people` and `load_groups`)."""
+    with engine.begin() as conn:
+        lock_entity(conn, "group_memberships")
+        quarantine.open_stage(conn)
+        counts = LoadCounts()
+        staged = stage(conn, "stage_memberships", pco_state.GROUP_MEMBERSHIPS)
+        counts.quarantined = reject_invalid(conn, "group_memberships", "stage_memberships", "membership")
+        conn.execute(sa.text("ALTER TABLE stage_memberships ADD COLUMN group_id BIGINT, ADD COLUMN person_id BIGINT"))
+        conn.execute(sa.text("UPDATE stage_memberships s SET group_id = g.id FROM church_group g"
+                             " WHERE g.pco_id = s.group_pco_id AND g.level = 3"))
+        conn.execute(sa.text("UPDATE stage_memberships s SET person_id = p.id FROM people p"
+                             " WHERE p.pco_id = s.person_pco_id"))
+        counts.quarantined += reject(
+            conn, "group_memberships", "stage_memberships", "s.group_id IS NULL OR s.person_id IS NULL",
+            quarantine.MISSING_PARENT,
+            "'PCO membership ' || s.pco_id || ': ' || CASE WHEN s.group_id IS NULL"
+            " THEN 'group ' || COALESCE(s.group_pco_id, '(none)') ELSE 'person ' || COALESCE(s.person_pco_id, '(none)') END"
+            " || ' is not in the church database'",
+            details_sql="jsonb_build_object('group', s.group_pco_id, 'person', s.person_pco_id)")
+        counts.quarantined += reject(
+            conn, "group_memberships", "stage_memberships",
+            "EXISTS (SELECT 1 FROM stage_memberships o WHERE o.group_id = s.group_id AND o.person_id = s.person_id"
+            " AND (length(o.pco_id), o.pco_id) < (length(s.pco_id), s.pco_id))",
+            quarantine.INVALID_DATA,
+            "'PCO membership ' || s.pco_id || ' repeats another membership of person ' || s.person_pco_id"
+            " || ' in group ' || s.group_pco_id")
+
+        # Gone from PCO: the sync's own rows go; the church's rows stay.
+        counts.deactivated = count(conn, f"""
+            DELETE FROM group_membership gm
+            WHERE gm.source = 'pco'
+              AND NOT EXISTS (SELECT 1 FROM stage_memberships s WHERE s.pco_id = gm.pco_id)
+              AND NOT EXISTS (SELECT 1 FROM {quarantine.STAGE} q
+                              WHERE q.entity = 'group_memberships' AND q.record_key = gm.pco_id)
+            """)
+        counts.updated = count(conn, """
+            UPDATE group_membership gm SET group_id = s.group_id, person_id = s.person_id,
+                                           leader_type = s.leader_type, joined_at = s.joined_at, updated_at = now()
+            FROM stage_memberships s
+            WHERE gm.pco_id = s.pco_id AND gm.source = 'pco'
+              AND (gm.group_id, gm.person_id, gm.leader_type, gm.joined_at)
+                  IS DISTINCT FROM (s.group_id, s.person_id, s.leader_type, s.joined_at)
+            """)
+        # The same person in the same group under another (or no) pco_id: link that row.
+        counts.updated += count(conn, """
+            UPDATE group_membership gm SET pco_id = s.pco_id,
+                   leader_type = CASE WHEN gm.source = 'pco' THEN s.leader_type ELSE gm.leader_type END,
+                   joined_at = CASE WHEN gm.source = 'pco' THEN s.joined_at ELSE gm.joined_at END,
+                   updated_at = now()
+            FROM stage_memberships s
+            WHERE gm.group_id = s.group_id AND gm.person_id = s.person_id
+              AND gm.pco_id IS DISTINCT FROM s.pco_id
+              AND NOT EXISTS (SELECT 1 FROM group_membership o WHERE o.pco_id = s.pco_id)
+            """)
+        counts.created = count(conn, """
+            INSERT INTO group_membership (group_id, person_id, pco_id, leader_type, joined_at, source)
+            SELECT s.group_id, s.person_id, s.pco_id, s.leader_type, s.joined_at, 'pco' FROM stage_memberships s
+            WHERE NOT EXISTS (SELECT 1 FROM group_membership gm WHERE gm.pco_id = s.pco_id)
+              AND NOT EXISTS (SELECT 1 FROM group_membership gm
+                              WHERE gm.group_id = s.group_id AND gm.person_id = s.person_id)
+            ORDER BY length(s.pco_id), s.pco_id
+            """)
+        remaining = conn.execute(sa.text("SELECT count(*) FROM stage_memberships")).scalar_one()
+        counts.unchanged = remaining - counts.created - counts.updated
+        quarantine.apply_stage(conn, "group_memberships")
+        return {"group_memberships": counts}

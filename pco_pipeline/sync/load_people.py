@@ -1,0 +1,320 @@
+"""PCO people → local people, their emails and phones; removals and merges.
+
+`load_people` runs in one transaction:
+1. stage PCO's people (`pco_state.PEOPLE`); quarantine the ones with invalid data;
+2. match them (`match.match_people`); quarantine the ambiguous ones;
+3. write: linked people get PCO's values where they differ (never older ones: the stored
+   `pco_updated_at` is a monotonic guard), matched people are linked (pco_id set) and updated,
+   the rest are created;
+4. people PCO no longer has (removed from a complete listing, or merged away) become
+   `is_active = false`; a merge re-points every local link of the removed person to the survivor;
+5. contacts (`person_emails`, `person_phones`): PCO owns them. A linked person's PCO-sourced
+   contacts (those with a pco_id) are made equal to PCO's; a local contact with the same
+   normalized value is adopted (given the pco_id) rather than duplicated; local-only contacts
+   that PCO does not have are kept.
+Church-owned fields (allergies, photo_url, is_verified, and every link table) are never written
+except by the merge re-pointing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from pco_pipeline.sync import match, pco_state, quarantine
+from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+
+PCO_OWNED_PERSON_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate",
+                           "child", "grade", "status", "membership")
+
+
+@dataclass
+class PeopleLoadResult:
+    """Counts per entity (people, person_emails, person_phones), match decisions and merges."""
+
+    counts: LoadReport = field(default_factory=dict)
+    matches: match.MatchSummary = field(default_factory=match.MatchSummary)
+    merges_applied: int = 0
+
+
+def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None) -> PeopleLoadResult:
+    """Load landed PCO people (all, or only `pco_ids`) into the church tables; see the module doc."""
+    with engine.begin() as conn:
+        lock_entity(conn, "people")
+        quarantine.open_stage(conn)
+        result = PeopleLoadResult()
+        people = LoadCounts()
+        staged = stage(conn, match.STAGE, pco_state.PEOPLE, scope=pco_ids)
+        people.quarantined += reject_invalid(conn, "people", match.STAGE, "person")
+        result.matches = match.match_people(conn)
+        people.quarantined += _reject_ambiguous(conn)
+        people.updated += _update_linked(conn)
+        people.updated += _link_matched(conn)
+        people.created += _create_new(conn)
+        people.unchanged = staged - people.quarantined - people.created - people.updated
+        people.deactivated = _deactivate_removed(conn, pco_ids)
+        result.merges_applied = apply_person_mergers(conn)
+        quarantine.apply_stage(conn, "people", scope=pco_ids)
+        result.counts["people"] = people
+        result.counts["person_emails"] = _load_contacts(conn, EMAILS, pco_ids)
+        result.counts["person_phones"] = _load_contacts(conn, PHONES, pco_ids)
+        return result
+
+
+def _reject_ambiguous(conn: sa.Connection) -> int:
+    return reject(
+        conn, "people", match.STAGE,
+        f"EXISTS (SELECT 1 FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id AND m.method IN {match.AMBIGUOUS_METHODS})",
+        quarantine.AMBIGUOUS_MATCH,
+        f"""(SELECT CASE m.method
+              WHEN 'ambiguous_email' THEN 'PCO person ' || s.pco_id || ' shares an email and first name with local people '
+                  || array_to_string(m.candidates, ', ') || ', none linked to PCO: set pco_id on the right one'
+              WHEN 'ambiguous_name_birthdate' THEN 'PCO person ' || s.pco_id || ' has the name and birthdate of local people '
+                  || array_to_string(m.candidates, ', ') || ', none linked to PCO: set pco_id on the right one'
+              ELSE 'PCO person ' || s.pco_id || ' matches local person ' || array_to_string(m.candidates, ', ')
+                  || ', which PCO person ' || m.claimed_by || ' also matches: merge the duplicates in PCO'
+                  || ' or link them by hand' END
+             FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id)""",
+        details_sql=f"""(SELECT jsonb_build_object('rule', m.method, 'candidates', to_jsonb(m.candidates),
+                                                  'claimed_by', m.claimed_by)
+                         FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id)""")
+
+
+_SET_FIELDS = ", ".join(f"{f} = s.{f}" for f in PCO_OWNED_PERSON_FIELDS)
+_LOCAL_TUPLE = ", ".join(f"p.{f}" for f in PCO_OWNED_PERSON_FIELDS)
+_STAGED_TUPLE = ", ".join(f"s.{f}" for f in PCO_OWNED_PERSON_FIELDS)
+
+
+def _update_linked(conn: sa.Connection) -> int:
+    return count(conn, f"""
+        UPDATE people p SET {_SET_FIELDS}, is_active = true, pco_updated_at = s.pco_updated_at, updated_at = now()
+        FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'pco_id'
+        WHERE p.id = m.person_id
+          AND (p.pco_updated_at IS NULL OR s.pco_updated_at IS NULL OR s.pco_updated_at >= p.pco_updated_at)
+          AND ({_LOCAL_TUPLE}, p.is_active) IS DISTINCT FROM ({_STAGED_TUPLE}, true)
+        """)
+
+
+def _link_matched(conn: sa.Connection) -> int:
+    return count(conn, f"""
+        UPDATE people p SET pco_id = s.pco_id, {_SET_FIELDS}, is_active = true,
+                            pco_updated_at = s.pco_updated_at, updated_at = now()
+        FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method IN {match.LINKING_METHODS}
+        WHERE p.id = m.person_id
+        """)
+
+
+def _create_new(conn: sa.Connection) -> int:
+    fields = ", ".join(PCO_OWNED_PERSON_FIELDS)
+    return count(conn, f"""
+        INSERT INTO people (pco_id, {fields}, pco_updated_at)
+        SELECT s.pco_id, {_STAGED_TUPLE}, s.pco_updated_at
+        FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'create'
+        ORDER BY length(s.pco_id), s.pco_id
+        """)
+
+
+def _deactivate_removed(conn: sa.Connection, pco_ids: Sequence[str] | None) -> int:
+    """Linked people PCO no longer has (removed from its listing, or merged away) → inactive."""
+    return count(conn, f"""
+        UPDATE people p SET is_active = false, updated_at = now()
+        WHERE p.is_active AND p.pco_id IS NOT NULL
+          AND (CAST(:scope AS text[]) IS NULL OR p.pco_id = ANY(CAST(:scope AS text[])))
+          AND (EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'people/people'
+                         AND l.pco_id = p.pco_id AND l.removed_at IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM pco_landing m WHERE m.resource = 'people/person_mergers'
+                         AND m.removed_at IS NULL AND m.normalized->>'person_to_remove_id' = p.pco_id))
+        """, {"scope": list(pco_ids) if pco_ids is not None else None})
+
+
+# --- merges ---------------------------------------------------------------------------------
+
+_MERGE_MAP = """
+CREATE TEMP TABLE merge_map ON COMMIT DROP AS
+WITH RECURSIVE mergers AS (
+    SELECT normalized->>'person_to_remove_id' AS removed, normalized->>'person_to_keep_id' AS kept
+    FROM pco_landing
+    WHERE resource = 'people/person_mergers' AND removed_at IS NULL
+      AND normalized->>'person_to_remove_id' IS NOT NULL AND normalized->>'person_to_keep_id' IS NOT NULL
+), chain (removed, kept, depth) AS (
+    SELECT removed, kept, 1 FROM mergers
+    UNION ALL
+    SELECT c.removed, m.kept, c.depth + 1 FROM chain c JOIN mergers m ON m.removed = c.kept WHERE c.depth < 50
+), survivor AS (
+    SELECT DISTINCT ON (removed) removed, kept FROM chain ORDER BY removed, depth DESC
+)
+SELECT r.id AS removed_id, k.id AS kept_id
+FROM survivor v JOIN people r ON r.pco_id = v.removed JOIN people k ON k.pco_id = v.kept
+WHERE r.id <> k.id AND r.merged_into_id IS DISTINCT FROM k.id
+"""
+
+
+def _repoint_unique(conn: sa.Connection, table: str, person_column: str, sibling_column: str) -> None:
+    """Re-point `table.person_column` from removed to kept people where (sibling, person) is unique."""
+    conn.execute(sa.text(f"""
+        DELETE FROM {table} t USING merge_map mm
+        WHERE t.{person_column} = mm.removed_id
+          AND (EXISTS (SELECT 1 FROM {table} o WHERE o.{sibling_column} = t.{sibling_column}
+                         AND o.{person_column} = mm.kept_id)
+               OR EXISTS (SELECT 1 FROM {table} o JOIN merge_map m2 ON m2.removed_id = o.{person_column}
+                          WHERE o.{sibling_column} = t.{sibling_column} AND m2.kept_id = mm.kept_id
+                            AND m2.removed_id < mm.removed_id))
+        """))
+    conn.execute(sa.text(f"""
+        UPDATE {table} t SET {person_column} = mm.kept_id, updated_at = now()
+        FROM merge_map mm WHERE t.{person_column} = mm.removed_id
+        """))
+
+
+def apply_person_mergers(conn: sa.Connection) -> int:
+    """Re-point local links of people PCO merged away to the surviving person; returns merges applied.
+
+    Chains (A into B, later B into C) go straight to the final survivor. A merge waits (and is
+    applied by a later run) until both people exist locally. Idempotent: an applied merge is
+    recorded in `people.merged_into_id` and never re-applied.
+    """
+    conn.execute(sa.text("DROP TABLE IF EXISTS merge_map"))
+    conn.execute(sa.text(_MERGE_MAP))
+    merges = conn.execute(sa.text("SELECT count(*) FROM merge_map")).scalar_one()
+    if not merges:
+        return 0
+    for table in ("person_emails", "person_phones", "checkins"):
+        conn.execute(sa.text(f"UPDATE {table} t SET person_id = mm.kept_id, updated_at = now()"
+                             f" FROM merge_map mm WHERE t.person_id = mm.removed_id"))
+    _repoint_unique(conn, "family_members", "person_id", "family_id")
+    _repoint_unique(conn, "group_membership", "person_id", "group_id")
+    for column in ("child_id", "pickup_person_id"):
+        conn.execute(sa.text(f"UPDATE authorized_pickups t SET {column} = mm.kept_id, updated_at = now()"
+                             f" FROM merge_map mm WHERE t.{column} = mm.removed_id"))
+    conn.execute(sa.text("""
+        CREATE TEMP TABLE relationship_moves ON COMMIT DROP AS
+        SELECT r.id, COALESCE(a.kept_id, r.person_id) AS person_id,
+               COALESCE(b.kept_id, r.related_person_id) AS related_person_id, r.kind
+        FROM relationships r
+        LEFT JOIN merge_map a ON a.removed_id = r.person_id
+        LEFT JOIN merge_map b ON b.removed_id = r.related_person_id
+        WHERE a.removed_id IS NOT NULL OR b.removed_id IS NOT NULL
+        """))
+    # A relationship between the two merged people, or one the survivor already has, goes.
+    conn.execute(sa.text("""
+        DELETE FROM relationships r USING relationship_moves m
+        WHERE r.id = m.id
+          AND (m.person_id = m.related_person_id
+               OR EXISTS (SELECT 1 FROM relationships o
+                          WHERE o.person_id = m.person_id AND o.related_person_id = m.related_person_id
+                            AND o.kind = m.kind AND o.id NOT IN (SELECT id FROM relationship_moves))
+               OR EXISTS (SELECT 1 FROM relationship_moves o
+                          WHERE o.person_id = m.person_id AND o.related_person_id = m.related_person_id
+                            AND o.kind = m.kind AND o.id < m.id))
+        """))
+    conn.execute(sa.text("""
+        UPDATE relationships r SET person_id = m.person_id, related_person_id = m.related_person_id,
+                                   updated_at = now()
+        FROM relationship_moves m WHERE r.id = m.id
+        """))
+    conn.execute(sa.text("DROP TABLE relationship_moves"))
+    conn.execute(sa.text("""
+        UPDATE people p SET merged_into_id = mm.kept_id, is_active = false, updated_at = now()
+        FROM merge_map mm WHERE p.id = mm.removed_id
+        """))
+    return merges
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _ContactKind:
+    entity: str               # church table, also the quarantine entity
+    landing: str              # landing resource
+    relationship: str         # the Person relationship listing them
+    state_sql: str            # pco_state query
+    fields: tuple[str, ...]   # PCO-owned columns
+    adopt_key: str            # staged column a local contact without pco_id is adopted on
+    local_key: str            # the same value on the local row
+    what: str
+
+
+EMAILS = _ContactKind(
+    entity="person_emails", landing="people/emails", relationship="emails", state_sql=pco_state.PERSON_EMAILS,
+    fields=("address", "address_normalized", "location", "is_primary"),
+    adopt_key="address_normalized", local_key="COALESCE(c.address_normalized, lower(btrim(c.address)))",
+    what="email")
+PHONES = _ContactKind(
+    entity="person_phones", landing="people/phone_numbers", relationship="phone_numbers",
+    state_sql=pco_state.PERSON_PHONES, fields=("number", "e164", "location", "is_primary"),
+    adopt_key="e164", local_key="c.e164", what="phone number")
+
+
+def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str] | None) -> LoadCounts:
+    counts = LoadCounts()
+    stage_name = f"stage_{kind.entity}"
+    staged = stage(conn, stage_name, kind.state_sql, scope=people_scope, scope_column="person_pco_id")
+    conn.execute(sa.text(f"ALTER TABLE {stage_name} ADD COLUMN person_id BIGINT"))
+    conn.execute(sa.text(f"UPDATE {stage_name} s SET person_id = p.id FROM people p WHERE p.pco_id = s.person_pco_id"))
+    counts.quarantined += reject_invalid(conn, kind.entity, stage_name, kind.what)
+    counts.quarantined += reject(
+        conn, kind.entity, stage_name, "s.person_id IS NULL", quarantine.MISSING_PARENT,
+        f"'PCO {kind.what} ' || s.pco_id || ' belongs to PCO person ' || s.person_pco_id"
+        " || ', who is not in the church database (see that person''s quarantine entry)'")
+
+    fields = ", ".join(kind.fields)
+    set_fields = ", ".join(f"{f} = s.{f}" for f in kind.fields)
+    local_tuple = ", ".join(f"c.{f}" for f in kind.fields)
+    staged_tuple = ", ".join(f"s.{f}" for f in kind.fields)
+    # Pair local contacts without a pco_id with new PCO contacts of the same person and value,
+    # one to one (the n-th local duplicate with the n-th PCO duplicate).
+    counts.updated += count(conn, f"""
+        WITH local_free AS (
+            SELECT c.id, c.person_id, {kind.local_key} AS key,
+                   row_number() OVER (PARTITION BY c.person_id, {kind.local_key} ORDER BY c.id) AS n
+            FROM {kind.entity} c
+            WHERE c.pco_id IS NULL AND c.person_id IN (SELECT person_id FROM {stage_name})
+        ), pco_new AS (
+            SELECT s.*, row_number() OVER (PARTITION BY s.person_id, s.{kind.adopt_key}
+                                           ORDER BY length(s.pco_id), s.pco_id) AS n
+            FROM {stage_name} s
+            WHERE s.{kind.adopt_key} IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM {kind.entity} c WHERE c.pco_id = s.pco_id)
+        )
+        UPDATE {kind.entity} c SET pco_id = s.pco_id, {set_fields}, updated_at = now()
+        FROM local_free f JOIN pco_new s ON s.person_id = f.person_id AND s.{kind.adopt_key} = f.key AND s.n = f.n
+        WHERE c.id = f.id
+        """)
+    counts.updated += count(conn, f"""
+        UPDATE {kind.entity} c SET person_id = s.person_id, {set_fields}, updated_at = now()
+        FROM {stage_name} s
+        WHERE c.pco_id = s.pco_id AND (c.person_id, {local_tuple}) IS DISTINCT FROM (s.person_id, {staged_tuple})
+        """)
+    counts.created += count(conn, f"""
+        INSERT INTO {kind.entity} (person_id, pco_id, {fields})
+        SELECT s.person_id, s.pco_id, {staged_tuple} FROM {stage_name} s
+        WHERE NOT EXISTS (SELECT 1 FROM {kind.entity} c WHERE c.pco_id = s.pco_id)
+        ORDER BY length(s.pco_id), s.pco_id
+        """)
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    # PCO-sourced contacts of active linked people that PCO no longer lists for them. Only what
+    # PCO positively says counts: the contact's landed row is removed, or the person was landed
+    # with this relationship (so its complete contact list is known) and does not name it.
+    counts.deactivated = count(conn, f"""
+        DELETE FROM {kind.entity} c USING people p, pco_landing pl
+        WHERE c.person_id = p.id AND c.pco_id IS NOT NULL AND p.is_active
+          AND pl.resource = 'people/people' AND pl.pco_id = p.pco_id AND pl.removed_at IS NULL
+          AND (CAST(:scope AS text[]) IS NULL OR p.pco_id = ANY(CAST(:scope AS text[])))
+          AND NOT EXISTS (SELECT 1 FROM {stage_name} s WHERE s.pco_id = c.pco_id)
+          AND NOT EXISTS (SELECT 1 FROM {quarantine.STAGE} q
+                          WHERE q.entity = '{kind.entity}' AND q.record_key = c.pco_id)
+          AND (pl.relationships ? '{kind.relationship}'
+               OR EXISTS (SELECT 1 FROM pco_landing x WHERE x.resource = '{kind.landing}'
+                            AND x.pco_id = c.pco_id AND x.removed_at IS NOT NULL))
+        """, {"scope": list(people_scope) if people_scope is not None else None})
+    quarantine.apply_stage(conn, kind.entity, scope=None if people_scope is None else _scope_keys(conn, kind, people_scope))
+    return counts
+
+
+def _scope_keys(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str]) -> list[str]:
+    """Contact ids a people-restricted run looked at (for resolving their quarantine rows)."""
+    return list(conn.execute(sa.text(
+        "SELECT pco_id FROM pco_landing WHERE resource = :r AND parent_pco_id = ANY(:people)"),
+        {"r": kind.landing, "people": list(people_scope)}).scalars())

@@ -1,0 +1,84 @@
+"""What every load shares: its counts, its lock, its stage table, and rejecting staged rows.
+
+A load runs in one transaction: it stages the rows PCO's state calls for (`pco_state`), moves
+the ones it cannot apply into the quarantine stage with a reason, then writes the rest with
+set-based statements that touch only rows whose values differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from pco_pipeline.sync import quarantine
+
+
+@dataclass
+class LoadCounts:
+    """What one load did to one church entity."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    deactivated: int = 0  # made inactive, marked removed, or (links only) deleted
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.updated + self.deactivated
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+LoadReport = dict[str, LoadCounts]
+
+
+def lock_entity(conn: sa.Connection, entity: str) -> None:
+    """Serialize loads of `entity` (a webhook run and a scheduled run must not interleave)."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"load:{entity}"})
+
+
+def stage(conn: sa.Connection, name: str, select_sql: str, *, scope: Sequence[str] | None = None,
+          scope_column: str = "pco_id", params: Mapping[str, Any] | None = None) -> int:
+    """Materialize `select_sql` as the temp table `name` (dropped at commit); returns its row count.
+
+    With `scope`, only rows whose `scope_column` is in it are staged.
+    """
+    where = f" WHERE s.{scope_column} = ANY(CAST(:scope AS text[]))" if scope is not None else ""
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT * FROM ({select_sql}) s{where}"),
+                 {**(params or {}), **({"scope": list(scope)} if scope is not None else {})})
+    conn.execute(sa.text(f"ANALYZE {name}"))  # temp tables have no statistics otherwise
+    return conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
+
+
+def reject(conn: sa.Connection, entity: str, stage_name: str, where_sql: str, reason_code: str,
+           reason_sql: str, *, details_sql: str = "'{}'::jsonb", key_sql: str = "s.pco_id",
+           params: Mapping[str, Any] | None = None) -> int:
+    """Move staged rows matching `where_sql` (alias `s`) into the quarantine stage.
+
+    `reason_sql`/`details_sql` are SQL expressions over `s`. Returns the number rejected.
+    """
+    return conn.execute(sa.text(f"""
+        WITH rejected AS (DELETE FROM {stage_name} AS s WHERE {where_sql} RETURNING s.*)
+        INSERT INTO {quarantine.STAGE} (entity, record_key, pco_id, reason_code, reason, details, record)
+        SELECT :entity, {key_sql}, s.pco_id, :code, {reason_sql}, {details_sql}, s.record
+        FROM rejected AS s
+        """), {"entity": entity, "code": reason_code, **(params or {})}).rowcount
+
+
+def reject_invalid(conn: sa.Connection, entity: str, stage_name: str, what: str) -> int:
+    """Quarantine staged rows whose normalization found problems."""
+    return reject(conn, entity, stage_name, "s.problems IS NOT NULL", quarantine.INVALID_DATA,
+                  f"'PCO {what} ' || s.pco_id || ' cannot be stored: ' || "
+                  "(SELECT string_agg(p, '; ') FROM jsonb_array_elements_text(s.problems) AS p)",
+                  details_sql="jsonb_build_object('problems', s.problems)")
+
+
+def count(conn: sa.Connection, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    """Run a data-changing statement and return how many rows it touched."""
+    return conn.execute(sa.text(sql), dict(params or {})).rowcount
