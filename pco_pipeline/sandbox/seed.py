@@ -1,0 +1,137 @@
+"""A deterministic synthetic church: a PCO organization (People, Groups, Check-Ins, Calendar) and
+the church's own database overlapping it, with the answer key for matching the two.
+
+    church = generate_church(people=2000, seed=1)
+    church.pco["people/people"]      # JSON:API resource objects, as live PCO returns them
+    church.local["people"]           # rows for the church tables, explicit integer ids
+    church.expected_matches          # what the inbound matcher must conclude per local person
+
+The same (people, seed, now) always gives identical output.
+
+PCO resources
+-------------
+`pco` maps "<app>/<collection>" to resource objects `{"type", "id", "attributes",
+"relationships"}` with live PCO's attribute names and value types (People ones checked against
+the recordings in shared/pco_golden). Collections: people/{people, emails, phone_numbers,
+addresses, households, household_memberships, person_mergers, campuses}, groups/{groups,
+group_types, memberships}, check-ins/{events, event_periods, event_times, locations, stations,
+labels, attendance_types, check_ins, headcounts}, calendar/{events, event_instances}. Each list
+is in id order; ids are numeric strings ascending with created_at.
+
+- No `links`: they depend on the server's base URL, so the sandbox adds them.
+- `relationships` hold every link the sandbox needs, including ones live PCO only shows with an
+  `include` (CheckIn event, locations, event_times, checked_in_at); the sandbox decides what to
+  render. A to-one that is unset is `{"data": null}`.
+- A private top-level `_parent` (a {"type", "id"} identifier) names the resource a row lives
+  under where the live JSON has no relationship saying so: HouseholdMembership → Household,
+  group Membership → Group, check-ins Location → Event. Never render keys starting with "_".
+- Timestamps are "YYYY-MM-DDTHH:MM:SSZ" (UTC), dates "YYYY-MM-DD"; every created_at,
+  updated_at, inactivated_at, birthdate, joined_at and check-in time is before `now`. Only
+  calendar event instances (and their published times) extend up to eight weeks after `now`.
+- PersonMerger.person_to_remove ids appear nowhere else: those people are gone from /people.
+
+Matching rules the expected matches encode
+------------------------------------------
+For each PCO person P, the inbound matcher looks for its local person L in three steps and
+stops at the first step that yields any candidate:
+
+1. pco_id — L.pco_id = P.id. A local pco_id naming a person PCO merged away resolves through
+   PersonMerger (person_to_remove → person_to_keep, transitively) first (reason
+   "pco_id_merged").
+2. email — only among PCO people and local people not linked in step 1 (local pco_id NULL).
+   Keys are addresses trimmed and case-folded, nothing more (no dot or +tag stripping). An
+   address counts for P only if no other PCO person has it (a family address two PCO people
+   share identifies neither). L is a candidate of P when L has one of P's counting addresses.
+3. name + birthdate — among people still unmatched and not ambiguous after step 2: trimmed,
+   case-folded first_name and last_name plus birthdate, all equal; a missing birthdate on
+   either side never matches. Accents are significant (José ≠ Jose); nickname is not used.
+
+Within a step, P and L match when P's only candidate is L and L is a candidate of P alone.
+Otherwise every PCO and local person involved is *ambiguous*: nobody is linked or created for
+them, they leave the later steps and go to staff review. A PCO person with no candidate in any
+step is created locally; a local person no PCO person claims is local-only (it will be pushed).
+
+ExpectedMatch kinds and reasons:
+- pco_id: "pco_id"; "pco_id_merged" (pco_person_id is the person_to_keep).
+- email: "email" (same address; local first name is the nickname, or birthdate missing or
+  mistyped, so step 3 alone would not match); "email_case_whitespace" (the local address
+  differs only in case or surrounding whitespace).
+- name_birthdate: "name_birthdate"; "name_birthdate_case_whitespace" (names differ only in case
+  or surrounding whitespace). The local person has no email, an address of its own PCO does not
+  have, or the family address several PCO people share.
+- local_only: "local_only" (a family PCO never saw); "new_in_linked_family" (a newborn added at
+  church to a family that is linked).
+- near_miss — must NOT match (pco_person_id None; `resembles` names the PCO look-alike):
+  "same_name_different_birthdate" (off by a day or a year, or day and month swapped);
+  "same_name_no_birthdate" (local has none); "pco_has_no_birthdate" (PCO has none);
+  "nickname_as_first_name" (local first name = P's nickname, same last name and birthdate);
+  "accents_differ" (Jose Garcia vs José García, same birthdate);
+  "similar_email_other_domain" (same local part at another domain; no local birthdate);
+  "email_subaddress_or_dots" (dots removed or a +tag added; no local birthdate).
+- ambiguous (pco_person_id None; `candidates` = the PCO ids):
+  "email_shared_by_local_people" (two local people — P's own record without a birthdate and a
+  spouse PCO lacks — carry P's counting address);
+  "local_duplicate_name_birthdate" (the church has P twice: same name and birthdate);
+  "pco_duplicate_name_birthdate" (PCO has the person twice, unmerged: two candidates for one L).
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
+
+from pco_pipeline.sandbox.seed_calendar import generate_calendar
+from pco_pipeline.sandbox.seed_checkins import generate_check_ins
+from pco_pipeline.sandbox.seed_groups import generate_groups
+from pco_pipeline.sandbox.seed_local import LOCAL_TABLES, MATCH_KINDS, ExpectedMatch, generate_local
+from pco_pipeline.sandbox.seed_people import ORGANIZATION, generate_people
+from pco_pipeline.sandbox.seed_support import UTC
+
+__all__ = ["DEFAULT_NOW", "LOCAL_TABLES", "MATCH_KINDS", "ExpectedMatch", "SyntheticChurch", "generate_church"]
+
+# A Sunday morning before services (06:00 in Springfield, IL).
+DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class SyntheticChurch:
+    pco: dict[str, list[dict]]
+    local: dict[str, list[dict]]
+    expected_matches: list[ExpectedMatch]
+    organization: dict          # id, name, time_zone, country_code, date_format
+    now: datetime
+
+
+def generate_church(people: int = 2000, seed: int = 1, now: datetime = DEFAULT_NOW) -> SyntheticChurch:
+    """A church of exactly `people` PCO people, and its local database (see the module docstring)."""
+    if people < 1:
+        raise ValueError(f"people must be at least 1, got {people}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(UTC).replace(microsecond=0)
+    with _no_gc():
+        people_app = generate_people(people, seed, now)
+        groups_app = generate_groups(people_app, seed, now)
+        pco = people_app.render()
+        pco.update(groups_app.render())
+        pco.update(generate_check_ins(people_app, seed, now).render())
+        pco.update(generate_calendar(people_app, seed, now))
+        local = generate_local(people_app, groups_app, seed, now)
+    return SyntheticChurch(pco=pco, local=local.tables, expected_matches=local.expected,
+                           organization=dict(ORGANIZATION), now=now)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The generator allocates millions of small objects and frees none: the cyclic collector
+    would rescan them all repeatedly (doubling the run time) for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
