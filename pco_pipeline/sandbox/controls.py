@@ -171,8 +171,7 @@ class Controls:
             now = sandbox.clock.timestamp()
             merger = store.insert("people/person_mergers", Record(
                 "PersonMerger", store.next_id("people/person_mergers"),
-                {"created_at": now, "person_to_keep_id": int(keep.id) if keep.id.isdigit() else keep.id,
-                 "person_to_remove_id": int(remove.id) if remove.id.isdigit() else remove.id},
+                {"created_at": now, "person_to_keep_id": keep.id, "person_to_remove_id": remove.id},
                 {"person_to_keep": ("Person", keep.id), "person_to_remove": ("Person", remove.id)}))
             kept = keep.copy()
             kept.attributes["updated_at"] = now

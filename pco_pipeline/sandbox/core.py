@@ -172,7 +172,8 @@ class Sandbox:
                 data["relationships"] = relationships
             data["links"] = {"self": renderer.url_for(kind, record)}
             return {"data": data, "meta": {"parent": renderer.organization_ref()}}
-        return renderer.single(kind, record, ListQuery(params={}, per_page=25, offset=0))
+        document = renderer.single(kind, record, ListQuery(params={}, per_page=25, offset=0))
+        return {"data": document["data"], "included": document.get("included", []), "meta": document["meta"]}
 
     def close(self) -> None:
         self.webhooks.stop()

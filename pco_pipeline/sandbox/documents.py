@@ -2,7 +2,8 @@
 
 What the recordings show and this module reproduces:
 * A collection document is `{links, data, included, meta}`; a single one `{data, included, meta}`
-  with no top-level links. `included` is always present.
+  with no top-level links. People 2026-06-04 (the recordings) leaves `included` out when it is
+  empty; older versions (pypco's 2018-08-01 cassettes) and other apps print `included: []`.
 * List items (and included resources) carry `links.self` (+ `links.html` for a Person); a single
   GET carries PCO's full links map (association URLs, `null` for an unset to-one).
 * Without `include`, a resource shows only its default relationships (Person: `primary_campus`),
@@ -32,6 +33,7 @@ from pco_pipeline.sandbox.store import Record, Ref, RelValue, Store
 Document = dict[str, Any]
 
 HTML_BASE = "https://people.planningcenteronline.com/people/AC"
+OMITS_EMPTY_INCLUDED_SINCE = "2026-06-04"
 
 
 def encode_params(params: dict[str, str]) -> str:
@@ -260,7 +262,8 @@ class Renderer:
             meta["prev"] = {"offset": page.prev_offset}
         _can_meta(meta, kind, can_filter)
         meta["parent"] = parent or self.organization_ref()
-        return {"links": links, "data": data, "included": included, "meta": meta}
+        document = {"links": links, "data": data, "included": included, "meta": meta}
+        return self._drop_empty_included(kind, document)
 
     def single(self, kind: Kind, record: Record, query: ListQuery, parent: dict[str, str] | None = None) -> Document:
         included, hoisted, first_level = self._included(kind, [record], query)
@@ -270,7 +273,13 @@ class Renderer:
         if kind.includes:
             meta["can_include"] = list(kind.includes)
         meta["parent"] = parent or self.organization_ref()
-        return {"data": data, "included": included, "meta": meta}
+        return self._drop_empty_included(kind, {"data": data, "included": included, "meta": meta})
+
+    def _drop_empty_included(self, kind: Kind, document: Document) -> Document:
+        if not document["included"] and kind.app == "people" and \
+                self.versions["people"] >= OMITS_EMPTY_INCLUDED_SINCE:
+            del document["included"]
+        return document
 
     def organization_ref(self) -> dict[str, str]:
         return {"id": self.organization.id, "type": "Organization"}

@@ -229,7 +229,7 @@ HOUSEHOLD_MEMBERSHIP = Kind(
 
 PERSON_MERGER = Kind(
     key="people/person_mergers", type="PersonMerger",
-    attributes=_attrs("created_at:datetime", "person_to_keep_id:integer", "person_to_remove_id:integer"),
+    attributes=_attrs("created_at:datetime", "person_to_keep_id", "person_to_remove_id"),
     query_by=("created_at", "person_to_keep_id", "person_to_remove_id"), order_by=("created_at",),
     includes=("person_to_keep", "person_to_remove"),
     relationships={
@@ -369,8 +369,11 @@ CHECK_IN_EVENT = Kind(
         "check_ins": Rel("check-ins/check_ins", True, "reverse", via="event", nested=True),
         "locations": Rel("check-ins/locations", True, "reverse", via="event", nested=True),
         "event_times": Rel("check-ins/event_times", True, "reverse", via="event", nested=True),
+        "event_periods": Rel("check-ins/event_periods", True, "reverse", via="event", nested=True),
+        "attendance_types": Rel("check-ins/attendance_types", True, "reverse", via="event", nested=True),
     },
-    single_links=("check_ins", "event_times", "locations"), render_stored_relationships=True,
+    single_links=("attendance_types", "check_ins", "event_periods", "event_times", "locations"),
+    render_stored_relationships=True,
 )
 
 LOCATION = Kind(
@@ -381,11 +384,34 @@ LOCATION = Kind(
                       "max_occupancy:integer", "milestone", "min_volunteers:integer", "name", "opened:boolean",
                       "position:integer", "questions:json", "updated_at:datetime"),
     query_by=("name", "created_at", "updated_at"), order_by=("name", "position", "created_at", "updated_at"),
-    includes=("event", "parent"), filters=("root", "locations", "folders"),
+    includes=("parent",), filters=("root", "locations", "folders"),
     relationships={
-        "event": Rel("check-ins/events", False, nested=True),
+        "event": Rel("check-ins/events", False, hidden=True),
         "parent": Rel("check-ins/locations", False, default=True, nested=True),
     },
+    render_stored_relationships=True,
+)
+
+EVENT_PERIOD = Kind(
+    key="check-ins/event_periods", type="EventPeriod",
+    attributes=_attrs("created_at:datetime", "ends_at:datetime", "guest_count:integer", "note",
+                      "regular_count:integer", "starts_at:datetime", "updated_at:datetime", "volunteer_count:integer"),
+    query_by=("starts_at", "created_at", "updated_at"), order_by=("starts_at", "created_at", "updated_at"),
+    includes=("event",),
+    relationships={
+        "event": Rel("check-ins/events", False, default=True, nested=True),
+        "event_times": Rel("check-ins/event_times", True, "reverse", via="event_period", nested=True),
+        "check_ins": Rel("check-ins/check_ins", True, "reverse", via="event_period", nested=True),
+    },
+    render_stored_relationships=True,
+)
+
+ATTENDANCE_TYPE = Kind(
+    key="check-ins/attendance_types", type="AttendanceType",
+    attributes=_attrs("color", "created_at:datetime", "limit:integer", "name", "updated_at:datetime"),
+    query_by=("name", "created_at", "updated_at"), order_by=("name", "created_at", "updated_at"),
+    includes=("event",),
+    relationships={"event": Rel("check-ins/events", False, default=True)},
     render_stored_relationships=True,
 )
 
@@ -512,7 +538,7 @@ KINDS: dict[str, Kind] = {kind.key: kind for kind in (
     PERSON, EMAIL, PHONE_NUMBER, ADDRESS, HOUSEHOLD, HOUSEHOLD_MEMBERSHIP, PERSON_MERGER, CAMPUS,
     FIELD_DEFINITION, FIELD_DATUM, MARITAL_STATUS, INACTIVE_REASON, NAME_PREFIX, NAME_SUFFIX,
     GROUP, GROUP_TYPE, GROUP_MEMBERSHIP,
-    CHECK_IN, CHECK_IN_EVENT, LOCATION, STATION, LABEL, HEADCOUNT, EVENT_TIME,
+    CHECK_IN, CHECK_IN_EVENT, LOCATION, STATION, LABEL, HEADCOUNT, EVENT_TIME, EVENT_PERIOD, ATTENDANCE_TYPE,
     CALENDAR_EVENT, EVENT_INSTANCE,
     WEBHOOK_SUBSCRIPTION, WEBHOOK_EVENT, WEBHOOK_DELIVERY, AVAILABLE_EVENT,
 )}

@@ -148,11 +148,15 @@ class Store:
             if rel is not None and rel.source != "stored":
                 continue  # derived from the other side; a loaded copy could only disagree
             relationships[name] = _parse_rel(value, f"{kind.key} {resource_id} relationship {name}")
+        parent = resource.get("_parent")
+        if parent is not None:
+            parent_ref = _parse_ref(parent, f"{kind.key} {resource_id} _parent")
+            relationships.setdefault(_parent_relationship(kind, parent_ref[0]), parent_ref)
         if kind.key == "people/household_memberships" and "household" not in relationships:
             match = _MEMBERSHIP_SELF.search(str((resource.get("links") or {}).get("self", "")))
             if match is None:
-                raise LoadError(f"household membership {resource_id} names no household "
-                                "(give relationships.household or a links.self under /households/{id}/)")
+                raise LoadError(f"household membership {resource_id} names no household (give "
+                                "relationships.household, _parent, or a links.self under /households/{id}/)")
             relationships["household"] = ("Household", match.group(1))
         existing = self._records[kind.key].get(resource_id)
         if existing is not None:
@@ -302,6 +306,17 @@ class Store:
 
 def _sort_key(record: Record) -> tuple[int, int | str]:
     return record.sort_key
+
+
+def _parent_relationship(kind: Kind, parent_type: str) -> str:
+    """The relationship a loader's `_parent` identifier fills: the one whose target has that type."""
+    if kind.parent_rel is not None:
+        return kind.parent_rel
+    for name, rel in kind.relationships.items():
+        target = KINDS.get(rel.target)
+        if target is not None and target.type == parent_type and not rel.to_many:
+            return name
+    return parent_type.lower()
 
 
 def person_display_name(attributes: Mapping[str, Any]) -> str:
