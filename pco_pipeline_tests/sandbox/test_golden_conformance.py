@@ -3,7 +3,8 @@ recorded request the way live PCO did.
 
 Per recording: same status; error documents identical; same top-level keys; every resource
 identical (attributes, relationships with their links, links keys; the sanitized `html` link
-only by form); the same included set; `links`/`meta` by PCO's paging rules; same row order.
+only by form); the same included set; `links.self` byte for byte and `links`/`meta` by PCO's
+paging rules; same row order.
 
 The sandbox holds only the recorded rows of a 1,915-person organization, so a recording is
 compared row for row where that subset must reproduce it: the first page of any query (a row
@@ -34,7 +35,11 @@ from pco_pipeline_tests.sandbox.golden import (GOLDEN_DIR, LIVE_BASE, ORGANIZATI
 RECORDINGS = load_recordings()
 
 # Recording name -> why the sandbox answers it differently on purpose.
-DIVERGENCES: dict[str, str] = {}
+DIVERGENCES: dict[str, str] = {
+    "nf_phone_number": "links form-encode a space in a query value as '+', as live PCO does for an unsanitized "
+                       "value (nf_fielddef_name: Chinese+Last+Name); this recording's value was rewritten by the "
+                       "sanitizer, which re-encoded its space as %20",
+}
 
 _HTML_LINK = re.compile(r"^https://people\.planningcenteronline\.com/people/[A-Z]{2}\d+$")
 
@@ -210,7 +215,7 @@ def differences(name: str, client: httpx.Client) -> list[str]:
         problems.append(f"links {ours['links']} break the paging rules (expected {links_expected})")
     if _paging_meta(ours["meta"]) != meta_expected:
         problems.append(f"meta next/prev {_paging_meta(ours['meta'])} != {meta_expected}")
-    if not reaches_end and _decoded(ours["links"]["self"]) != _decoded(live["links"]["self"]):
+    if not reaches_end and ours["links"]["self"] != live["links"]["self"]:
         problems.append(f"links.self {ours['links']['self']} != live {live['links']['self']}")
     static_keys = set(live_meta) - {"next", "prev"}
     if set(ours["meta"]) - {"next", "prev"} != static_keys:
@@ -223,7 +228,7 @@ def differences(name: str, client: httpx.Client) -> list[str]:
     total = ours["meta"]["total_count"]
     if (complete and total != live_total) or total > live_total:
         problems.append(f"total_count {total} vs live {live_total}")
-    if complete and _decoded_links(ours["links"]) != _decoded_links(live["links"]):
+    if complete and ours["links"] != live["links"]:
         problems.append(f"links {ours['links']} != live {live['links']}")
 
     live_ids = [row["id"] for row in live["data"]]
