@@ -61,7 +61,11 @@ def load_local_dataset(engine: sa.Engine, local: Mapping[str, Sequence[Mapping]]
             if rows:
                 insert = sa.table(table, *(sa.column(c) for c in plans[table])).insert()
                 for start in range(0, len(rows), batch_size):
-                    conn.execute(insert, [dict(r) for r in rows[start:start + batch_size]])
+                    try:
+                        conn.execute(insert, [dict(r) for r in rows[start:start + batch_size]])
+                    except sa.exc.IntegrityError as exc:
+                        # the driver's message names the constraint and the key, without the batch
+                        raise LocalDatasetError(f"{table}: {exc.orig}") from exc
             counts[table] = len(rows)
         for table in TABLE_ORDER:
             if "id" in columns[table]:

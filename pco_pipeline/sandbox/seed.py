@@ -20,11 +20,9 @@ is in id order; ids are numeric strings ascending with created_at.
 
 - No `links`: they depend on the server's base URL, so the sandbox adds them.
 - `relationships` hold every link the sandbox needs, including ones live PCO only shows with an
-  `include` (CheckIn event, locations, event_times, checked_in_at); the sandbox decides what to
-  render. A to-one that is unset is `{"data": null}`.
-- A private top-level `_parent` (a {"type", "id"} identifier) names the resource a row lives
-  under where the live JSON has no relationship saying so: HouseholdMembership → Household,
-  group Membership → Group, check-ins Location → Event. Never render keys starting with "_".
+  `include` (CheckIn event, locations, event_times, checked_in_at; Location event) or never
+  (HouseholdMembership household: its parent is only in the URL, so the sandbox keeps it
+  hidden); the sandbox decides what to render. A to-one that is unset is `{"data": null}`.
 - Timestamps are "YYYY-MM-DDTHH:MM:SSZ" (UTC), dates "YYYY-MM-DD"; every created_at,
   updated_at, inactivated_at, birthdate, joined_at and check-in time is before `now`. Only
   calendar event instances (and their published times) extend up to eight weeks after `now`.

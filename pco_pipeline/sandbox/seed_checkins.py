@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pco_pipeline.sandbox import seed_vocab as vocab
 from pco_pipeline.sandbox.seed_people import ORGANIZATION, PeopleApp, Person
 from pco_pipeline.sandbox.seed_support import (
-    UTC, IdSequence, between, iso, iso_or_none, ref, stream, to_many, to_one,
+    UTC, IdSequence, between, iso, iso_or_none, stream, to_many, to_one,
 )
 
 WEEKS = 8
@@ -148,9 +148,9 @@ class _Builder:
                 "attendees_per_volunteer": None if room.adult or kind == "Folder" else 6,
                 "position": position, "updated_at": iso(created), "created_at": iso(created), "milestone": None,
             },
-            "relationships": {"parent": to_one("Location", parent_id)},
-            # Locations live under an event (/events/{id}/locations) but show no event relationship.
-            "_parent": ref("Event", event.id),
+            # `event` is not printed on a plain GET (live shows only parent) but is a real route
+            # (/locations/{id}/event) and says which event's locations list this one is in.
+            "relationships": {"parent": to_one("Location", parent_id), "event": to_one("Event", event.id)},
         }
 
     def stations(self) -> dict[str, str]:

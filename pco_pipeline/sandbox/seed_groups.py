@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from pco_pipeline.sandbox import seed_vocab as vocab
 from pco_pipeline.sandbox.seed_people import PeopleApp, Person, ascii_fold
-from pco_pipeline.sandbox.seed_support import IdSequence, between, iso, iso_or_none, ref, stream, to_one
+from pco_pipeline.sandbox.seed_support import IdSequence, between, iso, iso_or_none, stream, to_one
 
 _TYPE_WEIGHTS = {"Small Groups": 40, "Classes": 12, "Serve Teams": 25, "Support & Recovery": 5,
                  "Students": 10, "Unique": 8}
@@ -66,7 +66,6 @@ class GroupsApp:
                 "attributes": {"joined_at": iso(m.joined_at), "role": m.role},
                 "relationships": {"group": to_one("Group", by_membership[m.id].id),
                                   "person": to_one("Person", m.person.id)},
-                "_parent": ref("Group", by_membership[m.id].id),
             } for m in memberships],
         }
 

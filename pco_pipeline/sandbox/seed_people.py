@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from pco_pipeline.sandbox import seed_vocab as vocab
 from pco_pipeline.sandbox.seed_support import (
-    IdSequence, between, date_or_none, iso, iso_or_none, phone_number_attributes, recent, ref, valid_e164,
+    IdSequence, between, date_or_none, iso, iso_or_none, phone_number_attributes, recent, valid_e164,
     stream, to_many, to_one,
 )
 
@@ -829,13 +829,13 @@ def render_household(h: Household) -> dict:
 
 
 def render_household_memberships(h: Household) -> list[dict]:
-    """Live HouseholdMembership has no `household` relationship (its parent is only in the URL):
-    the parent household rides in the private `_parent` key, which the sandbox never renders."""
+    """Live HouseholdMembership shows no `household` relationship (its parent is only in the URL);
+    the one given here tells the sandbox which household a membership is under, and the sandbox
+    keeps it hidden."""
     return [{
         "type": "HouseholdMembership", "id": mid,
-        "attributes": {"person_name": m.name, "pending": i in h.pending},
-        "relationships": {"person": to_one("Person", m.id)},
-        "_parent": ref("Household", h.id),
+        "attributes": {"household_role": None, "pending": i in h.pending, "person_name": m.name},
+        "relationships": {"person": to_one("Person", m.id), "household": to_one("Household", h.id)},
     } for i, (mid, m) in enumerate(zip(h.membership_ids, h.members))]
 
 
