@@ -132,7 +132,9 @@ class SandboxApp:
             response = await self._route(request, principal, method, path, query_string)
         except ApiError as error:
             response = _error_response(error)
-            response.unrouted = not _is_app_path(path)
+            if not _is_app_path(path):  # outside every app: Rails' bare 404 (pypco's recorded /bogus)
+                response.unrouted = True
+                response.content_type = PLAIN_JSON
         except Exception:  # the safety net: never a traceback to the client
             log.exception("sandbox failed on %s %s", method, path)
             response = _error_response(ApiError(500, [errors.error_object(
