@@ -115,7 +115,7 @@ def generate_church(people: int = 2000, seed: int = 1, now: datetime = DEFAULT_N
         groups_app = generate_groups(people_app, seed, now)
         pco = people_app.render()
         pco.update(groups_app.render())
-        pco.update(generate_check_ins(people_app, seed, now).render())
+        pco.update(generate_check_ins(people_app, seed, now))
         pco.update(generate_calendar(people_app, seed, now))
         local = generate_local(people_app, groups_app, seed, now)
     return SyntheticChurch(pco=pco, local=local.tables, expected_matches=local.expected,

@@ -69,14 +69,6 @@ class CheckInEvent:
     archived_at: datetime | None = None
 
 
-@dataclass(slots=True)
-class CheckInsApp:
-    collections: dict[str, list[dict]]
-
-    def render(self) -> dict[str, list[dict]]:
-        return self.collections
-
-
 class _Builder:
     def __init__(self, app: PeopleApp, seed: int, now: datetime) -> None:
         self.app = app
@@ -299,7 +291,7 @@ class _Builder:
         return None
 
 
-def generate_check_ins(app: PeopleApp, seed: int, now: datetime) -> CheckInsApp:
+def generate_check_ins(app: PeopleApp, seed: int, now: datetime) -> dict[str, list[dict]]:
     b = _Builder(app, seed, now)
     rng = b.rng
     stations = b.stations()
@@ -378,7 +370,7 @@ def generate_check_ins(app: PeopleApp, seed: int, now: datetime) -> CheckInsApp:
     for key in ("check-ins/event_periods", "check-ins/event_times", "check-ins/headcounts", "check-ins/locations"):
         b.out[key].sort(key=lambda r: int(r["id"]))
     b.out["check-ins/events"].sort(key=lambda r: int(r["id"]))
-    return CheckInsApp(b.out)
+    return b.out
 
 
 def _weekdays_before(now: datetime, weekday: int, weeks: int) -> list[date]:

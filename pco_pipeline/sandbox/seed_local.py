@@ -102,7 +102,6 @@ class _Local:
         # local-side: keys and emails held by people without a pco_id
         self.unlinked_keys: dict[tuple, int] = defaultdict(int)
         self.unlinked_emails: dict[str, int] = defaultdict(int)
-        self.family_of_household: dict[str, int] = {}
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -256,26 +255,13 @@ class _Local:
     def linked_household(self, h: Household) -> None:
         rng = self.rng
         family_id = self.add_family(h.name, h.address, pco_id=h.id, household=h)
-        self.family_of_household[h.id] = family_id
         for p in h.members:
             if p.id in self.local_of:   # a child already seen in the other parent's household
                 self.add_member(family_id, self.local_of[p.id], _role(p), p is h.primary_contact)
                 continue
             if p.id in self.claimed or rng.random() < 0.04:
                 continue  # in PCO only (added there since the last sync)
-            self.claimed.add(p.id)
-            local_id = self.from_pco(p, linked=True)
-            self.local_of[p.id] = local_id
-            self.expect(local_id, "pco_id", p.id, "pco_id")
-            stale_email = rng.random() < 0.08
-            for e in p.emails:
-                a = e["attributes"]
-                if stale_email and a["primary"]:  # the church still has an older address
-                    self.add_email(local_id, self.app.emails.fresh(p.first_name, p.last_name), a["location"], True)
-                else:
-                    self.add_email(local_id, a["address"], a["location"], a["primary"], pco_id=e["id"])
-            self.copy_phones(local_id, p, linked=True)
-            self.add_member(family_id, local_id, _role(p), p is h.primary_contact)
+            self.add_member(family_id, self.linked_person(p), _role(p), p is h.primary_contact)
         kids = [m for m in h.members if m.child]
         if kids and rng.random() < 0.04:  # a newborn entered at church, not yet in PCO
             head = h.primary_contact
@@ -285,6 +271,23 @@ class _Local:
                                    membership=head.membership)
             self.expect(baby, "local_only", None, "new_in_linked_family")
             self.add_member(family_id, baby, "child", False)
+
+    def linked_person(self, p: Person) -> int:
+        """The local copy of P carrying its pco_id (contacts with theirs; sometimes an older email)."""
+        rng = self.rng
+        self.claimed.add(p.id)
+        local_id = self.from_pco(p, linked=True)
+        self.local_of[p.id] = local_id
+        self.expect(local_id, "pco_id", p.id, "pco_id")
+        stale_email = rng.random() < 0.08
+        for e in p.emails:
+            a = e["attributes"]
+            if stale_email and a["primary"]:  # the church still has an older address
+                self.add_email(local_id, self.app.emails.fresh(p.first_name, p.last_name), a["location"], True)
+            else:
+                self.add_email(local_id, a["address"], a["location"], a["primary"], pco_id=e["id"])
+        self.copy_phones(local_id, p, linked=True)
+        return local_id
 
     def unlinked_household(self, h: Household | None, members: list[Person]) -> None:
         """A family the church entered on its own: no pco_ids; members match by email or by
@@ -304,7 +307,6 @@ class _Local:
                 family_id = self.add_family(p.last_name, _address_of(p))
             elif family_id is None:
                 family_id = self.add_family(h.name, h.address)
-                self.family_of_household[h.id] = family_id
             self.add_member(family_id, local_id, _role(p) if h else "head", h is None or p is h.primary_contact)
 
     def email_match(self, p: Person, address: str) -> int:
@@ -516,11 +518,26 @@ def generate_local(app: PeopleApp, groups: GroupsApp, seed: int, now: datetime) 
     rng = b.rng
     n = len(app.people)
 
+    # 0. PCO people reserved for the merger and PCO-duplicate scenarios: their households stay
+    #    out of the local database so nothing else claims them
+    by_id = lambda p: int(p.id)  # noqa: E731
+    mergers = [m for m in sorted(app.mergers, key=lambda m: int(m.id)) if rng.random() < 0.7]
+    duplicates = [d for d in sorted((p for p in app.people if p.duplicate_of is not None), key=by_id)
+                  if name_key(d.first_name, d.last_name, d.birthdate) is not None and
+                  name_key(d.first_name, d.last_name, d.birthdate) ==
+                  name_key(d.duplicate_of.first_name, d.duplicate_of.last_name, d.duplicate_of.birthdate)]
+    duplicates = duplicates[:max(1, n // 400)]
+    reserved = [m.keeper for m in mergers] + [d.duplicate_of for d in duplicates]
+    kept_out = {h.id for p in reserved for h in p.households}
+    reserved_ids = {p.id for p in reserved}
+
     # 1. household modes: linked by pco_id, entered independently (unlinked), or absent locally
     absent: list[Person] = []
-    unlinked: list[tuple[Household, list[Person]]] = []
+    unlinked: list[tuple[Household | None, list[Person]]] = []
     for h in sorted(app.households, key=lambda h: int(h.id)):
         mode = rng.choices(("linked", "unlinked", "absent"), weights=(58, 20, 22))[0]
+        if h.id in kept_out:
+            mode = "absent"
         if mode == "linked":
             b.linked_household(h)
         elif mode == "unlinked":
@@ -530,34 +547,27 @@ def generate_local(app: PeopleApp, groups: GroupsApp, seed: int, now: datetime) 
     loners = [p for p in app.people if not p.households and p.duplicate_of is None]
     for p in loners:
         mode = rng.choices(("linked", "unlinked", "absent"), weights=(45, 20, 35))[0]
+        if p.id in reserved_ids:
+            mode = "absent"
         if mode == "linked":
-            b.claimed.add(p.id)
-            local_id = b.from_pco(p, linked=True)
-            b.local_of[p.id] = local_id
-            b.expect(local_id, "pco_id", p.id, "pco_id")
-            for e in p.emails:
-                b.add_email(local_id, e["attributes"]["address"], e["attributes"]["location"],
-                            e["attributes"]["primary"], pco_id=e["id"])
-            b.copy_phones(local_id, p, linked=True)
+            b.linked_person(p)
         elif mode == "unlinked":
             unlinked.append((None, [p]))
         else:
             absent.append(p)
 
     # 2. the scenarios that need a PCO person with no other local counterpart
-    pool = sorted({p.id: p for p in absent if p.id not in b.claimed}.values(), key=lambda p: int(p.id))
-    rng.shuffle(pool)
+    for merger in mergers:
+        if merger.keeper.id not in b.claimed:
+            b.merged_away(merger)
+    for dup in duplicates:
+        if dup.duplicate_of.id not in b.claimed:
+            b.pco_duplicate_ambiguity(dup.duplicate_of, dup)
     keepers = {m.keeper.id for m in app.mergers}
     duplicated = {p.duplicate_of.id for p in app.people if p.duplicate_of is not None}
-    pool = [p for p in pool if p.id not in keepers and p.id not in duplicated]
-    absent_ids = {p.id for p in absent}
-    for merger in sorted(app.mergers, key=lambda m: int(m.id)):
-        if merger.keeper.id in absent_ids and merger.keeper.id not in b.claimed and rng.random() < 0.7:
-            b.merged_away(merger)
-    for dup in sorted((p for p in app.people if p.duplicate_of is not None), key=lambda p: int(p.id)):
-        original = dup.duplicate_of
-        if original.id in absent_ids and original.id not in b.claimed:
-            b.pco_duplicate_ambiguity(original, dup)
+    pool = sorted({p.id: p for p in absent}.values(), key=by_id)
+    rng.shuffle(pool)
+    pool = [p for p in pool if p.id not in b.claimed and p.id not in keepers and p.id not in duplicated]
 
     near_miss_reasons = ("same_name_different_birthdate", "same_name_no_birthdate", "pco_has_no_birthdate",
                          "nickname_as_first_name", "accents_differ", "similar_email_other_domain",

@@ -67,8 +67,7 @@ class Person:
     emails: list[dict] = field(default_factory=list)
     phones: list[dict] = field(default_factory=list)
     addresses: list[dict] = field(default_factory=list)
-    duplicate_of: "Person | None" = None
-    merged_away: bool = False
+    duplicate_of: "Person | None" = None      # an unmerged second record of this person
 
     @property
     def name(self) -> str:
@@ -263,8 +262,7 @@ class PhoneText:
 
 
 class _Builder:
-    def __init__(self, people: int, seed: int, now: datetime) -> None:
-        self.n = people
+    def __init__(self, seed: int, now: datetime) -> None:
         self.now = now
         self.today = now.date()
         self.rng = stream(seed, "people")
@@ -275,6 +273,7 @@ class _Builder:
         # The organization imported its old database one afternoon; people trickled in since.
         self.import_at = datetime(now.year - 6, 3, 14, 19, 5, 0, tzinfo=now.tzinfo)
         self.imported = 0
+        self.remote_ids = 0     # ids of the old database, for the people imported from it
         self.persons: list[Person] = []
         self.households: list[Household] = []
         self.phone_texts: dict[int, PhoneText] = {}   # id(PhoneNumber record) -> how it was made
@@ -318,9 +317,6 @@ class _Builder:
     def _age_on(birthdate: date, day: date) -> int:
         return day.year - birthdate.year - ((day.month, day.day) < (birthdate.month, birthdate.day))
 
-    def adult_age(self, low: int, high: int) -> int:
-        return self.rng.randint(low, high)
-
     def spouse_last(self, last: str) -> str:
         rng = self.rng
         roll = rng.random()
@@ -334,9 +330,13 @@ class _Builder:
         rng = self.rng
         oldest = max(0, min(17, parent_age - 20))
         ages = sorted((rng.randint(0, oldest) for _ in range(count)), reverse=True)
-        if count >= 2 and rng.random() < 0.05:  # twins
-            ages[-1] = ages[-2]
-        return [self.person(rng.choice("FM"), last, age, "child") for age in ages]
+        kids = [self.person(rng.choice("FM"), last, age, "child") for age in ages]
+        if count >= 2 and rng.random() < 0.05 and kids[-2].birthdate:
+            # twins: same last name and birthdate, different first names
+            older, twin = kids[-2], kids[-1]
+            twin.birthdate, twin.age, twin.child = older.birthdate, older.age, older.child
+            twin.grade, twin.graduation_year = older.grade, older.graduation_year
+        return kids
 
     # -- households -----------------------------------------------------------------------
 
@@ -358,11 +358,11 @@ class _Builder:
         last = rng.choice(vocab.LAST_NAMES)
         members: list[Person] = []
         if kind == "single":
-            members = [self.person(rng.choice("FM"), last, self.adult_age(19, 92), "head")]
+            members = [self.person(rng.choice("FM"), last, rng.randint(19, 92), "head")]
         elif kind in ("couple", "family", "multigen"):
             head_sex = "M" if rng.random() < 0.93 else "F"
             spouse_sex = ("F" if head_sex == "M" else "M") if rng.random() < 0.97 else head_sex
-            head_age = self.adult_age(24, 58) if kind != "couple" else self.adult_age(22, 88)
+            head_age = rng.randint(24, 58) if kind != "couple" else rng.randint(22, 88)
             head = self.person(head_sex, last, head_age, "head")
             spouse = self.person(spouse_sex, self.spouse_last(last), max(19, head_age + rng.randint(-6, 4)), "spouse")
             if rng.random() < 0.6:
@@ -377,7 +377,7 @@ class _Builder:
                 members += [self.person(rng.choice("FM"), rng.choice((last, spouse.last_name)),
                                         rng.randint(64, 93), "other") for _ in range(rng.choice((1, 1, 2)))]
         elif kind == "single_parent":
-            head = self.person("F" if rng.random() < 0.8 else "M", last, self.adult_age(22, 52), "head")
+            head = self.person("F" if rng.random() < 0.8 else "M", last, rng.randint(22, 52), "head")
             members = [head] + self.kids(last, rng.choice((1, 1, 2, 2, 3)), head.age)
             if rng.random() < 0.15 and len(members) + 1 <= budget:
                 # Shared custody: the children are also in the other parent's household.
@@ -433,7 +433,8 @@ class _Builder:
             person.updated_at = recent(rng, created, self.now - timedelta(minutes=5), mean_days=240)
         person.updated_at = min(person.updated_at, self.now - timedelta(seconds=1))
         if joined <= self.import_at + timedelta(hours=6) and rng.random() < 0.7:
-            person.remote_id = 10000 + rng.randint(1, 89999)
+            self.remote_ids += 1
+            person.remote_id = 10_000 + self.remote_ids * 3
 
     def set_membership(self, person: Person, family_membership: str | None) -> None:
         rng = self.rng
@@ -445,7 +446,7 @@ class _Builder:
 
 def generate_people(people: int, seed: int, now: datetime) -> PeopleApp:
     """The People app of a church of exactly `people` listed people (merged-away ones excluded)."""
-    b = _Builder(people, seed, now)
+    b = _Builder(seed, now)
     rng = b.rng
     n_dupes = people // 100
     n_unhoused = people * 7 // 100
@@ -506,7 +507,7 @@ def generate_people(people: int, seed: int, now: datetime) -> PeopleApp:
     mergers = []
     for keeper in rng.sample(adults, min(max(1, people // 200), len(adults))) if people >= 20 else []:
         ghost = Person(first_name=keeper.first_name, last_name=keeper.last_name, gender=keeper.gender,
-                       birthdate=None, role="other", sex=keeper.sex, age=keeper.age, merged_away=True)
+                       birthdate=None, role="other", sex=keeper.sex, age=keeper.age)
         b.stamp(ghost, between(rng, keeper.created_at, now - timedelta(days=2)))
         merged_at = between(rng, max(keeper.created_at, ghost.created_at) + timedelta(hours=1), now - timedelta(hours=1))
         keeper.updated_at = max(keeper.updated_at, merged_at)

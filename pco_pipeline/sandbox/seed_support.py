@@ -73,10 +73,7 @@ def to_many(resource_type: str, resource_ids: list[str]) -> dict:
 
 
 class IdSequence:
-    """Numeric string ids ascending from `start`, with occasional unused ids (deleted records).
-
-    `hole()` reserves an id that no output record uses (e.g. a person later merged away).
-    """
+    """Numeric string ids ascending from `start`, with occasional unused ids (deleted records)."""
 
     def __init__(self, start: int, rng: random.Random | None = None, gap_rate: float = 0.0) -> None:
         self._next = start
@@ -89,9 +86,6 @@ class IdSequence:
         value = self._next
         self._next += 1
         return str(value)
-
-    def hole(self) -> str:
-        return self.next()
 
 
 def phone_number_attributes(number: str, country_code: str = "US") -> dict[str, str | None]:
