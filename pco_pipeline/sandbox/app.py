@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import httpx
 from starlette.applications import Starlette
@@ -362,15 +363,16 @@ class SandboxApp:
     # --- OAuth ----------------------------------------------------------------------------------------
 
     async def _oauth_token(self, request: Request) -> JSONResponse:
-        content_type = request.headers.get("content-type", "")
-        try:
-            if "json" in content_type:
-                raw = await request.json()
-                form = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-            else:
-                form = {k: str(v) for k, v in (await request.form()).items()}
-        except ValueError:
-            form = {}
+        raw = await request.body()
+        form: dict[str, str] = {}
+        if "json" in request.headers.get("content-type", ""):
+            try:
+                parsed = json.loads(raw or b"{}")
+            except ValueError:
+                parsed = {}
+            form = {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+        else:  # application/x-www-form-urlencoded, as OAuth clients send it
+            form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         try:
             body = self.sandbox.auth.token(form, request.headers.get("authorization"))
         except OAuthError as error:
