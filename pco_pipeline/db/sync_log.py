@@ -140,3 +140,48 @@ def recent_runs(engine: sa.Engine, limit: int = 20) -> list[RunSummary]:
             " updated_count, skipped_count, failed_count, requests_used, error_message"
             " FROM pco_sync_log ORDER BY started_at DESC, id DESC LIMIT :limit"), {"limit": limit}).all()
     return [RunSummary(*row) for row in rows]
+
+
+def run_for(engine: sa.Engine, run_id: str, sync_type: str, direction: str) -> SyncRun:
+    """The row of Dagster run `run_id`, created (status running) by the first step that asks.
+
+    Every step of a run reports into the same row; concurrent first steps create it once.
+    """
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"sync_log:{run_id}"})
+        row_id = conn.execute(sa.text("SELECT id FROM pco_sync_log WHERE run_id = :r ORDER BY id LIMIT 1"),
+                              {"r": run_id}).scalar()
+        if row_id is None:
+            if direction not in DIRECTIONS:
+                raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+            row_id = conn.execute(sa.text(
+                "INSERT INTO pco_sync_log (run_id, sync_type, direction) VALUES (:r, :t, :d) RETURNING id"),
+                {"r": run_id, "t": sync_type, "d": direction}).scalar_one()
+    return SyncRun(id=row_id, engine=engine)
+
+
+def counts_of(engine: sa.Engine, log_id: int) -> dict[str, int]:
+    """The run's current counters as keyword arguments for `update_counts` (created=, …)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(f"SELECT {', '.join(COUNTERS)} FROM pco_sync_log WHERE id = :id"),
+                           {"id": log_id}).one()
+    return {column.removesuffix("_count"): value for column, value in zip(COUNTERS, row)}
+
+
+def mark_step(engine: sa.Engine, log_id: int, status: str, *, error: str | BaseException | None = None) -> None:
+    """A step of a multi-step run started ('running') or ended ('success'/'failed').
+
+    A failure is final for the run: later steps' 'running'/'success' do not hide it.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    message = None
+    if error is not None:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        message = redact_secrets(text)[:MAX_ERROR_LENGTH]
+    finished = "NULL" if status == "running" else "greatest(clock_timestamp(), started_at)"
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            f"UPDATE pco_sync_log SET status = :status, finished_at = {finished},"
+            " error_message = coalesce(:error, error_message) WHERE id = :id AND status <> 'failed'"),
+            {"status": status, "error": message, "id": log_id})

@@ -1,0 +1,48 @@
+"""Every Dagster run leaves one `pco_sync_log` row; each of its steps reports into it."""
+
+import time
+from typing import Optional
+
+import dagster as dg
+import sqlalchemy as sa
+
+from pco_pipeline.db import sync_log
+
+
+def sync_type_of(context: dg.OpExecutionContext) -> str:
+    """`sync_people` → people; ad-hoc materializations → assets."""
+    job = context.job_name
+    if job.startswith("__"):
+        return "assets"
+    return job.removeprefix("sync_")
+
+
+class StepLog:
+    """One step's share of its run's `pco_sync_log` row, with progress every few seconds.
+
+    Counters passed to `progress`/`finish` are the step's own running totals; the row shows the
+    run's totals (earlier steps' counts plus this one's). Progress also goes to Dagster's log.
+    """
+
+    def __init__(self, context: dg.OpExecutionContext, engine: sa.Engine, direction: str,
+                 every_seconds: float = 5.0):
+        self.context, self.engine, self.every_seconds = context, engine, every_seconds
+        self.run = sync_log.run_for(engine, context.run.run_id, sync_type_of(context), direction)
+        self.base = sync_log.counts_of(engine, self.run.id)
+        self._last = time.monotonic()
+        sync_log.mark_step(engine, self.run.id, "running")
+
+    def _totals(self, counts: dict[str, int]) -> dict[str, int]:
+        return {name: self.base.get(name, 0) + counts.get(name, 0) for name in self.base}
+
+    def progress(self, message: str, **counts: int) -> None:
+        """Record running totals (created=, updated=, skipped=, failed=, requests_used=) at most every few seconds."""
+        if time.monotonic() - self._last < self.every_seconds:
+            return
+        self._last = time.monotonic()
+        sync_log.update_counts(self.engine, self.run.id, **self._totals(counts))
+        self.context.log.info(message)
+
+    def finish(self, error: Optional[BaseException] = None, **counts: int) -> None:
+        sync_log.update_counts(self.engine, self.run.id, **self._totals(counts))
+        sync_log.mark_step(self.engine, self.run.id, "failed" if error else "success", error=error)
