@@ -14,7 +14,8 @@ above what this process has in flight is booked as outside usage.
 On a 429 every thread waits `Retry-After` (the budget is closed until then).
 
 Tiers: a request at offset > 30,000 is in the `deep_offset` tier; the tier's limit is learned
-from its own responses (the count is shared, the limit is stricter).
+from its own responses (the count is shared, the limit is stricter). Until a response of a tier
+has arrived, its requests go one at a time, so learning its limit costs no 429s.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class RateBudget:
         self._completed: list[tuple[float, float]] = []  # heap of (expires_at, sent_at)
         self._outside: list[float] = []  # expiry times of requests someone else made
         self._closed_until = 0.0
+        self._learned: set[str] = set()
         self.last_status: RateLimitStatus | None = None
 
     @property
@@ -144,14 +146,15 @@ class RateBudget:
                     continue
                 used = len(self._in_flight) + len(self._completed) + len(self._outside)
                 excess = used - self.limit(tier)
-                if excess < 0:
+                probing = tier not in self._learned and any(s.tier == tier for s in self._in_flight)
+                if excess < 0 and not probing:
                     slot = Slot(sent_at=now, waited=now - start, tier=tier)
                     self._in_flight.append(slot)
                     return slot
                 # The (excess+1)-th expiry frees a place; in-flight requests free none until
                 # they complete (which notifies).
                 expiries = sorted([e for e, _ in self._completed] + self._outside)
-                self._cond.wait(expiries[excess] - now if excess < len(expiries) else self._period)
+                self._cond.wait(expiries[excess] - now if 0 <= excess < len(expiries) else self._period)
 
     def release(self, slot: Slot, status: RateLimitStatus | None = None) -> None:
         """The request of `slot` finished (any outcome); `status` is what its response said."""
@@ -161,8 +164,10 @@ class RateBudget:
             slot.done = True
             now = self._clock()
             self._in_flight.remove(slot)
-            if status is not None and status.limit is not None:
-                self._learn(slot, status, now)
+            if status is not None:
+                self._learned.add(slot.tier)  # a response came: its rate headers (if any) are known
+                if status.limit is not None:
+                    self._learn(slot, status, now)
             heapq.heappush(self._completed, (now + self._period, slot.sent_at))
             self._cond.notify_all()
 

@@ -152,6 +152,8 @@ class FakePCO:
     def _take_fault(self, request: httpx.Request) -> Fault | None:
         with self.lock:
             for fault in self.faults:
+                if request.url.path == "/oauth/token" and "oauth" not in fault.path_contains:
+                    continue
                 if fault.path_contains in request.url.path and fault.method in (None, request.method):
                     self.faults.remove(fault)
                     return fault
@@ -282,7 +284,7 @@ class FakePCO:
             self.next_id += 1
             self.people[self.next_id] = {"first_name": None, "last_name": None, "remote_id": None, **attributes}
             return 201, {"data": self._person(self.next_id)}, jsonapi
-        if len(rest) == 2 and rest[0] == "people" and rest[1].isdigit():
+        if len(rest) == 2 and rest[0] == "people" and rest[1].isdigit() and request.method != "PUT":
             pid = int(rest[1])
             if pid not in self.people:
                 return 404, {"errors": [{"status": "404", "title": "Not Found",
@@ -297,8 +299,8 @@ class FakePCO:
                                              "detail": "bogus cannot be assigned"}]}, jsonapi
                 self.people[pid].update(attributes)
             return 200, {"data": self._person(pid), "included": [], "meta": {}}, jsonapi
-        return 404, {"errors": [{"status": "404", "title": "Not Found",
-                                 "detail": "The resource you requested could not be found"}]}, jsonapi
+        return 404, ("<!DOCTYPE html><html><head><title>The page you were looking for doesn't exist (404)"
+                     "</title></head><body></body></html>"), "text/html; charset=utf-8"
 
     def _person(self, pid: int) -> dict[str, Any]:
         return {"type": "Person", "id": str(pid), "attributes": dict(self.people[pid]), "relationships": {},
