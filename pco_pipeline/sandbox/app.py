@@ -97,6 +97,8 @@ class SandboxApp:
             return
         path = scope["path"]
         if path.startswith("/_sandbox") or path.startswith("/oauth/"):
+            if path == "/_sandbox":  # the status page, without Starlette's redirect to the slash
+                scope = {**scope, "path": "/_sandbox/", "raw_path": b"/_sandbox/"}
             await self.side_routes(scope, receive, send)
             return
         await self._api(scope, receive, send)
