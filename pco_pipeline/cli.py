@@ -6,10 +6,10 @@ import argparse
 import logging
 import sys
 
-from pco_pipeline.commands import database, demo, jobs, sandbox, ui, webhooks
+from pco_pipeline.commands import check_connection, database, demo, jobs, sandbox, ui, webhooks
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
 
-COMMAND_MODULES = [database, jobs, demo, ui, webhooks, sandbox]
+COMMAND_MODULES = [database, jobs, demo, ui, webhooks, sandbox, check_connection]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -117,10 +117,10 @@ class OAuthSession:
         except (ValueError, KeyError, TypeError):
             raise PCOAuthError("the PCO token endpoint answered without an access_token",
                                status=response.status_code, method="POST", path="/oauth/token") from None
-        issued = float(body.get("created_at") or self._clock())
         expires_in = body.get("expires_in")
         self._access, self._refresh = access, refresh
-        self._expires_at = issued + float(expires_in) if expires_in is not None else None
+        # from our own clock, not PCO's created_at: a skewed clock must not make tokens look stale
+        self._expires_at = self._clock() + float(expires_in) if expires_in is not None else None
         scope = body.get("scope")
         if isinstance(scope, str):
             self.scopes = tuple(scope.split())
