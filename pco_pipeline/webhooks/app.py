@@ -6,15 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 import sqlalchemy as sa
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pco_pipeline.webhooks.api import read_only_routes
-from pco_pipeline.webhooks.database import describe_failure, make_engine
+from pco_pipeline.webhooks.database import ConnectionPool, describe_failure, make_engine
 from pco_pipeline.webhooks.receiver import WebhookReceiver
 from pco_pipeline.webhooks.responses import error_response
 from pco_pipeline.webhooks.settings import ReceiverSettings
@@ -29,16 +29,17 @@ UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutErr
 def create_app(database_url: str, settings: ReceiverSettings | None = None) -> Starlette:
     """The receiver app on `database_url` (migrated), checking deliveries against `settings`.
 
-    The app owns its connection pool (see webhooks.database.make_engine) and disposes it on
-    shutdown; `app.state.engine` and `app.state.settings` expose both.
+    The app owns its connections (see webhooks.database) and closes them on shutdown; it
+    serves one event loop. `app.state.settings` holds the settings.
     """
     settings = settings or ReceiverSettings()
+    pool = ConnectionPool(database_url)
     engine = make_engine(database_url)
 
     async def healthz(request: Request) -> Response:
         try:
-            await run_in_threadpool(_ping, engine)
-        except sa.exc.SQLAlchemyError as exc:
+            await pool.run(_ping)
+        except (psycopg.Error, TimeoutError) as exc:
             log.warning("health check: database unreachable: %s", describe_failure(exc))
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "reachable"})
@@ -53,22 +54,21 @@ def create_app(database_url: str, settings: ReceiverSettings | None = None) -> S
         try:
             yield
         finally:
+            await pool.close()
             engine.dispose()
 
     app = Starlette(
         routes=[
-            Route(WEBHOOK_PATH, WebhookReceiver(engine, settings).handle, methods=["POST"]),
+            Route(WEBHOOK_PATH, WebhookReceiver(pool, settings).handle, methods=["POST"]),
             *read_only_routes(engine),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={error: database_unavailable for error in UNAVAILABLE},
         lifespan=lifespan,
     )
-    app.state.engine = engine
     app.state.settings = settings
     return app
 
 
-def _ping(engine: sa.Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(sa.text("SELECT 1"))
+async def _ping(conn: psycopg.AsyncConnection) -> None:
+    await conn.execute("SELECT 1")

@@ -44,6 +44,17 @@ class Delivery:
     resource_id: str
 
 
+def delivery_document(event_name: str, payload: dict[str, Any], *, delivery_id: str, attempt: int = 1,
+                      organization_id: str = "1") -> dict[str, Any]:
+    """The EventDelivery document PCO sends for one event: `payload` travels as a JSON string."""
+    return {"data": [{
+        "id": delivery_id,
+        "type": "EventDelivery",
+        "attributes": {"name": event_name, "attempt": attempt, "payload": json.dumps(payload)},
+        "relationships": {"organization": {"data": {"type": "Organization", "id": organization_id}}},
+    }]}
+
+
 def parse_deliveries(body: bytes, *, header_delivery_id: str | None = None,
                      header_attempt: str | None = None) -> list[Delivery]:
     """The deliveries in `body`. Raises EnvelopeError when it is not an EventDelivery document.

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, is_authentic
-from pco_pipeline.webhooks.database import describe_failure
+from pco_pipeline.webhooks.database import ConnectionPool, describe_failure
 from pco_pipeline.webhooks.envelope import EnvelopeError, parse_deliveries
-from pco_pipeline.webhooks.inbox import store_deliveries
+from pco_pipeline.webhooks.inbox import InboxUnavailable, store_deliveries
 from pco_pipeline.webhooks.responses import error_response
 from pco_pipeline.webhooks.settings import ReceiverSettings
 
@@ -56,8 +54,8 @@ async def read_bounded(request: Request, limit: int) -> bytes:
 class WebhookReceiver:
     """The webhook endpoint, bound to a connection pool and the receiver settings."""
 
-    def __init__(self, engine: sa.Engine, settings: ReceiverSettings) -> None:
-        self.engine = engine
+    def __init__(self, pool: ConnectionPool, settings: ReceiverSettings) -> None:
+        self.pool = pool
         self.settings = settings
 
     async def handle(self, request: Request) -> Response:
@@ -88,10 +86,10 @@ class WebhookReceiver:
             return error_response(400, "Not an EventDelivery", exc.reason)
 
         try:
-            result = await run_in_threadpool(store_deliveries, self.engine, deliveries, body)
-        except sa.exc.SQLAlchemyError as exc:
+            result = await store_deliveries(self.pool, deliveries, body)
+        except InboxUnavailable as exc:
             log.error("could not store webhook deliveries %s (%d bytes), answered 503 so PCO retries: %s",
-                      ", ".join(d.delivery_id for d in deliveries), len(body), describe_failure(exc))
+                      ", ".join(d.delivery_id for d in deliveries), len(body), describe_failure(exc.__cause__))
             return error_response(503, "Service Unavailable", "the webhook inbox cannot be written right now",
                                   headers={"Retry-After": RETRY_AFTER_SECONDS})
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pco_pipeline.webhooks import envelope
 from pco_pipeline.webhooks.app import create_app
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, sign
 from pco_pipeline.webhooks.server import BackgroundServer
@@ -39,12 +40,8 @@ def delivery_document(*, delivery_id: str | None = None, event: str = "people.v2
         "included": [],
         "meta": meta,
     }
-    return {"data": [{
-        "id": delivery_id or str(uuid.uuid4()),
-        "type": "EventDelivery",
-        "attributes": {"name": event, "attempt": attempt, "payload": json.dumps(payload)},
-        "relationships": {"organization": {"data": {"type": "Organization", "id": "1"}}},
-    }]}
+    return envelope.delivery_document(event, payload, delivery_id=delivery_id or str(uuid.uuid4()),
+                                      attempt=attempt)
 
 
 def encode(document: Any) -> bytes:
