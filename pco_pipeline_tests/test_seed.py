@@ -26,12 +26,12 @@ DAY = re.compile(r"^\d{4}-\d\d-\d\d$")
 REASONS = {
     "pco_id": {"pco_id", "pco_id_merged"},
     "email": {"email", "email_case_whitespace"},
-    "name_birthdate": {"name_birthdate", "name_birthdate_case_whitespace"},
+    "name_birthdate": {"name_birthdate", "name_birthdate_case_whitespace", "pco_duplicate_earliest_created"},
     "local_only": {"local_only", "new_in_linked_family"},
     "near_miss": {"same_name_different_birthdate", "same_name_no_birthdate", "pco_has_no_birthdate",
                   "nickname_as_first_name", "accents_differ", "similar_email_other_domain",
                   "email_subaddress_or_dots"},
-    "ambiguous": {"email_shared_by_local_people", "local_duplicate_name_birthdate", "pco_duplicate_name_birthdate"},
+    "ambiguous": {"email_shared_same_first_name", "local_duplicate_name_birthdate"},
 }
 
 
@@ -381,62 +381,69 @@ def reference_matcher(church) -> dict[int, tuple]:
     owners = defaultdict(set)
     for e in church.pco["people/emails"]:
         owners[norm(e["attributes"]["address"])].add(e["relationships"]["person"]["data"]["id"])
+    counting = defaultdict(set)
+    for address, ids in owners.items():
+        if len(ids) == 1:
+            counting[next(iter(ids))].add(address)
     local_people = {p["id"]: p for p in church.local["people"]}
-    local_emails = defaultdict(set)
+    unlinked = {pid for pid, row in local_people.items() if row["pco_id"] is None}
+    by_address = defaultdict(set)
     for e in church.local["person_emails"]:
-        local_emails[e["person_id"]].add(norm(e["address"]))
+        if e["person_id"] in unlinked:
+            by_address[norm(e["address"])].add(e["person_id"])
+    by_key = defaultdict(set)
+    for pid in unlinked:
+        row = local_people[pid]
+        if row["birthdate"] is not None:
+            by_key[key(row["first_name"], row["last_name"], row["birthdate"])].add(pid)
 
     result: dict[int, tuple] = {}
-    open_pco = set(pco_people)
+    decided = set()
     for row in local_people.values():
         if row["pco_id"] is not None:
             target = resolve(row["pco_id"])
             assert target is not None, f"local {row['id']} has a pco_id that leads nowhere"
-            assert target in open_pco, f"two local people resolve to PCO {target}"
+            assert target not in decided, f"two local people resolve to PCO {target}"
             result[row["id"]] = ("linked", "pco_id", target)
-            open_pco.discard(target)
-    open_local = {pid for pid, row in local_people.items() if row["pco_id"] is None}
+            decided.add(target)
+    named_by_ambiguous = defaultdict(set)
 
-    def step(name, edges_of_pco):
-        edges = defaultdict(set)
-        for pco_id in open_pco:
-            for local_id in edges_of_pco(pco_id):
-                if local_id in open_local:
-                    edges[pco_id].add(local_id)
-        claimants = defaultdict(set)
-        for pco_id, locals_ in edges.items():
-            for local_id in locals_:
-                claimants[local_id].add(pco_id)
-        for pco_id, locals_ in edges.items():
-            only = next(iter(locals_))
-            if len(locals_) == 1 and claimants[only] == {pco_id}:
-                result[only] = ("linked", name, pco_id)
-        for local_id, pco_ids in claimants.items():
-            if local_id not in result:
-                result[local_id] = ("ambiguous", frozenset(pco_ids))
-        open_pco.difference_update(edges)
-        open_local.difference_update(claimants)
+    def settle(claims, step):
+        by_local = defaultdict(list)
+        for pco_id, local_id in claims.items():
+            by_local[local_id].append(pco_id)
+        for local_id, pco_ids in by_local.items():
+            winner = min(pco_ids, key=lambda p: (pco_people[p]["created_at"], int(p)))
+            result[local_id] = ("linked", step, winner)
+        decided.update(claims)
 
-    local_by_email = defaultdict(set)
-    for local_id in open_local:
-        for address in local_emails[local_id]:
-            local_by_email[address].add(local_id)
-    pco_addresses = defaultdict(set)
-    for address, ids in owners.items():
-        if len(ids) == 1:
-            pco_addresses[next(iter(ids))].add(address)
-    step("email", lambda pco_id: {l for a in pco_addresses[pco_id] for l in local_by_email[a]})
+    claims = {}
+    for pco_id in pco_people.keys() - decided:
+        found = {l for a in counting[pco_id] for l in by_address[a]} - result.keys()
+        if len(found) > 1:
+            found = {l for l in found if norm(local_people[l]["first_name"]) == norm(pco_people[pco_id]["first_name"])}
+            if len(found) > 1:
+                decided.add(pco_id)
+                for local_id in found:
+                    named_by_ambiguous[local_id].add(pco_id)
+        if len(found) == 1:
+            claims[pco_id] = next(iter(found))
+    settle(claims, "email")
 
-    local_by_key = defaultdict(set)
-    for local_id in open_local:
-        row = local_people[local_id]
-        k = key(row["first_name"], row["last_name"], row["birthdate"])
-        if k:
-            local_by_key[k].add(local_id)
-    step("name_birthdate", lambda pco_id: local_by_key.get(
-        key(pco_people[pco_id]["first_name"], pco_people[pco_id]["last_name"], pco_people[pco_id]["birthdate"]), ()))
+    claims = {}
+    for pco_id in pco_people.keys() - decided:
+        a = pco_people[pco_id]
+        found = by_key.get(key(a["first_name"], a["last_name"], a["birthdate"]), set()) - result.keys()
+        if len(found) == 1:
+            claims[pco_id] = next(iter(found))
+        elif found:
+            for local_id in found:
+                named_by_ambiguous[local_id].add(pco_id)
+    settle(claims, "name_birthdate")
     for local_id in local_people:
-        result.setdefault(local_id, ("none",))
+        if local_id not in result:
+            result[local_id] = ("ambiguous", frozenset(named_by_ambiguous[local_id])) \
+                if named_by_ambiguous[local_id] else ("none",)
     return result
 
 
@@ -498,9 +505,12 @@ def test_scenarios_are_what_their_reasons_say(church):
             theirs = {a.split("@")[0].casefold().replace(".", "") for a in pco_emails[m.resembles]}
             assert any(a.split("@")[0].casefold().replace(".", "").split("+")[0] in theirs
                        for a in local_emails[row["id"]])
-        elif m.reason == "pco_duplicate_name_birthdate":
-            a, b = (pco[c] for c in m.candidates)
-            assert a["birthdate"] == b["birthdate"] == str(row["birthdate"])
+        elif m.reason == "pco_duplicate_earliest_created":
+            first, second = (pco[c] for c in m.candidates)
+            assert m.candidates[0] == m.pco_person_id and first["created_at"] <= second["created_at"]
+            assert first["birthdate"] == second["birthdate"] == str(row["birthdate"])
+        elif m.reason == "email_shared_same_first_name":
+            assert row["first_name"] == target["first_name"] and row["last_name"] == target["last_name"]
 
 
 def test_local_people_are_real_dates_and_tz_aware_times(church):

@@ -30,33 +30,40 @@ is in id order; ids are numeric strings ascending with created_at.
 
 Matching rules the expected matches encode
 ------------------------------------------
-For each PCO person P, the inbound matcher looks for its local person L in three steps and
-stops at the first step that yields any candidate:
+For each PCO person P the inbound matcher looks for its local person L in three steps. A PCO
+person decided in a step (linked or ambiguous) takes no part in later steps; a local person
+linked in a step is no longer a candidate. Keys: names and emails are trimmed and case-folded
+(PostgreSQL `lower(btrim(x))` in a UTF-8 database); nothing else is normalized — accents,
+inner spaces, punctuation, dots and +tags in emails all count; nickname is not used.
 
-1. pco_id — L.pco_id = P.id. A local pco_id naming a person PCO merged away resolves through
-   PersonMerger (person_to_remove → person_to_keep, transitively) first (reason
-   "pco_id_merged").
-2. email — only among PCO people and local people not linked in step 1 (local pco_id NULL).
-   Keys are addresses trimmed and case-folded, nothing more (no dot or +tag stripping). An
-   address counts for P only if no other PCO person has it (a family address two PCO people
-   share identifies neither). L is a candidate of P when L has one of P's counting addresses.
-3. name + birthdate — among people still unmatched and not ambiguous after step 2: trimmed,
-   case-folded first_name and last_name plus birthdate, all equal; a missing birthdate on
-   either side never matches. Accents are significant (José ≠ Jose); nickname is not used.
+1. pco_id — L.pco_id = P.id, where L.pco_id is first resolved through PersonMerger
+   (person_to_remove → person_to_keep, transitively): a local person linked to a record PCO
+   merged away stays linked, to the person kept (reason "pco_id_merged").
+2. email — P's *counting* addresses are its normalized addresses that no other PCO person has
+   (a family address two PCO people share identifies neither). Candidates: local people without
+   a pco_id holding one of them. One candidate: P claims it. Several: keep those whose first
+   name equals P's; one left: P claims it; several left: P is ambiguous; none left: no
+   decision, P goes on to step 3.
+3. name + birthdate — first name, last name and birthdate all equal; a missing birthdate on
+   either side never matches. One candidate: P claims it; several: P is ambiguous.
 
-Within a step, P and L match when P's only candidate is L and L is a candidate of P alone.
-Otherwise every PCO and local person involved is *ambiguous*: nobody is linked or created for
-them, they leave the later steps and go to staff review. A PCO person with no candidate in any
-step is created locally; a local person no PCO person claims is local-only (it will be pushed).
+When several PCO people claim the same local person in one step, the one created first in PCO
+(then the lowest id) gets it; the others are ambiguous. Ambiguous PCO people are neither linked
+nor created (they go to review). A PCO person undecided after step 3 is created locally. A local
+person nobody claims is *ambiguous* if an ambiguous PCO person named it as a candidate, else
+*local-only* (it will be pushed to PCO).
 
 ExpectedMatch kinds and reasons:
 - pco_id: "pco_id"; "pco_id_merged" (pco_person_id is the person_to_keep).
-- email: "email" (same address; local first name is the nickname, or birthdate missing or
-  mistyped, so step 3 alone would not match); "email_case_whitespace" (the local address
-  differs only in case or surrounding whitespace).
+- email: "email" (same address; the local first name is the nickname, or the birthdate is
+  missing or mistyped, so step 3 alone would not link them); "email_case_whitespace" (the local
+  address differs only in case or surrounding whitespace).
 - name_birthdate: "name_birthdate"; "name_birthdate_case_whitespace" (names differ only in case
-  or surrounding whitespace). The local person has no email, an address of its own PCO does not
-  have, or the family address several PCO people share.
+  or surrounding whitespace); "pco_duplicate_earliest_created" (PCO has the person twice,
+  unmerged: `candidates` lists both records, earliest first; the later one's claim loses and it
+  is ambiguous). The local person has no email, an address PCO does not have, or a family
+  address several PCO people share (which must not count: by step 2 alone, the spouse created
+  first in PCO would take this person).
 - local_only: "local_only" (a family PCO never saw); "new_in_linked_family" (a newborn added at
   church to a family that is linked).
 - near_miss — must NOT match (pco_person_id None; `resembles` names the PCO look-alike):
@@ -66,11 +73,10 @@ ExpectedMatch kinds and reasons:
   "accents_differ" (Jose Garcia vs José García, same birthdate);
   "similar_email_other_domain" (same local part at another domain; no local birthdate);
   "email_subaddress_or_dots" (dots removed or a +tag added; no local birthdate).
-- ambiguous (pco_person_id None; `candidates` = the PCO ids):
-  "email_shared_by_local_people" (two local people — P's own record without a birthdate and a
-  spouse PCO lacks — carry P's counting address);
-  "local_duplicate_name_birthdate" (the church has P twice: same name and birthdate);
-  "pco_duplicate_name_birthdate" (PCO has the person twice, unmerged: two candidates for one L).
+- ambiguous (pco_person_id None; `candidates` = the PCO people that found it ambiguous):
+  "email_shared_same_first_name" (father and son, same first and last name, share the family
+  address that only the father has in PCO);
+  "local_duplicate_name_birthdate" (the church has P twice: same name and birthdate).
 """
 
 from __future__ import annotations

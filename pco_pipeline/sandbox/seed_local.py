@@ -31,7 +31,8 @@ class ExpectedMatch:
 
     kind: one of MATCH_KINDS. pco_person_id: the PCO person it is linked to (pco_id, email,
     name_birthdate), else None. reason: the scenario, finer than kind (see seed.py).
-    candidates: for "ambiguous", the PCO person ids it competes for. resembles: for
+    candidates: for "ambiguous", the PCO people that found it ambiguous; for
+    "pco_duplicate_earliest_created", both PCO records, the winner first. resembles: for
     "near_miss", the PCO person it looks like but must not be linked to.
     """
 
@@ -242,13 +243,16 @@ class _Local:
             return f" {text}"
         return f"{text} "
 
+    def free_birthdate(self, first: str, last: str, birthdate: date) -> date:
+        """`birthdate`, or a later one, such that no PCO or unlinked local person has this name and it."""
+        while not self.free_key(first, last, birthdate):
+            birthdate += timedelta(days=self.rng.randint(1, 40))
+        return birthdate
+
     def fresh_person_name(self, sex: str, last: str, birthdate: date | None) -> tuple[str, date | None]:
         """A first name (and the birthdate, moved if needed) that no PCO or unlinked local person has."""
-        rng = self.rng
-        first = rng.choice(vocab.FEMALE_FIRST if sex == "F" else vocab.MALE_FIRST)
-        while not self.free_key(first, last, birthdate):
-            birthdate = birthdate + timedelta(days=rng.randint(1, 40))
-        return first, birthdate
+        first = self.rng.choice(vocab.FEMALE_FIRST if sex == "F" else vocab.MALE_FIRST)
+        return first, None if birthdate is None else self.free_birthdate(first, last, birthdate)
 
     # -- households -----------------------------------------------------------------------
 
@@ -326,6 +330,8 @@ class _Local:
             first = p.nickname
         else:
             birthdate = _shifted(rng, p.birthdate)
+        if not self.free_key(first, p.last_name, birthdate):
+            birthdate = None  # so no other PCO person could claim it by name + birthdate
         local_id = self.from_pco(p, linked=False, first=first, birthdate=birthdate)
         typed = address if rng.random() < 0.6 else self.mangle_case(address)
         self.add_email(local_id, typed, "Home", True)
@@ -406,25 +412,26 @@ class _Local:
         return True
 
     def shared_email_ambiguity(self, p: Person) -> bool:
-        """Two local people (P's own record without a birthdate, and a spouse PCO does not have)
-        carry P's address: one PCO person, two local candidates."""
+        """Father and son with the same first and last name share the family address, which in
+        PCO only the father has: two local candidates the first name cannot tell apart."""
         rng = self.rng
         emails = self.identifying_emails(p)
-        if not emails or p.child:
+        key = name_key(p.first_name, p.last_name, p.birthdate)
+        if not emails or p.sex != "M" or p.age < 45 or (key and self.key_owners[key] != {p.id}):
             return False
-        spouse_sex = "F" if p.sex == "M" else "M"
-        spouse_born = (p.birthdate or date(self.now.year - p.age, 6, 1)) + timedelta(days=rng.randint(-900, 900))
-        spouse_first, spouse_born = self.fresh_person_name(spouse_sex, p.last_name, spouse_born)
+        junior_born = self.free_birthdate(p.first_name, p.last_name, self.now.date() - timedelta(
+            days=365 * (p.age - rng.randint(22, min(40, p.age - 18))) + rng.randint(0, 300)))
         self.claimed.add(p.id)
-        family_id = self.add_family(p.last_name, None)
-        own = self.from_pco(p, linked=False, birthdate=None)
-        spouse = self.add_person(first=spouse_first, last=p.last_name, birthdate=spouse_born, membership=p.membership)
-        self.add_email(own, emails[0], "Home", True)
-        self.add_email(spouse, emails[0] if rng.random() < 0.5 else self.mangle_case(emails[0]), "Home", True)
-        self.add_member(family_id, own, "head", True)
-        self.add_member(family_id, spouse, "spouse", False)
-        for local_id in (own, spouse):
-            self.expect(local_id, "ambiguous", None, "email_shared_by_local_people", candidates=(p.id,))
+        family_id = self.add_family(p.last_name, _address_of(p))
+        senior = self.from_pco(p, linked=False)
+        junior = self.add_person(first=p.first_name, last=p.last_name, birthdate=junior_born, gender=p.gender,
+                                 membership=p.membership, nickname="Junior" if rng.random() < 0.3 else None)
+        self.add_email(senior, emails[0], "Home", True)
+        self.add_email(junior, emails[0] if rng.random() < 0.5 else self.mangle_case(emails[0]), "Home", True)
+        self.add_member(family_id, senior, "head", True)
+        self.add_member(family_id, junior, "other", False)
+        for local_id in (senior, junior):
+            self.expect(local_id, "ambiguous", None, "email_shared_same_first_name", candidates=(p.id,))
         return True
 
     def local_duplicate_ambiguity(self, p: Person) -> bool:
@@ -438,15 +445,17 @@ class _Local:
             self.expect(local_id, "ambiguous", None, "local_duplicate_name_birthdate", candidates=(p.id,))
         return True
 
-    def pco_duplicate_ambiguity(self, original: Person, duplicate: Person) -> bool:
-        """PCO has the person twice (not merged); the church once: one local, two PCO candidates."""
+    def pco_duplicate(self, original: Person, duplicate: Person) -> bool:
+        """PCO has the person twice (not merged), the church once: both PCO records claim the
+        local person by name + birthdate; the earlier-created one gets it."""
         key = name_key(original.first_name, original.last_name, original.birthdate)
         if key is None or self.key_owners[key] != {original.id, duplicate.id} or self.unlinked_keys[key]:
             return False
         self.claimed.update((original.id, duplicate.id))
         local_id = self.from_pco(original, linked=False)
-        self.expect(local_id, "ambiguous", None, "pco_duplicate_name_birthdate",
-                    candidates=tuple(sorted((original.id, duplicate.id), key=int)))
+        both = sorted((original, duplicate), key=lambda p: (p.created_at, int(p.id)))
+        self.expect(local_id, "name_birthdate", both[0].id, "pco_duplicate_earliest_created",
+                    candidates=tuple(p.id for p in both))
         return True
 
     def merged_away(self, merger: Merger) -> None:
@@ -470,8 +479,7 @@ class _Local:
             sex = "M" if i == 0 and rng.random() < 0.8 else ("F" if i == 1 else rng.choice("FM"))
             age = rng.randint(22, 75) if adult else rng.randint(0, 16)
             born = today - timedelta(days=age * 365 + rng.randint(0, 364)) if rng.random() < 0.9 else None
-            first, born = (self.fresh_person_name(sex, last, born) if born
-                           else (rng.choice(vocab.FEMALE_FIRST if sex == "F" else vocab.MALE_FIRST), None))
+            first, born = self.fresh_person_name(sex, last, born)
             grade = max(-1, min(12, age - 5)) if not adult and age >= 4 else None
             local_id = self.add_person(first=first, last=last, birthdate=born, child=not adult, grade=grade,
                                        gender=None if rng.random() < 0.05 else ("Female" if sex == "F" else "Male"),
@@ -562,7 +570,7 @@ def generate_local(app: PeopleApp, groups: GroupsApp, seed: int, now: datetime) 
             b.merged_away(merger)
     for dup in duplicates:
         if dup.duplicate_of.id not in b.claimed:
-            b.pco_duplicate_ambiguity(dup.duplicate_of, dup)
+            b.pco_duplicate(dup.duplicate_of, dup)
     keepers = {m.keeper.id for m in app.mergers}
     duplicated = {p.duplicate_of.id for p in app.people if p.duplicate_of is not None}
     pool = sorted({p.id: p for p in absent}.values(), key=by_id)
