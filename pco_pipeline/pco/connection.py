@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pco_pipeline.pco.client import PCOClient
-from pco_pipeline.pco.config import PCOConfig
+from pco_pipeline.pco.config import PCOConfig, RetryPolicy
 from pco_pipeline.pco.errors import (PCOAuthError, PCOConfigError, PCOConnectionError, PCOError,
                                      PCOForbiddenError, PCONotFound)
 
@@ -49,6 +49,8 @@ MODULES = (
 )
 _NOT_WRITTEN = {"check-ins": "not used (PCO's Check-Ins API is read-only)",
                 "calendar": "not used (this product only reads Calendar)"}
+# A test of the settings should answer quickly: one retry, not a sync's patient backoff.
+QUICK_RETRIES = RetryPolicy(max_retries=1, backoff_base=0.2, max_rate_limit_waits=3)
 _AUTH_NAMES = {"basic": "personal access token (HTTP Basic)", "oauth": "OAuth 2 bearer token"}
 
 
@@ -103,9 +105,9 @@ class ConnectionReport:
 
 
 def check_connection(environ: Mapping[str, str] | None = None, **client_options) -> ConnectionReport:
-    """Check the settings in `environ` (default: the process environment)."""
+    """Check the settings in `environ` (default: the process environment); answers within seconds."""
     try:
-        config = PCOConfig.from_env(environ).validated()
+        config = PCOConfig.from_env(environ, retry=QUICK_RETRIES).validated()
     except PCOConfigError as exc:
         return ConnectionReport(problem=exc.message)
     with PCOClient(config, **client_options) as client:
