@@ -16,7 +16,7 @@ from starlette.routing import Route
 from pco_pipeline.webhooks.api import read_only_routes
 from pco_pipeline.webhooks.database import ConnectionPool, describe_failure, make_engine
 from pco_pipeline.webhooks.receiver import WebhookReceiver
-from pco_pipeline.webhooks.responses import error_response
+from pco_pipeline.webhooks.responses import service_unavailable
 from pco_pipeline.webhooks.settings import ReceiverSettings
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,7 @@ def create_app(database_url: str, settings: ReceiverSettings | None = None) -> S
 
     async def database_unavailable(request: Request, exc: Exception) -> Response:
         log.error("%s %s: database unavailable: %s", request.method, request.url.path, describe_failure(exc))
-        return error_response(503, "Service Unavailable", "the database cannot be reached right now",
-                              headers={"Retry-After": "30"})
+        return service_unavailable("the database cannot be reached right now")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

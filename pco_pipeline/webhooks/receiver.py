@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, is_authentic
 from pco_pipeline.webhooks.database import ConnectionPool, describe_failure
 from pco_pipeline.webhooks.envelope import EnvelopeError, parse_deliveries
 from pco_pipeline.webhooks.inbox import InboxUnavailable, store_deliveries
-from pco_pipeline.webhooks.responses import error_response
+from pco_pipeline.webhooks.responses import error_response, service_unavailable
 from pco_pipeline.webhooks.settings import ReceiverSettings
 
 log = logging.getLogger(__name__)
 
 DELIVERY_ID_HEADER = "X-PCO-Webhooks-Event"
 ATTEMPT_HEADER = "X-PCO-Webhooks-Attempt"
-RETRY_AFTER_SECONDS = "30"  # PCO ignores it (its schedule is fixed) but other senders may not
 
 
 class BodyTooLarge(Exception):
@@ -62,6 +61,9 @@ class WebhookReceiver:
         limit = self.settings.max_body_bytes
         try:
             body = await read_bounded(request, limit)
+        except ClientDisconnect:  # nothing was answered, so the sender retries
+            log.info("a webhook sender disconnected before its body was complete")
+            return Response(status_code=400)
         except BodyTooLarge:
             log.warning("refused a webhook delivery: body over the %d-byte limit", limit)
             return error_response(413, "Payload Too Large", f"the body exceeds the {limit}-byte limit")
@@ -90,8 +92,7 @@ class WebhookReceiver:
         except InboxUnavailable as exc:
             log.error("could not store webhook deliveries %s (%d bytes), answered 503 so PCO retries: %s",
                       ", ".join(d.delivery_id for d in deliveries), len(body), describe_failure(exc.__cause__))
-            return error_response(503, "Service Unavailable", "the webhook inbox cannot be written right now",
-                                  headers={"Retry-After": RETRY_AFTER_SECONDS})
+            return service_unavailable("the webhook inbox cannot be written right now")
 
         stored = set(result.stored)
         for delivery in deliveries:

@@ -319,6 +319,35 @@ def test_database_outage_is_503_and_the_retry_after_recovery_is_stored(client, e
     assert sum(row["delivery_id"] == document["data"][0]["id"] for row in inbox_rows(engine)) == 1
 
 
+def test_connections_killed_by_a_database_restart_are_replaced_without_a_503(client, engine, pg_server_url):
+    with httpx.Client(base_url=client.base_url, timeout=30) as second:
+        # Two connections at once leave two idle connections in the pool.
+        barrier = threading.Barrier(2)
+        results: list[int] = []
+
+        def warm(http: httpx.Client) -> None:
+            barrier.wait()
+            results.append(post_delivery(http, encode(delivery_document())).status_code)
+
+        threads = [threading.Thread(target=warm, args=(http,)) for http in (client, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [200, 200]
+    admin = sa.create_engine(pg_server_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # what a server restart does to the pooled connections
+        killed = conn.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                      "WHERE datname = :name AND application_name = 'pco_pipeline_webhooks'"),
+                              {"name": engine.url.database}).scalar_one()
+    admin.dispose()
+    assert killed >= 1
+
+    assert post_delivery(client, encode(delivery_document())).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert len(inbox_rows(engine)) == 3
+
+
 def test_healthz_reports_a_reachable_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
