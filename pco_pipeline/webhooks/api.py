@@ -1,9 +1,13 @@
 """Read-only JSON over the data mirrored from PCO, for the church's own apps.
 
     GET /api/pco/checkins            PCO check-ins (checkins.source = 'pco')
-    GET /api/pco/calendar-events     PCO calendar event instances (events with a pco_id)
+    GET /api/pco/calendar-events     PCO calendar event instances (events.source = 'calendar')
     GET /api/pco/group-types         PCO group types: the areas under the "PCO Groups" department
     GET /api/pco/checkin-locations   PCO check-in locations (locations with a pco_id)
+
+Each row has its local `id` and, as `pco_id`, PCO's own id (the local prefixes that keep id
+spaces apart, `group_type:` and `check-ins:`, are taken off). Rows PCO no longer has (their
+`pco_removed_at` is set) are left out unless `include_removed=true`.
 
 Every listing is ordered by local id and paginated with `limit` (1–500, default 100) and
 `offset`; the answer is `{"data": [...], "meta": {"total_count", "count", "limit", "offset"},
@@ -25,23 +29,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pco_pipeline.sync.pco_state import (
+    CHECKIN_EVENT_PREFIX, GROUP_TYPE_PREFIX, PCO_GROUPS_DEPARTMENT, UNTYPED_GROUPS_AREA,
+)
 from pco_pipeline.webhooks.responses import error_response
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 MAX_OFFSET = 10_000_000
-# The department the inbound groups sync files PCO groups under, one area per group type.
-PCO_GROUPS_DEPARTMENT = "PCO Groups"
 
 people = sa.table("people", sa.column("id"), sa.column("pco_id"))
 events = sa.table(
     "events", *(sa.column(name) for name in (
-        "id", "pco_id", "name", "description", "starts_at", "ends_at", "all_day", "location",
-        "created_at", "updated_at")))
+        "id", "pco_id", "source", "name", "description", "starts_at", "ends_at", "all_day", "location",
+        "pco_removed_at", "created_at", "updated_at")))
 locations = sa.table(
     "locations", *(sa.column(name) for name in (
         "id", "pco_id", "parent_id", "name", "kind", "age_min_months", "age_max_months",
-        "grade_min", "grade_max", "capacity", "created_at", "updated_at")))
+        "grade_min", "grade_max", "capacity", "pco_removed_at", "created_at", "updated_at")))
 checkins = sa.table(
     "checkins", *(sa.column(name) for name in (
         "id", "pco_id", "person_id", "event_id", "location_id", "first_name", "last_name", "kind",
@@ -49,7 +54,7 @@ checkins = sa.table(
 church_group = sa.table(
     "church_group", *(sa.column(name) for name in (
         "id", "pco_id", "parent_id", "level", "name", "description", "is_active",
-        "created_at", "updated_at")))
+        "pco_removed_at", "created_at", "updated_at")))
 
 
 class BadParameter(ValueError):
@@ -118,6 +123,7 @@ class Filter:
 
     parse: Callable[[str], Any]
     clause: Callable[[Any], sa.ColumnElement[bool]]
+    default: Any = None  # when not None, the clause applies with this value if the parameter is absent
 
 
 @dataclass(frozen=True)
@@ -132,11 +138,21 @@ class Listing:
     validate: Callable[[dict[str, Any]], None] = lambda values: None
 
 
+def _without_prefix(column: sa.ColumnElement, prefix: str) -> sa.ColumnElement:
+    """PCO's id from a local pco_id that carries `prefix` (other values pass unchanged)."""
+    return sa.case((column.startswith(prefix), sa.func.substr(column, len(prefix) + 1)), else_=column)
+
+
+def _include_removed(table: sa.FromClause) -> Filter:
+    return Filter(parse_boolean, lambda include: sa.true() if include else table.c.pco_removed_at.is_(None),
+                  default=False)
+
+
 def _checkins_listing() -> Listing:
     person, event, location = people.alias("person"), events.alias("event"), locations.alias("location")
     c = checkins.c
     query = (sa.select(c.id, c.pco_id, c.person_id, person.c.pco_id.label("person_pco_id"),
-                       c.event_id, event.c.pco_id.label("event_pco_id"),
+                       c.event_id, _without_prefix(event.c.pco_id, CHECKIN_EVENT_PREFIX).label("event_pco_id"),
                        c.location_id, location.c.pco_id.label("location_pco_id"),
                        c.first_name, c.last_name, c.kind, c.security_code,
                        c.checked_in_at, c.checked_out_at, c.created_at, c.updated_at)
@@ -158,13 +174,14 @@ def _checkins_listing() -> Listing:
 def _calendar_events_listing() -> Listing:
     e = events.c
     query = (sa.select(e.id, e.pco_id, e.name, e.description, e.starts_at, e.ends_at, e.all_day,
-                       e.location, e.created_at, e.updated_at)
-             .where(e.pco_id.is_not(None)))
+                       e.location, e.pco_removed_at, e.created_at, e.updated_at)
+             .where(e.source == "calendar"))
     return Listing("/api/pco/calendar-events", query, e.id, {
         # An event is in the window when it has not ended before `from` and starts before `to`.
         "from": Filter(parse_timestamp, lambda v: sa.func.coalesce(e.ends_at, e.starts_at) >= v),
         "to": Filter(parse_timestamp, lambda v: e.starts_at < v),
         "updated_since": Filter(parse_timestamp, lambda v: e.updated_at >= v),
+        "include_removed": _include_removed(events),
     }, validate=_ordered("from", "to"))
 
 
@@ -172,15 +189,22 @@ def _group_types_listing() -> Listing:
     area, department = church_group.alias("area"), church_group.alias("department")
     groups = church_group.alias("grp")
     group_count = (sa.select(sa.func.count()).select_from(groups)
-                   .where(groups.c.parent_id == area.c.id, groups.c.level == 3)
+                   .where(groups.c.parent_id == area.c.id, groups.c.level == 3,
+                          groups.c.pco_removed_at.is_(None))
                    .scalar_subquery())
-    query = (sa.select(area.c.id, area.c.pco_id, area.c.name, area.c.description, area.c.is_active,
-                       group_count.label("group_count"), area.c.created_at, area.c.updated_at)
+    query = (sa.select(area.c.id, _without_prefix(area.c.pco_id, GROUP_TYPE_PREFIX).label("pco_id"),
+                       area.c.name, area.c.description, area.c.is_active,
+                       group_count.label("group_count"), area.c.pco_removed_at,
+                       area.c.created_at, area.c.updated_at)
              .select_from(area.join(department, department.c.id == area.c.parent_id))
-             .where(area.c.level == 2, department.c.level == 1,
-                    department.c.name == PCO_GROUPS_DEPARTMENT))
+             # Matched by pco_id, not name: staff may rename the department. The area holding
+             # groups without a type is not a PCO group type.
+             .where(area.c.level == 2, department.c.pco_id == PCO_GROUPS_DEPARTMENT,
+                    area.c.pco_id.startswith(GROUP_TYPE_PREFIX),
+                    area.c.pco_id != UNTYPED_GROUPS_AREA))
     return Listing("/api/pco/group-types", query, area.c.id, {
         "active": Filter(parse_boolean, lambda v: area.c.is_active.is_(v)),
+        "include_removed": _include_removed(area),
     })
 
 
@@ -188,11 +212,12 @@ def _checkin_locations_listing() -> Listing:
     loc = locations.c
     query = (sa.select(loc.id, loc.pco_id, loc.parent_id, loc.name, loc.kind, loc.age_min_months,
                        loc.age_max_months, loc.grade_min, loc.grade_max, loc.capacity,
-                       loc.created_at, loc.updated_at)
+                       loc.pco_removed_at, loc.created_at, loc.updated_at)
              .where(loc.pco_id.is_not(None)))
     return Listing("/api/pco/checkin-locations", query, loc.id, {
         "kind": Filter(parse_text, lambda v: loc.kind == v),
         "parent_id": Filter(parse_positive_id, lambda v: loc.parent_id == v),
+        "include_removed": _include_removed(locations),
     })
 
 
@@ -235,6 +260,8 @@ def read_page_parameters(listing: Listing, query_items: list[tuple[str, str]]) -
                 values[name] = spec.parse(seen[name])
             except ValueError as exc:
                 raise BadParameter(name, str(exc)) from None
+        elif spec.default is not None:
+            values[name] = spec.default
     listing.validate(values)
     return Page(limit, offset, [listing.filters[name].clause(value) for name, value in values.items()])
 
