@@ -126,12 +126,17 @@ class _Local:
         key = name_key(first, last, birthdate)
         return key is None or (key not in self.key_owners and not self.unlinked_keys[key])
 
-    def stamps(self, not_before: datetime | None = None) -> tuple[datetime, datetime]:
+    def stamps(self) -> tuple[datetime, datetime]:
+        """created_at / updated_at of a row the church entered some time in the last nine years."""
         rng = self.rng
-        start = self.now - timedelta(days=9 * 365)
-        created = between(rng, max(start, not_before) if not_before else start, self.now - timedelta(days=1))
+        created = between(rng, self.now - timedelta(days=9 * 365), self.now - timedelta(days=1))
         updated = created if rng.random() < 0.3 else between(rng, created, self.now - timedelta(hours=1))
         return created, updated
+
+    def row_stamps(self, person_id: int) -> tuple[datetime, datetime]:
+        """A person's own rows (contacts, memberships) were entered with the person."""
+        row = self.person_rows[person_id]
+        return row["created_at"], row["updated_at"]
 
     def pco_updated_at(self, pco_updated: datetime, pco_created: datetime) -> datetime:
         """What the last sync saw: current if PCO has not changed since, else an older value."""
@@ -169,7 +174,7 @@ class _Local:
 
     def add_email(self, person_id: int, address: str, location: str | None, primary: bool,
                   pco_id: str | None = None) -> None:
-        created, updated = self.stamps(self.person_rows[person_id]["created_at"])
+        created, updated = self.row_stamps(person_id)
         self.tables["person_emails"].append({
             "id": self.ids["person_emails"].next(), "person_id": person_id, "pco_id": pco_id, "address": address,
             "address_normalized": normalize_email(address), "location": location, "is_primary": primary,
@@ -180,7 +185,7 @@ class _Local:
 
     def add_phone(self, person_id: int, number: PhoneText, location: str | None, primary: bool,
                   pco_id: str | None = None) -> None:
-        created, updated = self.stamps(self.person_rows[person_id]["created_at"])
+        created, updated = self.row_stamps(person_id)
         self.tables["person_phones"].append({
             "id": self.ids["person_phones"].next(), "person_id": person_id, "pco_id": pco_id,
             "number": number.text, "e164": number.valid_e164, "location": location, "is_primary": primary,
@@ -210,7 +215,7 @@ class _Local:
         return family_id
 
     def add_member(self, family_id: int, person_id: int, role: str, primary_contact: bool) -> None:
-        created, updated = self.stamps(self.person_rows[person_id]["created_at"])
+        created, updated = self.row_stamps(person_id)
         self.tables["family_members"].append({
             "family_id": family_id, "person_id": person_id, "role": role, "is_primary_contact": primary_contact,
             "created_at": created, "updated_at": updated,
@@ -632,7 +637,7 @@ def _church_relationships(b: _Local) -> None:
         if person_id == related_id or (person_id, related_id, kind) in seen:
             return
         seen.add((person_id, related_id, kind))
-        created, updated = b.stamps(b.person_rows[person_id]["created_at"])
+        created, updated = b.row_stamps(person_id)
         b.tables["relationships"].append({"id": b.ids["relationships"].next(), "person_id": person_id,
                                           "related_person_id": related_id, "kind": kind,
                                           "created_at": created, "updated_at": updated})
@@ -668,7 +673,7 @@ def _church_relationships(b: _Local) -> None:
 
 def _pickup(b: _Local, child: int, pickup_person: int | None, name: str | None, phone: str | None,
             notes: str | None) -> None:
-    created, updated = b.stamps(b.person_rows[child]["created_at"])
+    created, updated = b.row_stamps(child)
     b.tables["authorized_pickups"].append({
         "id": b.ids["authorized_pickups"].next(), "child_id": child, "pickup_person_id": pickup_person,
         "pickup_name": name, "pickup_phone": phone, "notes": notes, "created_at": created, "updated_at": updated,
@@ -723,7 +728,7 @@ def _church_groups(b: _Local) -> None:
         if (group_id, person_id) in pairs:
             return
         pairs.add((group_id, person_id))
-        created, updated = b.stamps(b.person_rows[person_id]["created_at"])
+        created, updated = b.row_stamps(person_id)
         b.tables["group_membership"].append({
             "id": b.ids["group_membership"].next(), "group_id": group_id, "person_id": person_id, "pco_id": pco_id,
             "leader_type": leader_type, "joined_at": joined, "created_at": created, "updated_at": updated})

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 import phonenumbers
 
 UTC = timezone.utc
+_SECOND = timedelta(seconds=1)
 
 
 def stream(seed: int, name: str) -> random.Random:
@@ -43,7 +44,7 @@ def at_second(moment: datetime) -> datetime:
 def between(rng: random.Random, start: datetime, end: datetime) -> datetime:
     """A uniformly random moment in [start, end], at second resolution (`end` when end <= start,
     so an upper bound such as "before now" always holds)."""
-    span = int((end - start).total_seconds())
+    span = (end - start) // _SECOND
     if span <= 0:
         return at_second(end)
     if start.microsecond:
