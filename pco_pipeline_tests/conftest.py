@@ -44,7 +44,7 @@ def _admin_engine(server_url: URL) -> sa.Engine:
 @pytest.fixture(scope="session")
 def template_database(pg_server_url: URL) -> Iterator[str]:
     """Name of a freshly migrated template database for this test session."""
-    name = f"pco_template_{_worker()}"
+    name = f"pco_template_{_worker()}_{os.getpid()}"  # concurrent sessions must not share one
     admin = _admin_engine(pg_server_url)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
