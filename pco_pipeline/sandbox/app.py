@@ -284,7 +284,7 @@ class SandboxApp:
             raise errors.method_not_allowed(method, path)
         if get_like:
             query = parse_query(query_string)
-            return _Response(200, _json_bytes(renderer.single(kind, record, query, parent_meta)))
+            return _Response(200, renderer.single(kind, record, query, parent_meta).to_bytes())
         if method == "PATCH":
             return self._update(renderer, kind, record, body, content_type, parent_meta, path)
         if method == "DELETE":
@@ -306,7 +306,7 @@ class SandboxApp:
                                                  lambda: select(kind, source, query, ctx))
         page = paginate(selected, query)
         document = renderer.collection(kind, page, query, path, parent_meta, can_filter)
-        return _Response(200, _json_bytes(document))
+        return _Response(200, document.to_bytes())
 
     def _create(self, renderer: Any, kind: Kind, parent: Record | None, parent_kind: Kind | None, body: bytes,
                 content_type: str | None, principal: Principal, path: str) -> _Response:
@@ -315,7 +315,7 @@ class SandboxApp:
             data = parse_body(body, content_type)
             _check_subscription_type(renderer, kind, data)
             record = sandbox.webhooks.create_from_api(data, principal.application_id)
-            return _Response(201, _json_bytes(renderer.single(kind, record, parse_query(""))))
+            return _Response(201, renderer.single(kind, record, parse_query("")).to_bytes())
         expected_parent = CREATED_UNDER.get(kind.key)
         if kind.key not in WRITABLE or (expected_parent is not None and (
                 parent_kind is None or parent_kind.key != expected_parent[0])) or \
@@ -325,7 +325,7 @@ class SandboxApp:
         record, changes = sandbox.writer.create(kind, data, parent)
         sandbox.publish(changes)
         parent_meta = {"id": parent.id, "type": parent.type} if parent is not None else None
-        return _Response(201, _json_bytes(renderer.single(kind, record, parse_query(""), parent_meta)))
+        return _Response(201, renderer.single(kind, record, parse_query(""), parent_meta).to_bytes())
 
     def _update(self, renderer: Any, kind: Kind, record: Record, body: bytes, content_type: str | None,
                 parent_meta: dict[str, str] | None, path: str) -> _Response:
@@ -334,13 +334,13 @@ class SandboxApp:
             data = parse_body(body, content_type)
             _check_subscription_type(renderer, kind, data)
             updated = sandbox.webhooks.update_from_api(record, data)
-            return _Response(200, _json_bytes(renderer.single(kind, updated, parse_query(""))))
+            return _Response(200, renderer.single(kind, updated, parse_query("")).to_bytes())
         if kind.key not in WRITABLE:
             raise errors.method_not_allowed("PATCH", path)
         data = parse_body(body, content_type)
         updated, changes = sandbox.writer.update(kind, record, data)
         sandbox.publish(changes)
-        return _Response(200, _json_bytes(renderer.single(kind, updated, parse_query(""), parent_meta)))
+        return _Response(200, renderer.single(kind, updated, parse_query(""), parent_meta).to_bytes())
 
     def _delete(self, kind: Kind, record: Record, path: str) -> _Response:
         sandbox = self.sandbox
@@ -355,7 +355,7 @@ class SandboxApp:
     def _action(self, renderer: Any, kind: Kind, record: Record, action: str) -> _Response:
         hub = self.sandbox.webhooks
         if action == "rotate_secret":
-            return _Response(200, _json_bytes(renderer.single(kind, hub.rotate_secret(record), parse_query(""))))
+            return _Response(200, renderer.single(kind, hub.rotate_secret(record), parse_query("")).to_bytes())
         if action == "redeliver":
             hub.redeliver(record)
         else:

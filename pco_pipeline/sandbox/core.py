@@ -31,7 +31,7 @@ from pco_pipeline.sandbox.app import SandboxApp
 from pco_pipeline.sandbox.auth import ALL_SCOPES, DEMO_APP_ID, DEMO_SECRET, Auth
 from pco_pipeline.sandbox.clock import Clock
 from pco_pipeline.sandbox.controls import Controls
-from pco_pipeline.sandbox.documents import Renderer
+from pco_pipeline.sandbox.documents import RenderCache, Renderer
 from pco_pipeline.sandbox.faults import Faults
 from pco_pipeline.sandbox.query import ListQuery, ResultCache
 from pco_pipeline.sandbox.ratelimit import RateLimit, RateLimiter
@@ -102,6 +102,7 @@ class Sandbox:
         self.requests = RequestLog()
         self.writer = Writer(self.store, self.clock, config.country_code)
         self.results = ResultCache()
+        self.render_cache = RenderCache()
         self.public_base_url = config.public_base_url
         self.organization = Record("Organization", config.organization_id, {
             "name": config.organization_name, "time_zone": config.time_zone, "country_code": config.country_code,
@@ -152,7 +153,7 @@ class Sandbox:
         return httpx.Client(transport=InProcessTransport(self.app), base_url=base_url, auth=auth, **kwargs)
 
     def renderer(self, base_url: str, versions: Mapping[str, str] | None = None) -> Renderer:
-        return Renderer(self.store, self.organization, base_url, dict(versions or {}))
+        return Renderer(self.store, self.organization, base_url, dict(versions or {}), self.render_cache)
 
     # --- changes ------------------------------------------------------------------------------------
 
@@ -172,7 +173,7 @@ class Sandbox:
                 data["relationships"] = relationships
             data["links"] = {"self": renderer.url_for(kind, record)}
             return {"data": data, "meta": {"parent": renderer.organization_ref()}}
-        document = renderer.single(kind, record, ListQuery(params={}, per_page=25, offset=0))
+        document = renderer.single(kind, record, ListQuery(params={}, per_page=25, offset=0)).to_dict()
         return {"data": document["data"], "included": document.get("included", []), "meta": document["meta"]}
 
     def close(self) -> None:

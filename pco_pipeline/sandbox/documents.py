@@ -18,10 +18,16 @@ What the recordings show and this module reproduces:
   appear only when named. Includes are followed even when the fieldset omits the relationship.
 * `links.next`/`prev` repeat the caller's parameters in alphabetical order with `offset`
   replaced; `per_page` is echoed as requested (even when clamped) and omitted when not sent.
+
+Serialization is the sandbox's hot path, so documents are assembled from per-resource JSON
+fragments that a `RenderCache` keeps while the record (and, when a rendered relationship is
+derived from other records, the whole store) is unchanged.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -34,6 +40,11 @@ Document = dict[str, Any]
 
 HTML_BASE = "https://people.planningcenteronline.com/people/AC"
 OMITS_EMPTY_INCLUDED_SINCE = "2026-06-04"
+_NO_REL = Rel("", False)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def encode_params(params: dict[str, str]) -> str:
@@ -41,15 +52,65 @@ def encode_params(params: dict[str, str]) -> str:
     return "&".join(f"{key}={quote_plus(params[key], safe='')}" for key in sorted(params))
 
 
+class RenderCache:
+    """Serialized resources by (base URL, version, collection, id, fieldset, expanded relationships).
+
+    An entry holds the record it was made from and, when it shows relationships derived from other
+    records, the store version: it is reused only while both still hold.
+    """
+
+    def __init__(self, limit: int = 400_000) -> None:
+        self._entries: dict[tuple, tuple[Record, int | None, str]] = {}
+        self._limit = limit
+
+    def get(self, key: tuple, record: Record, version: int) -> str | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is record and (entry[1] is None or entry[1] == version):
+            return entry[2]
+        return None
+
+    def put(self, key: tuple, record: Record, version: int | None, text: str) -> None:
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[key] = (record, version, text)
+
+
+@dataclass
+class Rendered:
+    """A document assembled from JSON fragments; `to_bytes()` for HTTP, `to_dict()` for Python."""
+
+    links: dict[str, str] | None
+    data: list[str] | str
+    included: list[str] | None     # None: leave the key out (empty, People 2026-06-04)
+    meta: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        parts = []
+        if self.links is not None:
+            parts.append(f'"links":{dumps(self.links)}')
+        data = f"[{','.join(self.data)}]" if isinstance(self.data, list) else self.data
+        parts.append(f'"data":{data}')
+        if self.included is not None:
+            parts.append(f'"included":[{",".join(self.included)}]')
+        parts.append(f'"meta":{dumps(self.meta)}')
+        return ("{" + ",".join(parts) + "}").encode()
+
+    def to_dict(self) -> Document:
+        return json.loads(self.to_bytes())
+
+
 class Renderer:
     """Renders records for one request: knows the base URL, the organization and the API versions."""
 
-    def __init__(self, store: Store, organization: Record, base_url: str, versions: dict[str, str] | None = None):
+    def __init__(self, store: Store, organization: Record, base_url: str, versions: dict[str, str] | None = None,
+                 cache: RenderCache | None = None):
         self.store = store
         self.organization = organization
         self.base_url = base_url.rstrip("/")
         self.versions = dict(DEFAULT_VERSIONS)
         self.versions.update(versions or {})
+        self.cache = cache
+        self._prefixes: dict[str, str] = {}
 
     # --- URLs -----------------------------------------------------------------------------------
 
@@ -67,15 +128,21 @@ class Renderer:
     def app_url(self, app: str) -> str:
         return f"{self.base_url}/{app}/v2"
 
+    def _prefix(self, kind: Kind) -> str:
+        prefix = self._prefixes.get(kind.key)
+        if prefix is None:
+            prefix = self._prefixes[kind.key] = f"{self.app_url(kind.app)}/{self.collection_name(kind)}/"
+        return prefix
+
     def url_for(self, kind: Kind, record: Record) -> str:
         """The canonical URL of a record; kinds without a top-level route nest under their parent."""
         if kind.top_level or kind.parent_rel is None:
-            return f"{self.app_url(kind.app)}/{self.collection_name(kind)}/{record.id}"
+            return self._prefix(kind) + record.id
         parent_kind = self.store.kind(kind.relationships[kind.parent_rel].target)
         parent_id = next(iter(record.rel_ids(kind.parent_rel)), "")
         parent = self.store.get(parent_kind.key, parent_id) if parent_kind else None
         if parent is None or parent_kind is None:
-            return f"{self.app_url(kind.app)}/{self.collection_name(kind)}/{record.id}"
+            return self._prefix(kind) + record.id
         return f"{self.url_for(parent_kind, parent)}/{self.collection_name(kind)}/{record.id}"
 
     def url_for_ref(self, target_key: str, ref: Ref) -> str:
@@ -98,9 +165,12 @@ class Renderer:
         target = store.kind(rel.target)
         if rel.source == "stored":
             value = record.relationships.get(name, [] if rel.to_many else None)
-            ids = [value[1]] if isinstance(value, tuple) else [ref[1] for ref in value or []]
-            found = [r for r in (store.get(rel.target, i) for i in ids) if r is not None] if target else []
-            return target, value, found
+            if target is None or value is None:
+                return target, value, []
+            if isinstance(value, tuple):
+                found = store.get(rel.target, value[1])
+                return target, value, [found] if found is not None else []
+            return target, value, [r for r in (store.get(rel.target, ref[1]) for ref in value) if r is not None]
         if rel.source == "reverse":
             children = store.children(rel.target, rel.via, record.id)
             if rel.via == "customizable":  # field data of a Person, not of the Organization
@@ -116,16 +186,24 @@ class Renderer:
             return ORGANIZATION, self.organization.ref(), [self.organization]
         raise ValueError(f"unknown relationship source {rel.source!r}")
 
-    def _default_relationships(self, kind: Kind, record: Record) -> list[str]:
-        names = [name for name, rel in kind.relationships.items() if rel.default and not rel.hidden]
+    def _rendered_relationships(self, kind: Kind, record: Record, fieldset: set[str] | None,
+                                expanded: set[str] | frozenset[str]) -> list[str]:
+        if fieldset is not None:
+            known = set(kind.relationships) | set(record.relationships)
+            return [n for n in fieldset if n in known and not kind.relationships.get(n, _NO_REL).hidden]
+        names = list(kind.default_relationships)
         if kind.render_stored_relationships:
             names += [name for name in record.relationships
-                      if name not in names and not (kind.relationships.get(name) or Rel("", False)).hidden]
+                      if name not in names and not kind.relationships.get(name, _NO_REL).hidden]
+        names += [n for n in expanded if n not in names]
         return names
 
     def _relationship_object(self, kind: Kind, record: Record, name: str, with_links: bool) -> dict[str, Any]:
         rel = kind.relationships.get(name)
-        _, value, _ = self.resolve(kind, record, name)
+        if rel is None or rel.source == "stored":
+            value = record.relationships.get(name)
+        else:
+            value = self.resolve(kind, record, name)[1]
         if rel is not None and rel.to_many and value is None:
             value = []
         data: Any
@@ -148,28 +226,44 @@ class Renderer:
 
     def resource(self, kind: Kind, record: Record, *, fields: dict[str, set[str]] | None = None,
                  expanded: set[str] | frozenset[str] = frozenset(), hoisted: dict[str, list[Ref]] | None = None,
-                 single: bool = False) -> dict[str, Any]:
+                 single: bool = False, names: list[str] | None = None) -> dict[str, Any]:
         """One resource object. `expanded` names relationships reached by `include` (rendered with
-        links), `hoisted` the nested-include unions PCO adds to primary rows."""
+        links), `hoisted` the nested-include unions PCO adds to primary rows; `names` the
+        relationships to show when the caller already worked them out."""
         type_name = self.type_name(kind, record)
-        fieldset = (fields or {}).get(type_name)
-        attributes = self._attributes(kind, record, fieldset)
-        if fieldset is None:
-            names = self._default_relationships(kind, record)
-            names += [n for n in expanded if n not in names]
-        else:
-            known = set(kind.relationships) | set(record.relationships)
-            names = [n for n in fieldset if n in known and not (kind.relationships.get(n) or Rel("", False)).hidden]
+        fieldset = fields.get(type_name) if fields else None
+        if names is None:
+            names = self._rendered_relationships(kind, record, fieldset, expanded)
         relationships = {name: self._relationship_object(kind, record, name, name in expanded) for name in names}
         for name, refs in (hoisted or {}).items():
             if refs and name not in relationships and (fieldset is None or name in fieldset):
                 relationships[name] = {"data": [{"id": ref[1], "type": ref[0]} for ref in refs],
                                        "links": {"related": None}}
-        out: dict[str, Any] = {"type": type_name, "id": record.id, "attributes": attributes}
+        out: dict[str, Any] = {"type": type_name, "id": record.id,
+                               "attributes": self._attributes(kind, record, fieldset)}
         if relationships:
             out["relationships"] = relationships
         out["links"] = self._single_links(kind, record) if single else self._list_links(kind, record)
         return out
+
+    def resource_json(self, kind: Kind, record: Record, *, fields: dict[str, set[str]] | None = None,
+                      expanded: set[str] | frozenset[str] = frozenset(), hoisted: dict[str, list[Ref]] | None = None,
+                      single: bool = False) -> str:
+        """`resource()` serialized, from the cache when nothing it shows has changed."""
+        if self.cache is None or hoisted or single:
+            return dumps(self.resource(kind, record, fields=fields, expanded=expanded, hoisted=hoisted, single=single))
+        fieldset = fields.get(self.type_name(kind, record)) if fields else None
+        key = (self.base_url, self.versions[kind.app], kind.key, record.id,
+               None if fieldset is None else frozenset(fieldset), frozenset(expanded))
+        version = self.store.version
+        text = self.cache.get(key, record, version)
+        if text is None:
+            names = self._rendered_relationships(kind, record, fieldset, expanded)
+            derived = expanded or any(kind.relationships.get(n, _NO_REL).source != "stored" for n in names) or \
+                not kind.top_level  # a nested self link follows the parent
+            text = dumps(self.resource(kind, record, fields=fields, expanded=expanded, names=names))
+            self.cache.put(key, record, version if derived else None, text)
+        return text
 
     def _attributes(self, kind: Kind, record: Record, fieldset: set[str] | None) -> dict[str, Any]:
         attributes = record.attributes
@@ -177,24 +271,23 @@ class Renderer:
             attributes = _address_2018(attributes)
         if fieldset is None:
             if not kind.fields_only:
-                return dict(attributes)
+                return attributes
             return {k: v for k, v in attributes.items() if k not in kind.fields_only}
         return {k: attributes[k] for k in attributes if k in fieldset}
 
     def _list_links(self, kind: Kind, record: Record) -> dict[str, Any]:
-        links: dict[str, Any] = {}
         if kind.html_link:
-            links["html"] = f"{HTML_BASE}{record.id}"
-        links["self"] = self.url_for(kind, record)
-        return links
+            return {"html": f"{HTML_BASE}{record.id}", "self": self.url_for(kind, record)}
+        return {"self": self.url_for(kind, record)}
 
     def _single_links(self, kind: Kind, record: Record) -> dict[str, Any]:
         self_url = self.url_for(kind, record)
         links: dict[str, Any] = {}
         for name in kind.single_links:
-            rel = kind.relationships.get(kind.link_aliases.get(name, name))
+            rel_name = kind.link_aliases.get(name, name)
+            rel = kind.relationships.get(rel_name)
             if rel is not None and not rel.to_many and rel.source == "stored":
-                value = record.relationships.get(kind.link_aliases.get(name, name))
+                value = record.relationships.get(rel_name)
                 links[name] = self.url_for_ref(rel.target, value) if isinstance(value, tuple) else None
             else:
                 links[name] = f"{self_url}/{name}"
@@ -206,8 +299,8 @@ class Renderer:
     # --- documents ------------------------------------------------------------------------------
 
     def _included(self, kind: Kind, rows: list[Record], query: ListQuery
-                  ) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[Ref]]], set[str]]:
-        """(included resource objects, hoisted relationships per primary id, first-level names)."""
+                  ) -> tuple[list[str], dict[str, dict[str, list[Ref]]], set[str]]:
+        """(included resources as JSON, hoisted relationships per primary id, first-level names)."""
         order: list[tuple[Kind, Record]] = []
         expanded: dict[tuple[str, str], set[str]] = {}
         hoisted: dict[str, dict[str, list[Ref]]] = {}
@@ -242,14 +335,15 @@ class Renderer:
                                 reached.add(ident)
                                 next_frontier.append((target_kind, target))
                     frontier = next_frontier
-        included = [self.resource(k, r, fields=query.fields, expanded=expanded.get((r.type, r.id), set()))
+        included = [self.resource_json(k, r, fields=query.fields, expanded=expanded.get((r.type, r.id), frozenset()))
                     for k, r in order]
         return included, hoisted, first_level
 
     def collection(self, kind: Kind, page: Page, query: ListQuery, path: str,
-                   parent: dict[str, str] | None, can_filter: tuple[str, ...]) -> Document:
+                   parent: dict[str, str] | None, can_filter: tuple[str, ...]) -> Rendered:
         included, hoisted, first_level = self._included(kind, page.rows, query)
-        data = [self.resource(kind, row, fields=query.fields, expanded=first_level, hoisted=hoisted.get(row.id))
+        expanded = frozenset(first_level)
+        data = [self.resource_json(kind, row, fields=query.fields, expanded=expanded, hoisted=hoisted.get(row.id))
                 for row in page.rows]
         self_url = f"{self.base_url}{path}"
         links = {"self": _with_query(self_url, query.params)}
@@ -262,24 +356,22 @@ class Renderer:
             meta["prev"] = {"offset": page.prev_offset}
         _can_meta(meta, kind, can_filter)
         meta["parent"] = parent or self.organization_ref()
-        document = {"links": links, "data": data, "included": included, "meta": meta}
-        return self._drop_empty_included(kind, document)
+        return Rendered(links, data, self._included_or_none(kind, included), meta)
 
-    def single(self, kind: Kind, record: Record, query: ListQuery, parent: dict[str, str] | None = None) -> Document:
+    def single(self, kind: Kind, record: Record, query: ListQuery, parent: dict[str, str] | None = None) -> Rendered:
         included, hoisted, first_level = self._included(kind, [record], query)
-        data = self.resource(kind, record, fields=query.fields, expanded=first_level,
-                             hoisted=hoisted.get(record.id), single=True)
+        data = self.resource_json(kind, record, fields=query.fields, expanded=first_level,
+                                  hoisted=hoisted.get(record.id), single=True)
         meta: dict[str, Any] = {}
         if kind.includes:
             meta["can_include"] = list(kind.includes)
         meta["parent"] = parent or self.organization_ref()
-        return self._drop_empty_included(kind, {"data": data, "included": included, "meta": meta})
+        return Rendered(None, data, self._included_or_none(kind, included), meta)
 
-    def _drop_empty_included(self, kind: Kind, document: Document) -> Document:
-        if not document["included"] and kind.app == "people" and \
-                self.versions["people"] >= OMITS_EMPTY_INCLUDED_SINCE:
-            del document["included"]
-        return document
+    def _included_or_none(self, kind: Kind, included: list[str]) -> list[str] | None:
+        if not included and kind.app == "people" and self.versions["people"] >= OMITS_EMPTY_INCLUDED_SINCE:
+            return None
+        return included
 
     def organization_ref(self) -> dict[str, str]:
         return {"id": self.organization.id, "type": "Organization"}

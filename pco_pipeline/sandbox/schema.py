@@ -89,13 +89,16 @@ class Kind:
     webhook_resource: str | None = None     # e.g. "people.v2.events.email"
     timestamps: bool = True
 
-    @property
-    def app(self) -> str:
-        return self.key.split("/", 1)[0]
+    app: str = field(init=False, repr=False)
+    collection: str = field(init=False, repr=False)
+    default_relationships: tuple[str, ...] = field(init=False, repr=False)  # rendered on every read
 
-    @property
-    def collection(self) -> str:
-        return self.key.split("/", 1)[1]
+    def __post_init__(self) -> None:
+        app, collection = self.key.split("/", 1)
+        object.__setattr__(self, "app", app)
+        object.__setattr__(self, "collection", collection)
+        object.__setattr__(self, "default_relationships", tuple(
+            name for name, rel in self.relationships.items() if rel.default and not rel.hidden))
 
     def attribute_type(self, name: str) -> str | None:
         return self.attributes.get(name)

@@ -11,7 +11,9 @@ Household memberships may be given explicitly (`people/household_memberships`, e
 `household` relationship, or a `links.self` under `/households/{id}/`); for a household that has
 none, memberships are made from its `relationships.people`, in that order.
 
-Every method takes the store's re-entrant lock, and readers that need one consistent view over
+Records are never changed in place once stored: a change stores a new Record (`replace`), so
+readers may cache anything derived from a record by its identity. Every method takes the store's
+re-entrant lock, and readers that need one consistent view over
 several calls hold `store.lock` themselves. `version` increases on every change, so readers can
 cache derived results.
 """
@@ -159,9 +161,11 @@ class Store:
                                 "relationships.household, _parent, or a links.self under /households/{id}/)")
             relationships["household"] = ("Household", match.group(1))
         existing = self._records[kind.key].get(resource_id)
-        if existing is not None:
-            existing.attributes.update(attributes)
-            existing.relationships.update(relationships)
+        if existing is not None:  # merged into a new record: readers may cache by record identity
+            merged = existing.copy()
+            merged.attributes.update(attributes)
+            merged.relationships.update(relationships)
+            self._records[kind.key][resource_id] = merged
             return
         full = {name: None for name in kind.attributes}
         full.update(attributes)
@@ -187,14 +191,19 @@ class Store:
 
     def _fill_derived_attributes(self) -> None:
         people = self._records["people/people"]
-        for person in people.values():
+        for person in list(people.values()):
             if person.attributes.get("name") is None and ("first_name" in person.attributes):
-                person.attributes["name"] = person_display_name(person.attributes)
-        for membership in self._records["people/household_memberships"].values():
+                named = person.copy()
+                named.attributes["name"] = person_display_name(named.attributes)
+                people[person.id] = named
+        memberships = self._records["people/household_memberships"]
+        for membership in list(memberships.values()):
             if membership.attributes.get("person_name") is None:
                 person = people.get(next(iter(membership.rel_ids("person")), ""))
                 if person is not None:
-                    membership.attributes["person_name"] = person.attributes.get("name")
+                    named = membership.copy()
+                    named.attributes["person_name"] = person.attributes.get("name")
+                    memberships[membership.id] = named
 
     def _rebuild_indexes(self) -> None:
         for key, records in self._records.items():

@@ -241,9 +241,11 @@ class Writer:
         if not silent:
             updated.attributes["updated_at"] = self.clock.timestamp()
         self.store.replace(kind.key, updated)
-        for membership in self.store.children("people/household_memberships", "person", record.id):
+        for membership in list(self.store.children("people/household_memberships", "person", record.id)):
             if membership.attributes.get("person_name") != updated.attributes["name"]:
-                membership.attributes["person_name"] = updated.attributes["name"]
+                renamed = membership.copy()
+                renamed.attributes["person_name"] = updated.attributes["name"]
+                self.store.replace("people/household_memberships", renamed)
         return updated, ([] if silent else [Change(kind, updated, "updated")])
 
     def _delete_person_dependents(self, person: Record) -> None:
