@@ -10,11 +10,11 @@ from pco_pipeline.db import sync_log
 
 
 def sync_type_of(context: dg.OpExecutionContext) -> str:
-    """`sync_people` → people; ad-hoc materializations → assets."""
+    """`sync_people` → people, `full_sync` → full, `push_people` → push_people; ad-hoc runs → assets."""
     job = context.job_name
     if job.startswith("__"):
         return "assets"
-    return job.removeprefix("sync_")
+    return job.removeprefix("sync_").removesuffix("_sync")
 
 
 class StepLog:

@@ -1,0 +1,106 @@
+"""`pco/*` assets: each reads one PCO resource through the rate-limited PCO resource and lands
+it in `pco_landing` page by page (raw JSON plus normalized values), with its cursor."""
+
+import dagster as dg
+import sqlalchemy as sa
+
+from pco_pipeline.defs.church_db.resources import PostgresResource
+from pco_pipeline.defs.church_db.runlog import StepLog
+from pco_pipeline.defs.inbound.catalog import EXTRACT_GROUP, EXTRACTS, ExtractAsset
+from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
+from pco_pipeline.sync.extract import ExtractReport, extract_resource
+
+PREVIEW_ROWS = 10
+
+
+class ExtractConfig(dg.Config):
+    full_refresh: bool = False
+    """Re-read everything instead of only what changed since the cursor (also finds deletions)."""
+
+
+def _preview(engine: sa.Engine, asset: ExtractAsset) -> str:
+    """The most recently changed landed records, as a markdown table."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            f"SELECT l.pco_id, {asset.label_sql} AS label, l.pco_updated_at, l.changed_at, l.removed_at IS NOT NULL"
+            " FROM pco_landing l WHERE l.resource = :r ORDER BY l.changed_at DESC, l.pco_id LIMIT :n"),
+            {"r": asset.resource, "n": PREVIEW_ROWS}).all()
+    lines = ["| pco id | record | PCO updated_at | landed change | removed |", "|---|---|---|---|---|"]
+    lines += [f"| {r[0]} | {r[1] or ''} | {r[2] or ''} | {r[3]:%Y-%m-%d %H:%M:%S} | {'yes' if r[4] else ''} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def _metadata(report: ExtractReport, engine: sa.Engine, asset: ExtractAsset) -> dict:
+    own = report.own_counts()
+    with engine.connect() as conn:
+        active = conn.execute(sa.text(
+            "SELECT count(*) FROM pco_landing WHERE resource = :r AND removed_at IS NULL"),
+            {"r": asset.resource}).scalar_one()
+    children = {name: counts for name, counts in report.landing.counts.items() if name != asset.resource}
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(active),
+        "mode": report.mode,
+        "records_fetched": dg.MetadataValue.int(report.records),
+        "new": dg.MetadataValue.int(own.inserted),
+        "changed": dg.MetadataValue.int(own.changed),
+        "unchanged": dg.MetadataValue.int(own.unchanged),
+        "removed": dg.MetadataValue.int(report.removed),
+        "quarantined_unreadable": dg.MetadataValue.int(report.unreadable),
+        "requests_used": dg.MetadataValue.int(report.requests.requests),
+        "pages": dg.MetadataValue.int(report.pages),
+        "rate_limited_429s": dg.MetadataValue.int(report.requests.rate_limited),
+        "retries": dg.MetadataValue.int(report.requests.retries),
+        "seconds_waiting_for_rate_budget": dg.MetadataValue.float(round(report.requests.wait_seconds, 2)),
+        "cursor_before": report.cursor_before,
+        "cursor_after": report.cursor_after,
+        "duration_seconds": dg.MetadataValue.float(round(report.seconds, 2)),
+        "preview": dg.MetadataValue.md(_preview(engine, asset)),
+    }
+    for name, counts in children.items():
+        metadata[f"{name}: new/changed/removed"] = f"{counts.inserted}/{counts.changed}/{counts.removed}"
+    return metadata
+
+
+def build_extract_asset(asset: ExtractAsset) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=asset.key,
+        group_name=EXTRACT_GROUP,
+        kinds={"pco", "postgres"},
+        description=asset.description,
+        deps=[dg.AssetKey(["pco", d]) for d in asset.deps],
+        pool=PCO_API_POOL,
+        tags={"pco/resource": asset.resource.replace("/", "__")},
+    )
+    def _extract(context: dg.AssetExecutionContext, config: ExtractConfig, pco: PCOResource,
+                 church_db: PostgresResource) -> dg.MaterializeResult:
+        engine = church_db.get_engine()
+        step = StepLog(context, engine, "inbound")
+
+        def progress(report: ExtractReport) -> None:
+            step.progress(f"{asset.resource}: {report.records} records in {report.pages} pages, "
+                          f"{report.requests.requests} requests, {report.requests.rate_limited} 429s",
+                          created=report.own_counts().inserted, updated=report.own_counts().changed,
+                          skipped=report.unreadable, requests_used=report.requests.requests)
+
+        try:
+            report = extract_resource(pco.get_client(), engine, asset.resource,
+                                      full_refresh=config.full_refresh, progress=progress)
+        except Exception as exc:
+            step.finish(error=exc)
+            raise
+        step.finish(created=report.own_counts().inserted, updated=report.own_counts().changed,
+                    skipped=report.unreadable, requests_used=report.requests.requests)
+        context.log.info(f"{asset.resource}: {report.records} records, {report.changed} new or changed, "
+                         f"{report.removed} removed, {report.requests.requests} requests")
+        return dg.MaterializeResult(metadata=_metadata(report, engine, asset))
+
+    return _extract
+
+
+extract_assets = [build_extract_asset(asset) for asset in EXTRACTS]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=extract_assets)
