@@ -204,9 +204,15 @@ class _Row:
     parent_pco_id: str | None
     created_at: datetime | None
     updated_at: datetime | None
-    attributes: str
-    relationships: str
-    normalized: str
+    attributes: dict[str, Any]
+    relationships: dict[str, Any]
+    normalized: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"pco_id": self.pco_id, "parent_pco_id": self.parent_pco_id,
+                "created_at": self.created_at.isoformat() if self.created_at else None,
+                "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+                "attributes": self.attributes, "relationships": self.relationships, "normalized": self.normalized}
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -238,9 +244,9 @@ def _row(spec: ResourceSpec, resource: Resource, parent_pco_id: str | None, regi
         parent_pco_id=parent_pco_id,
         created_at=_timestamp(resource.attributes.get("created_at")),
         updated_at=_timestamp(resource.attributes.get("updated_at")),
-        attributes=json.dumps(resource.attributes, default=str),
-        relationships=json.dumps(_compact_relationships(resource)),
-        normalized=json.dumps(normalized, default=str),
+        attributes=resource.attributes,
+        relationships=_compact_relationships(resource),
+        normalized=normalized,
     )
 
 
@@ -256,11 +262,10 @@ _UPSERT = sa.text(f"""
 INSERT INTO pco_landing AS l (resource, pco_id, parent_pco_id, pco_created_at, pco_updated_at,
                               attributes, relationships, normalized)
 SELECT :resource, u.pco_id, u.parent_pco_id, u.created_at, u.updated_at,
-       u.attributes::jsonb, u.relationships::jsonb, u.normalized::jsonb
-FROM unnest(CAST(:ids AS text[]), CAST(:parents AS text[]), CAST(:created AS timestamptz[]),
-            CAST(:updated AS timestamptz[]), CAST(:attributes AS text[]), CAST(:relationships AS text[]),
-            CAST(:normalized AS text[]))
-     AS u(pco_id, parent_pco_id, created_at, updated_at, attributes, relationships, normalized)
+       COALESCE(u.attributes, '{{}}'), COALESCE(u.relationships, '{{}}'), COALESCE(u.normalized, '{{}}')
+FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+     AS u(pco_id text, parent_pco_id text, created_at timestamptz, updated_at timestamptz,
+          attributes jsonb, relationships jsonb, normalized jsonb)
 ON CONFLICT (resource, pco_id) DO UPDATE SET
     {', '.join(f"{c} = CASE WHEN {_TAKE_NEW} THEN EXCLUDED.{c} ELSE l.{c} END" for c in _CONTENT)},
     changed_at = CASE WHEN l.removed_at IS NOT NULL OR ({_TAKE_NEW} AND {_DIFFERS})
@@ -275,16 +280,11 @@ def _upsert_rows(conn: sa.Connection, resource: str, rows: Sequence[_Row]) -> La
     counts = LandedCounts(received=len(rows))
     if not rows:
         return counts
-    result = conn.execute(_UPSERT, {
-        "resource": resource,
-        "ids": [r.pco_id for r in rows],
-        "parents": [r.parent_pco_id for r in rows],
-        "created": [r.created_at for r in rows],
-        "updated": [r.updated_at for r in rows],
-        "attributes": [r.attributes for r in rows],
-        "relationships": [r.relationships for r in rows],
-        "normalized": [r.normalized for r in rows],
-    })
+    # One JSON document per batch: PostgreSQL unpacks it far faster than the driver quotes arrays.
+    document = json.dumps([r.as_json() for r in rows], default=str)
+    if "\\u0000" in document:  # jsonb cannot hold NUL characters; PCO text occasionally has them
+        document = json.dumps(_without_nul([r.as_json() for r in rows]), default=str)
+    result = conn.execute(_UPSERT, {"resource": resource, "rows": document})
     for inserted, changed in result:
         if inserted:
             counts.inserted += 1
@@ -293,6 +293,16 @@ def _upsert_rows(conn: sa.Connection, resource: str, rows: Sequence[_Row]) -> La
         else:
             counts.unchanged += 1
     return counts
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _dedupe(resources: Iterable[Resource]) -> list[Resource]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
-from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+from pco_pipeline.sync.loading import (
+    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
 
 
 def _upsert(conn: sa.Connection, table: str, stage_name: str, fields: tuple[str, ...],
@@ -58,15 +59,15 @@ EVENT_FIELDS = ("name", "description", "starts_at", "ends_at", "all_day", "locat
 def load_events(engine: sa.Engine) -> LoadReport:
     """Calendar event instances → `events`; returns counts for `events`."""
     with engine.begin() as conn:
-        lock_entity(conn, "events")
-        quarantine.open_stage(conn)
+        begin_load(conn, "events")
         counts = LoadCounts()
         staged = stage(conn, "stage_events", pco_state.EVENTS)
+        record = landed_record("calendar/event_instances")
         counts.quarantined = reject(
             conn, "events", "stage_events", "NOT s.has_event", quarantine.MISSING_PARENT,
             "'PCO event instance ' || s.pco_id || ' belongs to calendar event '"
-            " || COALESCE(s.event_pco_id, '(none)') || ', which has not been landed'")
-        counts.quarantined += reject_invalid(conn, "events", "stage_events", "event instance")
+            " || COALESCE(s.event_pco_id, '(none)') || ', which has not been landed'", record_sql=record)
+        counts.quarantined += reject_invalid(conn, "events", "stage_events", "event instance", record_sql=record)
         counts.created, counts.updated = _upsert(conn, "events", "stage_events", EVENT_FIELDS,
                                                  {"source": "'calendar'"}, "t.source = 'calendar'")
         counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
@@ -79,7 +80,9 @@ def load_events(engine: sa.Engine) -> LoadReport:
 def load_checkin_events(conn: sa.Connection) -> LoadCounts:
     counts = LoadCounts()
     staged = stage(conn, "stage_checkin_events", pco_state.CHECKIN_EVENTS)
-    counts.quarantined = reject_invalid(conn, "checkin_events", "stage_checkin_events", "check-in event")
+    counts.quarantined = reject_invalid(
+        conn, "checkin_events", "stage_checkin_events", "check-in event",
+        record_sql=landed_record("check-ins/events", f"substr(s.pco_id, {len(pco_state.CHECKIN_EVENT_PREFIX) + 1})"))
     counts.created, counts.updated = _upsert(conn, "events", "stage_checkin_events", ("name",),
                                              {"source": "'check-ins'"}, "t.source = 'check-ins'")
     counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
@@ -95,7 +98,8 @@ LOCATION_FIELDS = ("name", "kind", "age_min_months", "age_max_months", "grade_mi
 def load_locations(conn: sa.Connection) -> LoadCounts:
     counts = LoadCounts()
     staged = stage(conn, "stage_locations", pco_state.LOCATIONS)
-    counts.quarantined = reject_invalid(conn, "locations", "stage_locations", "location")
+    counts.quarantined = reject_invalid(conn, "locations", "stage_locations", "location",
+                                        record_sql=landed_record("check-ins/locations"))
     fields = ", ".join(LOCATION_FIELDS)
     # New locations first, so a folder and its rooms landed in the same run can point at each other.
     created = set(conn.execute(sa.text(f"""
@@ -104,15 +108,13 @@ def load_locations(conn: sa.Connection) -> LoadCounts:
         WHERE NOT EXISTS (SELECT 1 FROM locations t WHERE t.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         RETURNING pco_id""")).scalars())
-    conn.execute(sa.text("ALTER TABLE stage_locations ADD COLUMN parent_id BIGINT"))
-    conn.execute(sa.text("UPDATE stage_locations s SET parent_id = p.id FROM locations p WHERE p.pco_id = s.parent_pco_id"))
     updated = set(conn.execute(sa.text(f"""
-        UPDATE locations t SET {', '.join(f + ' = s.' + f for f in LOCATION_FIELDS)}, parent_id = s.parent_id,
+        UPDATE locations t SET {', '.join(f + ' = s.' + f for f in LOCATION_FIELDS)}, parent_id = parent.id,
                                pco_removed_at = NULL, updated_at = now()
-        FROM stage_locations s
+        FROM stage_locations s LEFT JOIN locations parent ON parent.pco_id = s.parent_pco_id
         WHERE t.pco_id = s.pco_id
           AND ({', '.join('t.' + f for f in LOCATION_FIELDS)}, t.parent_id, t.pco_removed_at IS NULL)
-              IS DISTINCT FROM ({', '.join('s.' + f for f in LOCATION_FIELDS)}, s.parent_id, true)
+              IS DISTINCT FROM ({', '.join('s.' + f for f in LOCATION_FIELDS)}, parent.id, true)
         RETURNING t.pco_id""")).scalars())
     counts.created = len(created)
     counts.updated = len(updated - created)
@@ -129,19 +131,16 @@ CHECKIN_FIELDS = ("person_id", "event_id", "location_id", "first_name", "last_na
 def load_checkins(engine: sa.Engine) -> LoadReport:
     """Check-in events, locations, then PCO check-ins; returns counts for all three."""
     with engine.begin() as conn:
-        lock_entity(conn, "checkins")
-        quarantine.open_stage(conn)
+        begin_load(conn, "checkins")
         report = {"checkin_events": load_checkin_events(conn), "locations": load_locations(conn)}
         counts = LoadCounts()
-        staged = stage(conn, "stage_checkins", pco_state.CHECKINS)
-        counts.quarantined = reject_invalid(conn, "checkins", "stage_checkins", "check-in")
-        conn.execute(sa.text("ALTER TABLE stage_checkins ADD COLUMN person_id BIGINT, ADD COLUMN event_id BIGINT,"
-                             " ADD COLUMN location_id BIGINT"))
-        conn.execute(sa.text("UPDATE stage_checkins s SET person_id = p.id FROM people p WHERE p.pco_id = s.person_pco_id"))
-        conn.execute(sa.text("UPDATE stage_checkins s SET event_id = e.id FROM events e"
-                             " WHERE e.pco_id = s.event_pco_id AND e.source = 'check-ins'"))
-        conn.execute(sa.text("UPDATE stage_checkins s SET location_id = l.id FROM locations l"
-                             " WHERE l.pco_id = s.location_pco_id"))
+        staged = stage(conn, "stage_checkins", pco_state.CHECKINS,
+                       columns="p.id AS person_id, e.id AS event_id, l.id AS location_id",
+                       joins="LEFT JOIN people p ON p.pco_id = s.person_pco_id"
+                             " LEFT JOIN events e ON e.pco_id = s.event_pco_id AND e.source = 'check-ins'"
+                             " LEFT JOIN locations l ON l.pco_id = s.location_pco_id")
+        record = landed_record("check-ins/check_ins")
+        counts.quarantined = reject_invalid(conn, "checkins", "stage_checkins", "check-in", record_sql=record)
         counts.quarantined += reject(
             conn, "checkins", "stage_checkins",
             "(s.person_pco_id IS NOT NULL AND s.person_id IS NULL) OR (s.event_pco_id IS NOT NULL AND s.event_id IS NULL)"
@@ -153,7 +152,7 @@ def load_checkins(engine: sa.Engine) -> LoadReport:
             " CASE WHEN s.location_pco_id IS NOT NULL AND s.location_id IS NULL THEN 'location ' || s.location_pco_id END)"
             " || ', not in the church database'",
             details_sql="jsonb_build_object('person', s.person_pco_id, 'event', s.event_pco_id,"
-                        " 'location', s.location_pco_id)")
+                        " 'location', s.location_pco_id)", record_sql=record)
         set_fields = ", ".join(f"{f} = s.{f}" for f in CHECKIN_FIELDS)
         counts.updated = count(conn, f"""
             UPDATE checkins c SET {set_fields}, updated_at = now()

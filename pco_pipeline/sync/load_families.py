@@ -13,7 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
-from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+from pco_pipeline.sync.loading import (
+    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
 
 FAMILY_FIELDS = ("name", "street_line_1", "street_line_2", "city", "state", "zip", "country_code")
 
@@ -21,8 +22,7 @@ FAMILY_FIELDS = ("name", "street_line_1", "street_line_2", "city", "state", "zip
 def load_families(engine: sa.Engine) -> LoadReport:
     """Load every landed household; returns counts for `families` and `family_members`."""
     with engine.begin() as conn:
-        lock_entity(conn, "families")
-        quarantine.open_stage(conn)
+        begin_load(conn, "families")
         families = _load_families(conn)
         members = _load_members(conn)
         quarantine.apply_stage(conn, "families")
@@ -33,7 +33,8 @@ def load_families(engine: sa.Engine) -> LoadReport:
 def _load_families(conn: sa.Connection) -> LoadCounts:
     counts = LoadCounts()
     staged = stage(conn, "stage_families", pco_state.FAMILIES)
-    counts.quarantined = reject_invalid(conn, "families", "stage_families", "household")
+    counts.quarantined = reject_invalid(conn, "families", "stage_families", "household",
+                                        record_sql=landed_record("people/households"))
     set_fields = ", ".join(f"{f} = s.{f}" for f in FAMILY_FIELDS)
     counts.updated = count(conn, f"""
         UPDATE families f SET {set_fields}, pco_updated_at = s.pco_updated_at, pco_removed_at = NULL,
@@ -61,13 +62,9 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
 
 def _load_members(conn: sa.Connection) -> LoadCounts:
     counts = LoadCounts()
-    stage(conn, "stage_family_members", pco_state.FAMILY_MEMBERS)
-    conn.execute(sa.text("ALTER TABLE stage_family_members ADD COLUMN family_id BIGINT, ADD COLUMN person_id BIGINT,"
-                         " ADD COLUMN child BOOLEAN"))
-    conn.execute(sa.text("UPDATE stage_family_members s SET family_id = f.id FROM families f"
-                         " WHERE f.pco_id = s.family_pco_id"))
-    conn.execute(sa.text("UPDATE stage_family_members s SET person_id = p.id, child = p.child FROM people p"
-                         " WHERE p.pco_id = s.person_pco_id"))
+    stage(conn, "stage_family_members", pco_state.FAMILY_MEMBERS,
+          columns="f.id AS family_id, p.id AS person_id, p.child",
+          joins="LEFT JOIN families f ON f.pco_id = s.family_pco_id LEFT JOIN people p ON p.pco_id = s.person_pco_id")
     # An invalid household is quarantined as a family; its members wait for it silently.
     conn.execute(sa.text("DELETE FROM stage_family_members WHERE problems IS NOT NULL"))
     staged = conn.execute(sa.text("SELECT count(*) FROM stage_family_members")).scalar_one()
@@ -77,7 +74,8 @@ def _load_members(conn: sa.Connection) -> LoadCounts:
         "CASE WHEN s.family_id IS NULL THEN 'household ' || s.family_pco_id || ' is not in the church database'"
         " ELSE 'PCO person ' || s.person_pco_id || ' (member of household ' || s.family_pco_id"
         " || ') is not in the church database' END",
-        details_sql="jsonb_build_object('household', s.family_pco_id, 'person', s.person_pco_id)")
+        details_sql="jsonb_build_object('household', s.family_pco_id, 'person', s.person_pco_id)",
+        record_sql=landed_record("people/households", "s.family_pco_id"))
     counts.updated = count(conn, """
         UPDATE family_members fm SET is_primary_contact = s.is_primary_contact, updated_at = now()
         FROM stage_family_members s

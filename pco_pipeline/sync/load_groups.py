@@ -3,9 +3,11 @@
 Hierarchy: an auto-created department "PCO Groups" (level 1, pco_id 'pco_groups'; staff may
 rename it), one area per PCO group type (level 2, pco_id 'group_type:<id>'; groups without a
 type go to 'group_type:none'), and the groups themselves (level 3, pco_id = the group id).
-PCO owns a group's name, description, its area, whether it is active (archived or gone →
-inactive) and its meeting day when the schedule names one; the church owns the rest
-(meeting_frequency, has_childcare, and the meeting day when PCO's schedule names none).
+A new group is placed under its type's area; where a group sits afterwards is the church's
+(a group already linked by pco_id keeps its place in the church's own hierarchy). PCO owns a
+group's name, description, whether it is active (archived or gone → inactive) and its meeting
+day when the schedule names one; the church owns the rest (meeting_frequency, has_childcare,
+and the meeting day when PCO's schedule names none).
 
 Memberships: PCO leader → 'leader', member → 'member'. Rows the sync created have
 source 'pco' and follow PCO entirely (removed when PCO removes them). A local membership of
@@ -18,14 +20,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
-from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+from pco_pipeline.sync.loading import (
+    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
 
 
 def load_groups(engine: sa.Engine) -> LoadReport:
     """Load group types and groups; returns counts for `church_groups` (areas and groups)."""
     with engine.begin() as conn:
-        lock_entity(conn, "church_groups")
-        quarantine.open_stage(conn)
+        begin_load(conn, "church_groups")
         department_id = _ensure_department(conn)
         counts = _load_areas(conn, department_id)
         groups = _load_groups(conn)
@@ -49,15 +51,17 @@ def _ensure_department(conn: sa.Connection) -> int:
 def _load_areas(conn: sa.Connection, department_id: int) -> LoadCounts:
     counts = LoadCounts()
     staged = stage(conn, "stage_group_areas", pco_state.GROUP_AREAS)
-    counts.quarantined = reject_invalid(conn, "church_groups", "stage_group_areas", "group type")
+    counts.quarantined = reject_invalid(
+        conn, "church_groups", "stage_group_areas", "group type",
+        record_sql=landed_record("groups/group_types", f"substr(s.pco_id, {len(pco_state.GROUP_TYPE_PREFIX) + 1})"))
     counts.updated = count(conn, """
-        UPDATE church_group g SET name = s.name, description = s.description, parent_id = :dept,
+        UPDATE church_group g SET name = s.name, description = s.description,
                                   is_active = true, pco_removed_at = NULL, updated_at = now()
         FROM stage_group_areas s
         WHERE g.pco_id = s.pco_id
-          AND (g.name, g.description, g.parent_id, g.is_active, g.pco_removed_at IS NULL)
-              IS DISTINCT FROM (s.name, s.description, CAST(:dept AS bigint), true, true)
-        """, {"dept": department_id})
+          AND (g.name, g.description, g.is_active, g.pco_removed_at IS NULL)
+              IS DISTINCT FROM (s.name, s.description, true, true)
+        """)
     counts.created = count(conn, """
         INSERT INTO church_group (pco_id, parent_id, level, name, description)
         SELECT s.pco_id, :dept, 2, s.name, s.description FROM stage_group_areas s
@@ -76,24 +80,24 @@ def _load_areas(conn: sa.Connection, department_id: int) -> LoadCounts:
 
 def _load_groups(conn: sa.Connection) -> LoadCounts:
     counts = LoadCounts()
-    staged = stage(conn, "stage_groups", pco_state.GROUPS)
-    counts.quarantined = reject_invalid(conn, "church_groups", "stage_groups", "group")
-    conn.execute(sa.text("ALTER TABLE stage_groups ADD COLUMN parent_id BIGINT"))
-    conn.execute(sa.text("UPDATE stage_groups s SET parent_id = g.id FROM church_group g"
-                         " WHERE g.pco_id = s.area_pco_id AND g.level = 2"))
+    staged = stage(conn, "stage_groups", pco_state.GROUPS, columns="area.id AS parent_id",
+                   joins="LEFT JOIN church_group area ON area.pco_id = s.area_pco_id AND area.level = 2")
+    record = landed_record("groups/groups")
+    counts.quarantined = reject_invalid(conn, "church_groups", "stage_groups", "group", record_sql=record)
     counts.quarantined += reject(
-        conn, "church_groups", "stage_groups", "s.parent_id IS NULL", quarantine.MISSING_PARENT,
+        conn, "church_groups", "stage_groups",
+        "s.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)",
+        quarantine.MISSING_PARENT,
         "'PCO group ' || s.pco_id || ' belongs to group type ' || s.area_pco_id"
-        " || ', which is not in the church database (not landed, or quarantined)'")
+        " || ', which is not in the church database (not landed, or quarantined)'", record_sql=record)
     counts.updated = count(conn, """
-        UPDATE church_group g SET name = s.name, description = s.description, parent_id = s.parent_id,
+        UPDATE church_group g SET name = s.name, description = s.description,
                                   meeting_day = COALESCE(s.meeting_day, g.meeting_day),
                                   is_active = s.is_active, pco_removed_at = NULL, updated_at = now()
         FROM stage_groups s
         WHERE g.pco_id = s.pco_id
-          AND (g.name, g.description, g.parent_id, g.meeting_day, g.is_active, g.pco_removed_at IS NULL)
-              IS DISTINCT FROM (s.name, s.description, s.parent_id, COALESCE(s.meeting_day, g.meeting_day),
-                                s.is_active, true)
+          AND (g.name, g.description, g.meeting_day, g.is_active, g.pco_removed_at IS NULL)
+              IS DISTINCT FROM (s.name, s.description, COALESCE(s.meeting_day, g.meeting_day), s.is_active, true)
         """)
     counts.created = count(conn, """
         INSERT INTO church_group (pco_id, parent_id, level, name, description, meeting_day, is_active)
@@ -114,30 +118,28 @@ def _load_groups(conn: sa.Connection) -> LoadCounts:
 def load_group_memberships(engine: sa.Engine) -> LoadReport:
     """Load landed group memberships (after `load_people` and `load_groups`)."""
     with engine.begin() as conn:
-        lock_entity(conn, "group_memberships")
-        quarantine.open_stage(conn)
+        begin_load(conn, "group_memberships")
         counts = LoadCounts()
-        staged = stage(conn, "stage_memberships", pco_state.GROUP_MEMBERSHIPS)
-        counts.quarantined = reject_invalid(conn, "group_memberships", "stage_memberships", "membership")
-        conn.execute(sa.text("ALTER TABLE stage_memberships ADD COLUMN group_id BIGINT, ADD COLUMN person_id BIGINT"))
-        conn.execute(sa.text("UPDATE stage_memberships s SET group_id = g.id FROM church_group g"
-                             " WHERE g.pco_id = s.group_pco_id AND g.level = 3"))
-        conn.execute(sa.text("UPDATE stage_memberships s SET person_id = p.id FROM people p"
-                             " WHERE p.pco_id = s.person_pco_id"))
+        stage(conn, "stage_memberships", pco_state.GROUP_MEMBERSHIPS, columns="g.id AS group_id, p.id AS person_id",
+              joins="LEFT JOIN church_group g ON g.pco_id = s.group_pco_id AND g.level = 3"
+                    " LEFT JOIN people p ON p.pco_id = s.person_pco_id")
+        record = landed_record("groups/memberships")
+        counts.quarantined = reject_invalid(conn, "group_memberships", "stage_memberships", "membership",
+                                            record_sql=record)
         counts.quarantined += reject(
             conn, "group_memberships", "stage_memberships", "s.group_id IS NULL OR s.person_id IS NULL",
             quarantine.MISSING_PARENT,
             "'PCO membership ' || s.pco_id || ': ' || CASE WHEN s.group_id IS NULL"
             " THEN 'group ' || COALESCE(s.group_pco_id, '(none)') ELSE 'person ' || COALESCE(s.person_pco_id, '(none)') END"
             " || ' is not in the church database'",
-            details_sql="jsonb_build_object('group', s.group_pco_id, 'person', s.person_pco_id)")
+            details_sql="jsonb_build_object('group', s.group_pco_id, 'person', s.person_pco_id)", record_sql=record)
         counts.quarantined += reject(
             conn, "group_memberships", "stage_memberships",
             "EXISTS (SELECT 1 FROM stage_memberships o WHERE o.group_id = s.group_id AND o.person_id = s.person_id"
             " AND (length(o.pco_id), o.pco_id) < (length(s.pco_id), s.pco_id))",
             quarantine.INVALID_DATA,
             "'PCO membership ' || s.pco_id || ' repeats another membership of person ' || s.person_pco_id"
-            " || ' in group ' || s.group_pco_id")
+            " || ' in group ' || s.group_pco_id", record_sql=record)
 
         # Gone from PCO: the sync's own rows go; the church's rows stay.
         counts.deactivated = count(conn, f"""

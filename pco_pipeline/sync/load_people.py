@@ -4,8 +4,8 @@
 1. stage PCO's people (`pco_state.PEOPLE`); quarantine the ones with invalid data;
 2. match them (`match.match_people`); quarantine the ambiguous ones;
 3. write: linked people get PCO's values where they differ (never older ones: the stored
-   `pco_updated_at` is a monotonic guard), matched people are linked (pco_id set) and updated,
-   the rest are created;
+   `pco_updated_at` is a monotonic guard), matched people are linked (pco_id set, or moved from
+   a merged-away record to the kept one) and updated, the rest are created;
 4. people PCO no longer has (removed from a complete listing, or merged away) become
    `is_active = false`; a merge re-points every local link of the removed person to the survivor;
 5. contacts (`person_emails`, `person_phones`): PCO owns them. A linked person's PCO-sourced
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from pco_pipeline.sync import match, pco_state, quarantine
-from pco_pipeline.sync.loading import LoadCounts, LoadReport, count, lock_entity, reject, reject_invalid, stage
+from pco_pipeline.sync.loading import (
+    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
 
 PCO_OWNED_PERSON_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate",
                            "child", "grade", "status", "membership")
@@ -42,12 +43,12 @@ class PeopleLoadResult:
 def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None) -> PeopleLoadResult:
     """Load landed PCO people (all, or only `pco_ids`) into the church tables; see the module doc."""
     with engine.begin() as conn:
-        lock_entity(conn, "people")
-        quarantine.open_stage(conn)
+        begin_load(conn, "people")
         result = PeopleLoadResult()
         people = LoadCounts()
         staged = stage(conn, match.STAGE, pco_state.PEOPLE, scope=pco_ids)
-        people.quarantined += reject_invalid(conn, "people", match.STAGE, "person")
+        people.quarantined += reject_invalid(conn, "people", match.STAGE, "person",
+                                             record_sql=landed_record("people/people"))
         result.matches = match.match_people(conn)
         people.quarantined += _reject_ambiguous(conn)
         people.updated += _update_linked(conn)
@@ -79,7 +80,8 @@ def _reject_ambiguous(conn: sa.Connection) -> int:
              FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id)""",
         details_sql=f"""(SELECT jsonb_build_object('rule', m.method, 'candidates', to_jsonb(m.candidates),
                                                   'claimed_by', m.claimed_by)
-                         FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id)""")
+                         FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id)""",
+        record_sql=landed_record("people/people"))
 
 
 _SET_FIELDS = ", ".join(f"{f} = s.{f}" for f in PCO_OWNED_PERSON_FIELDS)
@@ -118,35 +120,24 @@ def _create_new(conn: sa.Connection) -> int:
 
 def _deactivate_removed(conn: sa.Connection, pco_ids: Sequence[str] | None) -> int:
     """Linked people PCO no longer has (removed from its listing, or merged away) → inactive."""
-    return count(conn, f"""
+    return count(conn, """
         UPDATE people p SET is_active = false, updated_at = now()
-        WHERE p.is_active AND p.pco_id IS NOT NULL
+        WHERE p.is_active
           AND (CAST(:scope AS text[]) IS NULL OR p.pco_id = ANY(CAST(:scope AS text[])))
-          AND (EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'people/people'
-                         AND l.pco_id = p.pco_id AND l.removed_at IS NOT NULL)
-               OR EXISTS (SELECT 1 FROM pco_landing m WHERE m.resource = 'people/person_mergers'
-                         AND m.removed_at IS NULL AND m.normalized->>'person_to_remove_id' = p.pco_id))
+          AND p.pco_id IN (SELECT pco_id FROM pco_landing
+                           WHERE resource = 'people/people' AND removed_at IS NOT NULL
+                           UNION
+                           SELECT normalized->>'person_to_remove_id' FROM pco_landing
+                           WHERE resource = 'people/person_mergers' AND removed_at IS NULL)
         """, {"scope": list(pco_ids) if pco_ids is not None else None})
 
 
 # --- merges ---------------------------------------------------------------------------------
 
-_MERGE_MAP = """
+_MERGE_MAP = f"""
 CREATE TEMP TABLE merge_map ON COMMIT DROP AS
-WITH RECURSIVE mergers AS (
-    SELECT normalized->>'person_to_remove_id' AS removed, normalized->>'person_to_keep_id' AS kept
-    FROM pco_landing
-    WHERE resource = 'people/person_mergers' AND removed_at IS NULL
-      AND normalized->>'person_to_remove_id' IS NOT NULL AND normalized->>'person_to_keep_id' IS NOT NULL
-), chain (removed, kept, depth) AS (
-    SELECT removed, kept, 1 FROM mergers
-    UNION ALL
-    SELECT c.removed, m.kept, c.depth + 1 FROM chain c JOIN mergers m ON m.removed = c.kept WHERE c.depth < 50
-), survivor AS (
-    SELECT DISTINCT ON (removed) removed, kept FROM chain ORDER BY removed, depth DESC
-)
 SELECT r.id AS removed_id, k.id AS kept_id
-FROM survivor v JOIN people r ON r.pco_id = v.removed JOIN people k ON k.pco_id = v.kept
+FROM ({match.MERGE_SURVIVORS}) v JOIN people r ON r.pco_id = v.removed JOIN people k ON k.pco_id = v.kept
 WHERE r.id <> k.id AND r.merged_into_id IS DISTINCT FROM k.id
 """
 
@@ -250,14 +241,15 @@ PHONES = _ContactKind(
 def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str] | None) -> LoadCounts:
     counts = LoadCounts()
     stage_name = f"stage_{kind.entity}"
-    staged = stage(conn, stage_name, kind.state_sql, scope=people_scope, scope_column="person_pco_id")
-    conn.execute(sa.text(f"ALTER TABLE {stage_name} ADD COLUMN person_id BIGINT"))
-    conn.execute(sa.text(f"UPDATE {stage_name} s SET person_id = p.id FROM people p WHERE p.pco_id = s.person_pco_id"))
-    counts.quarantined += reject_invalid(conn, kind.entity, stage_name, kind.what)
+    staged = stage(conn, stage_name, kind.state_sql, columns="p.id AS person_id",
+                   joins="LEFT JOIN people p ON p.pco_id = s.person_pco_id",
+                   scope=people_scope, scope_column="person_pco_id")
+    record = landed_record(kind.landing)
+    counts.quarantined += reject_invalid(conn, kind.entity, stage_name, kind.what, record_sql=record)
     counts.quarantined += reject(
         conn, kind.entity, stage_name, "s.person_id IS NULL", quarantine.MISSING_PARENT,
         f"'PCO {kind.what} ' || s.pco_id || ' belongs to PCO person ' || s.person_pco_id"
-        " || ', who is not in the church database (see that person''s quarantine entry)'")
+        " || ', who is not in the church database (see that person''s quarantine entry)'", record_sql=record)
 
     fields = ", ".join(kind.fields)
     set_fields = ", ".join(f"{f} = s.{f}" for f in kind.fields)
@@ -266,17 +258,17 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
     # Pair local contacts without a pco_id with new PCO contacts of the same person and value,
     # one to one (the n-th local duplicate with the n-th PCO duplicate).
     counts.updated += count(conn, f"""
-        WITH local_free AS (
-            SELECT c.id, c.person_id, {kind.local_key} AS key,
-                   row_number() OVER (PARTITION BY c.person_id, {kind.local_key} ORDER BY c.id) AS n
-            FROM {kind.entity} c
-            WHERE c.pco_id IS NULL AND c.person_id IN (SELECT person_id FROM {stage_name})
-        ), pco_new AS (
+        WITH pco_new AS (
             SELECT s.*, row_number() OVER (PARTITION BY s.person_id, s.{kind.adopt_key}
                                            ORDER BY length(s.pco_id), s.pco_id) AS n
             FROM {stage_name} s
             WHERE s.{kind.adopt_key} IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM {kind.entity} c WHERE c.pco_id = s.pco_id)
+        ), local_free AS (
+            SELECT c.id, c.person_id, {kind.local_key} AS key,
+                   row_number() OVER (PARTITION BY c.person_id, {kind.local_key} ORDER BY c.id) AS n
+            FROM {kind.entity} c
+            WHERE c.pco_id IS NULL AND c.person_id IN (SELECT person_id FROM pco_new)
         )
         UPDATE {kind.entity} c SET pco_id = s.pco_id, {set_fields}, updated_at = now()
         FROM local_free f JOIN pco_new s ON s.person_id = f.person_id AND s.{kind.adopt_key} = f.key AND s.n = f.n

@@ -37,46 +37,63 @@ class LoadCounts:
 LoadReport = dict[str, LoadCounts]
 
 
-def lock_entity(conn: sa.Connection, entity: str) -> None:
-    """Serialize loads of `entity` (a webhook run and a scheduled run must not interleave)."""
+# Set-based statements over ~100k staged rows hash and sort in memory instead of spilling to disk.
+LOAD_WORK_MEM = "64MB"
+
+
+def begin_load(conn: sa.Connection, entity: str) -> None:
+    """Start a load in this transaction: one load of `entity` at a time, memory for its statements,
+    and the quarantine stage its rejects go to."""
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"load:{entity}"})
+    conn.execute(sa.text(f"SET LOCAL work_mem = '{LOAD_WORK_MEM}'"))
+    quarantine.open_stage(conn)
 
 
-def stage(conn: sa.Connection, name: str, select_sql: str, *, scope: Sequence[str] | None = None,
-          scope_column: str = "pco_id", params: Mapping[str, Any] | None = None) -> int:
-    """Materialize `select_sql` as the temp table `name` (dropped at commit); returns its row count.
+def stage(conn: sa.Connection, name: str, select_sql: str, *, columns: str = "", joins: str = "",
+          scope: Sequence[str] | None = None, scope_column: str = "pco_id",
+          params: Mapping[str, Any] | None = None) -> int:
+    """Materialize `select_sql` (alias `s`) as the temp table `name` (dropped at commit); returns its rows.
 
-    With `scope`, only rows whose `scope_column` is in it are staged.
+    `columns` adds computed columns and `joins` the joins they need (e.g. the local ids of the
+    rows PCO's ids point at). With `scope`, only rows whose `scope_column` is in it are staged.
     """
     where = f" WHERE s.{scope_column} = ANY(CAST(:scope AS text[]))" if scope is not None else ""
+    extra = f", {columns}" if columns else ""
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
-    conn.execute(sa.text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT * FROM ({select_sql}) s{where}"),
+    conn.execute(sa.text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS"
+                         f" SELECT s.*{extra} FROM ({select_sql}) s {joins}{where}"),
                  {**(params or {}), **({"scope": list(scope)} if scope is not None else {})})
     conn.execute(sa.text(f"ANALYZE {name}"))  # temp tables have no statistics otherwise
     return conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
 
 
+def landed_record(resource: str, id_sql: str = "s.pco_id") -> str:
+    """SQL for the attributes of the landed record a rejected row came from (kept in the quarantine)."""
+    return f"(SELECT attributes FROM pco_landing WHERE resource = '{resource}' AND pco_id = {id_sql})"
+
+
 def reject(conn: sa.Connection, entity: str, stage_name: str, where_sql: str, reason_code: str,
-           reason_sql: str, *, details_sql: str = "'{}'::jsonb", key_sql: str = "s.pco_id",
+           reason_sql: str, *, record_sql: str, details_sql: str = "'{}'::jsonb", key_sql: str = "s.pco_id",
            params: Mapping[str, Any] | None = None) -> int:
     """Move staged rows matching `where_sql` (alias `s`) into the quarantine stage.
 
-    `reason_sql`/`details_sql` are SQL expressions over `s`. Returns the number rejected.
+    `reason_sql`, `record_sql` (usually `landed_record(...)`) and `details_sql` are SQL
+    expressions over `s`. Returns the number rejected.
     """
     return conn.execute(sa.text(f"""
         WITH rejected AS (DELETE FROM {stage_name} AS s WHERE {where_sql} RETURNING s.*)
         INSERT INTO {quarantine.STAGE} (entity, record_key, pco_id, reason_code, reason, details, record)
-        SELECT :entity, {key_sql}, s.pco_id, :code, {reason_sql}, {details_sql}, s.record
+        SELECT :entity, {key_sql}, s.pco_id, :code, {reason_sql}, {details_sql}, {record_sql}
         FROM rejected AS s
         """), {"entity": entity, "code": reason_code, **(params or {})}).rowcount
 
 
-def reject_invalid(conn: sa.Connection, entity: str, stage_name: str, what: str) -> int:
+def reject_invalid(conn: sa.Connection, entity: str, stage_name: str, what: str, *, record_sql: str) -> int:
     """Quarantine staged rows whose normalization found problems."""
     return reject(conn, entity, stage_name, "s.problems IS NOT NULL", quarantine.INVALID_DATA,
                   f"'PCO {what} ' || s.pco_id || ' cannot be stored: ' || "
                   "(SELECT string_agg(p, '; ') FROM jsonb_array_elements_text(s.problems) AS p)",
-                  details_sql="jsonb_build_object('problems', s.problems)")
+                  record_sql=record_sql, details_sql="jsonb_build_object('problems', s.problems)")
 
 
 def count(conn: sa.Connection, sql: str, params: Mapping[str, Any] | None = None) -> int:

@@ -40,7 +40,7 @@ SELECT l.pco_id,
        {_text('l', 'middle_name')}, {_text('l', 'gender')}, {_typed('l', 'birthdate', 'date')},
        {_typed('l', 'child', 'boolean')}, {_typed('l', 'grade', 'smallint')}, {_text('l', 'status')},
        {_text('l', 'membership')},
-       l.pco_updated_at, l.pco_created_at, {_problems('l')} AS problems, l.attributes AS record
+       l.pco_updated_at, l.pco_created_at, {_problems('l')} AS problems
 FROM pco_landing l
 WHERE l.resource = 'people/people' AND l.removed_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM pco_landing m
@@ -52,7 +52,7 @@ WHERE l.resource = 'people/people' AND l.removed_at IS NULL
 PERSON_EMAILS = f"""
 SELECT e.pco_id, e.parent_pco_id AS person_pco_id,
        {_text('e', 'address')}, {_text('e', 'address_normalized')}, {_text('e', 'location')},
-       {_typed('e', 'is_primary', 'boolean')}, {_problems('e')} AS problems, e.attributes AS record
+       {_typed('e', 'is_primary', 'boolean')}, {_problems('e')} AS problems
 FROM pco_landing e
 JOIN ({PEOPLE}) p ON p.pco_id = e.parent_pco_id
 WHERE e.resource = 'people/emails' AND e.removed_at IS NULL
@@ -61,7 +61,7 @@ WHERE e.resource = 'people/emails' AND e.removed_at IS NULL
 PERSON_PHONES = f"""
 SELECT ph.pco_id, ph.parent_pco_id AS person_pco_id,
        {_text('ph', 'number')}, {_text('ph', 'e164')}, {_text('ph', 'location')},
-       {_typed('ph', 'is_primary', 'boolean')}, {_problems('ph')} AS problems, ph.attributes AS record
+       {_typed('ph', 'is_primary', 'boolean')}, {_problems('ph')} AS problems
 FROM pco_landing ph
 JOIN ({PEOPLE}) p ON p.pco_id = ph.parent_pco_id
 WHERE ph.resource = 'people/phone_numbers' AND ph.removed_at IS NULL
@@ -80,7 +80,7 @@ FAMILIES = f"""
 SELECT h.pco_id, {_text('h', 'name')},
        a.street_line_1, a.street_line_2, a.city, a.state, a.zip, a.country_code,
        h.pco_updated_at, {_HOUSEHOLD_PRIMARY} AS primary_contact_pco_id,
-       {_problems('h')} AS problems, h.attributes AS record
+       {_problems('h')} AS problems
 FROM pco_landing h
 LEFT JOIN LATERAL (
     SELECT ad.normalized->>'street_line_1' AS street_line_1, ad.normalized->>'street_line_2' AS street_line_2,
@@ -103,7 +103,7 @@ FAMILY_MEMBERS = f"""
 SELECT h.pco_id || ':' || member.person_pco_id AS pco_id,
        h.pco_id AS family_pco_id, member.person_pco_id,
        COALESCE(member.person_pco_id = {_HOUSEHOLD_PRIMARY}, false) AS is_primary_contact,
-       {_problems('h')} AS problems, h.relationships AS record
+       {_problems('h')} AS problems
 FROM pco_landing h
 CROSS JOIN LATERAL (SELECT DISTINCT person_pco_id FROM {_HOUSEHOLD_PEOPLE} AS m(person_pco_id)) AS member
 WHERE h.resource = 'people/households' AND h.removed_at IS NULL
@@ -111,11 +111,11 @@ WHERE h.resource = 'people/households' AND h.removed_at IS NULL
 
 GROUP_AREAS = f"""
 SELECT '{GROUP_TYPE_PREFIX}' || t.pco_id AS pco_id, {_text('t', 'name')}, {_text('t', 'description')},
-       {_problems('t')} AS problems, t.attributes AS record
+       {_problems('t')} AS problems
 FROM pco_landing t
 WHERE t.resource = 'groups/group_types' AND t.removed_at IS NULL
 UNION ALL
-SELECT '{UNTYPED_GROUPS_AREA}', '{UNTYPED_GROUPS_AREA_NAME}', NULL, NULL, NULL
+SELECT '{UNTYPED_GROUPS_AREA}', '{UNTYPED_GROUPS_AREA_NAME}', NULL, NULL
 WHERE EXISTS (SELECT 1 FROM pco_landing g WHERE g.resource = 'groups/groups' AND g.removed_at IS NULL
                 AND g.relationships->>'group_type' IS NULL)
 """
@@ -124,7 +124,7 @@ GROUPS = f"""
 SELECT g.pco_id, {_text('g', 'name')}, {_text('g', 'description')}, {_text('g', 'meeting_day')},
        NOT COALESCE(CAST(g.normalized->>'archived' AS boolean), false) AS is_active,
        COALESCE('{GROUP_TYPE_PREFIX}' || (g.relationships->>'group_type'), '{UNTYPED_GROUPS_AREA}') AS area_pco_id,
-       {_problems('g')} AS problems, g.attributes AS record
+       {_problems('g')} AS problems
 FROM pco_landing g
 WHERE g.resource = 'groups/groups' AND g.removed_at IS NULL
 """
@@ -133,7 +133,7 @@ GROUP_MEMBERSHIPS = f"""
 SELECT m.pco_id, COALESCE(m.parent_pco_id, m.relationships->>'group') AS group_pco_id,
        m.relationships->>'person' AS person_pco_id,
        {_text('m', 'leader_type')}, {_typed('m', 'joined_at', 'timestamptz')},
-       {_problems('m')} AS problems, m.attributes AS record
+       {_problems('m')} AS problems
 FROM pco_landing m
 WHERE m.resource = 'groups/memberships' AND m.removed_at IS NULL
 """
@@ -147,8 +147,7 @@ SELECT i.pco_id, {_text('ev', 'name')}, {_text('ev', 'description')},
        (ev.pco_id IS NOT NULL AND ev.removed_at IS NULL) AS has_event,
        NULLIF(COALESCE(i.normalized->'problems', '[]'::jsonb)
               || CASE WHEN ev.removed_at IS NULL THEN COALESCE(ev.normalized->'problems', '[]'::jsonb)
-                      ELSE '[]'::jsonb END, '[]'::jsonb) AS problems,
-       i.attributes AS record
+                      ELSE '[]'::jsonb END, '[]'::jsonb) AS problems
 FROM pco_landing i
 LEFT JOIN pco_landing ev ON ev.resource = 'calendar/events'
                         AND ev.pco_id = COALESCE(i.parent_pco_id, i.relationships->>'event')
@@ -157,7 +156,7 @@ WHERE i.resource = 'calendar/event_instances' AND i.removed_at IS NULL
 
 CHECKIN_EVENTS = f"""
 SELECT '{CHECKIN_EVENT_PREFIX}' || e.pco_id AS pco_id, {_text('e', 'name')},
-       {_problems('e')} AS problems, e.attributes AS record
+       {_problems('e')} AS problems
 FROM pco_landing e
 WHERE e.resource = 'check-ins/events' AND e.removed_at IS NULL
 """
@@ -171,7 +170,7 @@ SELECT l.pco_id, {_text('l', 'name')}, {_text('l', 'kind')},
        (SELECT parent.pco_id FROM pco_landing parent
         WHERE parent.resource = 'check-ins/locations' AND parent.pco_id = l.relationships->>'parent'
           AND parent.removed_at IS NULL) AS parent_pco_id,
-       {_problems('l')} AS problems, l.attributes AS record
+       {_problems('l')} AS problems
 FROM pco_landing l
 WHERE l.resource = 'check-ins/locations' AND l.removed_at IS NULL
 """
@@ -184,7 +183,7 @@ SELECT c.pco_id, c.relationships->>'person' AS person_pco_id,
        {_text('c', 'first_name')}, {_text('c', 'last_name')}, {_text('c', 'kind')},
        {_text('c', 'security_code')}, {_typed('c', 'checked_in_at', 'timestamptz')},
        {_typed('c', 'checked_out_at', 'timestamptz')},
-       {_problems('c')} AS problems, c.attributes AS record
+       {_problems('c')} AS problems
 FROM pco_landing c
 WHERE c.resource = 'check-ins/check_ins' AND c.removed_at IS NULL
 """

@@ -62,16 +62,15 @@ COMPARISONS = (
         " FROM family_members fm JOIN families f ON f.id = fm.family_id JOIN people p ON p.id = fm.person_id"
         " WHERE f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL AND p.pco_id IS NOT NULL",
         _plain("is_primary_contact")),
+    # Where a group sits in the hierarchy is the church's once it exists: not compared.
     _Comparison(
         "church_groups",
-        f"SELECT pco_id, name, description, '{pco_state.PCO_GROUPS_DEPARTMENT}' AS parent_pco_id,"
-        f" true AS is_active, CAST(NULL AS text) AS meeting_day, problems FROM ({pco_state.GROUP_AREAS}) a"
-        f" UNION ALL SELECT pco_id, name, description, area_pco_id, is_active, meeting_day, problems"
-        f" FROM ({pco_state.GROUPS}) g",
-        "SELECT g.pco_id, g.name, g.description, parent.pco_id AS parent_pco_id, g.is_active, g.meeting_day"
-        " FROM church_group g JOIN church_group parent ON parent.id = g.parent_id"
-        " WHERE g.pco_id IS NOT NULL AND g.level IN (2, 3) AND g.pco_removed_at IS NULL",
-        {**_plain("name", "description", "parent_pco_id", "is_active"),
+        f"SELECT pco_id, name, description, true AS is_active, CAST(NULL AS text) AS meeting_day, problems"
+        f" FROM ({pco_state.GROUP_AREAS}) a"
+        f" UNION ALL SELECT pco_id, name, description, is_active, meeting_day, problems FROM ({pco_state.GROUPS}) g",
+        "SELECT pco_id, name, description, is_active, meeting_day FROM church_group"
+        " WHERE pco_id IS NOT NULL AND level IN (2, 3) AND pco_removed_at IS NULL",
+        {**_plain("name", "description", "is_active"),
          # PCO's schedule names a day only sometimes; otherwise the day is the church's.
          "meeting_day": "e.meeting_day IS NOT NULL AND e.meeting_day IS DISTINCT FROM l.meeting_day"}),
     _Comparison(

@@ -231,7 +231,13 @@ def test_landing_rejects_records_of_another_type(engine):
         land(engine, "people/people", [group("g1", "Youth", None)])
 
 
-def test_timestamps_in_the_future_or_past_are_kept_exactly(engine):
+def test_cursor_timestamps_are_kept_to_the_second(engine):
     stamp = datetime(2031, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
     land(engine, "people/people", [person("1", "A", "A", updated_at="2031-12-31T23:59:59Z")], advance_cursor=True)
     assert landing.read_cursor(engine, "people/people").value == stamp
+
+
+def test_nul_characters_pco_sometimes_sends_do_not_break_the_page(engine):
+    result = land(engine, "people/people", [person("1", "Ann\x00", "Lee", medical_notes="a\x00b")])
+    assert result.counts["people/people"].inserted == 1
+    assert scalar(engine, "SELECT attributes->>'medical_notes' FROM pco_landing WHERE pco_id = '1'") == "ab"

@@ -1,7 +1,7 @@
 """Each matching path: pco_id → email → name + birthdate → create; near-misses; ambiguity; claims."""
 
 from pco_pipeline.sync.load_people import load_people
-from pco_pipeline_tests.sync.pco_docs import email, land, local_person, person, rows, scalar
+from pco_pipeline_tests.sync.pco_docs import email, land, local_person, person, person_merger, rows, scalar
 
 
 def _linked_to(engine, pco_id):
@@ -126,10 +126,11 @@ def test_two_name_and_birthdate_candidates_are_quarantined(engine):
 
 
 def test_a_local_person_is_claimed_by_one_pco_person_only(engine):
-    local = local_person(engine, "Ann", "Lee", birthdate="1990-05-01", emails=["ann@example.org"])
+    # PCO has the same person twice, unmerged: both records match the one local person.
+    local = local_person(engine, "Ann", "Lee", birthdate="1990-05-01")
     land(engine, "people/people", [
         person("115", "Ann", "Lee", birthdate="1990-05-01", created_at="2024-02-01T00:00:00Z"),
-        person("114", "Ann", "Lee", emails=[email("ann@example.org")], created_at="2024-01-01T00:00:00Z"),
+        person("114", "Ann", "Lee", birthdate="1990-05-01", created_at="2024-01-01T00:00:00Z"),
     ])
     result = load_people(engine)
     assert _linked_to(engine, "114") == local  # created first in PCO: it keeps the claim
@@ -138,3 +139,37 @@ def test_a_local_person_is_claimed_by_one_pco_person_only(engine):
     assert details == {"rule": "ambiguous_claim", "candidates": [local], "claimed_by": "114"}
     assert "114" in reason
     assert result.counts["people"].quarantined == 1
+
+
+def test_a_local_person_matched_by_email_is_no_candidate_for_name_and_birthdate(engine):
+    local = local_person(engine, "Ann", "Lee", birthdate="1990-05-01", emails=["ann@example.org"])
+    land(engine, "people/people", [
+        person("116", "Ann", "Lee", birthdate="1990-05-01", created_at="2024-01-01T00:00:00Z"),
+        person("117", "Annie", "Lee", emails=[email("ann@example.org")], created_at="2024-02-01T00:00:00Z"),
+    ])
+    result = load_people(engine)
+    assert _linked_to(engine, "117") == local  # the earlier rule decides
+    assert result.matches.to_create == 1 and result.matches.ambiguous == 0
+
+
+def test_an_email_other_pco_people_share_identifies_nobody(engine):
+    # Only the father has the family address locally; PCO lists it for him and his daughter.
+    local_person(engine, "John", "Lee", emails=["lees@example.org"])
+    land(engine, "people/people", [
+        person("118", "Tim", "Lee", emails=[email("lees@example.org")]),
+        person("119", "Amy", "Lee", emails=[email("LEES@example.org")])])
+    result = load_people(engine)
+    assert result.matches.to_create == 2 and result.matches.by_email == 0
+    assert scalar(engine, "SELECT count(*) FROM people WHERE pco_id IS NULL") == 1
+
+
+def test_a_local_person_linked_to_a_record_pco_merged_away_follows_the_merger(engine):
+    local = local_person(engine, "Ann", "Lee", pco_id="120", allergies="peanuts")
+    land(engine, "people/people", [person("121", "Ann", "Lee")])
+    land(engine, "people/person_mergers", [person_merger("m1", keep="121", remove="120")])
+    result = load_people(engine)
+    assert result.matches.by_merged_pco_id == 1 and result.matches.to_create == 0
+    assert _linked_to(engine, "121") == local
+    assert scalar(engine, "SELECT allergies FROM people WHERE id = :i", i=local) == "peanuts"
+    assert scalar(engine, "SELECT is_active FROM people WHERE id = :i", i=local) is True
+    assert load_people(engine).counts["people"].writes == 0

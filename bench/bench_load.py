@@ -1,0 +1,240 @@
+"""Load only (no HTTP): land, match and upsert N PCO people into a church already holding N people.
+
+Each PCO person has one email and one phone. Of the N, a quarter match a local person by email
+(different case and spacing), a quarter by first name + last name + birthdate (their email is
+new), and half are new. Every configuration runs in a fresh database on the benchmark's own
+embedded PostgreSQL (`.pco_pipeline/bench-pgdata`) and in a fresh Python process, so the peak
+RSS of each run is its own (the PostgreSQL server's memory is not included).
+
+Timed separately:
+- landing: `db.landing.land_page` for pages of 100 people with their included emails and
+  phones (JSON:API documents parsed by `pco.jsonapi`; building and parsing them is not timed);
+- load: `sync.load_people.load_people` (stage, match, upsert people, emails, phones);
+- re-run: the same load again with nothing changed (the cost of an idle incremental run).
+
+Targets (issue 5): load of 100,000 ≤ 60 s on 2 cores, peak RSS ≤ 1 GiB, and the load's cost
+growing ≤ 12× from 10,000 to 100,000.
+
+    .venv/bin/python -m bench bench_load            # 3 runs at 10k, 3 at 100k
+    .venv/bin/python -m bench.bench_load --sizes 10000 --runs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from pco_pipeline.db import embedded, landing
+from pco_pipeline.db.migrations import apply_migrations
+from pco_pipeline.paths import project_root, state_dir
+from pco_pipeline.pco.jsonapi import parse_document
+from pco_pipeline.sync.catalog import spec_for
+
+TARGET_SECONDS_100K = 60.0
+TARGET_RSS_MIB = 1024.0
+TARGET_GROWTH = 12.0
+PAGE_SIZE = 100
+TEMPLATE = "pco_bench_template"
+EPOCH = date(1940, 1, 1)
+
+
+def _birthdate(i: int) -> str:
+    return (EPOCH + timedelta(days=(i * 37) % 25_000)).isoformat()
+
+
+def _server_url(database: str) -> str:
+    return embedded.ensure_running(state_dir() / "bench-pgdata").url(database)
+
+
+def _admin() -> sa.Engine:
+    return sa.create_engine(_server_url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _fresh_database(name: str) -> str:
+    admin = _admin()
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": TEMPLATE}).first()
+        if not exists:
+            conn.exec_driver_sql(f'CREATE DATABASE "{TEMPLATE}"')
+    template = sa.create_engine(_server_url(TEMPLATE), poolclass=sa.pool.NullPool)
+    apply_migrations(template)
+    template.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    admin.dispose()
+    return _server_url(name)
+
+
+def _drop_database(name: str) -> None:
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _seed_local_church(engine: sa.Engine, n: int) -> None:
+    """N local people without pco_id, each with an email and a phone (set-based: setup, not timed)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO people (id, first_name, last_name, birthdate)
+            SELECT i, 'First' || i, 'Last' || (i % 5000), DATE '1940-01-01' + ((i * 37) % 25000)
+            FROM generate_series(1, :n) AS i"""), {"n": n})
+        conn.execute(sa.text("SELECT setval('people_id_seq', :n)"), {"n": n})
+        conn.execute(sa.text("""
+            INSERT INTO person_emails (person_id, address, address_normalized, is_primary)
+            SELECT i, 'person' || i || '@example.org', 'person' || i || '@example.org', true
+            FROM generate_series(1, :n) AS i"""), {"n": n})
+        conn.execute(sa.text("""
+            INSERT INTO person_phones (person_id, number, e164, is_primary)
+            SELECT i, '(714) ' || lpad((i / 10000)::text, 3, '0') || '-' || lpad((i % 10000)::text, 4, '0'),
+                   '+1714' || lpad((i / 10000)::text, 3, '0') || lpad((i % 10000)::text, 4, '0'), true
+            FROM generate_series(1, :n) AS i"""), {"n": n})
+        conn.execute(sa.text("ANALYZE"))
+
+
+def _pco_person(i: int, n: int) -> tuple[dict, list[dict]]:
+    """PCO person i (1-based): a quarter match by email, a quarter by name + birthdate, half are new."""
+    pid, eid, tid = str(100_000_000 + i), str(10_000_000 + i), str(200_000_000 + i)
+    if i <= n // 4:
+        first, last, birthdate, address = f"First{i}", f"Last{i % 5000}", None, f"  Person{i}@Example.ORG "
+    elif i <= n // 2:
+        first, last, birthdate, address = f"FIRST{i}", f"last{i % 5000}", _birthdate(i), f"pco{i}@example.net"
+    else:
+        first, last, birthdate, address = f"New{i}", f"Comer{i % 5000}", _birthdate(i + 7), f"new{i}@example.net"
+    stamp = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}Z"
+    person = {
+        "type": "Person", "id": pid,
+        "attributes": {"first_name": first, "last_name": last, "birthdate": birthdate, "child": False,
+                       "grade": None, "gender": "Female" if i % 2 else "Male", "status": "active",
+                       "membership": "Member", "middle_name": None, "nickname": None, "name": f"{first} {last}",
+                       "created_at": stamp, "updated_at": stamp, "medical_notes": None, "remote_id": None},
+        "relationships": {"emails": {"data": [{"type": "Email", "id": eid}]},
+                          "phone_numbers": {"data": [{"type": "PhoneNumber", "id": tid}]},
+                          "addresses": {"data": []}},
+    }
+    ref = {"person": {"data": {"type": "Person", "id": pid}}}
+    included = [
+        {"type": "Email", "id": eid, "relationships": ref,
+         "attributes": {"address": address, "location": "Home", "primary": True, "blocked": False,
+                        "created_at": stamp, "updated_at": stamp}},
+        {"type": "PhoneNumber", "id": tid, "relationships": ref,
+         "attributes": {"number": f"714.{(i // 10000) % 1000:03d}.{i % 10000:04d}", "country_code": "US",
+                        "location": "Mobile", "primary": True, "carrier": None,
+                        "created_at": stamp, "updated_at": stamp}},
+    ]
+    return person, included
+
+
+def _pages(n: int) -> Iterator[list]:
+    for start in range(1, n + 1, PAGE_SIZE):
+        data, included = [], []
+        for i in range(start, min(start + PAGE_SIZE, n + 1)):
+            person, extra = _pco_person(i, n)
+            data.append(person)
+            included.extend(extra)
+        yield parse_document({"data": data, "included": included, "links": {}, "meta": {}}).records
+
+
+def run_once(n: int) -> dict:
+    """One measured run in this process; returns the figures."""
+    from pco_pipeline.sync.load_people import load_people  # after the fork-free start, for a clean RSS
+
+    name = f"pco_bench_{n}_{os.getpid()}"
+    url = _fresh_database(name)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        _seed_local_church(engine, n)
+        spec = spec_for("people/people")
+        landing_seconds = 0.0
+        for records in _pages(n):
+            started = time.perf_counter()
+            landing.land_page(engine, spec, records, advance_cursor=True)
+            landing_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        result = load_people(engine)
+        load_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        rerun = load_people(engine)
+        rerun_seconds = time.perf_counter() - started
+        people = result.counts["people"]
+        expected = {"created": n - n // 2, "updated": n // 2}
+        if {"created": people.created, "updated": people.updated} != expected or rerun.counts["people"].writes:
+            raise AssertionError(f"unexpected counts at {n}: {people} then {rerun.counts['people']}")
+        return {"n": n, "landing_s": landing_seconds, "load_s": load_seconds, "rerun_s": rerun_seconds,
+                "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "by_email": result.matches.by_email, "by_name_birthdate": result.matches.by_name_birthdate}
+    finally:
+        engine.dispose()
+        _drop_database(name)
+
+
+def _run_in_subprocess(n: int) -> dict:
+    completed = subprocess.run([sys.executable, "-m", "bench.bench_load", "--worker", str(n)],
+                               cwd=project_root(), capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"benchmark worker for {n} people failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_load")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv if argv is not None else [])
+    if args.worker:
+        print(json.dumps(run_once(args.worker)))
+        return 0
+
+    results: dict[int, list[dict]] = {}
+    for n in args.sizes:
+        results[n] = []
+        for attempt in range(args.runs):
+            run = _run_in_subprocess(n)
+            results[n].append(run)
+            print(f"  {n:>7,} people, run {attempt + 1}: landing {run['landing_s']:.1f} s, "
+                  f"load {run['load_s']:.1f} s, re-run {run['rerun_s']:.1f} s, peak RSS {run['rss_mib']:.0f} MiB",
+                  flush=True)
+
+    print(f"\nmedians of {args.runs} run(s); load = stage + match + upsert people, emails, phones; "
+          f"landing timed apart; RSS = the Python process")
+    print("| people | landing s | landing rows/s | load s | load people/s | idle re-run s | peak RSS MiB |"
+          " load vs 60 s | RSS vs 1 GiB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    status = 0
+    for n, runs in results.items():
+        landing_s, load_s, rss = _median(runs, "landing_s"), _median(runs, "load_s"), _median(runs, "rss_mib")
+        landed_rows = 3 * n  # each person with one email and one phone
+        time_ratio = load_s / (TARGET_SECONDS_100K * n / 100_000)
+        print(f"| {n:,} | {landing_s:.1f} | {landed_rows / landing_s:,.0f} | {load_s:.1f} | {n / load_s:,.0f} | "
+              f"{_median(runs, 'rerun_s'):.1f} | {rss:.0f} | {time_ratio:.2f}× | {rss / TARGET_RSS_MIB:.2f}× |")
+        if n == 100_000 and (load_s > TARGET_SECONDS_100K or rss > TARGET_RSS_MIB):
+            status = 1
+    if 10_000 in results and 100_000 in results:
+        growth = _median(results[100_000], "load_s") / _median(results[10_000], "load_s")
+        total_growth = ((_median(results[100_000], "load_s") + _median(results[100_000], "landing_s"))
+                        / (_median(results[10_000], "load_s") + _median(results[10_000], "landing_s")))
+        print(f"\nload cost 10k → 100k: {growth:.1f}× (limit {TARGET_GROWTH:.0f}×: "
+              f"{growth / TARGET_GROWTH:.2f} of it); landing + load: {total_growth:.1f}×")
+        if growth > TARGET_GROWTH:
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
