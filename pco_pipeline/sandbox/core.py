@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,7 +68,6 @@ class SandboxConfig:
     webhook_timeout: float = 10.0
     webhook_transport: httpx.BaseTransport | None = None
     public_base_url: str = "https://api.planningcenteronline.com"  # links inside webhook payloads
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_credentials(app_id: str | None, secret: str | None) -> tuple[str, str, str]:
