@@ -79,7 +79,7 @@ class RateLimiter:
         """Count one request for `credential` and judge it against the limit that applies to it."""
         rate = self.rate
         limit = rate.limit
-        if offset > self.deep_offset_threshold:
+        if offset > self.deep_offset_threshold and limit != UNLIMITED:
             limit = min(limit, self.deep_offset_limit)
         if lowered_limit is not None:
             limit = min(limit, lowered_limit)

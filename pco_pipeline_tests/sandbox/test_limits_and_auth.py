@@ -59,6 +59,11 @@ def test_deep_offsets_are_judged_against_75():
         assert deep.status_code == 429 and deep.headers["x-pco-api-request-rate-limit"] == "75"
 
 
+def test_off_means_no_limit_even_for_deep_offsets():
+    limiter = RateLimiter(RateLimit.parse("off"))
+    assert all(limiter.hit("a", offset=50_000).allowed for _ in range(200))
+
+
 @pytest.mark.parametrize("text,limit,period", [("100/20s", 100, 20.0), ("100/2s", 100, 2.0), ("2/500ms", 2, 0.5),
                                                ("60/1m", 60, 60.0), ("100/20", 100, 20.0)])
 def test_rate_limit_specs(text, limit, period):
