@@ -13,6 +13,7 @@ returned to the sender and logged.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -21,6 +22,10 @@ from typing import Any
 # and event names are far shorter, and btree entries are limited to ~2.7 kB.
 MAX_TEXT_LENGTH = 255
 MAX_ATTEMPT = 2**31 - 1  # INTEGER column
+# PCO sends one per body; the cap keeps one INSERT within PostgreSQL's bind parameter limit.
+MAX_DELIVERIES_PER_BODY = 100
+# Control characters (NUL cannot even be stored as text) would forge lines in the logs.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class EnvelopeError(ValueError):
@@ -73,6 +78,8 @@ def parse_deliveries(body: bytes, *, header_delivery_id: str | None = None,
         items = [items]
     if not isinstance(items, list) or not items:
         raise EnvelopeError("`data` must be an EventDelivery object or a non-empty list of them")
+    if len(items) > MAX_DELIVERIES_PER_BODY:
+        raise EnvelopeError(f"`data` holds more than {MAX_DELIVERIES_PER_BODY} deliveries")
     single = len(items) == 1
     return [_parse_item(item, f"data[{index}]",
                         header_delivery_id=header_delivery_id if single else None,
@@ -132,8 +139,8 @@ def _text(value: Any, where: str) -> str:
         raise EnvelopeError(f"{where} must be a non-empty string, got {_kind(value)}")
     if len(value) > MAX_TEXT_LENGTH:
         raise EnvelopeError(f"{where} is longer than {MAX_TEXT_LENGTH} characters")
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL
-        raise EnvelopeError(f"{where} contains a NUL character")
+    if _CONTROL_CHARACTERS.search(value):
+        raise EnvelopeError(f"{where} contains a control character")
     return value
 
 

@@ -76,7 +76,9 @@ def test_integer_ids_are_read_as_text():
 @pytest.mark.parametrize("mutate, reason", [
     (lambda item: item["attributes"].update(attempt=True), "attempt must be a positive integer"),
     (lambda item: item["attributes"].update(attempt=0), "attempt must be a positive integer"),
-    (lambda item: item.update(id="bad\x00id"), "contains a NUL character"),
+    (lambda item: item.update(id="bad\x00id"), "data[0].id contains a control character"),
+    (lambda item: item["attributes"].update(name="people.v2.events.person.updated\nINFO forged line"),
+     "data[0].attributes.name contains a control character"),
     (lambda item: item.update(attributes=[]), "attributes must be an object, got a list"),
     (lambda item: item["attributes"].update(payload='{"meta": {}}'), "payload data must be a resource object"),
     (lambda item: item["attributes"].update(payload='{"data": {"type": "Person", "id": "1"}, "meta": []}'),
@@ -103,3 +105,10 @@ def test_reasons_never_quote_body_values():
     with pytest.raises(EnvelopeError) as caught:
         parse_deliveries(encode(document))
     assert "Secret-Name-Value" not in caught.value.reason
+
+
+def test_a_body_of_more_than_a_hundred_deliveries_is_refused():
+    items = [delivery_document()["data"][0] for _ in range(101)]
+    with pytest.raises(EnvelopeError, match="more than 100 deliveries"):
+        parse_deliveries(encode({"data": items}))
+    assert len(parse_deliveries(encode({"data": items[:100]}))) == 100
