@@ -46,7 +46,8 @@ def _remember_dagster_url(url: str) -> None:
     env_file.write_text("\n".join([*kept, wanted]) + "\n")
 
 
-def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[str, str] | None = None):
+def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
+            log_level: str = "INFO"):
     """Execute `job_name` in-process on the persistent instance; return the ExecuteInProcessResult."""
     import dagster as dg
 
@@ -54,6 +55,8 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
 
     prepare_environment()
     job = defs().resolve_job_def(job_name)
+    # Progress and warnings on the terminal; the full event stream is in the UI's run view.
+    config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(run_config=run_config or {}, instance=instance,
-                                      tags=tags or {}, raise_on_error=False)
+        return job.execute_in_process(run_config=config, instance=instance, tags=tags or {},
+                                      raise_on_error=False)
