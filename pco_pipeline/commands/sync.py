@@ -40,7 +40,7 @@ def summarize(result) -> list[str]:
     interesting = ("records_fetched", "new", "changed", "removed", "requests_used", "rate_limited_429s",
                    "created", "updated", "unchanged", "quarantined", "deactivated")
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.event_specific_data.materialization
         metadata = materialization.metadata
         parts = [f"{k}={metadata[k].value}" for k in interesting if k in metadata]
         lines.append(f"  {materialization.asset_key.to_user_string():<26} " + " ".join(parts))
