@@ -19,11 +19,12 @@ decides it:
    several: `ambiguous_name_birthdate`. A missing or different birthdate never matches.
 4. `create` — undecided after step 3: a new local person.
 
-A local person is claimed by one PCO person per run: when several PCO people match the same
-local person in one step, the one created first in PCO (then the lowest id) keeps it and the
-others become `ambiguous_claim`; a local person matched in step 2 is no longer a candidate in
-step 3. Ambiguous rows carry the candidate local ids; the load quarantines them rather than
-guess.
+A local person is claimed by one PCO person: when several PCO people match the same local
+person in one step, the one created first in PCO (then the lowest id) keeps it and the others
+become `ambiguous_claim`; a local person matched in step 2 is no longer a candidate in step 3.
+A lost claim stays lost in later runs (from its open quarantine entry) for as long as the
+winner holds that local person, instead of turning into a new person once the winner is linked.
+Ambiguous rows carry the candidate local ids; the load quarantines them rather than guess.
 
 Names compare with PostgreSQL `lower(btrim(...))` on both sides (Unicode-aware in a UTF-8
 database); emails with `normalize.normalize_email` on the PCO side and the stored
@@ -113,6 +114,17 @@ _STEPS = (
     JOIN people p ON p.pco_id = v.removed
     WHERE {_UNDECIDED}
     ORDER BY s.pco_id, p.id
+    """,
+    # A claim lost in an earlier run stays lost while the winner still holds that local person:
+    # the cause (PCO has the person twice) is fixed in PCO or by hand, not by the next run.
+    f"""
+    INSERT INTO {MATCHES} (pco_id, person_id, method, candidates, claimed_by)
+    SELECT s.pco_id, NULL, 'ambiguous_claim', ARRAY[p.id], p.pco_id
+    FROM {STAGE} s
+    JOIN sync_quarantine q ON q.entity = 'people' AND q.record_key = s.pco_id AND q.resolved_at IS NULL
+                          AND q.details->>'rule' = 'ambiguous_claim'
+    JOIN people p ON p.id = CAST(q.details->'candidates'->>0 AS bigint) AND p.pco_id = q.details->>'claimed_by'
+    WHERE {_UNDECIDED}
     """,
     # 2. Email.
     f"""

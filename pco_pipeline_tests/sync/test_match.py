@@ -139,6 +139,16 @@ def test_a_local_person_is_claimed_by_one_pco_person_only(engine):
     assert details == {"rule": "ambiguous_claim", "candidates": [local], "claimed_by": "114"}
     assert "114" in reason
     assert result.counts["people"].quarantined == 1
+    # The next run does not turn the loser into a new person: PCO still has the person twice.
+    again = load_people(engine)
+    assert again.counts["people"].as_dict() == {"created": 0, "updated": 0, "unchanged": 1, "quarantined": 1,
+                                                "deactivated": 0}
+    assert _quarantine(engine, "115")[0].details["claimed_by"] == "114"
+    # Staff merge the duplicate in PCO: the loser is gone and its quarantine entry resolves.
+    land(engine, "people/person_mergers", [person_merger("m1", keep="114", remove="115")])
+    load_people(engine)
+    assert _quarantine(engine, "115") == []
+    assert scalar(engine, "SELECT count(*) FROM people") == 1
 
 
 def test_a_local_person_matched_by_email_is_no_candidate_for_name_and_birthdate(engine):
