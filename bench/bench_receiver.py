@@ -1,12 +1,16 @@
 """Webhook receiver ingest rate on loopback: signed deliveries stored per second, and none lost.
 
 The receiver runs as PCO would meet it: `pco-pipeline webhooks serve` in its own process (its
-default logging on), on a fresh database of the embedded PostgreSQL. Sender processes stand in
-for PCO: each runs several concurrent httpx clients (one thread each, keep-alive), posting
-pre-signed ~2.1 KiB person.updated deliveries. Senders share the machine's cores with the
-receiver and PostgreSQL, so the figure is a floor for the receiver alone. A round's rate is deliveries / (last 200 − first send); the
-receiver answers 200 only once a row is committed, and after each round the inbox is counted
-against what was sent (lost = sent − stored). Target: ≥ 500 deliveries/s on 2 cores, 0 lost.
+default logging on), on a fresh database of the benchmarks' embedded PostgreSQL
+(`.pco_pipeline/bench-pgdata`). Sender processes stand in for PCO: each runs several
+concurrent httpx clients (one thread each, keep-alive), posting pre-signed ~2.1 KiB
+person.updated deliveries. The senders share the machine's cores with the receiver and
+PostgreSQL, so the rate is a floor for the receiver alone; the load average is printed because
+other work on the machine moves the figure too.
+
+A round's rate is deliveries / (last 200 − first send). The receiver answers 200 only once a
+row is committed, and after each round the inbox is counted against what was sent
+(lost = sent − stored). Target: ≥ 500 deliveries/s on 2 cores, 0 lost.
 """
 
 from __future__ import annotations
@@ -178,9 +182,14 @@ def run_round(base: str, receiver: psutil.Process, engine: sa.Engine, clients_pe
 
 # --- setup: database and receiver process ---------------------------------------------------------
 
+def _admin_engine() -> tuple[embedded.EmbeddedServer, sa.Engine]:
+    # The benchmarks' own embedded server, apart from the church database the CLI uses.
+    server = embedded.ensure_running(state_dir() / "bench-pgdata")
+    return server, sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
 def fresh_database() -> str:
-    server = embedded.ensure_running(state_dir() / "pgdata")
-    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    server, admin = _admin_engine()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
@@ -193,8 +202,7 @@ def fresh_database() -> str:
 
 
 def drop_database() -> None:
-    server = embedded.ensure_running(state_dir() / "pgdata")
-    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    _, admin = _admin_engine()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     admin.dispose()
