@@ -49,7 +49,9 @@ inner spaces, punctuation, dots and +tags in emails all count; nickname is not u
 
 When several PCO people claim the same local person in one step, the one created first in PCO
 (then the lowest id) gets it; the others are ambiguous. Ambiguous PCO people are neither linked
-nor created (they go to review). A PCO person undecided after step 3 is created locally. A local
+nor created (they go to review), and stay so on later runs until staff resolve them — a claim
+loser must not be created just because its rival has been linked since. A PCO person undecided
+after step 3 is created locally. A local
 person nobody claims is *ambiguous* if an ambiguous PCO person named it as a candidate, else
 *local-only* (it will be pushed to PCO).
 
