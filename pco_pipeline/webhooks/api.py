@@ -32,6 +32,7 @@ from starlette.routing import Route
 from pco_pipeline.sync.pco_state import (
     CHECKIN_EVENT_PREFIX, GROUP_TYPE_PREFIX, PCO_GROUPS_DEPARTMENT, UNTYPED_GROUPS_AREA,
 )
+from pco_pipeline.webhooks.envelope import decimal_or_none
 from pco_pipeline.webhooks.responses import error_response
 
 DEFAULT_LIMIT = 100
@@ -71,9 +72,10 @@ def _shown(raw: str) -> str:
 
 
 def parse_positive_id(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1 or int(raw) > 2**63 - 1:
+    value = decimal_or_none(raw)
+    if value is None or value < 1:
         raise ValueError(f"must be a positive integer id, got {_shown(raw)}")
-    return int(raw)
+    return value
 
 
 _PLUS_LOST_IN_QUERY = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
@@ -110,9 +112,10 @@ def parse_text(raw: str) -> str:
 
 
 def _bounded_int(name: str, raw: str, low: int, high: int) -> int:
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = decimal_or_none(raw)
+    if value is None or not low <= value <= high:
         raise BadParameter(name, f"must be an integer from {low} to {high}, got {_shown(raw)}")
-    return int(raw)
+    return value
 
 
 # --- listings -----------------------------------------------------------------------------------

@@ -153,9 +153,8 @@ def _identifier(value: Any, where: str) -> str:
 
 def _attempt(value: Any, header_value: str | None, where: str) -> int:
     if value is None:
-        if header_value and header_value.strip().isdigit():
-            value = int(header_value.strip())
-        else:
+        value = decimal_or_none(header_value or "")
+        if value is None:
             return 1
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPT:
         raise EnvelopeError(f"{where} must be a positive integer")
@@ -173,6 +172,15 @@ def _event_time(value: Any, where: str) -> datetime | None:
         raise EnvelopeError(f"{where} is not an ISO 8601 timestamp") from None
     # PCO always sends an offset; a naive value can only sensibly mean UTC.
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def decimal_or_none(text: str) -> int | None:
+    """The value of plain ASCII decimal digits (at most 18, so any int64), else None.
+
+    str.isdigit alone admits digits int() refuses ("²") and lengths int() refuses to convert.
+    """
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _kind(value: Any) -> str:

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, is_authentic
 from pco_pipeline.webhooks.database import ConnectionPool, describe_failure
-from pco_pipeline.webhooks.envelope import EnvelopeError, parse_deliveries
+from pco_pipeline.webhooks.envelope import EnvelopeError, decimal_or_none, parse_deliveries
 from pco_pipeline.webhooks.inbox import InboxUnavailable, store_deliveries
 from pco_pipeline.webhooks.responses import error_response, service_unavailable
 from pco_pipeline.webhooks.settings import ReceiverSettings
@@ -39,8 +39,8 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     A declared Content-Length over the limit is refused before reading anything; a chunked body
     is read only up to the limit, so memory per request stays bounded either way.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+    declared = decimal_or_none(request.headers.get("content-length", ""))
+    if declared is not None and declared > limit:
         raise BodyTooLarge
     body = bytearray()
     async for chunk in request.stream():
