@@ -59,7 +59,7 @@ class PCOResource(dg.ConfigurableResource):
         default=None, description="file keeping rotated OAuth tokens (PCO_OAUTH_TOKEN_FILE)")
     max_retries: int = Field(default=5, description="retries of a failed request (timeouts, resets, 5xx)")
     timeout_seconds: float = Field(default=30.0, description="per-request read timeout")
-    prefetch: int = Field(default=4, description="pages fetched at once when the total is known")
+    prefetch: int = Field(default=8, description="pages fetched at once when the total is known (1-16)")
 
     _client: Optional[PCOClient] = PrivateAttr(default=None)
 
