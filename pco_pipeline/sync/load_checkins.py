@@ -22,21 +22,22 @@ from pco_pipeline.sync.loading import (
 
 
 def _upsert(conn: sa.Connection, table: str, stage_name: str, fields: tuple[str, ...],
-            extra_insert: dict[str, str] | None = None, extra_match: str = "TRUE") -> tuple[int, int]:
-    """Update rows of `table` whose `fields` differ from the stage (by pco_id), insert the missing."""
-    extra_insert = extra_insert or {}
-    set_fields = ", ".join(f"{f} = s.{f}" for f in fields)
+            fixed: dict[str, str] | None = None) -> tuple[int, int]:
+    """Update rows of `table` whose `fields` (or `fixed` column values) differ from the stage, by
+    pco_id; insert the missing ones. Returns (created, updated)."""
+    fixed = fixed or {}
+    assignments = [f"{f} = s.{f}" for f in fields] + [f"{c} = {v}" for c, v in fixed.items()]
+    local = [f"t.{f}" for f in fields] + [f"t.{c}" for c in fixed]
+    staged = [f"s.{f}" for f in fields] + list(fixed.values())
     updated = count(conn, f"""
-        UPDATE {table} t SET {set_fields}, pco_removed_at = NULL, updated_at = now()
+        UPDATE {table} t SET {', '.join(assignments)}, pco_removed_at = NULL, updated_at = now()
         FROM {stage_name} s
-        WHERE t.pco_id = s.pco_id AND {extra_match}
-          AND ({', '.join('t.' + f for f in fields)}, t.pco_removed_at IS NULL)
-              IS DISTINCT FROM ({', '.join('s.' + f for f in fields)}, true)
+        WHERE t.pco_id = s.pco_id
+          AND ({', '.join(local)}, t.pco_removed_at IS NULL) IS DISTINCT FROM ({', '.join(staged)}, true)
         """)
     created = count(conn, f"""
-        INSERT INTO {table} (pco_id, {', '.join(fields)}{''.join(', ' + c for c in extra_insert)})
-        SELECT s.pco_id, {', '.join('s.' + f for f in fields)}{''.join(', ' + v for v in extra_insert.values())}
-        FROM {stage_name} s
+        INSERT INTO {table} (pco_id, {', '.join([*fields, *fixed])})
+        SELECT s.pco_id, {', '.join(staged)} FROM {stage_name} s
         WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
@@ -69,7 +70,7 @@ def load_events(engine: sa.Engine) -> LoadReport:
             " || COALESCE(s.event_pco_id, '(none)') || ', which has not been landed'", record_sql=record)
         counts.quarantined += reject_invalid(conn, "events", "stage_events", "event instance", record_sql=record)
         counts.created, counts.updated = _upsert(conn, "events", "stage_events", EVENT_FIELDS,
-                                                 {"source": "'calendar'"}, "t.source = 'calendar'")
+                                                 {"source": "'calendar'"})
         counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
         counts.deactivated = _mark_removed(conn, "events", "t.source = 'calendar'", "calendar/event_instances",
                                            "t.pco_id")
@@ -84,7 +85,7 @@ def load_checkin_events(conn: sa.Connection) -> LoadCounts:
         conn, "checkin_events", "stage_checkin_events", "check-in event",
         record_sql=landed_record("check-ins/events", f"substr(s.pco_id, {len(pco_state.CHECKIN_EVENT_PREFIX) + 1})"))
     counts.created, counts.updated = _upsert(conn, "events", "stage_checkin_events", ("name",),
-                                             {"source": "'check-ins'"}, "t.source = 'check-ins'")
+                                             {"source": "'check-ins'"})
     counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
     counts.deactivated = _mark_removed(conn, "events", "t.source = 'check-ins'", "check-ins/events",
                                        f"substr(t.pco_id, {len(pco_state.CHECKIN_EVENT_PREFIX) + 1})")
