@@ -1,0 +1,76 @@
+"""`apply_webhooks_sensor`: launches `apply_webhooks` for what is waiting in `webhook_inbox`.
+
+Each tick runs two bounded queries (`PCO_WEBHOOK_BATCH_SIZE` rows each, default 200):
+- new rows after the sensor's cursor (the last inbox id it handed out) → one run, run key
+  `webhooks:<first>-<last>`; the cursor moves to the last id;
+- rows at or before the cursor that are due again (a failed try whose backoff ended, a run that
+  died holding them, a run that never started) → one run, keyed by the ids and when they became
+  due, so the same due rows are launched once and a later retry of them is a new run.
+Whether a row is done lives in the inbox itself, not in the sensor: a failed run is never
+relaunched under its run key (Dagster launches a key once), the retry lane takes its rows.
+
+Interval: `PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS` (default 15). Default status RUNNING: rows only
+reach the inbox once someone runs the receiver and subscribes (`pco-pipeline webhooks
+subscribe`), both deliberate steps, after which leaving deliveries unapplied is never wanted; a
+stopped sensor would let the inbox fill silently while staff believe changes arrive in real
+time. An idle tick is one indexed query.
+"""
+
+import os
+
+import dagster as dg
+
+from pco_pipeline.defs.church_db.resources import PostgresResource
+from pco_pipeline.defs.webhooks.apply import WEBHOOK_TAGS, ApplyWebhooksConfig, apply_webhooks
+from pco_pipeline.sync.webhook_inbox import due_retry_ids, new_row_ids
+
+INTERVAL_ENV = "PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS"
+BATCH_ENV = "PCO_WEBHOOK_BATCH_SIZE"
+DEFAULT_INTERVAL_SECONDS = 15
+DEFAULT_BATCH_SIZE = 200
+
+
+def _setting(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
+
+
+def sensor_interval_seconds() -> int:
+    return _setting(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS, 1, 3600)
+
+
+def batch_size() -> int:
+    return _setting(BATCH_ENV, DEFAULT_BATCH_SIZE, 1, 5000)
+
+
+def _run_request(run_key: str, ids: list[int]) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=run_key,
+        run_config=dg.RunConfig(ops={"apply_webhook_events": ApplyWebhooksConfig(inbox_ids=ids)}),
+        tags={**WEBHOOK_TAGS, "pco/inbox_ids": f"{ids[0]}-{ids[-1]} ({len(ids)})"})
+
+
+@dg.sensor(job=apply_webhooks, minimum_interval_seconds=sensor_interval_seconds(),
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Launches apply_webhooks for new webhook_inbox rows (bounded batches) and for rows whose "
+                       "retry is due. Interval: PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS; batch: PCO_WEBHOOK_BATCH_SIZE.")
+def apply_webhooks_sensor(context: dg.SensorEvaluationContext, church_db: PostgresResource) -> dg.SensorResult:
+    cursor = int(context.cursor or 0)
+    limit = batch_size()
+    with church_db.get_engine().connect() as conn:
+        new = new_row_ids(conn, after_id=cursor, limit=limit)
+        retries = due_retry_ids(conn, up_to_id=cursor, limit=limit)
+    requests = []
+    if new:
+        requests.append(_run_request(f"webhooks:{new[0]}-{new[-1]}", new))
+    if retries.ids:
+        due = retries.due_marker.isoformat() if retries.due_marker else "orphaned"
+        requests.append(_run_request(
+            f"webhooks-retry:{retries.ids[0]}-{retries.ids[-1]}:{len(retries.ids)}@{due}", retries.ids))
+    if not requests:
+        return dg.SensorResult(skip_reason=f"nothing waiting in webhook_inbox (cursor: id {cursor})")
+    return dg.SensorResult(run_requests=requests, cursor=str(new[-1] if new else cursor))
