@@ -100,7 +100,8 @@ class Rendered:
 
 
 class Renderer:
-    """Renders records for one request: knows the base URL, the organization and the API versions."""
+    """Renders records for one request (the store held still meanwhile): knows the base URL, the
+    organization and the API versions."""
 
     def __init__(self, store: Store, organization: Record, base_url: str, versions: dict[str, str] | None = None,
                  cache: RenderCache | None = None):
@@ -111,6 +112,7 @@ class Renderer:
         self.versions.update(versions or {})
         self.cache = cache
         self._prefixes: dict[str, str] = {}
+        self._resolved: dict[tuple[str, str, str], tuple[Kind | None, RelValue, list[Record]]] = {}
 
     # --- URLs -----------------------------------------------------------------------------------
 
@@ -171,11 +173,17 @@ class Renderer:
                 found = store.get(rel.target, value[1])
                 return target, value, [found] if found is not None else []
             return target, value, [r for r in (store.get(rel.target, ref[1]) for ref in value) if r is not None]
+        memo_key = (kind.key, record.id, name)  # derived sides are asked for twice per included row
+        memo = self._resolved.get(memo_key)
+        if memo is not None:
+            return memo
         if rel.source == "reverse":
             children = store.children(rel.target, rel.via, record.id)
             if rel.via == "customizable":  # field data of a Person, not of the Organization
                 children = [c for c in children if c.relationships.get("customizable", ("",))[0] == kind.type]
-            return target, [c.ref() for c in children], children
+            memo = (target, [c.ref() for c in children], children)
+            self._resolved[memo_key] = memo
+            return memo
         if rel.source == "household_people":
             refs = store.household_people(record.id)
             return target, refs, [p for p in (store.get("people/people", ref[1]) for ref in refs) if p]
