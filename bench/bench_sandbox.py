@@ -1,7 +1,7 @@
 """PCO sandbox speed on loopback: requests/s sustained, ms per heavy page, start-up time.
 
-The sandbox runs as a user meets it — `pco-pipeline sandbox` in its own process, a 20,000-person
-synthetic church, rate limit off. Client processes with keep-alive httpx clients stand in for the pipeline (the box has 2 cores:
+The sandbox runs as a user meets it — its own process serving over uvicorn, as
+`pco-pipeline sandbox` does, a 20,000-person synthetic church, rate limit off. Client processes with keep-alive httpx clients stand in for the pipeline (the box has 2 cores:
 clients and server share them). Measured (median of ROUNDS rounds each):
   * start-up of a 2,000-person church (seed + load, in-process): limit 10 s;
   * requests/s for a 25-row page of people at random offsets, at 1, 2 and 4 client processes;
@@ -45,9 +45,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+_SERVER = """
+import sys
+from pco_pipeline.sandbox import Sandbox, SandboxConfig, serve
+sandbox = Sandbox.seeded(people=int(sys.argv[2]), seed=1,
+                         config=SandboxConfig(rate_limit="off", app_id=sys.argv[3], secret=sys.argv[4]))
+serve(sandbox, port=int(sys.argv[1]), log_level="warning")
+"""
+
+
 def _start_server(port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pco_pipeline.cli", "sandbox", "--port", str(port), "--people", str(PEOPLE),
-               "--rate-limit", "off", "--app-id", AUTH[0], "--secret", AUTH[1]]
+    """The sandbox in its own process, as `pco-pipeline sandbox --rate-limit off` runs it."""
+    command = [sys.executable, "-c", _SERVER, str(port), str(PEOPLE), *AUTH]
     process = subprocess.Popen(command, cwd=project_root(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
