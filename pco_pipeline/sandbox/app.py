@@ -120,15 +120,18 @@ class SandboxApp:
         verdict = None
         rate_key = f"anonymous:{(scope.get('client') or ('?',))[0]}"
         try:
+            refused: ApiError | None = None
             try:
                 principal = sandbox.auth.authenticate(request.headers.get("authorization"))
                 rate_key = principal.rate_key
-            finally:
-                verdict = sandbox.limiter.hit(rate_key, offset=_offset(query_string),
-                                              lowered_limit=plan.lowered_limit)
-                if not verdict.allowed:
-                    raise errors.rate_limited(verdict.count, verdict.limit, verdict.period.period_text,
-                                              verdict.retry_after)
+            except ApiError as error:
+                refused = error  # counted too (by client address), then answered
+            verdict = sandbox.limiter.hit(rate_key, offset=_offset(query_string), lowered_limit=plan.lowered_limit)
+            if not verdict.allowed:
+                raise errors.rate_limited(verdict.count, verdict.limit, verdict.period.period_text,
+                                          verdict.retry_after)
+            if refused is not None:
+                raise refused
             if plan.terminal is not None and plan.terminal.kind == "error":
                 status = plan.terminal.status
                 raise ApiError(status, [errors.error_object(status, "Injected by the sandbox's fault injection.")])
