@@ -1,0 +1,346 @@
+"""Outbound pushes (church database → PCO): what the three pushes share. No Dagster here.
+
+    from pco_pipeline.sync.push_people import push_people
+    report = push_people(engine, client, run_id=..., dry_run=False)
+    report.counts.totals()          # created / updated / adopted / skipped / failed
+    report.plan.markdown()          # what was (or, in a dry run, would be) sent, field by field
+
+The pushes (`push_people`, `push_families.push_families`, `push_memberships.push_group_memberships`)
+follow the same rules:
+
+- **Plan from the database alone.** Each push first reads what to send from the church tables,
+  the landed PCO state and the push ledger, without a request. A dry run stops there: it sends
+  nothing at all and writes nothing but its run log row; its plan is the report.
+- **Validate before sending** (`push_validate`). A record PCO would damage or refuse is not sent:
+  it is *skipped* and quarantined (direction 'outbound', entity `push_<table>`) with the reason.
+- **PCO's refusals are per record.** A 422 (or another 4xx about the record) quarantines that
+  record with PCO's own detail and the push goes on; the record is tried again once the church
+  edits it. Errors about the connection itself (credentials, scopes, PCO unreachable or failing,
+  a rate limit that never opens) stop the push (`PushAborted`).
+- **Idempotent and crash-safe.** Ids are stored back as soon as PCO confirms a create, one
+  record per transaction; a create whose answer was lost is found again in PCO by the next run
+  (see `push_ledger`); children are compared with what PCO already has before they are created.
+- **One push of a kind at a time** (`exclusive`): a second concurrent run of the same push
+  refuses to start rather than race the first.
+
+Counts: `created` (POSTs PCO confirmed), `updated` (PATCHes), `adopted` (records found in PCO and
+linked instead of created again), `skipped` (not sent: invalid, or refused earlier and unchanged,
+or possibly a duplicate), `failed` (sent and refused, or the outcome stayed unknown).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pco_pipeline.pco.errors import (PCOAuthError, PCOConfigError, PCOConnectionError, PCOError, PCOForbiddenError,
+                                     PCORateLimited, PCOServerError, PCOValidationError)
+from pco_pipeline.sync import quarantine
+
+OUTCOMES = ("created", "updated", "adopted", "skipped", "failed")
+
+# Outbound quarantine reasons (inbound ones live in `quarantine`).
+REFUSED_BY_PCO = "refused_by_pco"
+OUTCOME_UNKNOWN = "outcome_unknown"
+POSSIBLE_DUPLICATE = "possible_duplicate"
+CHANGED_BY_PCO = "changed_by_pco"
+MISSING_IN_PCO = "missing_in_pco"
+
+# Errors about the connection, not the record: the push stops instead of failing every record.
+ABORTING_ERRORS = (PCOAuthError, PCOForbiddenError, PCOConnectionError, PCORateLimited, PCOServerError,
+                   PCOConfigError)
+
+PLAN_TABLE_ROWS = 60
+
+
+class PushAborted(RuntimeError):
+    """The push stopped: PCO cannot be used right now (the cause is chained), or it is not safe to push."""
+
+
+def quarantine_entity(table: str) -> str:
+    """The quarantine entity of a local table's outbound records (kept apart from the inbound ones)."""
+    return f"push_{table}"
+
+
+def require_people_loaded(conn: sa.Connection) -> None:
+    """Refuse to create PCO people before the inbound sync knows which church people PCO already has.
+
+    Pushing an unlinked local person creates a PCO person; if PCO already had them (not yet
+    matched by the inbound sync) that is a duplicate (pco_api.md §6.8), and PCO cannot merge
+    through the API. So the people extract must have read PCO completely once, and the people
+    load must have applied everything landed.
+    """
+    listed = conn.execute(sa.text(
+        "SELECT 1 FROM pco_listing WHERE resource = 'people/people' AND finished_at IS NOT NULL LIMIT 1")).scalar()
+    if listed is None:
+        raise PushAborted("PCO's people have never been read completely: run the inbound people sync "
+                          "(`pco-pipeline sync people`) first, so people PCO already has are linked, not duplicated")
+    unloaded = conn.execute(sa.text(
+        "SELECT count(*) FROM pco_landing l WHERE l.resource = 'people/people' AND l.removed_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM people p WHERE p.pco_id = l.pco_id)"
+        " AND NOT EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.entity = 'people' AND q.record_key = l.pco_id"
+        "                 AND q.resolved_at IS NULL)")).scalar_one()
+    if unloaded:
+        raise PushAborted(f"{unloaded} PCO people were read but not loaded into the church database yet: run the "
+                          "inbound people sync (`pco-pipeline sync people`) first, so they are linked, not duplicated")
+
+
+@contextmanager
+def exclusive(engine: sa.Engine, push: str) -> Iterator[None]:
+    """Hold the session advisory lock of one push kind for the duration; PushAborted when taken."""
+    with engine.connect() as conn:
+        key = f"push:{push}"
+        if not conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": key}).scalar():
+            raise PushAborted(f"another {push} push is running: wait for it to finish")
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
+            conn.commit()
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """One write a push sends (or would send): `fields` are name → value (update: "old → new")."""
+
+    action: str            # create | update
+    resource: str          # PCO type
+    local: str             # which local record, for people reading the plan
+    fields: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A local record the push does not send, and why (quarantined on a real run)."""
+
+    table: str
+    record_key: str
+    local_id: int | None
+    reason_code: str
+    reason: str
+    record: Mapping[str, Any] | None = None
+    details: Mapping[str, Any] | None = None
+    quarantine: bool = True   # False: already quarantined (refused earlier, unchanged since)
+
+
+@dataclass
+class Plan:
+    """What a push sends, counted in full; the first `table_rows` writes are kept for the table."""
+
+    table_rows: int = PLAN_TABLE_ROWS
+    actions: Counter = field(default_factory=Counter)          # (resource, action) → n
+    writes: list[PlannedWrite] = field(default_factory=list)   # the first table_rows
+    skips: Counter = field(default_factory=Counter)            # (table, reason_code) → n
+    skipped: list[Skip] = field(default_factory=list)          # the first table_rows
+    notes: Counter = field(default_factory=Counter)            # not pushed by design, e.g. "waiting for person"
+
+    def add(self, write: PlannedWrite) -> None:
+        self.actions[(write.resource, write.action)] += 1
+        if len(self.writes) < self.table_rows:
+            self.writes.append(write)
+
+    def skip(self, skip: Skip) -> None:
+        self.skips[(skip.table, skip.reason_code)] += 1
+        if len(self.skipped) < self.table_rows:
+            self.skipped.append(skip)
+
+    @property
+    def total_writes(self) -> int:
+        return sum(self.actions.values())
+
+    def counts(self) -> dict[str, int]:
+        """`<action> <Resource>` → n, plus `skip <table> (<reason>)` → n."""
+        out = {f"{action} {resource}": n for (resource, action), n in sorted(self.actions.items())}
+        out.update({f"skip {table} ({reason})": n for (table, reason), n in sorted(self.skips.items())})
+        return out
+
+    def markdown(self) -> str:
+        """Counts per action, then the writes field by field (the first `table_rows`), then the skips."""
+        lines = ["| action | PCO resource | count |", "|---|---|---:|"]
+        lines += [f"| {action} | {resource} | {n} |" for (resource, action), n in sorted(self.actions.items())]
+        if not self.actions:
+            lines.append("| (nothing to send) | | 0 |")
+        for (table, reason), n in sorted(self.skips.items()):
+            lines.append(f"| skip ({reason}) | {table} | {n} |")
+        for note, n in sorted(self.notes.items()):
+            lines.append(f"| not pushed: {note} | | {n} |")
+        if self.writes:
+            lines += ["", "| # | action | PCO resource | local record | field | value |", "|---:|---|---|---|---|---|"]
+            for number, write in enumerate(self.writes, 1):
+                fields = write.fields or (("", ""),)
+                for index, (name, value) in enumerate(fields):
+                    lead = f"| {number} | {write.action} | {write.resource} | {_cell(write.local)}" if index == 0 \
+                        else "| | | |"
+                    lines.append(f"{lead} | {name} | {_cell(value)} |")
+            if self.total_writes > len(self.writes):
+                lines.append(f"\n… and {self.total_writes - len(self.writes)} more writes (counted above).")
+        if self.skipped:
+            lines += ["", "| skipped | reason |", "|---|---|"]
+            lines += [f"| {skip.table} {skip.record_key} | {_cell(skip.reason)} |" for skip in self.skipped]
+            hidden = sum(self.skips.values()) - len(self.skipped)
+            if hidden > 0:
+                lines.append(f"\n… and {hidden} more skipped (see the quarantine).")
+        return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else (value.isoformat() if isinstance(value, (date, datetime)) else str(value))
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# --- counting -------------------------------------------------------------------------------------
+
+class PushCounts:
+    """Outcomes per PCO resource (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter = Counter()   # (resource, outcome) → n
+
+    def add(self, resource: str, outcome: str, n: int = 1) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        with self._lock:
+            self._counts[(resource, outcome)] += n
+
+    def totals(self) -> dict[str, int]:
+        with self._lock:
+            totals = dict.fromkeys(OUTCOMES, 0)
+            for (_, outcome), n in self._counts.items():
+                totals[outcome] += n
+            return totals
+
+    def by_resource(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            out: dict[str, dict[str, int]] = {}
+            for (resource, outcome), n in sorted(self._counts.items()):
+                out.setdefault(resource, dict.fromkeys(OUTCOMES, 0))[outcome] += n
+            return out
+
+    def sync_log(self) -> dict[str, int]:
+        """The run log's counters: adoptions count as updates (a link written, nothing created)."""
+        totals = self.totals()
+        return {"created": totals["created"], "updated": totals["updated"] + totals["adopted"],
+                "skipped": totals["skipped"], "failed": totals["failed"]}
+
+    def markdown(self) -> str:
+        rows = self.by_resource()
+        lines = ["| PCO resource | " + " | ".join(OUTCOMES) + " |", "|---|" + "---:|" * len(OUTCOMES)]
+        lines += [f"| {resource} | " + " | ".join(str(values[o]) for o in OUTCOMES) + " |"
+                  for resource, values in rows.items()]
+        return "\n".join(lines)
+
+
+@dataclass
+class PushReport:
+    push: str                  # people | families | group_memberships
+    dry_run: bool
+    plan: Plan
+    counts: PushCounts
+    failures: list[str] = field(default_factory=list)   # the first few, for the log
+
+    def summary(self) -> str:
+        if self.dry_run:
+            return f"{self.push} (dry run): would send {self.plan.total_writes} writes: {self.plan.counts()}"
+        return f"{self.push}: {self.counts.totals()}"
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+class PushSession:
+    """A push run's shared state: database, client, run id, counts, and per-record bookkeeping."""
+
+    MAX_FAILURES_KEPT = 20
+
+    def __init__(self, push: str, engine: sa.Engine, client: Any, *, run_id: str | None, dry_run: bool,
+                 today: date | None = None) -> None:
+        self.engine, self.client, self.run_id, self.dry_run = engine, client, run_id, dry_run
+        self.today = today or date.today()
+        self.report = PushReport(push=push, dry_run=dry_run, plan=Plan(), counts=PushCounts())
+        self._lock = threading.Lock()
+
+    @property
+    def counts(self) -> PushCounts:
+        return self.report.counts
+
+    def skip(self, resource: str, skip: Skip) -> None:
+        """Count a record not sent; on a real run, open (or refresh) its quarantine row."""
+        self.report.plan.skip(skip)
+        if self.dry_run:
+            return
+        self.counts.add(resource, "skipped")
+        if skip.quarantine:
+            with self.engine.begin() as conn:
+                quarantine.quarantine_record(
+                    conn, quarantine_entity(skip.table), skip.record_key, skip.reason_code, skip.reason,
+                    local_id=skip.local_id, details=dict(skip.details or {}), record=skip.record,
+                    direction="outbound")
+
+    def resolve(self, conn: sa.Connection, table: str, record_key: str) -> None:
+        """The record went through: close its outbound quarantine row, if any."""
+        quarantine.resolve_record(conn, quarantine_entity(table), str(record_key))
+
+    def failed(self, resource: str, table: str, record_key: str, local_id: int | None, reason_code: str,
+               reason: str, *, record: Any = None, details: Mapping[str, Any] | None = None) -> None:
+        """A record that was sent and did not go through: counted, quarantined with the reason."""
+        self.counts.add(resource, "failed")
+        with self._lock:
+            if len(self.report.failures) < self.MAX_FAILURES_KEPT:
+                self.report.failures.append(f"{table} {record_key}: {reason}")
+        with self.engine.begin() as conn:
+            quarantine.quarantine_record(conn, quarantine_entity(table), str(record_key), reason_code, reason,
+                                         local_id=local_id, details=dict(details or {}), record=record,
+                                         direction="outbound")
+
+    def refused(self, resource: str, table: str, record_key: str, local_id: int | None, error: PCOError,
+                sent: Any) -> None:
+        """PCO refused one record (422 or another 4xx about it): quarantined with PCO's own words."""
+        said = error.detail or error.message
+        problems = error.problems if isinstance(error, PCOValidationError) else []
+        self.failed(resource, table, record_key, local_id, REFUSED_BY_PCO,
+                    f"PCO refused the {resource} ({error.status}): {said}. Fix the local record; the next push "
+                    "sends it again once it has changed.", record=sent,
+                    details={"status": error.status, "request_id": error.request_id,
+                             "problems": [{"attribute": a, "detail": d} for a, d in problems]})
+
+
+def is_aborting(error: BaseException) -> bool:
+    return isinstance(error, ABORTING_ERRORS)
+
+
+def changed_by_pco(sent: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Sent attributes PCO's answer does not carry back unchanged: name → (sent, answered).
+
+    PCO answers 200 with a field emptied when it could not use the value (pco_api.md §3), so
+    this is checked on every create even though values are validated first.
+    """
+    changed = {}
+    for name, value in sent.items():
+        if name not in answer:
+            continue
+        theirs = answer[name]
+        if isinstance(value, bool) or value is None or isinstance(theirs, bool) or theirs is None:
+            same = value == theirs
+        else:
+            same = str(value).strip() == str(theirs).strip()
+        if not same:
+            changed[name] = (value, theirs)
+    return changed
+
+
+def refused_earlier_sql(table: str, key_sql: str, updated_at_sql: str) -> str:
+    """SQL condition: PCO refused this record of `table` before and the church has not changed it
+    since (`updated_at_sql` is the local row's updated_at)."""
+    return (f"EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.entity = '{quarantine_entity(table)}'"
+            f" AND q.record_key = CAST({key_sql} AS text) AND q.resolved_at IS NULL"
+            f" AND q.reason_code = '{REFUSED_BY_PCO}' AND q.last_seen_at >= {updated_at_sql})")

@@ -1,0 +1,180 @@
+"""The push ledger (`pco_push_ledger`): what this pipeline wrote to PCO, for crash safety and echoes.
+
+Crash safety. A create PCO cannot later be found by a key of ours is recorded as an *intent*
+(`record_intent`, state 'sent') and committed before the request goes out; `confirm` turns it
+into 'confirmed' with PCO's id, in the same transaction that stores the id on the local row. An
+intent still open at the next push (`open_intents`) means the answer was lost: the push looks
+the record up in PCO and adopts it (`confirm(..., state="adopted")`) or sends it again.
+`close_intent` records a create PCO refused (or one that turned out never to have been made).
+Writes that need no intent (contacts, memberships: the push compares with PCO before sending)
+are recorded once confirmed (`record_write`).
+
+Echo suppression (for the webhook helper). PCO sends a webhook for our own writes too, with no
+origin marker (pco_api.md §4, ISS#760):
+
+    from pco_pipeline.sync.push_ledger import was_our_write
+    if was_our_write(conn, "Person", payload_id, payload_attributes):
+        ...  # our own write coming back: nothing to apply
+
+`was_our_write(conn, resource_type, pco_id, attributes, within=ECHO_WINDOW)` is true when one
+of our confirmed writes of that PCO record in the last `within` left it with exactly these
+attribute values: every attribute present both in the webhook's `attributes` and in PCO's answer
+to our write is equal, except `updated_at` (which our later writes under the record, e.g. a new
+email, move). A change someone made in PCO since then makes a value differ, so it is applied.
+`recent_writes` lists those writes for inspection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from pco_pipeline.pco.jsonapi import Resource
+
+# Deliveries normally arrive within seconds; during PCO incidents they lag up to an hour (ISS#709).
+ECHO_WINDOW = timedelta(hours=6)
+VOLATILE_ATTRIBUTES = frozenset({"updated_at"})
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A create sent (or about to be) whose answer has not been recorded."""
+
+    id: int
+    resource_type: str
+    local_table: str
+    local_key: str
+    sent: dict[str, Any]
+    sent_at: datetime
+    parent_pco_id: str | None
+
+
+@dataclass(frozen=True)
+class PushedWrite:
+    resource_type: str
+    pco_id: str
+    action: str
+    state: str
+    local_table: str
+    local_key: str
+    confirmed: dict[str, Any]
+    confirmed_at: datetime
+    run_id: str | None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def record_intent(conn: sa.Connection, *, run_id: str | None, resource_type: str, local_table: str,
+                  local_key: str, sent: Mapping[str, Any], parent_pco_id: str | None = None) -> int:
+    """Open (or refresh) the in-flight intent of one create; returns its ledger id. Commit before sending."""
+    params = {"run": run_id, "type": resource_type, "table": local_table, "key": str(local_key),
+              "sent": _json(sent), "parent": parent_pco_id}
+    row_id = conn.execute(sa.text(
+        "UPDATE pco_push_ledger SET run_id = :run, sent = CAST(:sent AS jsonb), parent_pco_id = :parent,"
+        " sent_at = clock_timestamp()"
+        " WHERE resource_type = :type AND local_table = :table AND local_key = :key AND state = 'sent'"
+        " RETURNING id"), params).scalar()
+    if row_id is None:
+        row_id = conn.execute(sa.text(
+            "INSERT INTO pco_push_ledger (run_id, resource_type, action, local_table, local_key, parent_pco_id,"
+            " sent, state) VALUES (:run, :type, 'create', :table, :key, :parent, CAST(:sent AS jsonb), 'sent')"
+            " RETURNING id"), params).scalar_one()
+    return int(row_id)
+
+
+def open_intents(conn: sa.Connection, resource_type: str, local_table: str,
+                 local_keys: Iterable[str] | None = None) -> dict[str, Intent]:
+    """In-flight intents by local key (all of this kind, or only `local_keys`)."""
+    keys = None if local_keys is None else [str(k) for k in local_keys]
+    rows = conn.execute(sa.text(
+        "SELECT id, resource_type, local_table, local_key, sent, sent_at, parent_pco_id FROM pco_push_ledger"
+        " WHERE resource_type = :type AND local_table = :table AND state = 'sent'"
+        "   AND (CAST(:keys AS text[]) IS NULL OR local_key = ANY(CAST(:keys AS text[])))"),
+        {"type": resource_type, "table": local_table, "keys": keys}).all()
+    return {row.local_key: Intent(*row) for row in rows}
+
+
+def answered_values(resource: Resource) -> dict[str, Any]:
+    """What PCO's answer says the record now is: its attributes (the echo comparison's reference)."""
+    return dict(resource.attributes)
+
+
+def confirm(conn: sa.Connection, ledger_id: int, resource: Resource, *, state: str = "confirmed",
+            detail: str | None = None) -> None:
+    """Close an intent with PCO's answer (or the record found after a lost answer: state 'adopted')."""
+    conn.execute(sa.text(
+        "UPDATE pco_push_ledger SET state = :state, pco_id = :pco_id, confirmed = CAST(:confirmed AS jsonb),"
+        " confirmed_at = clock_timestamp(), pco_updated_at = CAST(:updated AS timestamptz), detail = :detail"
+        " WHERE id = :id"),
+        {"state": state, "pco_id": resource.id, "confirmed": _json(answered_values(resource)),
+         "updated": resource.get("updated_at"), "detail": detail, "id": ledger_id})
+
+
+def close_intent(conn: sa.Connection, ledger_id: int, state: str, detail: str) -> None:
+    """Close an intent without a PCO record: 'refused' (PCO said no) or 'abandoned' (never made)."""
+    if state not in ("refused", "abandoned"):
+        raise ValueError(f"an intent closes as refused or abandoned, not {state!r}")
+    conn.execute(sa.text("UPDATE pco_push_ledger SET state = :state, detail = :detail WHERE id = :id"),
+                 {"state": state, "detail": detail, "id": ledger_id})
+
+
+def record_write(conn: sa.Connection, *, run_id: str | None, resource_type: str, action: str, local_table: str,
+                 local_key: str, sent: Mapping[str, Any], resource: Resource, parent_pco_id: str | None = None,
+                 state: str = "confirmed", detail: str | None = None) -> None:
+    """Record a write PCO confirmed (or a record adopted) that had no intent of its own."""
+    conn.execute(sa.text(
+        "INSERT INTO pco_push_ledger (run_id, resource_type, action, local_table, local_key, parent_pco_id,"
+        " pco_id, sent, confirmed, state, detail, confirmed_at, pco_updated_at)"
+        " VALUES (:run, :type, :action, :table, :key, :parent, :pco_id, CAST(:sent AS jsonb),"
+        " CAST(:confirmed AS jsonb), :state, :detail, clock_timestamp(), CAST(:updated AS timestamptz))"),
+        {"run": run_id, "type": resource_type, "action": action, "table": local_table, "key": str(local_key),
+         "parent": parent_pco_id, "pco_id": resource.id, "sent": _json(sent),
+         "confirmed": _json(answered_values(resource)), "state": state, "detail": detail,
+         "updated": resource.get("updated_at")})
+
+
+# --- echoes -------------------------------------------------------------------------------------
+
+def recent_writes(conn: sa.Connection, resource_type: str, pco_id: str,
+                  within: timedelta = ECHO_WINDOW) -> list[PushedWrite]:
+    """Our confirmed writes of one PCO record in the last `within`, newest first."""
+    rows = conn.execute(sa.text(
+        "SELECT resource_type, pco_id, action, state, local_table, local_key, confirmed, confirmed_at, run_id"
+        " FROM pco_push_ledger"
+        " WHERE resource_type = :type AND pco_id = :pco_id AND state IN ('confirmed', 'adopted')"
+        "   AND confirmed IS NOT NULL AND confirmed_at >= clock_timestamp() - CAST(:within AS interval)"
+        " ORDER BY confirmed_at DESC, id DESC"),
+        {"type": resource_type, "pco_id": str(pco_id), "within": f"{within.total_seconds()} seconds"}).all()
+    return [PushedWrite(*row) for row in rows]
+
+
+def _comparable(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return _json(value)
+
+
+def same_attributes(ours: Mapping[str, Any], theirs: Mapping[str, Any],
+                    ignore: frozenset[str] = VOLATILE_ATTRIBUTES) -> bool:
+    """Whether every attribute both maps carry (except `ignore`) has the same value."""
+    shared = (set(ours) & set(theirs)) - ignore
+    return all(_comparable(ours[name]) == _comparable(theirs[name]) for name in shared)
+
+
+def was_our_write(conn: sa.Connection, resource_type: str, pco_id: str, attributes: Mapping[str, Any],
+                  within: timedelta = ECHO_WINDOW) -> bool:
+    """True when a webhook about (`resource_type`, `pco_id`) with these `attributes` is an echo of
+    one of our own recent writes (see the module docstring), so applying it would change nothing."""
+    return any(same_attributes(write.confirmed, attributes)
+               for write in recent_writes(conn, resource_type, pco_id, within))
