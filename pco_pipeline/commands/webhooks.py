@@ -1,13 +1,17 @@
 """`pco-pipeline webhooks …`: the real-time side of the sync.
 
-    serve    run the webhook receiver and the read-only /api/pco/* endpoints
+    serve      run the webhook receiver and the read-only /api/pco/* endpoints
+    subscribe  create the PCO subscriptions this pipeline uses and store their secrets
+    status     subscriptions, whether secrets are configured, and the inbox backlog
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 
+from pco_pipeline.commands import webhook_subscriptions as subscriptions
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.db.resolve import resolve_database
@@ -15,6 +19,7 @@ from pco_pipeline.webhooks.api import LISTINGS
 from pco_pipeline.webhooks.app import WEBHOOK_PATH, create_app
 from pco_pipeline.webhooks.server import bind_socket, serve
 from pco_pipeline.webhooks.settings import SECRETS_ENV, ReceiverSettings, WebhookSettingsError
+from pco_pipeline.webhooks.subscriptions import stored_secrets
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
@@ -30,6 +35,7 @@ def register(subparsers) -> None:
                                    f"your reverse proxy)")
     serve_parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     serve_parser.set_defaults(handler=run_serve)
+    subscriptions.register(actions)
 
 
 def run_serve(args) -> int:
@@ -39,7 +45,10 @@ def run_serve(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     target = resolve_database()
-    apply_migrations(get_engine(target.url))
+    engine = get_engine(target.url)
+    apply_migrations(engine)
+    stored = stored_secrets(engine)
+    settings = replace(settings, secrets=(*settings.secrets, *stored))
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
@@ -49,10 +58,11 @@ def run_serve(args) -> int:
     base = f"http://{args.host}:{sock.getsockname()[1]}"
     print(f"church database: {target.display_url()} ({target.source})")
     if settings.secrets:
-        print(f"webhook secrets: {len(settings.secrets)} configured ({SECRETS_ENV})")
+        print(f"webhook secrets: {len(settings.secrets)} configured ({SECRETS_ENV} and {len(stored)} stored by "
+              f"`webhooks subscribe`)")
     else:
         print(f"webhook secrets: none configured; set {SECRETS_ENV} (comma-separated, one per "
-              f"subscription) or every delivery is refused with 401")
+              f"subscription) or run `pco-pipeline webhooks subscribe`, or every delivery is refused with 401")
     print(f"body size limit: {settings.max_body_bytes} bytes")
     reads = ", ".join([*(listing.path for listing in LISTINGS), "/healthz"])
     print(f"listening on {base}: POST {WEBHOOK_PATH}; GET {reads}  (Ctrl-C stops)", flush=True)
