@@ -309,6 +309,9 @@ class PCOClient:
         `check_params` refuses parameters PCO would silently ignore (PCOQueryError).
         """
         path = self._relative(path)
+        paging = {"offset", "per_page"} & set(params or {})
+        if paging:
+            raise ValueError(f"pass {', '.join(sorted(paging))} as arguments of the listing, not in params")
         query = build_query(include=include, where=where, order=order, filter=filter, params=params,
                             per_page=per_page)
 

@@ -112,8 +112,6 @@ def build_query(*, include: Iterable[str] | str | None = None, where: Mapping[st
         else:
             query.append((f"where[{attribute}]", _format_value(condition)))
     for name, value in (params or {}).items():
-        if name in ("offset", "per_page"):
-            raise ValueError(f"pass {name} as its own argument, not in params")
         query.append((name, _format_value(value)))
     return query
 

@@ -160,3 +160,12 @@ def test_breaking_out_of_a_listing_leaves_nothing_running(make_fake, make_client
     assert not [t for t in threading.enumerate() if t.name.startswith("pco-page")]
     assert threading.active_count() <= before
     assert fake.count(path_contains="/people") <= 2 + 4 + 1  # first page, the page in hand, the prefetch window
+
+
+def test_paging_parameters_belong_to_the_listing_not_to_params(make_fake, make_client):
+    fake = make_fake(people=30, emails_per_person=0)
+    client = make_client(fake)
+    with pytest.raises(ValueError, match="offset"):
+        list(client.iter_pages("/people/v2/people", params={"offset": 10}))
+    page = client.get("/people/v2/people", params={"per_page": 1, "offset": 3})  # a single GET may page by hand
+    assert [row["id"] for row in page["data"]] == ["1004"] and page["meta"]["total_count"] == 30
