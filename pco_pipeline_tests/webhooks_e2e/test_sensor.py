@@ -1,0 +1,86 @@
+"""apply_webhooks_sensor: bounded batches, its own cursor, a run key per batch, retries when due."""
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from pco_pipeline.definitions import defs
+from pco_pipeline.defs.church_db.resources import PostgresResource
+from pco_pipeline.defs.webhooks.sensor import BATCH_ENV, INTERVAL_ENV, apply_webhooks_sensor, sensor_interval_seconds
+
+
+def store_rows(engine, count: int) -> list[int]:
+    """Inbox rows as the receiver stores them (the sensor only looks at ids, statuses and times)."""
+    with engine.begin() as conn:
+        return list(conn.execute(sa.text(
+            "INSERT INTO webhook_inbox (event_name, delivery_id, raw_body)"
+            " SELECT 'people.v2.events.person.updated', 'delivery-' || n, '{}'::bytea"
+            " FROM generate_series(1, :n) AS n RETURNING id"), {"n": count}).scalars())
+
+
+def tick(database_url: str, cursor: str | None = None) -> dg.SensorResult:
+    context = dg.build_sensor_context(cursor=cursor, resources={"church_db": PostgresResource(database_url=database_url)})
+    return apply_webhooks_sensor(context)
+
+
+def ids_of(request: dg.RunRequest) -> list[int]:
+    return request.run_config["ops"]["apply_webhook_events"]["config"]["inbox_ids"]
+
+
+def test_sensor_hands_out_bounded_batches_and_moves_its_cursor(database_url, engine, monkeypatch):
+    monkeypatch.setenv(BATCH_ENV, "3")
+    ids = store_rows(engine, 5)
+    first = tick(database_url)
+    (request,) = first.run_requests
+    assert (request.run_key, ids_of(request), first.cursor) == (f"webhooks:{ids[0]}-{ids[2]}", ids[:3], str(ids[2]))
+    assert request.tags["pco/direction"] == "webhook"
+    second = tick(database_url, first.cursor)
+    (request,) = second.run_requests
+    assert (request.run_key, ids_of(request), second.cursor) == (f"webhooks:{ids[3]}-{ids[4]}", ids[3:], str(ids[4]))
+    idle = tick(database_url, second.cursor)
+    assert idle.run_requests == [] and "nothing waiting" in idle.skip_reason.skip_message
+
+
+def test_rows_due_again_are_handed_out_once_per_retry(database_url, engine):
+    ids = store_rows(engine, 3)
+    cursor = tick(database_url).cursor
+    with engine.begin() as conn:  # row 2's first try failed, its backoff is over
+        conn.execute(sa.text("UPDATE webhook_inbox SET status = CASE WHEN id = :failed THEN 'failed' ELSE 'applied' END,"
+                             " tries = 1, next_try_at = CASE WHEN id = :failed THEN now() - interval '1 s' END"),
+                     {"failed": ids[1]})
+    (retry,) = tick(database_url, cursor).run_requests
+    assert ids_of(retry) == [ids[1]] and retry.run_key.startswith(f"webhooks-retry:{ids[1]}-{ids[1]}:1@")
+    again = tick(database_url, cursor)
+    assert [r.run_key for r in again.run_requests] == [retry.run_key]  # same due rows, same key: launched once
+    assert again.cursor == cursor
+    with engine.begin() as conn:  # its second try failed too: a new retry, a new key
+        conn.execute(sa.text("UPDATE webhook_inbox SET tries = 2, next_try_at = now() - interval '0.5 s' WHERE id = :i"),
+                     {"i": ids[1]})
+    (later,) = tick(database_url, cursor).run_requests
+    assert later.run_key != retry.run_key and ids_of(later) == [ids[1]]
+    with engine.begin() as conn:  # a claimed row (lease not over) is not handed out
+        conn.execute(sa.text("UPDATE webhook_inbox SET next_try_at = now() + interval '10 min' WHERE id = :i"),
+                     {"i": ids[1]})
+    assert tick(database_url, cursor).run_requests == []
+
+
+def test_rows_of_a_run_that_never_started_are_handed_out_again(database_url, engine):
+    ids = store_rows(engine, 2)
+    cursor = tick(database_url).cursor  # handed out, but the run was lost before it claimed them
+    assert tick(database_url, cursor).run_requests == []
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE webhook_inbox SET received_at = now() - interval '1 hour'"))
+    (retry,) = tick(database_url, cursor).run_requests
+    assert ids_of(retry) == ids
+
+
+def test_sensor_definition_interval_and_default_status(monkeypatch):
+    sensor = defs().resolve_sensor_def("apply_webhooks_sensor")
+    assert sensor.job_name == "apply_webhooks"
+    assert sensor.minimum_interval_seconds == 15
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    monkeypatch.setenv(INTERVAL_ENV, "5")
+    assert sensor_interval_seconds() == 5
+    monkeypatch.setenv(INTERVAL_ENV, "soon")
+    with pytest.raises(ValueError, match=INTERVAL_ENV):
+        sensor_interval_seconds()
