@@ -6,10 +6,10 @@ import argparse
 import logging
 import sys
 
-from pco_pipeline.commands import check_connection, database, demo, jobs, sandbox, sync, ui, webhooks
+from pco_pipeline.commands import check_connection, database, demo, jobs, push, sandbox, sync, ui, webhooks
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
 
-COMMAND_MODULES = [database, jobs, demo, ui, webhooks, sandbox, check_connection, sync]
+COMMAND_MODULES = [database, jobs, demo, ui, webhooks, sandbox, check_connection, sync, push]
 
 
 def build_parser() -> argparse.ArgumentParser:

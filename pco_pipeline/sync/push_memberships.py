@@ -1,0 +1,234 @@
+"""push_group_memberships: the church's group memberships → PCO Groups memberships.
+
+In scope: memberships the church made (`source = 'local'`) in groups PCO has (a level-3 group
+with a `pco_id`, active, not removed from PCO), of people PCO has (`pco_id`, active). Groups
+themselves are never created or changed (PCO's Groups are read-only to this pipeline).
+
+- not linked yet (no `pco_id`) → created: `POST /groups/v2/groups/{group}/memberships` with the
+  person and the role (local leader → `leader`, every other leader type → `member`) and the
+  local joined_at;
+- linked, and the role PCO has (as last read by the inbound sync) differs from the local one →
+  `PATCH /groups/v2/groups/{group}/memberships/{id}` with the role.
+Before writing to a group, its memberships are listed (`GET …/memberships`, 100 per page), so a
+person PCO already has in the group is linked (and its role corrected) instead of added twice —
+which is also what makes a push interrupted at any point safe to run again. A membership PCO
+removed (linked, but gone from PCO) is not created again: the church keeps its row.
+
+Memberships waiting for their person to be pushed, and those in groups PCO does not have, are
+counted in the plan's notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pco_pipeline.pco.client import PCOClient, resource_body
+from pco_pipeline.pco.errors import PCOError, PCONotFound, PCOWriteOutcomeUnknown
+from pco_pipeline.pco.jsonapi import Resource
+from pco_pipeline.sync import push_ledger as ledger
+from pco_pipeline.sync.push import (MISSING_IN_PCO, OUTCOME_UNKNOWN, PlannedWrite, PushAborted, PushReport, PushSession,
+                                    Skip, exclusive, is_aborting, refused_earlier_sql)
+
+PCO_ROLES = {"leader": "leader"}   # every other local leader type is a PCO member
+
+
+def pco_role(leader_type: str | None) -> str:
+    return PCO_ROLES.get(leader_type or "", "member")
+
+
+@dataclass
+class MembershipPush:
+    membership_id: int
+    group_id: int
+    group_pco_id: str
+    group_name: str
+    person_id: int
+    person_pco_id: str
+    person_name: str
+    role: str                        # the PCO role the church's leader type maps to
+    joined_at: datetime | None
+    pco_id: str | None               # None: created
+    pco_role: str | None = None      # the role PCO has, as last read
+
+    @property
+    def label(self) -> str:
+        return f"membership {self.membership_id} ({self.person_name} in {self.group_name})"
+
+    def create_attributes(self) -> dict[str, Any]:
+        attributes = {"person_id": self.person_pco_id, "role": self.role}
+        if self.joined_at is not None:
+            attributes["joined_at"] = self.joined_at.isoformat()
+        return attributes
+
+
+_IN_SCOPE = """
+FROM group_membership gm
+JOIN church_group g ON g.id = gm.group_id
+JOIN people p ON p.id = gm.person_id
+WHERE gm.source = 'local' AND g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL AND g.is_active
+"""
+_CANDIDATES = f"""
+SELECT gm.id, gm.group_id, g.pco_id AS group_pco_id, g.name AS group_name, gm.person_id, p.pco_id AS person_pco_id,
+       btrim(p.first_name || ' ' || p.last_name) AS person_name, gm.leader_type, gm.joined_at, gm.pco_id,
+       m.normalized->>'leader_type' AS landed_leader_type, m.removed_at AS landed_removed_at,
+       {refused_earlier_sql('group_membership', 'gm.id', 'gm.updated_at')} AS refused_earlier
+FROM group_membership gm
+JOIN church_group g ON g.id = gm.group_id
+JOIN people p ON p.id = gm.person_id
+LEFT JOIN pco_landing m ON m.resource = 'groups/memberships' AND m.pco_id = gm.pco_id
+WHERE gm.source = 'local' AND g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL AND g.is_active
+  AND p.pco_id IS NOT NULL AND p.is_active
+ORDER BY g.pco_id, gm.id
+"""
+
+
+def plan_memberships(session: PushSession) -> dict[str, list[MembershipPush]]:
+    """Memberships to create or correct, by PCO group id; skips and notes go on the session."""
+    plan = session.report.plan
+    with session.engine.connect() as conn:
+        rows = conn.execute(sa.text(_CANDIDATES)).all()
+        waiting = conn.execute(sa.text(
+            f"SELECT count(*) {_IN_SCOPE} AND gm.pco_id IS NULL AND (p.pco_id IS NULL OR NOT p.is_active)")).scalar_one()
+        outside = conn.execute(sa.text(
+            "SELECT count(*) FROM group_membership gm JOIN church_group g ON g.id = gm.group_id"
+            " WHERE gm.source = 'local' AND gm.pco_id IS NULL AND NOT (g.level = 3 AND g.pco_id IS NOT NULL"
+            " AND g.pco_removed_at IS NULL AND g.is_active)")).scalar_one()
+    plan.notes["memberships waiting for their person to be pushed"] += waiting
+    plan.notes["memberships in groups PCO does not have (or archived)"] += outside
+    by_group: dict[str, list[MembershipPush]] = {}
+    for row in rows:
+        item = MembershipPush(row.id, row.group_id, row.group_pco_id, row.group_name, row.person_id,
+                              row.person_pco_id, row.person_name, pco_role(row.leader_type), row.joined_at, row.pco_id,
+                              row.landed_leader_type)
+        if item.pco_id is not None:
+            if row.landed_removed_at is not None:
+                plan.notes["memberships PCO removed (not re-created)"] += 1
+                continue
+            if item.pco_role is None or item.pco_role == item.role:
+                continue
+        if row.refused_earlier:
+            session.skip("Membership", Skip("group_membership", str(item.membership_id), item.membership_id,
+                                            "refused_by_pco", "PCO refused it before and it has not changed since",
+                                            quarantine=False))
+            continue
+        if item.pco_id is None:
+            plan.add(PlannedWrite("create", "Membership", item.label, tuple(
+                [("group", f"{item.group_name} (PCO {item.group_pco_id})"),
+                 ("person", f"{item.person_name} (PCO {item.person_pco_id})"), ("role", item.role)]
+                + ([("joined_at", item.joined_at)] if item.joined_at else []))))
+        else:
+            plan.add(PlannedWrite("update", "Membership", f"{item.label}, PCO {item.pco_id}",
+                                  (("role", f"{item.pco_role} → {item.role}"),)))
+        by_group.setdefault(item.group_pco_id, []).append(item)
+    return by_group
+
+
+# --- execution ----------------------------------------------------------------------------------
+
+class _MembershipPusher:
+    def __init__(self, session: PushSession, client: PCOClient) -> None:
+        self.session, self.client = session, client
+
+    def push_group(self, group_pco_id: str, items: list[MembershipPush]) -> None:
+        session = self.session
+        try:
+            current = {m.relationship_ids("person")[0]: m
+                       for m in self.client.iter_records(f"/groups/v2/groups/{group_pco_id}/memberships")
+                       if m.relationship_ids("person")}
+        except PCONotFound:
+            for item in items:
+                session.failed("Membership", "group_membership", str(item.membership_id), item.membership_id,
+                               MISSING_IN_PCO, f"{item.label}: PCO group {group_pco_id} no longer exists; the inbound "
+                               "sync will mark it removed")
+            return
+        for item in items:
+            existing = current.get(item.person_pco_id)
+            if item.pco_id is not None and (existing is None or existing.id != item.pco_id):
+                session.report.plan.notes["memberships PCO removed (not re-created)"] += 1
+                continue
+            if existing is None:
+                self._create(item)
+                continue
+            if item.pco_id is None:
+                self._link(item, existing)
+            if existing.get("role") != item.role:
+                self._update_role(item, existing)
+
+    def _create(self, item: MembershipPush) -> None:
+        session = self.session
+        sent = item.create_attributes()
+        key = str(item.membership_id)
+        try:
+            created = self.client.post(f"/groups/v2/groups/{item.group_pco_id}/memberships",
+                                       resource_body("Membership", sent))
+        except PCOWriteOutcomeUnknown:
+            session.failed("Membership", "group_membership", key, item.membership_id, OUTCOME_UNKNOWN,
+                           f"{item.label}: PCO's answer to the create was lost; the next push lists the group before "
+                           "adding it again", record=sent)
+            return
+        except PCOError as exc:
+            if is_aborting(exc):
+                raise
+            session.refused("Membership", "group_membership", key, item.membership_id, exc, sent)
+            return
+        self._store(item, created, sent, "create", "confirmed")
+        session.counts.add("Membership", "created")
+
+    def _link(self, item: MembershipPush, existing: Resource) -> None:
+        self._store(item, existing, item.create_attributes(), "create", "adopted")
+        self.session.counts.add("Membership", "adopted")
+
+    def _update_role(self, item: MembershipPush, existing: Resource) -> None:
+        session = self.session
+        key = str(item.membership_id)
+        sent = {"role": item.role}
+        try:
+            updated = self.client.patch(f"/groups/v2/groups/{item.group_pco_id}/memberships/{existing.id}",
+                                        resource_body("Membership", sent, id=existing.id))
+        except PCOError as exc:
+            if is_aborting(exc):
+                raise
+            session.refused("Membership", "group_membership", key, item.membership_id, exc, sent)
+            return
+        self._store(item, updated, sent, "update", "confirmed")
+        session.counts.add("Membership", "updated")
+
+    def _store(self, item: MembershipPush, resource: Resource, sent: dict, action: str, state: str) -> None:
+        session = self.session
+        with session.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE group_membership SET pco_id = :pco_id, updated_at = now()"
+                                 " WHERE id = :id AND pco_id IS DISTINCT FROM :pco_id"),
+                         {"pco_id": resource.id, "id": item.membership_id})
+            ledger.record_write(conn, run_id=session.run_id, resource_type="Membership", action=action,
+                                local_table="group_membership", local_key=str(item.membership_id), sent=sent,
+                                resource=resource, parent_pco_id=item.group_pco_id, state=state)
+            session.resolve(conn, "group_membership", str(item.membership_id))
+        item.pco_id = resource.id
+
+
+def push_group_memberships(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None,
+                           dry_run: bool = False, progress: Callable[[PushReport], None] | None = None) -> PushReport:
+    """Push the church's memberships in PCO groups (see the module docstring)."""
+    session = PushSession("group_memberships", engine, client, run_id=run_id, dry_run=dry_run)
+    with exclusive(engine, "group_memberships"):
+        by_group = plan_memberships(session)
+        if dry_run:
+            return session.report
+        if client is None:
+            raise ValueError("a push that sends needs a PCO client")
+        pusher = _MembershipPusher(session, client)
+        for group_pco_id, items in by_group.items():
+            try:
+                pusher.push_group(group_pco_id, items)
+            except PCOError as exc:
+                if is_aborting(exc):
+                    raise PushAborted(f"push_group_memberships stopped: {exc}") from exc
+                raise
+            if progress is not None:
+                progress(session.report)
+    return session.report

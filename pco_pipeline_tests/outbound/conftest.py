@@ -1,0 +1,118 @@
+"""Outbound fixtures: an empty sandbox organization over real HTTP, a client on it, and a small
+church written straight into the test database (people, contacts, families, group memberships)."""
+
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from pco_pipeline.defs.church_db.resources import PostgresResource
+from pco_pipeline.defs.pco.resources import PCOResource
+from pco_pipeline.pco.client import PCOClient
+from pco_pipeline.pco.config import BasicCredentials, PCOConfig, RetryPolicy
+from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+from pco_pipeline.sandbox.server import run_sandbox_server
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    box = Sandbox(SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET, rate_limit="10000/1s"))
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def sandbox_url(sandbox: Sandbox) -> Iterator[str]:
+    with run_sandbox_server(sandbox) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def client(sandbox_url: str) -> Iterator[PCOClient]:
+    config = PCOConfig(base_url=sandbox_url, basic=BasicCredentials(DEMO_APP_ID, DEMO_SECRET),
+                       retry=RetryPolicy(max_retries=1, backoff_base=0.01))
+    with PCOClient(config) as pco:
+        yield pco
+
+
+@pytest.fixture
+def resources(sandbox_url: str, database_url: str) -> dict:
+    return {"pco": PCOResource(base_url=sandbox_url, app_id=DEMO_APP_ID, secret=DEMO_SECRET, max_retries=1),
+            "church_db": PostgresResource(database_url=database_url)}
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def run_job(resources, instance):
+    """Run a job of the code location in-process, as the CLI does; returns the result."""
+    from pco_pipeline.definitions import defs
+
+    loaded = defs()
+
+    def run(name: str, run_config: dict | None = None):
+        return loaded.resolve_job_def(name).execute_in_process(
+            run_config=run_config or {}, resources=resources, instance=instance, raise_on_error=False)
+
+    return run
+
+
+def mark_people_read(engine: sa.Engine) -> None:
+    """Record a finished complete listing of PCO people, as the inbound people sync leaves one."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO pco_listing (resource, started_at, finished_at, seen_count, removed_count)"
+                             " VALUES ('people/people', now(), now(), 0, 0)"))
+
+
+def add_person(conn: sa.Connection, first: str, last: str, *, birthdate: date | None = None, email: str | None = None,
+               phone: str | None = None, e164: str | None = None, grade: int | None = None, child: bool = False,
+               gender: str | None = None, pco_id: str | None = None) -> int:
+    person_id = conn.execute(sa.text(
+        "INSERT INTO people (first_name, last_name, birthdate, grade, child, gender, pco_id)"
+        " VALUES (:f, :l, :b, :g, :c, :gender, :pco) RETURNING id"),
+        {"f": first, "l": last, "b": birthdate, "g": grade, "c": child, "gender": gender, "pco": pco_id}).scalar_one()
+    if email:
+        conn.execute(sa.text("INSERT INTO person_emails (person_id, address, address_normalized, location, is_primary)"
+                             " VALUES (:p, :a, lower(btrim(:a)), 'Home', true)"), {"p": person_id, "a": email})
+    if phone:
+        conn.execute(sa.text("INSERT INTO person_phones (person_id, number, e164, location, is_primary)"
+                             " VALUES (:p, :n, :e, 'Mobile', true)"), {"p": person_id, "n": phone, "e": e164})
+    return person_id
+
+
+def add_family(conn: sa.Connection, name: str, members: list[int], *, primary: int | None = None,
+               street: str | None = None, city: str | None = None, state: str | None = None,
+               zip_code: str | None = None) -> int:
+    family_id = conn.execute(sa.text(
+        "INSERT INTO families (name, street_line_1, city, state, zip, country_code)"
+        " VALUES (:n, :s, :c, :st, :z, :cc) RETURNING id"),
+        {"n": name, "s": street, "c": city, "st": state, "z": zip_code, "cc": "US" if street else None}).scalar_one()
+    for index, person_id in enumerate(members):
+        conn.execute(sa.text("INSERT INTO family_members (family_id, person_id, role, is_primary_contact)"
+                             " VALUES (:f, :p, :r, :pc)"),
+                     {"f": family_id, "p": person_id, "r": "head" if index == 0 else "other",
+                      "pc": person_id == (primary if primary is not None else members[0])})
+    return family_id
+
+
+def pco_people_by_remote_id(sandbox: Sandbox) -> dict[int, list]:
+    out: dict[int, list] = {}
+    for record in sandbox.store.all("people/people"):
+        if record.attributes.get("remote_id") is not None:
+            out.setdefault(int(record.attributes["remote_id"]), []).append(record)
+    return out
+
+
+def writes(sandbox: Sandbox) -> list[dict]:
+    """Requests that change something (everything but GET/HEAD) in the sandbox's log."""
+    return [r for r in sandbox.controls.request_log() if r["method"] not in ("GET", "HEAD")]
+
+
+NOW = datetime.now(timezone.utc)
