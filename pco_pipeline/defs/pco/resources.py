@@ -26,7 +26,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from pco_pipeline.pco.client import PCOClient
-from pco_pipeline.pco.config import DEFAULT_BASE_URL, BasicCredentials, OAuthCredentials, PCOConfig, RetryPolicy
+from pco_pipeline.pco.config import DEFAULT_BASE_URL, PCOConfig, RetryPolicy
 from pco_pipeline.pco.connection import ConnectionReport, check_client
 from pco_pipeline.pco.errors import PCOConfigError
 
