@@ -24,9 +24,11 @@
 4. records every row's outcome: `applied`, `ignored` (why), or `failed` (the error; retried with
    backoff, quarantined after the last try).
 
-Echoes of our own writes (PCO has no origin marker) need no special case: the payload equals
-what the church database holds, the loads write only rows whose values differ, and the guard
-keeps an echo that arrives after a newer change from undoing it.
+**Echoes** of our own pushes (PCO sends them with no origin marker): an event whose values are
+those PCO confirmed for one of our recent writes (`push_ledger.was_our_write`) is landed, so the
+landing mirrors PCO, but runs no load: the church tables already hold what was pushed, and a
+load could only trade a newer church value for the echoed one. An echo older than what is held
+is ignored by the guard like any other event, so it never undoes a later change made in PCO.
 
 A crash anywhere leaves the claimed rows to be taken again when their lease ends; landing and
 loads are idempotent, so applying a row twice ends the same as applying it once.
@@ -53,6 +55,7 @@ from pco_pipeline.sync.load_groups import load_group_memberships
 from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.loading import LoadCounts
 from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION, InvalidValue, parse_timestamp
+from pco_pipeline.sync.push_ledger import was_our_write
 from pco_pipeline.sync.webhook_events import NotApplied, UnreadableDelivery, WebhookEvent, in_event_order, parse_event
 from pco_pipeline.sync.webhook_inbox import Claim, InboxRow, Outcome, RetryPolicy, claim, record_outcomes
 
@@ -63,6 +66,7 @@ CONTACTS = ("people/emails", "people/phone_numbers", "people/addresses")
 # What a person is re-read with after a merger: its contacts and the households it is now in.
 PERSON_WITH_HOUSEHOLDS = (*PEOPLE.include, "households")
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
+ECHO_NOTE = "echo of our own push: landed; the church tables already hold it"
 
 
 @dataclass(frozen=True)
@@ -278,6 +282,9 @@ def _apply_event(conn: sa.Connection, event: WebhookEvent, reader: _Reader,
     if event.action == "destroyed":
         return _destroy(conn, event.spec, event.resource.id, event.resource, held, reader, settings)
     _guard(conn, event, held)
+    if not event.thin and was_our_write(conn, event.resource.type, event.resource.id, event.resource.attributes):
+        _land(conn, event.spec, [event.resource], settings, parent_pco_id=_parent_of(event, held))
+        return _Effects(), ECHO_NOTE
     if event.subject == "people.v2.events.person_merger":
         return _merge(conn, event, reader, settings)
     if event.spec is PEOPLE:
