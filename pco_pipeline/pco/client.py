@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -156,8 +157,11 @@ class PCOClient:
         return self._http.post(url, data=form, headers={"Accept": "application/json"})
 
     def request(self, method: str, path: str, *, params: Iterable[tuple[str, str]] | Mapping[str, Any] | None = None,
-                json_body: Any = None) -> PCOResponse:
-        """Send one API request with pacing, retries and typed errors (see the module docstring)."""
+                json_body: Any = None, cancel: threading.Event | None = None) -> PCOResponse:
+        """Send one API request with pacing, retries and typed errors (see the module docstring).
+
+        `cancel` (set by an abandoned listing) stops a request still waiting for the budget.
+        """
         method = method.upper()
         path = self._relative(path)
         module = module_of(path)
@@ -181,7 +185,7 @@ class PCOClient:
                 self.counters.add(retries=1)
             attempt += 1
             authorization = self._auth.authorization()
-            slot = self.budget.acquire(tier)
+            slot = self.budget.acquire(tier, cancel)
             self.counters.add(requests=1, wait_seconds=slot.waited)
             try:
                 response = self._http.request(method, path, params=query, content=content,
@@ -315,8 +319,8 @@ class PCOClient:
         query = build_query(include=include, where=where, order=order, filter=filter, params=params,
                             per_page=per_page)
 
-        def fetch(page_offset: int) -> Page:
-            response = self.request("GET", path, params=[*query, ("offset", str(page_offset))])
+        def fetch(page_offset: int, cancel: threading.Event | None) -> Page:
+            response = self.request("GET", path, params=[*query, ("offset", str(page_offset))], cancel=cancel)
             page = Page.from_document(path, page_offset, _parse(response.data, "GET", path))
             self.counters.add(pages=1, records=len(page.records), record_errors=len(page.errors))
             for error in page.errors:
@@ -325,7 +329,7 @@ class PCOClient:
 
         validate = (lambda first: check_query(query, first.meta)) if check_params else None
         yield from iterate_pages(fetch, start_offset=offset, prefetch=prefetch or self.config.prefetch,
-                                 on_first_page=validate)
+                                 on_first_page=validate, wake=self.budget.wake_all)
 
     def iter_records(self, path: str, *, on_record_error: Callable[[RecordError], None] | None = None,
                      **listing) -> Iterator[Resource]:

@@ -19,6 +19,7 @@ PCO pages with `offset` + `per_page` (1..100). What the recordings show, and how
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -147,40 +148,47 @@ def check_query(query: Query, meta: Mapping[str, Any]) -> None:
                     refuse(f"filter={scope}", "can_filter")
 
 
-def iterate_pages(fetch: Callable[[int], Page], start_offset: int = 0, prefetch: int = 1,
-                  on_first_page: Callable[[Page], None] | None = None) -> Iterator[Page]:
+Fetch = Callable[[int, "threading.Event | None"], Page]
+
+
+def iterate_pages(fetch: Fetch, start_offset: int = 0, prefetch: int = 1,
+                  on_first_page: Callable[[Page], None] | None = None,
+                  wake: Callable[[], None] | None = None) -> Iterator[Page]:
     """Every page of a listing, in order (see the module docstring for the rules).
 
-    `fetch(offset)` returns one parsed page; it is called from up to `prefetch` threads at once.
-    `on_first_page` may raise to stop before anything is yielded (query validation).
+    `fetch(offset, cancel)` returns one parsed page; it is called from up to `prefetch` threads
+    at once. When prefetched pages are dropped (the caller stopped, or the plan broke) their
+    `cancel` event is set and `wake()` called, so fetches still waiting for the budget give up
+    without sending anything. `on_first_page` may raise to stop before anything is yielded.
     """
-    page = fetch(start_offset)
+    page = fetch(start_offset, None)
     if on_first_page is not None:
         on_first_page(page)
     yield page
     next_offset = page.next_offset
     total = page.total_count
     if next_offset is not None and prefetch > 1 and total is not None and next_offset < total:
-        next_offset = yield from _planned(fetch, next_offset, page.rows, total, prefetch)
+        next_offset = yield from _planned(fetch, next_offset, page.rows, total, prefetch, wake)
     while next_offset is not None:
-        page = fetch(next_offset)
+        page = fetch(next_offset, None)
         yield page
         next_offset = page.next_offset
 
 
-def _planned(fetch: Callable[[int], Page], first: int, stride: int, total: int,
-             prefetch: int) -> Iterator[Page]:
+def _planned(fetch: Fetch, first: int, stride: int, total: int, prefetch: int,
+             wake: Callable[[], None] | None) -> Iterator[Page]:
     """Pages at first, first+stride, … < total, `prefetch` in flight; returns where to go on from."""
     offsets = iter(range(first, total, stride))
     pending: deque[tuple[int, Future[Page]]] = deque()
     pool = ThreadPoolExecutor(max_workers=prefetch, thread_name_prefix="pco-page")
+    cancel = threading.Event()
     try:
         def top_up() -> None:
             while len(pending) < prefetch:
                 offset = next(offsets, None)
                 if offset is None:
                     return
-                pending.append((offset, pool.submit(fetch, offset)))
+                pending.append((offset, pool.submit(fetch, offset, cancel)))
 
         top_up()
         next_offset: int | None = first
@@ -197,3 +205,7 @@ def _planned(fetch: Callable[[int], Page], first: int, stride: int, total: int,
         return next_offset
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        if pending:
+            cancel.set()
+            if wake is not None:
+                wake()

@@ -93,6 +93,10 @@ def tier_for_offset(offset: int | None) -> str:
     return "deep_offset" if offset is not None and offset > DEEP_OFFSET else "default"
 
 
+class Abandoned(Exception):
+    """A waiting request was given up by its caller before it was sent (nothing reached PCO)."""
+
+
 @dataclass(slots=True)
 class Slot:
     """A request's place in the budget, from `acquire` to `release`."""
@@ -134,11 +138,16 @@ class RateBudget:
             self._forget_expired(self._clock())
             return len(self._in_flight) + len(self._completed) + len(self._outside)
 
-    def acquire(self, tier: str = "default") -> Slot:
-        """Block until a request of `tier` may be sent; the caller must `release` the slot."""
+    def acquire(self, tier: str = "default", cancel: threading.Event | None = None) -> Slot:
+        """Block until a request of `tier` may be sent; the caller must `release` the slot.
+
+        Raises Abandoned when `cancel` is set while waiting (see `wake_all`).
+        """
         with self._cond:
             start = self._clock()
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise Abandoned("the request was abandoned while waiting for the rate budget")
                 now = self._clock()
                 self._forget_expired(now)
                 if now < self._closed_until:
@@ -187,6 +196,11 @@ class RateBudget:
             1 for _, sent in self._completed if sent <= slot.sent_at)
         outside = status.count - ours
         self._outside = [now + self._period] * outside if outside > 0 else []
+
+    def wake_all(self) -> None:
+        """Let every waiter re-check its cancel event."""
+        with self._cond:
+            self._cond.notify_all()
 
     def close_for(self, seconds: float) -> None:
         """After a 429: nobody sends for `seconds` (PCO's Retry-After)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_empty_page_with_a_next_link_stops_the_listing():
     """The per_page=0 trap: no rows and a `next` pointing at the same page."""
     calls = []
 
-    def fetch(offset):
+    def fetch(offset, cancel):
         calls.append(offset)
         return Page(path="/x", offset=offset, records=[], errors=[], included=[],
                     meta={"total_count": 50, "next": {"offset": offset}}, links={"next": "same page"}, has_next=True)
@@ -147,19 +148,19 @@ def test_a_malformed_record_fails_alone(make_fake, make_client):
     assert [len(p.errors) for p in pages] == [1, 1]
 
 
-def test_breaking_out_of_a_listing_leaves_nothing_running(make_fake, make_client):
-    fake = make_fake(people=2000, emails_per_person=0, limit=100, latency=0.01)
+def test_stopping_a_listing_sends_nothing_more(make_fake, make_client):
+    """Prefetched pages still waiting for the rate budget are dropped, not sent, when the caller stops."""
+    fake = make_fake(people=2000, emails_per_person=0, limit=3, period=1.0)
     client = make_client(fake, prefetch=4)
-    for i, _ in enumerate(client.iter_records("/people/v2/people")):
-        if i == 150:
-            break
-    before = threading.active_count()
-    for t in threading.enumerate():
-        if t.name.startswith("pco-page"):
-            t.join(timeout=2)
+    pages = client.iter_pages("/people/v2/people")
+    assert [next(pages).offset, next(pages).offset] == [0, 100]  # the plan is running: 4 pages in flight or waiting
+    pages.close()
+    time.sleep(1.3)  # long enough for the budget to have released the waiting pages
+    assert fake.count(path_contains="/people/v2/people") == 3  # the first page and the two the window allowed
+    for thread in threading.enumerate():
+        if thread.name.startswith("pco-page"):
+            thread.join(timeout=2)
     assert not [t for t in threading.enumerate() if t.name.startswith("pco-page")]
-    assert threading.active_count() <= before
-    assert fake.count(path_contains="/people") <= 2 + 4 + 1  # first page, the page in hand, the prefetch window
 
 
 def test_paging_parameters_belong_to_the_listing_not_to_params(make_fake, make_client):
