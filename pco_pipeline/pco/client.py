@@ -192,18 +192,8 @@ class PCOClient:
                                               headers={**headers, "Authorization": authorization})
             except httpx.TransportError as exc:
                 self.budget.release(slot)
-                sent = not isinstance(exc, _NOT_SENT)
-                reason = f"{type(exc).__name__}"
-                if method == "POST" and sent:
-                    raise PCOWriteOutcomeUnknown(
-                        f"the POST reached PCO but no answer came back ({reason}): PCO may have created the "
-                        "record; look it up (e.g. by remote_id) before creating it again",
-                        method=method, path=path) from exc
-                if failures >= policy.max_retries:
-                    raise PCOConnectionError(
-                        f"PCO did not answer after {failures + 1} attempts ({reason}): check PCO_API_BASE "
-                        f"({self.config.base_url}) and the network", method=method, path=path) from exc
-                self._back_off(failures, method, path, reason)
+                self._raise_unless_retryable(exc, method, path, failures)
+                self._back_off(failures, method, path, type(exc).__name__)
                 failures += 1
                 continue
             status = RateLimitStatus.from_headers(response.headers)
@@ -223,7 +213,6 @@ class PCOClient:
             if code == 401 and not refreshed and self._auth.refresh_after_401(authorization):
                 refreshed = True
                 continue
-            data = None
             if 200 <= code < 300:
                 data, readable = self._decode(response)
                 if readable:
@@ -247,6 +236,18 @@ class PCOClient:
                 raise self._error(response, method, path, module)
             self._back_off(failures, method, path, f"status {code}", floor=status.retry_after or 0.0)
             failures += 1
+
+    def _raise_unless_retryable(self, exc: httpx.TransportError, method: str, path: str, failures: int) -> None:
+        """A transport failure: raise unless it may be retried (never a POST that may have arrived)."""
+        reason = type(exc).__name__
+        if method == "POST" and not isinstance(exc, _NOT_SENT):
+            raise PCOWriteOutcomeUnknown(
+                f"the POST reached PCO but no answer came back ({reason}): PCO may have created the "
+                "record; look it up (e.g. by remote_id) before creating it again", method=method, path=path) from exc
+        if failures >= self.config.retry.max_retries:
+            raise PCOConnectionError(
+                f"PCO did not answer after {failures + 1} attempts ({reason}): check PCO_API_BASE "
+                f"({self.config.base_url}) and the network", method=method, path=path) from exc
 
     def _decode(self, response: httpx.Response) -> tuple[Any, bool]:
         if response.status_code == 204 or not response.content.strip():
