@@ -78,7 +78,7 @@ def test_serve_prints_where_it_listens_and_how_many_secrets_but_never_a_secret(d
     serve.stop()
     output = serve.output()
     assert f"listening on {base}: POST /api/pco/webhook" in output
-    assert "webhook secrets: 3 configured (PCO_WEBHOOK_SECRETS)" in output
+    assert "webhook secrets: 3 configured (PCO_WEBHOOK_SECRETS and 0 stored by `webhooks subscribe`)" in output
     assert "stored webhook people.v2.events.person.updated delivery" in output
     assert not any(secret in output for secret in SECRETS)
     assert "Application shutdown complete" in output  # SIGTERM is a graceful stop
