@@ -18,9 +18,10 @@ origin marker (pco_api.md §4, ISS#760):
 
 `was_our_write(conn, resource_type, pco_id, attributes, within=ECHO_WINDOW)` is true when one
 of our confirmed writes of that PCO record in the last `within` left it with exactly these
-attribute values: every attribute present both in the webhook's `attributes` and in PCO's answer
-to our write is equal, except `updated_at` (which our later writes under the record, e.g. a new
-email, move). A change someone made in PCO since then makes a value differ, so it is applied.
+attribute values: every attribute of PCO's answer to our write is in the webhook's `attributes`
+with the same value, except `updated_at` (which our later writes under the record, e.g. a new
+email, move). A change someone made in PCO since then makes a value differ, so it is applied;
+so does a payload of another shape (e.g. another API version) — applying an echo is only waste.
 `recent_writes` lists those writes for inspection.
 """
 
@@ -167,9 +168,9 @@ def _comparable(value: Any) -> Any:
 
 def same_attributes(ours: Mapping[str, Any], theirs: Mapping[str, Any],
                     ignore: frozenset[str] = VOLATILE_ATTRIBUTES) -> bool:
-    """Whether every attribute both maps carry (except `ignore`) has the same value."""
-    shared = (set(ours) & set(theirs)) - ignore
-    return all(_comparable(ours[name]) == _comparable(theirs[name]) for name in shared)
+    """Whether `theirs` carries every attribute of `ours` (except `ignore`) with the same value."""
+    return all(name in theirs and _comparable(value) == _comparable(theirs[name])
+               for name, value in ours.items() if name not in ignore)
 
 
 def was_our_write(conn: sa.Connection, resource_type: str, pco_id: str, attributes: Mapping[str, Any],

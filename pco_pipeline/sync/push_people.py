@@ -406,19 +406,13 @@ class _PeoplePusher:
 
     def _push_contacts(self, item: PersonPush, pco_id: str, existing: dict[str, list[Resource]]) -> None:
         session = self.session
-        with session.engine.connect() as conn:
-            ids = [r.id for records in existing.values() for r in records]
-            taken = set(conn.execute(sa.text(
-                "SELECT pco_id FROM person_emails WHERE pco_id = ANY(:ids)"
-                " UNION SELECT pco_id FROM person_phones WHERE pco_id = ANY(:ids)"
-                " UNION SELECT pco_id FROM pco_push_ledger WHERE resource_type = 'Address' AND pco_id = ANY(:ids)"
-                "   AND state IN ('confirmed', 'adopted')"), {"ids": ids}).scalars()) if ids else set()
+        taken = self._linked_contact_ids(existing)
         for contact in item.contacts:
             match = next((r for r in existing.get(contact.relationship, [])
-                          if r.id not in taken and _match_key(contact.resource, r.attributes) == contact.match_key),
+                          if (r.type, r.id) not in taken and _match_key(contact.resource, r.attributes) == contact.match_key),
                          None)
             if match is not None:
-                taken.add(match.id)
+                taken.add((match.type, match.id))
                 self._store_contact(item, pco_id, contact, match, "adopted")
                 continue
             try:
@@ -435,8 +429,23 @@ class _PeoplePusher:
                 session.refused(contact.resource, contact.table, contact.key, contact.local_id, exc,
                                 contact.attributes)
                 continue
-            taken.add(created.id)
+            taken.add((created.type, created.id))
             self._store_contact(item, pco_id, contact, created, "confirmed")
+
+    def _linked_contact_ids(self, existing: dict[str, list[Resource]]) -> set[tuple[str, str]]:
+        """(type, id) of the person's PCO contacts some local record is already linked to."""
+        ids = {name: [r.id for r in records] for name, records in existing.items()}
+        if not any(ids.values()):
+            return set()
+        with self.session.engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT 'Email', pco_id FROM person_emails WHERE pco_id = ANY(:emails)"
+                " UNION ALL SELECT 'PhoneNumber', pco_id FROM person_phones WHERE pco_id = ANY(:phones)"
+                " UNION ALL SELECT 'Address', pco_id FROM pco_push_ledger WHERE resource_type = 'Address'"
+                "   AND pco_id = ANY(:addresses) AND state IN ('confirmed', 'adopted')"),
+                {"emails": ids.get("emails", []), "phones": ids.get("phone_numbers", []),
+                 "addresses": ids.get("addresses", [])}).all()
+        return {(type_, pco_id) for type_, pco_id in rows}
 
     def _store_contact(self, item: PersonPush, pco_id: str, contact: ContactPush, resource: Resource,
                        state: str) -> None:

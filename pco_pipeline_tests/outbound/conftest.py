@@ -2,7 +2,7 @@
 church written straight into the test database (people, contacts, families, group memberships)."""
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date
 
 import dagster as dg
 import pytest
@@ -115,4 +115,15 @@ def writes(sandbox: Sandbox) -> list[dict]:
     return [r for r in sandbox.controls.request_log() if r["method"] not in ("GET", "HEAD")]
 
 
-NOW = datetime.now(timezone.utc)
+def pco_children(sandbox: Sandbox, key: str, person_id: str) -> list:
+    """A PCO person's emails / phone_numbers / addresses (key "people/emails", …) in the sandbox store."""
+    return [r for r in sandbox.store.all(key) if r.rel_ids("person") == [person_id]]
+
+
+def open_quarantine(engine: sa.Engine, entity: str) -> dict[str, tuple[str, str]]:
+    """record_key → (reason_code, reason) of the open outbound quarantine rows of `entity`."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT record_key, reason_code, reason FROM sync_quarantine"
+            " WHERE entity = :e AND resolved_at IS NULL AND direction = 'outbound'"), {"e": entity}).all()
+    return {row.record_key: (row.reason_code, row.reason) for row in rows}
