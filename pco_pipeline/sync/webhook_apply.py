@@ -39,8 +39,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
 import sqlalchemy as sa
 
 from pco_pipeline.db import landing
@@ -57,7 +55,7 @@ from pco_pipeline.sync.loading import LoadCounts
 from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION, InvalidValue, parse_timestamp
 from pco_pipeline.sync.push_ledger import was_our_write
 from pco_pipeline.sync.webhook_events import NotApplied, UnreadableDelivery, WebhookEvent, in_event_order, parse_event
-from pco_pipeline.sync.webhook_inbox import Claim, InboxRow, Outcome, RetryPolicy, claim, record_outcomes
+from pco_pipeline.sync.webhook_inbox import Claim, Outcome, RetryPolicy, claim, record_outcomes
 
 PEOPLE = spec_for("people/people")
 HOUSEHOLDS = spec_for("people/households")
@@ -175,7 +173,14 @@ def apply_inbox_rows(engine: sa.Engine, ids: Sequence[int], *, pco: PCOFactory |
     reader = _Reader(pco)
     effects = _Effects()
     landed: list[tuple[WebhookEvent, str]] = []
+    failed_records: dict[tuple[str, str], int] = {}   # record → the inbox row whose event failed
     for event in in_event_order(events):
+        record = (event.spec.name, event.resource.id)
+        if record in failed_records:
+            # A record's events apply in order: a later one waits for the earlier one to succeed.
+            outcomes[event.row.id] = Outcome(event.row.id, "failed", f"waits for inbox row {failed_records[record]}, "
+                                                                     f"an earlier event of this record that failed")
+            continue
         try:
             with engine.begin() as conn:
                 event_effects, note = _apply_event(conn, event, reader, settings)
@@ -184,6 +189,7 @@ def apply_inbox_rows(engine: sa.Engine, ids: Sequence[int], *, pco: PCOFactory |
             continue
         except Exception as exc:  # one bad event must not stop the others; it is retried
             outcomes[event.row.id] = Outcome(event.row.id, "failed", _describe(exc))
+            failed_records[record] = event.row.id
             continue
         effects.add(event_effects)
         landed.append((event, note))
@@ -232,17 +238,18 @@ def _run_loads(engine: sa.Engine, effects: _Effects) -> dict[str, LoadCounts]:
 
 @dataclass(frozen=True)
 class _Held:
+    """What the landing table holds of a record."""
+
     pco_updated_at: datetime | None
     removed: bool
     parent_pco_id: str | None
-    relationships: dict[str, Any]
 
 
 def _held(conn: sa.Connection, resource: str, pco_id: str) -> _Held | None:
     row = conn.execute(sa.text(
-        "SELECT pco_updated_at, removed_at IS NOT NULL AS removed, parent_pco_id, relationships"
+        "SELECT pco_updated_at, removed_at IS NOT NULL AS removed, parent_pco_id"
         " FROM pco_landing WHERE resource = :r AND pco_id = :id"), {"r": resource, "id": pco_id}).first()
-    return None if row is None else _Held(row.pco_updated_at, row.removed, row.parent_pco_id, row.relationships)
+    return None if row is None else _Held(row.pco_updated_at, row.removed, row.parent_pco_id)
 
 
 def _updated_at(resource: Resource) -> datetime | None:

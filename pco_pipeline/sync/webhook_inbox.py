@@ -79,10 +79,9 @@ class Outcome:
 
 @dataclass
 class Recorded:
-    """What `record_outcomes` wrote, per final status."""
+    """What `record_outcomes` wrote: rows per resulting status."""
 
     counts: dict[str, int] = field(default_factory=dict)
-    quarantined_ids: list[int] = field(default_factory=list)
 
 
 _COLUMNS = ("id, event_name, delivery_id, attempt, event_time, resource_type, resource_id, raw_body,"
@@ -196,7 +195,6 @@ def record_outcomes(engine: sa.Engine, rows: Sequence[InboxRow], outcomes: Seque
                 reason = outcome.reason
             if status == "quarantined":
                 _quarantine(conn, row, reason or "no reason given")
-                recorded.quarantined_ids.append(row.id)
             elif status == "failed":
                 conn.execute(sa.text(
                     "UPDATE webhook_inbox SET status = 'failed', status_reason = :reason,"

@@ -66,31 +66,35 @@ def test_thin_stale_and_resurrecting_payloads_are_reread_from_pco(sandbox, synce
 
 def test_a_failing_event_is_retried_with_backoff_then_quarantined(sandbox, synced, receiver, pco):
     created = sandbox.controls.create_person(first_name="Ines", last_name="Failwell")
+    sandbox.controls.update_record("people/people", created.id, {"nickname": "Nessa"})
     wait_for_deliveries(sandbox)
     # A created person is re-read (its payload has no emails); PCO fails that read.
     sandbox.controls.inject_fault("error", status=500, path_prefix=f"/people/v2/people/{created.id}")
     settings = ApplySettings(retry=RetryPolicy(max_tries=2, first_backoff=timedelta(seconds=30)))
-    (row_id,) = all_ids(synced)
+    row_id, update_id = all_ids(synced)
 
-    first = apply_inbox_rows(synced, [row_id], pco=pco.get_client, settings=settings)
-    assert (first.claimed, first.failed) == (1, 1)
+    first = apply_inbox_rows(synced, [row_id, update_id], pco=pco.get_client, settings=settings)
+    assert (first.claimed, first.failed) == (2, 2)
     with synced.connect() as conn:
-        row = conn.execute(sa.text("SELECT status, status_reason, tries, next_try_at - now() AS wait"
-                                   " FROM webhook_inbox WHERE id = :i"), {"i": row_id}).one()
+        row, update = conn.execute(sa.text("SELECT status, status_reason, tries, next_try_at - now() AS wait"
+                                           " FROM webhook_inbox ORDER BY id")).all()
     assert (row.status, row.tries) == ("failed", 1)
     assert row.status_reason.startswith("PCOServerError") and "500" in row.status_reason
     assert timedelta(seconds=25) < row.wait <= timedelta(seconds=30)
-    assert apply_inbox_rows(synced, [row_id], pco=pco.get_client, settings=settings).claimed == 0  # not due yet
+    # The update of the same person does not overtake the failed create.
+    assert (update.status, update.status_reason) == (
+        "failed", f"waits for inbox row {row_id}, an earlier event of this record that failed")
+    assert apply_inbox_rows(synced, [row_id, update_id], pco=pco.get_client, settings=settings).claimed == 0
 
-    with synced.begin() as conn:
-        conn.execute(sa.text("UPDATE webhook_inbox SET next_try_at = now() WHERE id = :i"), {"i": row_id})
-    second = apply_inbox_rows(synced, [row_id], pco=pco.get_client, settings=settings)
-    assert second.quarantined == 1
+    with synced.begin() as conn:  # the backoff is over
+        conn.execute(sa.text("UPDATE webhook_inbox SET next_try_at = now()"))
+    second = apply_inbox_rows(synced, [row_id, update_id], pco=pco.get_client, settings=settings)
+    assert second.quarantined == 2
     with synced.connect() as conn:
         row = conn.execute(sa.text("SELECT status, status_reason, tries, next_try_at FROM webhook_inbox"
                                    " WHERE id = :i"), {"i": row_id}).one()
         entry = conn.execute(sa.text("SELECT reason, local_id FROM sync_quarantine"
-                                     " WHERE entity = 'webhook_inbox' AND resolved_at IS NULL")).one()
+                                     " WHERE entity = 'webhook_inbox' AND resolved_at IS NULL ORDER BY local_id")).first()
         local = conn.execute(sa.text("SELECT count(*) FROM people WHERE pco_id = :p"), {"p": created.id}).scalar()
     assert (row.status, row.tries, row.next_try_at) == ("quarantined", 2, None)
     assert row.status_reason.startswith("gave up after 2 tries; last error: PCOServerError")
