@@ -62,6 +62,24 @@ def test_a_burst_of_changes_in_pco_ends_with_the_church_database_equal_to_pco(
                          if renamed in {ref[1] for ref in store.household_people(h.id)})
         assert api.patch(f"/people/v2/households/{household.id}", json=api_body(
             "Household", {"name": "The Renamed Household"})).status_code == 200
+        contact = household.rel_ids("primary_contact")[0]
+        addresses = store.children("people/addresses", "person", contact)
+        assert addresses, "the seeded household's primary contact should have an address"
+        for address in addresses:
+            assert api.patch(f"/people/v2/addresses/{address.id}", json=api_body(
+                "Address", {"street_line_1": "1 Moved Lane", "city": "Newtown"})).status_code == 200
+        for phone in store.children("people/phone_numbers", "person", keep)[:1]:
+            assert api.delete(f"/people/v2/phone_numbers/{phone.id}").status_code == 204
+        assert api.post("/people/v2/households", json=api_body(
+            "Household", {"name": "Okafor"}, {"people": {"data": [{"type": "Person", "id": new_id}]},
+                                              "primary_contact": {"data": {"type": "Person", "id": new_id}}}
+        )).status_code == 201
+        group, left = next((m.rel_ids("group")[0], m) for m in store.all("groups/memberships")
+                           if m.rel_ids("person")[0] not in (gone, merged_away))
+        assert api.post(f"/groups/v2/groups/{group}/memberships", json=api_body(
+            "Membership", {"role": "member"}, {"person": {"data": {"type": "Person", "id": new_id}}}
+        )).status_code == 201
+        assert api.delete(f"/groups/v2/groups/{group}/memberships/{left.id}").status_code == 204
     controls.delete_person(gone)
     controls.merge_people(keep, merged_away)
 
@@ -78,3 +96,15 @@ def test_a_burst_of_changes_in_pco_ends_with_the_church_database_equal_to_pco(
                                    {"ids": [new_id, gone, keep, merged_away]}).all())
     assert set(statuses) <= {"applied", "ignored"} and statuses["applied"] > 10, statuses
     assert states == {new_id: True, gone: False, keep: True, merged_away: False}
+    with synced.connect() as conn:
+        family = conn.execute(sa.text("SELECT name, street_line_1, city FROM families WHERE pco_id = :h"),
+                              {"h": household.id}).one()
+        new_family = conn.execute(sa.text(
+            "SELECT f.name FROM families f JOIN family_members fm ON fm.family_id = f.id"
+            " JOIN people p ON p.id = fm.person_id WHERE p.pco_id = :p"), {"p": new_id}).scalar()
+        groups_of_new = conn.execute(sa.text(
+            "SELECT g.pco_id FROM group_membership gm JOIN church_group g ON g.id = gm.group_id"
+            " JOIN people p ON p.id = gm.person_id WHERE p.pco_id = :p"), {"p": new_id}).scalars().all()
+    assert family.name == "The Renamed Household"
+    assert (family.street_line_1, family.city) == ("1 Moved Lane", "Newtown")
+    assert new_family == "Okafor" and groups_of_new == [group]
