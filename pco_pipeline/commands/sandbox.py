@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+from pco_pipeline.sandbox.persistence import SnapshotError, autosave
 from pco_pipeline.sandbox.ratelimit import RateLimit
 from pco_pipeline.sandbox.server import LOOPBACK, serve
 
@@ -26,6 +32,11 @@ def register(subparsers) -> None:
                          help="chance (0-1) that an API request fails with 503")
     sandbox.add_argument("--app-id", default=None, help="accepted personal access token application id")
     sandbox.add_argument("--secret", default=None, help="accepted personal access token secret")
+    sandbox.add_argument("--state", type=Path, default=None, metavar="FILE",
+                         help="keep the organization in this JSON file: loaded when it exists (--people/--seed "
+                              "then only apply to seeding a new one), saved when changed and on exit")
+    sandbox.add_argument("--save-every", type=float, default=10.0, metavar="SECONDS",
+                         help="with --state: save at most this often while changes arrive (default 10)")
     sandbox.set_defaults(handler=run_sandbox)
 
 
@@ -37,12 +48,23 @@ def run_sandbox(args) -> int:
     config = SandboxConfig(app_id=args.app_id, secret=args.secret, rate_limit=args.rate_limit,
                            latency_ms=args.latency_ms, fault_rate=args.fault_rate)
     started = time.perf_counter()
-    sandbox = Sandbox.seeded(people=args.people, seed=args.seed, config=config)
+    reopened = args.state is not None and args.state.exists()
+    try:
+        sandbox = (Sandbox.open(args.state, people=args.people, seed=args.seed, config=config) if args.state
+                   else Sandbox.seeded(people=args.people, seed=args.seed, config=config))
+    except SnapshotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - started
     base_url = f"http://{LOOPBACK}:{args.port}"
     counts = {key: sandbox.store.count(key) for key in ("people/people", "people/households", "groups/groups",
                                                          "check-ins/check_ins", "calendar/event_instances")}
-    print(f"PCO sandbox: {base_url}  (seed {args.seed}, built in {elapsed:.1f} s)")
+    if reopened:
+        print(f"PCO sandbox: {base_url}  (reopened {args.state} in {elapsed:.1f} s)")
+    else:
+        print(f"PCO sandbox: {base_url}  (seed {args.seed}, built in {elapsed:.1f} s)")
+    if args.state:
+        print(f"  state: {args.state} (saved every {args.save_every:g} s when changed, and on exit)")
     print("  " + ", ".join(f"{count} {key.split('/')[1].replace('_', ' ')}" for key, count in counts.items()))
     secret_note = sandbox.secret if sandbox.credentials_source == "demo pair" else "(as given)"
     print(f"  credentials ({sandbox.credentials_source}): app id {sandbox.app_id}, secret {secret_note}")
@@ -50,10 +72,57 @@ def run_sandbox(args) -> int:
     print(f"  rate limit: {rate.limit} per {rate.period:g} s per credential; controls at {base_url}/_sandbox")
     print("Ctrl-C stops it.", flush=True)
     try:
-        serve(sandbox, port=args.port, log_level="warning")
+        with _stop_cleanly_on_sigterm():
+            if args.state is None:
+                serve(sandbox, port=args.port, log_level="warning")
+            else:
+                _serve_keeping_state(sandbox, args)
+    except _Terminated:
+        pass
+    except SnapshotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         sandbox.close()
     return 0
+
+
+def _serve_keeping_state(sandbox: Sandbox, args) -> None:
+    """Serve, saving when changed; once the final save is done (a stop signal included), say where."""
+    stop: BaseException | None = None
+    try:
+        with autosave(sandbox, args.state, interval=args.save_every):
+            serve(sandbox, port=args.port, log_level="warning")
+    except (KeyboardInterrupt, _Terminated) as signalled:
+        stop = signalled
+    print(f"sandbox state kept in {args.state}", flush=True)
+    if stop is not None:
+        raise stop
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: a requested stop, not a failure."""
+
+
+@contextmanager
+def _stop_cleanly_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops the server as Ctrl-C does, with the final save, and exits 0.
+
+    uvicorn shuts down gracefully on either signal, then re-raises it; without a handler of ours,
+    SIGTERM's default action would end the process before anything after `serve` runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check(args) -> str | None:
@@ -65,6 +134,8 @@ def _check(args) -> str | None:
         return "--fault-rate must be between 0 and 1"
     if args.latency_ms < 0:
         return "--latency-ms must be 0 or more"
+    if args.save_every <= 0:
+        return "--save-every must be more than 0 seconds"
     if not 0 < args.port < 65536:
         return "--port must be between 1 and 65535"
     try:

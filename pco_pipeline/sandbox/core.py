@@ -2,6 +2,7 @@
 
     sandbox = Sandbox(SandboxConfig(rate_limit="100/2s"))        # empty organization
     sandbox = Sandbox.seeded(people=2000, seed=1)                 # the synthetic church
+    sandbox = Sandbox.open(path, people=2000, seed=1)             # kept in a snapshot file (persistence.py)
     sandbox.load({"people/people": [...], "people/emails": [...]})
 
     sandbox.app                     # the ASGI app (in-process: httpx.ASGITransport(app=sandbox.app))
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from pco_pipeline.sandbox import persistence
 from pco_pipeline.sandbox.app import SandboxApp
 from pco_pipeline.sandbox.auth import ALL_SCOPES, DEMO_APP_ID, DEMO_SECRET, Auth
 from pco_pipeline.sandbox.clock import Clock
@@ -123,6 +125,17 @@ class Sandbox:
         sandbox = cls(config)
         sandbox.load(generate_church(people=people, seed=seed, now=sandbox.clock.now()).pco)
         return sandbox
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, people: int = 2000, seed: int = 1,
+             config: SandboxConfig | None = None) -> "Sandbox":
+        """The sandbox kept in the snapshot file `path`, or, when there is none yet, the seeded church
+        (`seeded(people, seed)`) saved there. Raises persistence.SnapshotError naming an unreadable file."""
+        return persistence.open_sandbox(path, people=people, seed=seed, config=config)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write this organization to the snapshot file `path` (atomically, mode 0600; see persistence)."""
+        persistence.save(self, path)
 
     def load(self, data: Mapping[str, Any]) -> None:
         """Add JSON:API resources by "<app>/<collection>" (see store.Store.load). No webhooks fire."""

@@ -83,6 +83,9 @@ class Store:
         self._ordered: dict[str, list[Record]] = {key: [] for key in self._kinds}
         # (child key, relationship name) -> target id -> children ordered by id
         self._reverse: dict[tuple[str, str], dict[str, list[Record]]] = {}
+        # Per collection, the highest numeric id ever deleted: PCO never hands a deleted id out again,
+        # and a client still holding it must not find a new record under it.
+        self._retired_up_to: dict[str, int] = {}
 
     # --- catalog --------------------------------------------------------------------------------
 
@@ -127,6 +130,8 @@ class Store:
         samples: dict[str, Any] = {}
         type_ = None
         for resource in resources:
+            if not _is_mapping(resource):
+                continue  # _load_one refuses it, naming the collection
             type_ = type_ or resource.get("type")
             for name, value in (resource.get("attributes") or {}).items():
                 if samples.get(name) is None:
@@ -167,8 +172,11 @@ class Store:
             merged.relationships.update(relationships)
             self._records[kind.key][resource_id] = merged
             return
-        full = {name: None for name in kind.attributes}
-        full.update(attributes)
+        if kind.attributes.keys() <= attributes.keys():
+            full = dict(attributes)  # complete (e.g. a snapshot): keep the order it is rendered in
+        else:
+            full = {name: None for name in kind.attributes}
+            full.update(attributes)
         self._records[kind.key][resource_id] = Record(resource.get("type") or kind.type, resource_id, full,
                                                       relationships)
 
@@ -261,7 +269,19 @@ class Store:
     def _next_numeric_id(self, key: str) -> int:
         ordered = self._ordered[key]
         numeric_end = bisect.bisect_left(ordered, (1, ""), key=_sort_key)  # numeric ids sort first
-        return ordered[numeric_end - 1].sort_key[1] + 1 if numeric_end else 1
+        highest = ordered[numeric_end - 1].sort_key[1] if numeric_end else 0
+        return max(highest, self._retired_up_to.get(key, 0)) + 1
+
+    def id_counters(self) -> dict[str, int]:
+        """The id each collection hands out next (`next_id`), for a snapshot."""
+        with self.lock:
+            return {key: self._next_numeric_id(key) for key in self._records}
+
+    def restore_id_counters(self, counters: Mapping[str, int]) -> None:
+        """Never hand out an id below `counters[key]` (ids deleted before a snapshot stay retired)."""
+        with self.lock:
+            for key, next_id in counters.items():
+                self._retired_up_to[key] = max(self._retired_up_to.get(key, 0), int(next_id) - 1)
 
     def insert(self, key: str, record: Record) -> Record:
         with self.lock:
@@ -294,6 +314,8 @@ class Store:
             ordered = self._ordered[key]
             del ordered[bisect.bisect_left(ordered, record.sort_key, key=_sort_key)]
             self._index_remove(key, record)
+            if record.id.isdigit():
+                self._retired_up_to[key] = max(self._retired_up_to.get(key, 0), int(record.id))
             self.version += 1
             return record
 
