@@ -10,7 +10,8 @@ Environment (read by `PCOConfig.from_env`):
 | `PCO_OAUTH_ACCESS_TOKEN` | optional current access token (else the first request refreshes) |
 | `PCO_OAUTH_TOKEN_FILE` | optional JSON file where rotated OAuth tokens are kept (mode 0600) |
 
-PCO rotates the refresh token on every refresh, so an OAuth deployment needs the token file
+When both a PAT and OAuth are configured, OAuth is used (`pco-pipeline check-connection` shows
+which). PCO rotates the refresh token on every refresh, so an OAuth deployment needs the token file
 (or an `on_tokens` callback) to survive a restart; the file, when present, wins over the env.
 """
 
