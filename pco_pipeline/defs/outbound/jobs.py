@@ -50,6 +50,7 @@ def _metadata(report: PushReport, requests: int) -> dict:
     if not report.dry_run:
         metadata.update({name: dg.MetadataValue.int(n) for name, n in report.counts.totals().items()})
         metadata["outcomes"] = dg.MetadataValue.md(report.counts.markdown())
+        metadata["outcomes_by_resource"] = dg.MetadataValue.json(report.counts.by_resource())
         if report.failures:
             metadata["failures"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in report.failures))
     return metadata
