@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
 from pco_pipeline.commands import check_connection, database, demo, jobs, push, sandbox, sync, ui, webhooks
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Dagster's beta/preview notices are for developers of this project, not for its users.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
