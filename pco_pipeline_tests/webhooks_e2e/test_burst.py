@@ -95,6 +95,12 @@ def test_a_burst_of_changes_in_pco_ends_with_the_church_database_equal_to_pco(
         states = dict(conn.execute(sa.text("SELECT pco_id, is_active FROM people WHERE pco_id = ANY(:ids)"),
                                    {"ids": [new_id, gone, keep, merged_away]}).all())
     assert set(statuses) <= {"applied", "ignored"} and statuses["applied"] > 10, statuses
+    with synced.connect() as conn:
+        logged = conn.execute(sa.text("SELECT run_id, sync_type, direction, status, created_count, requests_used"
+                                      " FROM pco_sync_log WHERE direction = 'webhook'")).all()
+    assert {row.run_id for row in logged} == {run.run_id for run in drained.runs}
+    assert all((row.sync_type, row.status) == ("apply_webhooks", "success") for row in logged)
+    assert sum(row.created_count for row in logged) > 0 and sum(row.requests_used for row in logged) > 0
     assert states == {new_id: True, gone: False, keep: True, merged_away: False}
     with synced.connect() as conn:
         family = conn.execute(sa.text("SELECT name, street_line_1, city FROM families WHERE pco_id = :h"),

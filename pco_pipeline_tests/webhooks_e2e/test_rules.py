@@ -32,7 +32,7 @@ def all_ids(engine) -> list[int]:
 
 
 def test_thin_stale_and_resurrecting_payloads_are_reread_from_pco(sandbox, synced, receiver, receiver_url, pco):
-    thin, late, gone = pick_people(sandbox, synced, 3)
+    thin, late, gone, unlanded = pick_people(sandbox, synced, 4)
     with sandbox.client() as api:
         documents = {p: api.get(f"/people/v2/people/{p}").json() for p in (thin, late, gone)}
     now = datetime.now(timezone.utc)
@@ -41,9 +41,16 @@ def test_thin_stale_and_resurrecting_payloads_are_reread_from_pco(sandbox, synce
     sandbox.controls.update_record("people/people", late, {"last_name": "Changed-Since",
                                                           "updated_at": iso(now + timedelta(minutes=1))}, touch=False)
     sandbox.controls.delete_person(gone)
+    # A person the landing never held (say, created before the subscriptions) gets a new email.
+    with synced.begin() as conn:
+        conn.execute(sa.text("DELETE FROM pco_landing WHERE resource = 'people/people' AND pco_id = :p"),
+                     {"p": unlanded})
+    sandbox.controls.create("people/emails", {"address": "first.seen@example.org"}, parent_id=unlanded)
     wait_for_deliveries(sandbox)
     apply_inbox_rows(synced, all_ids(synced), pco=pco.get_client)
     assert local_person(synced, gone).is_active is False
+    email = next(r for r in inbox_rows(synced) if r.event_name == "people.v2.events.email.created")
+    assert (email.status, email.status_reason) == ("applied", f"re-read person {unlanded}: it was not landed yet")
 
     thin_document = {"data": {**documents[thin]["data"], "attributes": {}}}
     send_person_updated(sandbox, synced, receiver_url, thin_document, event_time=now, delivery_id="thin")

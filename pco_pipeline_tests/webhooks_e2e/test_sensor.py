@@ -6,6 +6,8 @@ import sqlalchemy as sa
 
 from pco_pipeline.definitions import defs
 from pco_pipeline.defs.church_db.resources import PostgresResource
+from pco_pipeline.defs.pco.resources import PCOResource
+from pco_pipeline.defs.webhooks.apply import apply_webhooks
 from pco_pipeline.defs.webhooks.sensor import BATCH_ENV, INTERVAL_ENV, apply_webhooks_sensor, sensor_interval_seconds
 
 
@@ -84,3 +86,27 @@ def test_sensor_definition_interval_and_default_status(monkeypatch):
     monkeypatch.setenv(INTERVAL_ENV, "soon")
     with pytest.raises(ValueError, match=INTERVAL_ENV):
         sensor_interval_seconds()
+
+
+def run_job(database_url: str, config: dict):
+    with dg.instance_for_test() as instance:
+        return apply_webhooks.execute_in_process(
+            run_config={"ops": {"apply_webhook_events": {"config": config}}}, instance=instance, raise_on_error=False,
+            # No PCO credentials: nothing here needs a re-read, so the client is never created.
+            resources={"church_db": PostgresResource(database_url=database_url), "pco": PCOResource()})
+
+
+def test_the_job_takes_an_id_range_and_says_what_is_missing_from_its_config(database_url, engine):
+    ids = store_rows(engine, 3)
+    result = run_job(database_url, {"first_id": ids[0], "last_id": ids[1]})
+    assert result.success
+    assert result.output_for_node("apply_webhook_events")["claimed"] == 2
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(sa.text("SELECT id, status FROM webhook_inbox")).all())
+    # These stored bodies hold no delivery at all: quarantined at once, never retried.
+    assert statuses == {ids[0]: "quarantined", ids[1]: "quarantined", ids[2]: "pending"}
+
+    refused = run_job(database_url, {})
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.is_step_failure).event_specific_data.error
+    assert "name the webhook_inbox rows to apply: inbox_ids, or first_id (and last_id)" in failure.message
