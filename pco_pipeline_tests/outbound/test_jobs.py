@@ -68,6 +68,10 @@ def test_pull_dry_run_push_pull_round_trip(run_job, engine, sandbox):
         plans["people_to_pco"]["planned"].get("skip people (possible_duplicate)", 0)
     assert "| 1 | create | Person |" in plans["people_to_pco"]["plan"]
     assert local_state(engine) == before
+    with engine.connect() as conn:
+        dry_log = conn.execute(sa.text("SELECT direction, status, created_count, updated_count, failed_count,"
+                                       " requests_used FROM pco_sync_log WHERE run_id = :r"), {"r": dry.run_id}).one()
+    assert tuple(dry_log) == ("outbound", "success", 0, 0, 0, 0)
 
     result = run_job("full_push")
     assert result.success
