@@ -9,7 +9,7 @@
      reason (the payload's `updated_at` is older than the landed record's, or a newer event for
      the same record was already applied), so replays and reordered deliveries do no harm;
    - **re-read through the client** when the payload cannot be trusted to be complete and
-     current: thin payloads (no attributes), a created person (its payload has no emails, and
+     current: thin payloads (no attributes), a person new to us (its payload has no emails, and
      matching needs them), a contact whose person was never landed, an event that would bring
      back a record held as destroyed, a delivery that arrived more than `stale_after` after it
      happened, and what a destroyed person or a merger leaves behind (their households and
@@ -337,8 +337,8 @@ def _person(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reader
             settings: ApplySettings) -> tuple[_Effects, str]:
     person_id = event.resource.id
     reason = _reread_reason(event, held, settings)
-    if reason is None and event.action == "created":
-        reason = "a created person's payload has no emails, which matching needs"
+    if reason is None and (event.action == "created" or held is None):
+        reason = "a person new to us: the payload has no emails, which matching needs"
     if reason is None:
         _land(conn, PEOPLE, [event.resource], settings)
         return _Effects(people={person_id}), ""
