@@ -141,14 +141,17 @@ def load_group_memberships(engine: sa.Engine) -> LoadReport:
             "'PCO membership ' || s.pco_id || ' repeats another membership of person ' || s.person_pco_id"
             " || ' in group ' || s.group_pco_id", record_sql=record)
 
-        # Gone from PCO: the sync's own rows go; the church's rows stay.
-        counts.deactivated = count(conn, f"""
-            DELETE FROM group_membership gm
-            WHERE gm.source = 'pco'
+        # Gone from PCO: the sync's own rows go; the church's rows stay, no longer linked to the
+        # PCO membership that is gone (a later push may create it again: memberships are the church's).
+        gone = f"""
+            gm.pco_id IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM stage_memberships s WHERE s.pco_id = gm.pco_id)
               AND NOT EXISTS (SELECT 1 FROM {quarantine.STAGE} q
-                              WHERE q.entity = 'group_memberships' AND q.record_key = gm.pco_id)
-            """)
+                              WHERE q.entity = 'group_memberships' AND q.record_key = gm.pco_id)"""
+        counts.deactivated = count(conn, f"DELETE FROM group_membership gm WHERE gm.source = 'pco' AND {gone}")
+        counts.deactivated += count(conn, f"""
+            UPDATE group_membership gm SET pco_id = NULL, updated_at = now()
+            WHERE gm.source = 'local' AND {gone}""")
         counts.updated = count(conn, """
             UPDATE group_membership gm SET group_id = s.group_id, person_id = s.person_id,
                                            leader_type = s.leader_type, joined_at = s.joined_at, updated_at = now()

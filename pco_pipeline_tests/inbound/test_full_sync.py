@@ -160,3 +160,17 @@ def test_a_read_killed_midway_and_rerun_ends_like_an_uninterrupted_one(run_job, 
     assert run_job("full_sync").success
     assert reconcile(engine).in_sync
     assert_church_equals_sandbox(engine, sandbox)
+
+
+def test_a_church_membership_whose_pco_twin_is_gone_stays_but_unlinked(run_job, engine, sandbox, church):
+    assert run_job("full_sync").success
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT m.id, m.pco_id FROM group_membership m WHERE m.source = 'local' AND m.pco_id IS NOT NULL"
+            " ORDER BY m.id LIMIT 1")).one()
+    sandbox.controls.delete("groups/memberships", row.pco_id)
+    assert run_job("sync_groups").success
+    with engine.connect() as conn:
+        after = conn.execute(sa.text("SELECT pco_id FROM group_membership WHERE id = :i"), {"i": row.id}).one()
+    assert after.pco_id is None  # the church's membership stays; its PCO link is gone
+    assert reconcile(engine).in_sync
