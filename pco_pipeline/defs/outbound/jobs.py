@@ -8,7 +8,9 @@
 Every op takes `dry_run` (run config `ops: {people_to_pco: {config: {dry_run: true}}}`, see
 `dry_run_config`, or `pco-pipeline push … --dry-run`): the plan is made and shown, nothing is sent. Each op's output
 metadata holds the counts per action and the plan as a markdown table, field by field; every
-run leaves one `pco_sync_log` row (direction outbound). The PCO steps run in the `pco_api` pool.
+run leaves one `pco_sync_log` row (direction outbound; a dry run's counts only its skips). The
+PCO steps run in the `pco_api` pool. A dry run of full_push plans each step against the database
+as it is: families and memberships of people the first step would create show as waiting.
 """
 
 from collections.abc import Callable
