@@ -149,7 +149,7 @@ def load_group_memberships(engine: sa.Engine) -> LoadReport:
               AND NOT EXISTS (SELECT 1 FROM {quarantine.STAGE} q
                               WHERE q.entity = 'group_memberships' AND q.record_key = gm.pco_id)"""
         counts.deactivated = count(conn, f"DELETE FROM group_membership gm WHERE gm.source = 'pco' AND {gone}")
-        counts.deactivated += count(conn, f"""
+        unlinked = count(conn, f"""
             UPDATE group_membership gm SET pco_id = NULL, updated_at = now()
             WHERE gm.source = 'local' AND {gone}""")
         counts.updated = count(conn, """
@@ -181,5 +181,6 @@ def load_group_memberships(engine: sa.Engine) -> LoadReport:
             """)
         remaining = conn.execute(sa.text("SELECT count(*) FROM stage_memberships")).scalar_one()
         counts.unchanged = remaining - counts.created - counts.updated
+        counts.updated += unlinked  # not staged rows: counted after `unchanged`
         quarantine.apply_stage(conn, "group_memberships")
         return {"group_memberships": counts}

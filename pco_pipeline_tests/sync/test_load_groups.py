@@ -88,10 +88,13 @@ def test_local_memberships_are_linked_but_stay_the_churchs(engine):
     assert (report["group_memberships"].created, report["group_memberships"].updated) == (0, 1)
     assert rows(engine, "SELECT person_id, pco_id, leader_type, source FROM group_membership ORDER BY person_id") == [
         (ann, "m1", "coach", "local"), (cy, None, "member", "local")]
-    # PCO drops Ann's membership: the church's row stays.
+    # PCO drops Ann's membership: the church's row stays, no longer linked to PCO's.
     land(engine, "groups/memberships", [membership("m9", "g2", "2")], parent_pco_id="g2", listing=True)
-    assert load_group_memberships(engine)["group_memberships"].deactivated == 0
-    assert scalar(engine, "SELECT count(*) FROM group_membership WHERE source = 'local'") == 2
+    report = load_group_memberships(engine)["group_memberships"]
+    assert (report.deactivated, report.updated) == (0, 1)
+    assert rows(engine, "SELECT person_id, pco_id, leader_type, source FROM group_membership"
+                        " WHERE source = 'local' ORDER BY person_id") == [
+        (ann, None, "coach", "local"), (cy, None, "member", "local")]
 
 
 def test_memberships_of_unknown_groups_or_people_are_quarantined(engine):
