@@ -1,28 +1,215 @@
-"""`pco-pipeline ui`: the Dagster UI (webserver + daemon) on the persistent instance."""
+"""`pco-pipeline ui`: the Dagster UI and daemon (`dg dev`) on the persistent instance.
+
+The database is resolved as for every command (DATABASE_URL, else the embedded server), and
+Dagster gets DAGSTER_HOME / DAGSTER_PG_URL (launch.prepare_environment). Then, for PCO:
+
+* PCO settings configured (PCO_API_BASE, PCO_APP_ID, PCO_OAUTH_… in the environment or in the
+  checkout's `.env`): they are passed through to Dagster as they are;
+* none configured, but `make demo` left a sandbox church in `.pco_pipeline/sandbox/`: that church
+  is served as PCO on loopback for as long as the UI runs (saved back to its file when changed),
+  with the webhook receiver its subscriptions deliver to, so jobs launched from the UI and the
+  webhook sensor have a PCO to talk to;
+* neither: the UI starts anyway, and says what to set.
+
+`dg dev` runs in the checkout, where it loads `.env` over the environment (Dagster's rule).
+"""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pco_pipeline.launch import prepare_environment
-from pco_pipeline.paths import project_root
+from pco_pipeline.paths import project_root, state_dir
+
+# The demo's pace (PCO's 100 requests / 20 s, ten times faster), so runs from the UI feel the same.
+SANDBOX_RATE_LIMIT = "100/2s"
 
 
 def register(subparsers) -> None:
-    ui = subparsers.add_parser("ui", help="start the Dagster UI and daemon (schedules, sensors)")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--host", default="127.0.0.1")
+    ui = subparsers.add_parser(
+        "ui", help="start the Dagster UI and daemon (schedules, sensors)",
+        description="Start `dg dev` (webserver + daemon) on the persistent Dagster instance. Without PCO "
+                    "settings, serves the sandbox church `make demo` kept, so jobs have a PCO to talk to.")
+    ui.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    ui.add_argument("--host", default="127.0.0.1", help="address of the UI (default 127.0.0.1)")
+    sandbox = ui.add_mutually_exclusive_group()
+    sandbox.add_argument("--sandbox", type=Path, metavar="STATE_FILE", default=None,
+                         help="serve this sandbox church as PCO (default: the newest one `make demo` kept, "
+                              "when no PCO settings are configured)")
+    sandbox.add_argument("--no-sandbox", action="store_true", help="never serve a sandbox church")
     ui.set_defaults(handler=run_ui)
 
 
+def dagster_dev_command(host: str, port: int) -> list[str]:
+    """`dg dev` on the project's workspace (absolute paths: the working directory does not matter)."""
+    dg = Path(sys.executable).with_name("dg")
+    return [str(dg), "dev", "--workspace", str(project_root() / "workspace.yaml"), "--host", host,
+            "--port", str(port)]
+
+
+def configured_pco_settings(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> dict[str, str]:
+    """PCO setting → where it is set ("environment" or ".env"; `.env` wins inside Dagster)."""
+    from pco_pipeline.defs.pco.resources import ENVIRONMENT  # every variable the `pco` resource reads
+
+    found = {name: "environment" for name in ENVIRONMENT.values() if environ.get(name, "").strip()}
+    found.update({name: ".env" for name in ENVIRONMENT.values() if (dotenv.get(name) or "").strip()})
+    return found
+
+
+def shadowed_by_dotenv(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> list[str]:
+    """Variables set in the environment that `.env` overrides with another value inside Dagster."""
+    return sorted(name for name, value in dotenv.items()
+                  if value is not None and name in environ and environ[name] != value)
+
+
+def newest_sandbox_state(directory: Path) -> Path | None:
+    """The most recently saved sandbox church in `directory` (`make demo` keeps one per people/seed)."""
+    states = [path for path in directory.glob("*.json") if path.is_file()] if directory.is_dir() else []
+    return max(states, key=lambda path: path.stat().st_mtime, default=None)
+
+
 def run_ui(args) -> int:
+    problem = _check(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     target = prepare_environment()
     print(f"church database: {target.display_url()} ({target.source})")
-    print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
-    dg = Path(sys.executable).with_name("dg")
-    command = [str(dg), "dev", "--workspace", str(project_root() / "workspace.yaml"),
-               "--host", args.host, "--port", str(args.port)]
-    return subprocess.call(command, cwd=project_root(), env=os.environ.copy())
+    dotenv = _checkout_dotenv()
+    for name in shadowed_by_dotenv(os.environ, dotenv):
+        print(f"note: {name} is set both in the environment and in {project_root() / '.env'}; "
+              f"Dagster uses the .env value")
+    with ExitStack() as stack:
+        configured = configured_pco_settings(os.environ, dotenv)
+        state = None if args.no_sandbox else args.sandbox
+        if state is None and not args.no_sandbox and not configured:
+            state = newest_sandbox_state(state_dir() / "sandbox")
+        if state is not None:
+            from pco_pipeline.sandbox.persistence import SnapshotError
+
+            try:
+                stack.enter_context(_serve_sandbox(state, target.url))
+            except SnapshotError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        elif configured:
+            base = os.environ.get("PCO_API_BASE") or dotenv.get("PCO_API_BASE") or "https://api.planningcenteronline.com"
+            sources = sorted(set(configured.values()))
+            print(f"PCO: {base} (settings from {' and '.join(sources)}: {', '.join(sorted(configured))})")
+        else:
+            print("PCO: no settings and no sandbox church: jobs that call PCO will fail until you set "
+                  "PCO_APP_ID and PCO_SECRET (see README), or run `make demo` once for a sandbox church")
+        print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+        return _run_until_stopped(dagster_dev_command(args.host, args.port))
+
+
+def _check(args) -> str | None:
+    if not 0 < args.port < 65536:
+        return "--port must be between 1 and 65535"
+    if args.sandbox is not None and not args.sandbox.is_file():
+        return f"--sandbox: no sandbox state file at {args.sandbox}"
+    if not Path(sys.executable).with_name("dg").exists():
+        return f"`dg` is not installed beside {sys.executable} (pip install -e . installs dagster-dg-cli)"
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        return f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} (choose another --port)"
+    return None
+
+
+def _checkout_dotenv() -> dict[str, str | None]:
+    from dotenv import dotenv_values  # python-dotenv: a dependency of dagster
+
+    env_file = project_root() / ".env"
+    return dict(dotenv_values(env_file)) if env_file.exists() else {}
+
+
+@contextmanager
+def _serve_sandbox(state: Path, database_url: str) -> Iterator[None]:
+    """Serve the sandbox church kept in `state` as PCO (and the receiver it delivers webhooks to)."""
+    from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+    from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+    from pco_pipeline.sandbox.persistence import autosave
+    from pco_pipeline.sandbox.server import run_sandbox_server
+
+    sandbox = Sandbox.open(state, config=SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET,
+                                                       rate_limit=SANDBOX_RATE_LIMIT))
+    with sandbox, run_sandbox_server(sandbox) as base_url, autosave(sandbox, state):
+        os.environ.update(PCO_API_BASE=base_url, PCO_APP_ID=DEMO_APP_ID, PCO_SECRET=DEMO_SECRET)
+        print(f"PCO: the sandbox church in {state} at {base_url} "
+              f"({sandbox.store.count('people/people')} people, limit {SANDBOX_RATE_LIMIT}; saved when changed)")
+        with _receiver_for(sandbox, database_url):
+            yield
+
+
+@contextmanager
+def _receiver_for(sandbox, database_url: str) -> Iterator[None]:
+    """The webhook receiver on the loopback port the sandbox's subscriptions deliver to, if any."""
+    ports = {urlparse(s.attributes["url"]).port for s in sandbox.store.all("webhooks/subscriptions")
+             if urlparse(s.attributes["url"]).hostname in ("127.0.0.1", "localhost")}
+    if len(ports) != 1 or None in ports:
+        yield
+        return
+    from pco_pipeline.db.engine import get_engine
+    from pco_pipeline.db.migrations import apply_migrations
+    from pco_pipeline.webhooks.app import create_app
+    from pco_pipeline.webhooks.server import BackgroundServer
+    from pco_pipeline.webhooks.settings import ReceiverSettings
+    from pco_pipeline.webhooks.subscriptions import stored_secrets
+
+    engine = get_engine(database_url)
+    apply_migrations(engine)
+    (port,) = ports
+    try:
+        receiver = BackgroundServer(create_app(database_url, ReceiverSettings(secrets=stored_secrets(engine))),
+                                    port=port).start()
+    except OSError as exc:
+        print(f"note: webhook receiver not started on port {port} ({exc.strerror or exc}); the sandbox "
+              f"retries its deliveries until one is listening there")
+        yield
+        return
+    print(f"webhook receiver: {receiver.url} (the webhook sensor applies what arrives)")
+    try:
+        yield
+    finally:
+        receiver.stop()
+
+
+def _run_until_stopped(command: list[str]) -> int:
+    """Run `dg dev` until it exits. Ctrl-C reaches it too (same process group) and it shuts its
+    webserver and daemon down: wait for that (a second Ctrl-C kills it). SIGTERM is passed on to it as
+    a Ctrl-C, so the sandbox church is still saved afterwards."""
+    process = subprocess.Popen(command, cwd=project_root(), env=os.environ.copy())
+    restore = _forward_sigterm(process)
+    try:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # dg dev got the same Ctrl-C and is stopping its services
+            try:
+                return process.wait()
+            except KeyboardInterrupt:  # a second Ctrl-C: don't wait any longer
+                process.kill()
+                return process.wait()
+    finally:
+        restore()
+
+
+def _forward_sigterm(process: subprocess.Popen):
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def forward(signum, frame):
+        process.send_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    return lambda: signal.signal(signal.SIGTERM, previous)
