@@ -274,10 +274,13 @@ class _FamilyPusher:
                            "yet; the next push looks again before creating", record=item.sent())
             return None
         except PCOError as exc:
+            with session.engine.begin() as conn:
+                # An error that stops the run (credentials, scope, unreachable, rate limit) means
+                # PCO made nothing: a lost answer would have been PCOWriteOutcomeUnknown.
+                ledger.close_intent(conn, ledger_id, "abandoned" if is_aborting(exc) else "refused",
+                                    exc.detail or exc.message)
             if is_aborting(exc):
                 raise
-            with session.engine.begin() as conn:
-                ledger.close_intent(conn, ledger_id, "refused", exc.detail or exc.message)
             session.refused("Household", "families", str(item.family_id), item.family_id, exc, item.sent())
             return None
         return household if self._store(item, ledger_id, household, "confirmed") else None

@@ -280,15 +280,19 @@ class _PeoplePusher:
         self.error: BaseException | None = None
 
     def push(self, item: PersonPush) -> None:
+        """Push one person; after an error that ends the run, queued people return untouched."""
         if self.stop.is_set():
             return
         try:
             self._push(item)
         except PCOError as exc:
+            self.stop.set()
             if not is_aborting(exc):
                 raise
             self.error = self.error or exc
+        except BaseException:
             self.stop.set()
+            raise
 
     def _push(self, item: PersonPush) -> None:
         pco_id, existing = item.pco_id, None
@@ -381,10 +385,13 @@ class _PeoplePusher:
                            "yet; the next push looks again before creating", record=item.attributes)
             return None, None
         except PCOError as exc:
+            with session.engine.begin() as conn:
+                # An error that stops the run (credentials, scope, unreachable, rate limit) means
+                # PCO made nothing: a lost answer would have been PCOWriteOutcomeUnknown.
+                ledger.close_intent(conn, ledger_id, "abandoned" if is_aborting(exc) else "refused",
+                                    exc.detail or exc.message)
             if is_aborting(exc):
                 raise
-            with session.engine.begin() as conn:
-                ledger.close_intent(conn, ledger_id, "refused", exc.detail or exc.message)
             session.refused("Person", "people", str(item.id), item.id, exc, item.attributes)
             return None, None
         if not self._store_person(item, ledger_id, created, "confirmed"):
@@ -484,12 +491,24 @@ def push_people(engine: sa.Engine, client: PCOClient | None, *, run_id: str | No
             raise ValueError("a push that sends needs a PCO client")
         pusher = _PeoplePusher(session, client)
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="push_people") as pool:
-            for items in plan_batches(session):
-                list(pool.map(pusher.push, items))
-                if progress is not None:
-                    progress(session.report)
-                if pusher.stop.is_set():
-                    break
+            # The next batch is planned while the workers push this one (two batches at most in memory).
+            in_flight: list = []
+            try:
+                for items in plan_batches(session):
+                    queued = [pool.submit(pusher.push, item) for item in items]
+                    for future in in_flight:
+                        future.result()
+                    in_flight = queued
+                    if progress is not None:
+                        progress(session.report)
+                    if pusher.stop.is_set():
+                        break
+                for future in in_flight:
+                    future.result()
+            except BaseException:
+                pusher.stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         if pusher.error is not None:
             raise PushAborted(f"push_people stopped: {pusher.error}") from pusher.error
     return session.report

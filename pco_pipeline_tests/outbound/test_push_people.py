@@ -204,3 +204,24 @@ def test_our_own_writes_are_recognised_as_echoes_and_a_later_edit_is_not(engine,
     edited = client.get_resource(f"/people/v2/people/{pco_person.id}")
     with engine.connect() as conn:
         assert not push_ledger.was_our_write(conn, "Person", edited.id, edited.attributes)
+
+
+def test_a_connection_problem_stops_the_push_instead_of_failing_every_person(engine, client, sandbox):
+    with engine.begin() as conn:
+        for n in range(20):
+            add_person(conn, f"P{n}", "Stop")
+    mark_people_read(engine)
+    sandbox.controls.inject_fault("error", status=403, method="POST")
+
+    with pytest.raises(PushAborted, match="push_people stopped: PCO refused access"):
+        push_people(engine, client, workers=4)
+
+    assert len(sandbox.controls.request_log()) <= 4   # the people already in flight, no more
+    with engine.connect() as conn:
+        states = conn.execute(sa.text("SELECT DISTINCT state FROM pco_push_ledger")).scalars().all()
+        quarantined = conn.execute(sa.text("SELECT count(*) FROM sync_quarantine")).scalar()
+    assert states == ["abandoned"] and quarantined == 0
+    sandbox.controls.clear_faults()
+    sandbox.controls.reset_request_log()
+    push_people(engine, client)
+    assert len(writes(sandbox)) == 20 and len(sandbox.controls.request_log()) == 20   # no lookups needed
