@@ -27,7 +27,8 @@ def prepare_environment() -> DatabaseTarget:
                 f"no dagster.yaml in {home}: set DAGSTER_HOME to a directory holding one")
         os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_PG_URL", target.dagster_url)
-    _remember_dagster_url(os.environ["DAGSTER_PG_URL"])
+    if not os.environ.get("PCO_PIPELINE_HOME"):  # a state dir elsewhere is not this checkout's instance
+        _remember_dagster_url(os.environ["DAGSTER_PG_URL"])
     return target
 
 

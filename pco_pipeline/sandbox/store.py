@@ -120,9 +120,18 @@ class Store:
                     self._load_one(kind, resource)
             if memberships_given or "people/households" in data:
                 self._derive_household_memberships(data.get("people/households", ()))
+            self._retire_merged_away_ids(data.get("people/person_mergers", ()))
             self._fill_derived_attributes()
             self._rebuild_indexes()
             self.version += 1
+
+    def _retire_merged_away_ids(self, mergers: Iterable[Mapping[str, Any]]) -> None:
+        """A merged-away person's id is gone from /people but PCO never hands it out again."""
+        for merger in mergers:
+            removed = str(((merger.get("attributes") or {}) if _is_mapping(merger) else {})
+                          .get("person_to_remove_id") or "")
+            if removed.isdigit():
+                self._retired_up_to["people/people"] = max(self._retired_up_to.get("people/people", 0), int(removed))
 
     def _register_adhoc(self, key: str, resources: list[Mapping[str, Any]]) -> Kind:
         if key.count("/") != 1:

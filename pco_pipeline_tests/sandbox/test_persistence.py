@@ -319,3 +319,18 @@ def test_command_refuses_a_corrupt_state_file_in_one_line(tmp_path):
     assert process.returncode == 2
     assert "Traceback" not in err and str(state) in err and "partial write" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_ids_of_people_merged_away_before_loading_are_never_handed_out():
+    """A seeded PersonMerger names a removed id no /people record has; a new person must not get it."""
+    from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+
+    box = Sandbox(SandboxConfig(rate_limit="off"))
+    box.load({
+        "people/people": [{"type": "Person", "id": "10", "attributes": {"first_name": "Kept", "last_name": "One"}}],
+        "people/person_mergers": [{"type": "PersonMerger", "id": "1", "attributes": {
+            "person_to_keep_id": "10", "person_to_remove_id": "11", "created_at": "2026-01-01T00:00:00Z"}}],
+    })
+    created = box.controls.create_person(first_name="New", last_name="Person")
+    assert int(created.id) > 11
+    box.close()
