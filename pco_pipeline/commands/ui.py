@@ -29,6 +29,8 @@ from urllib.parse import urlparse
 
 from pco_pipeline.launch import prepare_environment
 from pco_pipeline.paths import project_root, state_dir
+from pco_pipeline.pco.config import DEFAULT_BASE_URL as DEFAULT_PCO_BASE
+from pco_pipeline.sandbox.persistence import SnapshotError
 
 # The demo's pace (PCO's 100 requests / 20 s, ten times faster), so runs from the UI feel the same.
 SANDBOX_RATE_LIMIT = "100/2s"
@@ -54,6 +56,18 @@ def dagster_dev_command(host: str, port: int) -> list[str]:
     dg = Path(sys.executable).with_name("dg")
     return [str(dg), "dev", "--workspace", str(project_root() / "workspace.yaml"), "--host", host,
             "--port", str(port)]
+
+
+def start_dagster_dev(host: str, port: int, *, cwd: Path, env: Mapping[str, str],
+                      **popen: object) -> subprocess.Popen:
+    """`dg dev` as a child process that SIGINT stops (dg dev maps SIGTERM to the same), even when this
+    process runs as a background job, whose children would otherwise inherit SIGINT ignored."""
+    return subprocess.Popen(dagster_dev_command(host, port), cwd=cwd, env=dict(env), preexec_fn=_heed_ctrl_c,
+                            **popen)
+
+
+def _heed_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def configured_pco_settings(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> dict[str, str]:
@@ -88,28 +102,35 @@ def run_ui(args) -> int:
     for name in shadowed_by_dotenv(os.environ, dotenv):
         print(f"note: {name} is set both in the environment and in {project_root() / '.env'}; "
               f"Dagster uses the .env value")
-    with ExitStack() as stack:
-        configured = configured_pco_settings(os.environ, dotenv)
-        state = None if args.no_sandbox else args.sandbox
-        if state is None and not args.no_sandbox and not configured:
-            state = newest_sandbox_state(state_dir() / "sandbox")
-        if state is not None:
-            from pco_pipeline.sandbox.persistence import SnapshotError
-
-            try:
-                stack.enter_context(_serve_sandbox(state, target.url))
-            except SnapshotError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-        elif configured:
-            base = os.environ.get("PCO_API_BASE") or dotenv.get("PCO_API_BASE") or "https://api.planningcenteronline.com"
-            sources = sorted(set(configured.values()))
-            print(f"PCO: {base} (settings from {' and '.join(sources)}: {', '.join(sorted(configured))})")
-        else:
-            print("PCO: no settings and no sandbox church: jobs that call PCO will fail until you set "
-                  "PCO_APP_ID and PCO_SECRET (see README), or run `make demo` once for a sandbox church")
-        print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
-        return _run_until_stopped(dagster_dev_command(args.host, args.port))
+    configured = configured_pco_settings(os.environ, dotenv)
+    state = None if args.no_sandbox else args.sandbox
+    if state is None and not args.no_sandbox and not configured:
+        state = newest_sandbox_state(state_dir() / "sandbox")
+    from_dotenv = sorted(name for name, source in configured.items() if source == ".env")
+    if state is not None and from_dotenv:
+        print(f"error: {project_root() / '.env'} sets {', '.join(from_dotenv)}, which Dagster would use instead "
+              f"of the sandbox church: remove them there, or leave out --sandbox", file=sys.stderr)
+        return 2
+    try:
+        with ExitStack() as stack:
+            if state is not None:
+                try:
+                    stack.enter_context(_serve_sandbox(state, target.url))
+                except SnapshotError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
+            elif configured:
+                base = os.environ.get("PCO_API_BASE") or dotenv.get("PCO_API_BASE") or DEFAULT_PCO_BASE
+                sources = " and ".join(sorted(set(configured.values())))
+                print(f"PCO: {base} (settings from {sources}: {', '.join(sorted(configured))})")
+            else:
+                print("PCO: no settings and no sandbox church: jobs that call PCO will fail until you set "
+                      "PCO_APP_ID and PCO_SECRET (see README), or run `make demo` once for a sandbox church")
+            print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+            return _run_until_stopped(args.host, args.port)
+    except SnapshotError as exc:  # the sandbox church's last save
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _check(args) -> str | None:
@@ -185,11 +206,11 @@ def _receiver_for(sandbox, database_url: str) -> Iterator[None]:
         receiver.stop()
 
 
-def _run_until_stopped(command: list[str]) -> int:
+def _run_until_stopped(host: str, port: int) -> int:
     """Run `dg dev` until it exits. Ctrl-C reaches it too (same process group) and it shuts its
     webserver and daemon down: wait for that (a second Ctrl-C kills it). SIGTERM is passed on to it as
     a Ctrl-C, so the sandbox church is still saved afterwards."""
-    process = subprocess.Popen(command, cwd=project_root(), env=os.environ.copy())
+    process = start_dagster_dev(host, port, cwd=project_root(), env=os.environ)
     restore = _forward_sigterm(process)
     try:
         try:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from pco_pipeline.commands.ui import dagster_dev_command
+from pco_pipeline.commands.ui import start_dagster_dev
 from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
@@ -147,12 +147,6 @@ def _location_status(base: str) -> str | None:
     return None
 
 
-def _heed_ctrl_c() -> None:
-    """In the child: a Ctrl-C (SIGINT) stops it, even when pytest runs as a background job, whose
-    children inherit SIGINT ignored (dg dev also maps SIGTERM to whatever SIGINT does)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _stop_process_group(process: subprocess.Popen) -> None:
     """Ctrl-C to dg dev and everything it started (webserver, daemon, code server, run workers);
     whatever still runs after 30 s is killed."""
@@ -190,9 +184,8 @@ def dagster_ui(tmp_path: Path, database_url: str, empty_database_url: str, sandb
     with log.open("w") as output:
         # Not started in the checkout: `dg dev` loads the working directory's .env over the
         # environment, and the checkout's .env names the developer's own Dagster database.
-        process = subprocess.Popen(dagster_dev_command("127.0.0.1", port), cwd=home, env=env,
-                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=_heed_ctrl_c)
+        process = start_dagster_dev("127.0.0.1", port, cwd=home, env=env, stdout=output,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + UI_START_SECONDS
         while _location_status(base) != "LOADED":
