@@ -33,7 +33,8 @@ def summarize(result) -> list[str]:
             lines += [f"  {name}: {n}" for name, n in planned.items()]
             lines += ["", metadata["plan"].value, ""]
         else:
-            counts = " ".join(f"{k}={metadata[k].value}" for k in ("created", "updated", "adopted", "skipped", "failed"))
+            counts = " ".join(f"{k}={metadata[k].value}"
+                              for k in ("created", "updated", "adopted", "skipped", "failed"))
             lines.append(f"{step}: {counts} requests={metadata['requests_used'].value}")
             if "failures" in metadata:
                 lines.append(metadata["failures"].value)

@@ -24,7 +24,7 @@ how a family PCO already has is told apart from a new one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,7 +114,8 @@ FROM pco_push_ledger l CROSS JOIN LATERAL jsonb_array_elements_text(
 WHERE l.resource_type = 'Household' AND l.state IN ('confirmed', 'adopted')
 UNION
 SELECT p.pco_id, l.parent_pco_id
-FROM pco_push_ledger l JOIN people p ON l.local_table = 'family_members' AND p.id = CAST(split_part(l.local_key, ':', 2) AS bigint)
+FROM pco_push_ledger l
+JOIN people p ON l.local_table = 'family_members' AND p.id = CAST(split_part(l.local_key, ':', 2) AS bigint)
 WHERE l.resource_type = 'HouseholdMembership' AND l.state IN ('confirmed', 'adopted') AND p.pco_id IS NOT NULL
 """
 
@@ -140,8 +141,8 @@ def plan_families(session: PushSession) -> list[FamilyPush]:
             " AND NOT EXISTS (SELECT 1 FROM family_members fm JOIN people p ON p.id = fm.person_id"
             "                 WHERE fm.family_id = f.id AND p.pco_id IS NOT NULL AND p.is_active)")).scalars().all()
         refused = set(conn.execute(sa.text(
-            f"SELECT f.id FROM families f WHERE f.pco_id IS NULL AND {refused_earlier_sql('families', 'f.id', 'f.updated_at')}"
-        )).scalars())
+            "SELECT f.id FROM families f WHERE f.pco_id IS NULL AND "
+            + refused_earlier_sql("families", "f.id", "f.updated_at"))).scalars())
         intents = ledger.open_intents(conn, "Household", "families")
     plan.notes["families with no member in PCO yet (push people first)"] += len(unlinked_families)
     by_family: dict[int, list[dict]] = {}

@@ -92,8 +92,8 @@ def plan_memberships(session: PushSession) -> dict[str, list[MembershipPush]]:
     plan = session.report.plan
     with session.engine.connect() as conn:
         rows = conn.execute(sa.text(_CANDIDATES)).all()
-        waiting = conn.execute(sa.text(
-            f"SELECT count(*) {_IN_SCOPE} AND gm.pco_id IS NULL AND (p.pco_id IS NULL OR NOT p.is_active)")).scalar_one()
+        waiting = conn.execute(sa.text(f"SELECT count(*) {_IN_SCOPE} AND gm.pco_id IS NULL"
+                                       " AND (p.pco_id IS NULL OR NOT p.is_active)")).scalar_one()
         outside = conn.execute(sa.text(
             "SELECT count(*) FROM group_membership gm JOIN church_group g ON g.id = gm.group_id"
             " WHERE gm.source = 'local' AND gm.pco_id IS NULL AND NOT (g.level = 3 AND g.pco_id IS NOT NULL"

@@ -75,6 +75,12 @@ class ContactPush:
     attributes: dict[str, Any]
     match_key: Any           # compared with the same key of PCO's existing contacts
 
+    @property
+    def label(self) -> str:
+        if self.resource == "Address":
+            return f"address of family {self.local_id}"
+        return f"{'email' if self.resource == 'Email' else 'phone'} {self.local_id}"
+
 
 @dataclass
 class PersonPush:
@@ -115,10 +121,12 @@ def person_attributes(person: dict[str, Any]) -> dict[str, Any]:
 
 # --- planning -----------------------------------------------------------------------------------
 
-_LEDGER_PERSON = ("EXISTS (SELECT 1 FROM pco_push_ledger l WHERE l.resource_type = 'Person' AND l.local_table = 'people'"
-                  " AND l.local_key = CAST(p.id AS text) AND l.pco_id = p.pco_id AND l.state IN ('confirmed', 'adopted'))")
-_ADDRESS_PUSHED = ("EXISTS (SELECT 1 FROM pco_push_ledger l WHERE l.resource_type = 'Address' AND l.local_table = 'families'"
-                   " AND l.local_key = fam.id || ':' || p.id AND l.state IN ('confirmed', 'adopted'))")
+_LEDGER_PERSON = ("EXISTS (SELECT 1 FROM pco_push_ledger l WHERE l.resource_type = 'Person'"
+                  " AND l.local_table = 'people' AND l.local_key = CAST(p.id AS text) AND l.pco_id = p.pco_id"
+                  " AND l.state IN ('confirmed', 'adopted'))")
+_ADDRESS_PUSHED = ("EXISTS (SELECT 1 FROM pco_push_ledger l WHERE l.resource_type = 'Address'"
+                   " AND l.local_table = 'families' AND l.local_key = fam.id || ':' || p.id"
+                   " AND l.state IN ('confirmed', 'adopted'))")
 # The family whose address a person gets: one where they are the primary contact first.
 _FAMILY = """
 LEFT JOIN LATERAL (
@@ -257,8 +265,8 @@ def plan_batches(session: PushSession, batch: int = BATCH) -> Iterator[list[Pers
                 session.report.plan.add(PlannedWrite("create", "Person", item.label, tuple(item.attributes.items())))
             _plan_contacts(session, item, emails.get(row.id, []), phones.get(row.id, []), row)
             for contact in item.contacts:
-                session.report.plan.add(PlannedWrite("create", contact.resource, f"{contact.table} {contact.key} "
-                                                     f"of {item.label}", tuple(contact.attributes.items())))
+                session.report.plan.add(PlannedWrite("create", contact.resource, f"{contact.label} of {item.label}",
+                                                     tuple(contact.attributes.items())))
             if item.pco_id is None or item.contacts:
                 items.append(item)
         yield items
@@ -415,9 +423,8 @@ class _PeoplePusher:
         session = self.session
         taken = self._linked_contact_ids(existing)
         for contact in item.contacts:
-            match = next((r for r in existing.get(contact.relationship, [])
-                          if (r.type, r.id) not in taken and _match_key(contact.resource, r.attributes) == contact.match_key),
-                         None)
+            match = next((r for r in existing.get(contact.relationship, []) if (r.type, r.id) not in taken
+                          and _match_key(contact.resource, r.attributes) == contact.match_key), None)
             if match is not None:
                 taken.add((match.type, match.id))
                 self._store_contact(item, pco_id, contact, match, "adopted")

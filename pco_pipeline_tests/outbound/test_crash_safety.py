@@ -13,8 +13,8 @@ from pco_pipeline.sync import push_ledger
 from pco_pipeline.sync.push_families import push_families
 from pco_pipeline.sync.push_memberships import push_group_memberships
 from pco_pipeline.sync.push_people import push_people
-from pco_pipeline_tests.outbound.conftest import (add_family, add_person, mark_people_read, pco_children,
-                                                  pco_people_by_remote_id, writes)
+from pco_pipeline_tests.outbound.conftest import (add_family, add_person, mark_people_read, pco_people_by_remote_id,
+                                                  writes)
 
 GROUP_ID = "5001"
 
@@ -76,7 +76,8 @@ def seed_group(sandbox: Sandbox, engine: sa.Engine) -> int:
 def seed_church(sandbox: Sandbox, engine: sa.Engine) -> dict:
     group = seed_group(sandbox, engine)
     with engine.begin() as conn:
-        ann = add_person(conn, "Ann", "Lee", birthdate=date(1980, 1, 2), email="ann@example.org", phone="(217) 555-0101")
+        ann = add_person(conn, "Ann", "Lee", birthdate=date(1980, 1, 2), email="ann@example.org",
+                         phone="(217) 555-0101")
         bob = add_person(conn, "Bob", "Lee", birthdate=date(1979, 4, 5), email="bob@example.org")
         cid = add_person(conn, "Cid", "Lee", birthdate=date(2015, 6, 7), child=True, grade=4)
         dee = add_person(conn, "Dee", "Solo", phone="(217) 555-0177")

@@ -105,10 +105,12 @@ def test_pull_dry_run_push_pull_round_trip(run_job, engine, sandbox):
     new_households = {r.id for r in sandbox.store.all("people/households")} - households_before
     assert len(new_households) == outputs["families_to_pco"]["outcomes_by_resource"]["Household"]["created"] > 0
     assert all(linked_households[h] == 1 for h in new_households)   # each one family's, once
-    memberships = Counter((m.rel_ids("group")[0], m.rel_ids("person")[0]) for m in sandbox.store.all("groups/memberships"))
+    memberships = Counter((m.rel_ids("group")[0], m.rel_ids("person")[0])
+                          for m in sandbox.store.all("groups/memberships"))
     assert max(memberships.values()) == 1
     with engine.connect() as conn:
-        runs = conn.execute(sa.text("SELECT sync_type, direction, status, created_count, requests_used FROM pco_sync_log"
+        runs = conn.execute(sa.text("SELECT sync_type, direction, status, created_count, requests_used"
+                                    " FROM pco_sync_log"
                                     " WHERE run_id = :r"), {"r": result.run_id}).one()
     assert (runs.sync_type, runs.direction, runs.status) == ("full_push", "outbound", "success")
     assert runs.created_count == sum(o["created"] for o in outputs.values())

@@ -55,7 +55,8 @@ def test_a_family_becomes_a_household_with_its_members_and_primary_contact(engin
     assert household.rel_ids("primary_contact") == [pco[ann]]
     assert household_members(sandbox, household.id) == {pco[ann]: False, pco[bob]: False, pco[cid]: False}
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT pco_id FROM families WHERE id = :f"), {"f": family}).scalar() == household.id
+        stored = conn.execute(sa.text("SELECT pco_id FROM families WHERE id = :f"), {"f": family}).scalar()
+    assert stored == household.id
 
     sandbox.controls.reset_request_log()
     push_families(engine, client)

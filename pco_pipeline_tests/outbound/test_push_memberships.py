@@ -54,7 +54,8 @@ def test_memberships_are_created_with_mapped_roles_and_linked(engine, client, sa
     assert report.plan.notes["memberships in groups PCO does not have (or archived)"] == 1
     with engine.connect() as conn:
         linked = dict(conn.execute(sa.text("SELECT id, pco_id FROM group_membership WHERE pco_id IS NOT NULL")).all())
-    assert linked == {ids[name]: pco_memberships(sandbox)[people[name].id]["id"] for name in ("Lea", "Coach", "Otto", "Mem")}
+    assert linked == {ids[name]: pco_memberships(sandbox)[people[name].id]["id"]
+                      for name in ("Lea", "Coach", "Otto", "Mem")}
 
     sandbox.controls.reset_request_log()
     push_group_memberships(engine, client)
@@ -66,8 +67,9 @@ def test_a_role_changed_at_church_is_patched_and_pco_members_are_not_added_twice
     promoted, already = (sandbox.controls.create_person(first_name=n, last_name="X") for n in ("Promoted", "Already"))
     existing = {}
     for person in (promoted, already):
-        existing[person.id] = sandbox.controls.create("groups/memberships", {"role": "member"}, parent_id=GROUP_ID,
-                                                      relationships={"person": {"data": {"type": "Person", "id": person.id}}})
+        existing[person.id] = sandbox.controls.create(
+            "groups/memberships", {"role": "member"}, parent_id=GROUP_ID,
+            relationships={"person": {"data": {"type": "Person", "id": person.id}}})
     with engine.begin() as conn:
         p1 = add_person(conn, "Promoted", "X", pco_id=promoted.id)
         p2 = add_person(conn, "Already", "X", pco_id=already.id)

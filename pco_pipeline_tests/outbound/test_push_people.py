@@ -175,7 +175,8 @@ def test_push_waits_for_the_inbound_people_sync(engine, client, sandbox):
         push_people(engine, client)
     mark_people_read(engine)
     with engine.begin() as conn:   # landed by the extract, not loaded yet
-        conn.execute(sa.text("INSERT INTO pco_landing (resource, pco_id, attributes) VALUES ('people/people', '5', '{}')"))
+        conn.execute(sa.text("INSERT INTO pco_landing (resource, pco_id, attributes)"
+                             " VALUES ('people/people', '5', '{}')"))
     with pytest.raises(PushAborted, match="not loaded"):
         push_people(engine, client)
     assert sandbox.controls.request_log() == []
