@@ -260,10 +260,9 @@ class _FamilyPusher:
             if found is not None:
                 return found if self._store(item, item.intent.id, found, "adopted") else None
         with session.engine.begin() as conn:
-            ledger_id = ledger.record_intent(conn, run_id=session.run_id, resource_type="Household",
-                                             local_table="families", local_key=str(item.family_id), sent=item.sent())
-            sent_at = conn.execute(sa.text("SELECT sent_at FROM pco_push_ledger WHERE id = :id"),
-                                   {"id": ledger_id}).scalar_one()
+            intent = ledger.record_intent(conn, run_id=session.run_id, resource_type="Household",
+                                          local_table="families", local_key=str(item.family_id), sent=item.sent())
+        ledger_id, sent_at = intent.id, intent.sent_at
         try:
             household = self.client.post("/people/v2/households", item.body())
         except PCOWriteOutcomeUnknown:

@@ -72,22 +72,25 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)
 
 
+_INTENT_COLUMNS = "id, resource_type, local_table, local_key, sent, sent_at, parent_pco_id"
+
+
 def record_intent(conn: sa.Connection, *, run_id: str | None, resource_type: str, local_table: str,
-                  local_key: str, sent: Mapping[str, Any], parent_pco_id: str | None = None) -> int:
-    """Open (or refresh) the in-flight intent of one create; returns its ledger id. Commit before sending."""
+                  local_key: str, sent: Mapping[str, Any], parent_pco_id: str | None = None) -> Intent:
+    """Open (or refresh) the in-flight intent of one create. Commit it before sending."""
     params = {"run": run_id, "type": resource_type, "table": local_table, "key": str(local_key),
               "sent": _json(sent), "parent": parent_pco_id}
-    row_id = conn.execute(sa.text(
+    row = conn.execute(sa.text(
         "UPDATE pco_push_ledger SET run_id = :run, sent = CAST(:sent AS jsonb), parent_pco_id = :parent,"
         " sent_at = clock_timestamp()"
         " WHERE resource_type = :type AND local_table = :table AND local_key = :key AND state = 'sent'"
-        " RETURNING id"), params).scalar()
-    if row_id is None:
-        row_id = conn.execute(sa.text(
+        f" RETURNING {_INTENT_COLUMNS}"), params).first()
+    if row is None:
+        row = conn.execute(sa.text(
             "INSERT INTO pco_push_ledger (run_id, resource_type, action, local_table, local_key, parent_pco_id,"
             " sent, state) VALUES (:run, :type, 'create', :table, :key, :parent, CAST(:sent AS jsonb), 'sent')"
-            " RETURNING id"), params).scalar_one()
-    return int(row_id)
+            f" RETURNING {_INTENT_COLUMNS}"), params).one()
+    return Intent(*row)
 
 
 def open_intents(conn: sa.Connection, resource_type: str, local_table: str,
@@ -95,7 +98,7 @@ def open_intents(conn: sa.Connection, resource_type: str, local_table: str,
     """In-flight intents by local key (all of this kind, or only `local_keys`)."""
     keys = None if local_keys is None else [str(k) for k in local_keys]
     rows = conn.execute(sa.text(
-        "SELECT id, resource_type, local_table, local_key, sent, sent_at, parent_pco_id FROM pco_push_ledger"
+        f"SELECT {_INTENT_COLUMNS} FROM pco_push_ledger"
         " WHERE resource_type = :type AND local_table = :table AND state = 'sent'"
         "   AND (CAST(:keys AS text[]) IS NULL OR local_key = ANY(CAST(:keys AS text[])))"),
         {"type": resource_type, "table": local_table, "keys": keys}).all()

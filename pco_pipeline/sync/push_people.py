@@ -378,10 +378,9 @@ class _PeoplePusher:
             if found is not None:
                 return self._adopt(item, item.intent.id, found)
         with session.engine.begin() as conn:
-            ledger_id = ledger.record_intent(conn, run_id=session.run_id, resource_type="Person", local_table="people",
-                                             local_key=str(item.id), sent=item.attributes)
-            sent_at = conn.execute(sa.text("SELECT sent_at FROM pco_push_ledger WHERE id = :id"),
-                                   {"id": ledger_id}).scalar_one()
+            intent = ledger.record_intent(conn, run_id=session.run_id, resource_type="Person", local_table="people",
+                                          local_key=str(item.id), sent=item.attributes)
+        ledger_id, sent_at = intent.id, intent.sent_at
         try:
             created = self.client.post("/people/v2/people", resource_body("Person", item.attributes))
         except PCOWriteOutcomeUnknown:
@@ -420,31 +419,41 @@ class _PeoplePusher:
         return {name: person.related_list(name) for name in CONTACT_INCLUDES}
 
     def _push_contacts(self, item: PersonPush, pco_id: str, existing: dict[str, list[Resource]]) -> None:
+        """Create (or link) the person's contacts; their ids are stored together once they are all sent.
+
+        A crash in between loses nothing: the next push reads the person's contacts and links them.
+        """
         session = self.session
         taken = self._linked_contact_ids(existing)
-        for contact in item.contacts:
-            match = next((r for r in existing.get(contact.relationship, []) if (r.type, r.id) not in taken
-                          and _match_key(contact.resource, r.attributes) == contact.match_key), None)
-            if match is not None:
-                taken.add((match.type, match.id))
-                self._store_contact(item, pco_id, contact, match, "adopted")
-                continue
-            try:
-                created = self.client.post(f"/people/v2/people/{pco_id}/{contact.relationship}",
-                                           resource_body(contact.resource, contact.attributes))
-            except PCOWriteOutcomeUnknown:
-                session.failed(contact.resource, contact.table, contact.key, contact.local_id, OUTCOME_UNKNOWN,
-                               f"{item.label}: PCO's answer to creating this {contact.resource} was lost; the next "
-                               "push compares with PCO before sending it again", record=contact.attributes)
-                continue
-            except PCOError as exc:
-                if is_aborting(exc):
-                    raise
-                session.refused(contact.resource, contact.table, contact.key, contact.local_id, exc,
-                                contact.attributes)
-                continue
-            taken.add((created.type, created.id))
-            self._store_contact(item, pco_id, contact, created, "confirmed")
+        done: list[tuple[ContactPush, Resource, str]] = []
+        try:
+            for contact in item.contacts:
+                match = next((r for r in existing.get(contact.relationship, []) if (r.type, r.id) not in taken
+                              and _match_key(contact.resource, r.attributes) == contact.match_key), None)
+                if match is not None:
+                    taken.add((match.type, match.id))
+                    done.append((contact, match, "adopted"))
+                    continue
+                try:
+                    created = self.client.post(f"/people/v2/people/{pco_id}/{contact.relationship}",
+                                               resource_body(contact.resource, contact.attributes))
+                except PCOWriteOutcomeUnknown:
+                    session.failed(contact.resource, contact.table, contact.key, contact.local_id, OUTCOME_UNKNOWN,
+                                   f"{item.label}: PCO's answer to creating this {contact.resource} was lost; the "
+                                   "next push compares with PCO before sending it again", record=contact.attributes)
+                    continue
+                except PCOError as exc:
+                    if is_aborting(exc):
+                        raise
+                    session.refused(contact.resource, contact.table, contact.key, contact.local_id, exc,
+                                    contact.attributes)
+                    continue
+                taken.add((created.type, created.id))
+                done.append((contact, created, "confirmed"))
+        except PCOError:
+            self._store_contacts(pco_id, done)   # what PCO confirmed before the run stopped
+            raise
+        self._store_contacts(pco_id, done)
 
     def _linked_contact_ids(self, existing: dict[str, list[Resource]]) -> set[tuple[str, str]]:
         """(type, id) of the person's PCO contacts some local record is already linked to."""
@@ -461,26 +470,29 @@ class _PeoplePusher:
                  "addresses": ids.get("addresses", [])}).all()
         return {(type_, pco_id) for type_, pco_id in rows}
 
-    def _store_contact(self, item: PersonPush, pco_id: str, contact: ContactPush, resource: Resource,
-                       state: str) -> None:
+    def _store_contacts(self, pco_id: str, done: list[tuple[ContactPush, Resource, str]]) -> None:
+        """Store the PCO ids (and PCO's location, primary flag, E.164) on the local contacts, in one transaction."""
+        if not done:
+            return
         session = self.session
-        values = {"pco_id": resource.id, "id": contact.local_id, "location": resource.get("location"),
-                  "primary": bool(resource.get("primary"))}
         with session.engine.begin() as conn:
-            if contact.table == "person_emails":
-                conn.execute(sa.text(
-                    "UPDATE person_emails SET pco_id = :pco_id, location = :location, is_primary = :primary,"
-                    " updated_at = now() WHERE id = :id"), values)
-            elif contact.table == "person_phones":
-                conn.execute(sa.text(
-                    "UPDATE person_phones SET pco_id = :pco_id, location = :location, is_primary = :primary,"
-                    " e164 = coalesce(:e164, e164), updated_at = now() WHERE id = :id"),
-                    {**values, "e164": resource.get("e164")})
-            ledger.record_write(conn, run_id=session.run_id, resource_type=contact.resource, action="create",
-                                local_table=contact.table, local_key=contact.key, sent=contact.attributes,
-                                resource=resource, parent_pco_id=pco_id, state=state)
-            session.resolve(conn, contact.table, contact.key)
-        session.counts.add(contact.resource, "adopted" if state == "adopted" else "created")
+            for contact, resource, state in done:
+                values = {"pco_id": resource.id, "id": contact.local_id, "location": resource.get("location"),
+                          "primary": bool(resource.get("primary")), "e164": resource.get("e164")}
+                if contact.table == "person_emails":
+                    conn.execute(sa.text(
+                        "UPDATE person_emails SET pco_id = :pco_id, location = :location, is_primary = :primary,"
+                        " updated_at = now() WHERE id = :id"), values)
+                elif contact.table == "person_phones":
+                    conn.execute(sa.text(
+                        "UPDATE person_phones SET pco_id = :pco_id, location = :location, is_primary = :primary,"
+                        " e164 = coalesce(:e164, e164), updated_at = now() WHERE id = :id"), values)
+                ledger.record_write(conn, run_id=session.run_id, resource_type=contact.resource, action="create",
+                                    local_table=contact.table, local_key=contact.key, sent=contact.attributes,
+                                    resource=resource, parent_pco_id=pco_id, state=state)
+                session.resolve(conn, contact.table, contact.key)
+        for contact, _, state in done:
+            session.counts.add(contact.resource, "adopted" if state == "adopted" else "created")
 
 
 def push_people(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
