@@ -15,6 +15,8 @@ What is sent, per person (≤ 3 requests for one email and one phone):
    (PCOWriteOutcomeUnknown), or a previous run died after sending it (its intent is still open),
    the person is looked up by `where[remote_id]` and adopted — only a record with the name we
    sent, created since the intent, and not linked to anyone else — instead of created again.
+   Only then: the intent committed before every POST is what tells a possibly-made create from
+   a new one, so an ordinary create costs no lookup (PCO has no IN filter to batch them).
 2. each email, phone number and the family address (`POST /people/v2/people/{id}/…`). For a
    person created in this run PCO has none yet; otherwise (adopted, or created by an earlier run)
    the person's current contacts are read first (one GET, or the lookup's own `include`) and a
