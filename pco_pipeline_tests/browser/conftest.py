@@ -25,19 +25,16 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from pco_pipeline.commands.ui import start_dagster_dev
-from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.seed import generate_church
+from pco_pipeline.sandbox.core import Sandbox
 from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_pipeline_tests.sandbox_fixtures import church, sandbox  # noqa: F401 (fixtures register by being imported)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 # As root in a container: no sandbox; and nothing that reaches for Google's hosts from a closed network.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SANDBOX_PEOPLE = 300
-SEED = 7
 UI_START_SECONDS = 180
 
 
@@ -95,24 +92,8 @@ def page(browser):
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """The seeded church in PCO; the limit is raised so the test measures behaviour, not PCO's pace."""
-    box = Sandbox(SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET, rate_limit="10000/1s"))
-    yield box
-    box.close()
-
-
-@pytest.fixture
-def church(sandbox: Sandbox, engine):
-    """PCO's side in the sandbox, the church's own overlapping side in the church database."""
-    generated = generate_church(people=SANDBOX_PEOPLE, seed=SEED, now=sandbox.clock.now())
-    sandbox.load(generated.pco)
-    load_local_dataset(engine, generated.local)
-    return generated
-
-
-@pytest.fixture
 def sandbox_url(sandbox: Sandbox, church) -> Iterator[str]:
+    """The sandbox over HTTP, with the church loaded before the UI's runs read it."""
     with run_sandbox_server(sandbox) as base_url:
         yield base_url
 

@@ -17,14 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.db.local_dataset import load_local_dataset
-from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.defs.webhooks.apply import apply_webhooks
 from pco_pipeline.defs.webhooks.sensor import apply_webhooks_sensor
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.seed import generate_church
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_pipeline.sandbox.core import Sandbox
 from pco_pipeline.sync.extract import extract_resource
 from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
@@ -36,6 +32,14 @@ from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, sign
 from pco_pipeline.webhooks.server import BackgroundServer, bind_socket
 from pco_pipeline.webhooks.settings import ReceiverSettings
 from pco_pipeline.webhooks.subscriptions import stored_secrets, subscribe
+from pco_pipeline_tests.sandbox_fixtures import (  # noqa: F401 (fixtures register by being imported)
+    demo_sandbox,
+    instance,
+    pco,
+    resources,
+    sandbox_url,
+    seed_church,
+)
 
 CHURCH_PEOPLE = 80
 SEED = 7
@@ -47,24 +51,10 @@ INBOUND = ("people/people", "people/person_mergers", "people/households", "group
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    box = Sandbox(SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET, rate_limit="10000/1s",
-                                webhook_time_scale=TIME_SCALE, webhook_timeout=5.0))
-    generated = generate_church(people=CHURCH_PEOPLE, seed=SEED, now=box.clock.now())
-    box.load(generated.pco)
-    box.generated = generated
+    box = demo_sandbox(webhook_time_scale=TIME_SCALE, webhook_timeout=5.0)
+    box.generated = seed_church(box, people=CHURCH_PEOPLE, seed=SEED)
     yield box
     box.close()
-
-
-@pytest.fixture
-def sandbox_url(sandbox: Sandbox) -> Iterator[str]:
-    with run_sandbox_server(sandbox) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def pco(sandbox_url: str) -> PCOResource:
-    return PCOResource(base_url=sandbox_url, app_id=DEMO_APP_ID, secret=DEMO_SECRET, max_retries=1)
 
 
 @pytest.fixture
@@ -111,17 +101,6 @@ def receiver(subscribed, database_url: str, synced: sa.Engine, receiver_port: in
     server = start_receiver(database_url, synced, receiver_port)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-@pytest.fixture
-def resources(pco: PCOResource, database_url: str) -> dict:
-    return {"pco": pco, "church_db": PostgresResource(database_url=database_url)}
 
 
 @dataclass
