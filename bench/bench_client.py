@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from pco_pipeline.paths import project_root
+from bench._support import free_port, start_sandbox
 from pco_pipeline.pco import BasicCredentials, PCOClient, PCOConfig
 from pco_pipeline.pco.ratelimit import RateBudget
 
@@ -57,28 +56,13 @@ class Run:
     wall: float
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_sandbox(port: int, settings: dict) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pco_pipeline.cli", "sandbox", "--port", str(port),
-               "--people", str(settings["people"]), "--rate-limit", f"{settings['limit']}/{settings['period']:g}s",
-               "--latency-ms", str(settings["latency_ms"]), "--app-id", APP_ID, "--secret", SECRET]
-    process = subprocess.Popen(command, cwd=project_root(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox", timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("sandbox did not start within 300 s")
+    """`pco-pipeline sandbox` with the run's church, limit and latency, once it answers."""
+    return start_sandbox(["-m", "pco_pipeline.cli", "sandbox", "--port", str(port),
+                          "--people", str(settings["people"]),
+                          "--rate-limit", f"{settings['limit']}/{settings['period']:g}s",
+                          "--latency-ms", str(settings["latency_ms"]), "--app-id", APP_ID, "--secret", SECRET],
+                         port, timeout_s=300)
 
 
 def _fresh_windows(base_url: str, settings: dict) -> dict:
@@ -129,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     needed = math.ceil(people / 100)
     floor = needed * period / limit
 
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     print(f"sandbox: {people:,} people, {limit} requests / {period:g} s, {settings['latency_ms']} ms latency; "
           f"include={','.join(INCLUDE)}; {repeat} run(s) per client", flush=True)

@@ -23,10 +23,8 @@ import time
 
 import sqlalchemy as sa
 
-from pco_pipeline.db import embedded
+from bench._support import fresh_database
 from pco_pipeline.db.local_dataset import load_local_dataset
-from pco_pipeline.db.migrations import apply_migrations
-from pco_pipeline.paths import state_dir
 from pco_pipeline.pco import BasicCredentials, PCOClient, PCOConfig
 from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
@@ -47,16 +45,6 @@ RESOURCES = ("people/people", "people/person_mergers", "people/households", "gro
              "calendar/event_instances")
 
 
-def _fresh_database(name: str) -> str:
-    server = embedded.ensure_running(state_dir() / "bench-pgdata")
-    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return server.url(name)
-
-
 def _minimum_requests(resource: str, records: int, sandbox: Sandbox) -> int:
     if resource == "groups/memberships":  # one listing per group, 100 per page
         groups = sandbox.store.all("groups/groups")
@@ -67,8 +55,7 @@ def _minimum_requests(resource: str, records: int, sandbox: Sandbox) -> int:
 
 def _one_run(args) -> tuple[list[tuple], float, float]:
     """(per-resource rows, extract seconds, load seconds) of one run on fresh sandbox and database."""
-    engine = sa.create_engine(_fresh_database("pco_bench_inbound"), poolclass=sa.pool.NullPool)
-    apply_migrations(engine)
+    engine = sa.create_engine(fresh_database("pco_bench_inbound"), poolclass=sa.pool.NullPool)
     church = generate_church(people=args.people, seed=1)
     load_local_dataset(engine, church.local)
     sandbox = Sandbox(SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET, rate_limit=args.rate_limit))

@@ -27,8 +27,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -37,9 +35,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pco_pipeline.db import embedded, landing
-from pco_pipeline.db.migrations import apply_migrations
-from pco_pipeline.paths import project_root, state_dir
+from bench._support import drop_database, fresh_database, median_of, pgdata, run_worker
+from pco_pipeline.db import landing
 from pco_pipeline.pco.jsonapi import parse_document
 from pco_pipeline.sync.catalog import spec_for
 from pco_pipeline.sync.load_people import load_people
@@ -56,19 +53,11 @@ def _birthdate(i: int) -> str:
     return (EPOCH + timedelta(days=(i * 37) % 25_000)).isoformat()
 
 
-def _data_dir():
-    return state_dir() / "bench-pgdata"
-
-
-def _server_url(database: str) -> str:
-    return embedded.ensure_running(_data_dir()).url(database)
-
-
 def _server_cpu_seconds() -> float:
     """CPU time of the benchmark's PostgreSQL server so far: its live processes plus the children it
     has reaped (parallel workers). The server is the benchmark's own, so this is the load's work."""
     ticks = os.sysconf("SC_CLK_TCK")
-    postmaster = int((_data_dir() / "postmaster.pid").read_text().split()[0])
+    postmaster = int((pgdata() / "postmaster.pid").read_text().split()[0])
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -86,33 +75,6 @@ def _server_cpu_seconds() -> float:
 def _cpu() -> float:
     """Python process CPU + server CPU, in seconds."""
     return time.process_time() + _server_cpu_seconds()
-
-
-def _admin() -> sa.Engine:
-    return sa.create_engine(_server_url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-
-
-def _fresh_database(name: str) -> str:
-    admin = _admin()
-    with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": TEMPLATE}).first()
-        if not exists:
-            conn.exec_driver_sql(f'CREATE DATABASE "{TEMPLATE}"')
-    template = sa.create_engine(_server_url(TEMPLATE), poolclass=sa.pool.NullPool)
-    apply_migrations(template)
-    template.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    admin.dispose()
-    return _server_url(name)
-
-
-def _drop_database(name: str) -> None:
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def _seed_local_church(engine: sa.Engine, n: int) -> None:
@@ -182,7 +144,7 @@ def run_once(n: int) -> dict:
     """One measured run in this process; returns the figures."""
 
     name = f"pco_bench_{n}_{os.getpid()}"
-    url = _fresh_database(name)
+    url = fresh_database(name, template=TEMPLATE)
     # One pooled connection, so one server backend does everything: no backend exits while the
     # server's CPU time is being read.
     engine = sa.create_engine(url, pool_size=1, max_overflow=0)
@@ -210,19 +172,7 @@ def run_once(n: int) -> dict:
                 "by_email": result.matches.by_email, "by_name_birthdate": result.matches.by_name_birthdate}
     finally:
         engine.dispose()
-        _drop_database(name)
-
-
-def _run_in_subprocess(n: int) -> dict:
-    completed = subprocess.run([sys.executable, "-m", "bench.bench_load", "--worker", str(n)],
-                               cwd=project_root(), capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"benchmark worker for {n} people failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
-def _median(runs: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
+        drop_database(name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     # Rounds interleave the sizes, so a busy spell on the machine weighs on both alike.
     for attempt in range(args.runs):
         for n in args.sizes:
-            run = _run_in_subprocess(n)
+            run = run_worker("bench_load", n)
             results[n].append(run)
             print(f"  {n:>7,} people, run {attempt + 1}: landing {run['landing_s']:.1f} s, "
                   f"load {run['load_s']:.1f} s ({run['load_cpu_s']:.1f} CPU s), re-run {run['rerun_s']:.1f} s, "
@@ -253,19 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     status = 0
     for n, runs in results.items():
-        landing_s, load_s, rss = _median(runs, "landing_s"), _median(runs, "load_s"), _median(runs, "rss_mib")
+        landing_s, load_s, rss = median_of(runs, "landing_s"), median_of(runs, "load_s"), median_of(runs, "rss_mib")
         landed_rows = 3 * n  # each person with one email and one phone
         time_ratio = load_s / (TARGET_SECONDS_100K * n / 100_000)
         print(f"| {n:,} | {landing_s:.1f} | {landed_rows / landing_s:,.0f} | {load_s:.1f} | "
-              f"{_median(runs, 'load_cpu_s'):.1f} | {n / load_s:,.0f} | "
-              f"{_median(runs, 'rerun_s'):.1f} | {rss:.0f} | {time_ratio:.2f}× | {rss / TARGET_RSS_MIB:.2f}× |")
+              f"{median_of(runs, 'load_cpu_s'):.1f} | {n / load_s:,.0f} | "
+              f"{median_of(runs, 'rerun_s'):.1f} | {rss:.0f} | {time_ratio:.2f}× | {rss / TARGET_RSS_MIB:.2f}× |")
         if n == 100_000 and (load_s > TARGET_SECONDS_100K or rss > TARGET_RSS_MIB):
             status = 1
     if 10_000 in results and 100_000 in results:
-        growth = _median(results[100_000], "load_s") / _median(results[10_000], "load_s")
-        total_growth = ((_median(results[100_000], "load_s") + _median(results[100_000], "landing_s"))
-                        / (_median(results[10_000], "load_s") + _median(results[10_000], "landing_s")))
-        cpu_growth = _median(results[100_000], "load_cpu_s") / _median(results[10_000], "load_cpu_s")
+        growth = median_of(results[100_000], "load_s") / median_of(results[10_000], "load_s")
+        total_growth = ((median_of(results[100_000], "load_s") + median_of(results[100_000], "landing_s"))
+                        / (median_of(results[10_000], "load_s") + median_of(results[10_000], "landing_s")))
+        cpu_growth = median_of(results[100_000], "load_cpu_s") / median_of(results[10_000], "load_cpu_s")
         print(f"\nload cost 10k → 100k: {growth:.1f}× wall time (limit {TARGET_GROWTH:.0f}×: "
               f"{growth / TARGET_GROWTH:.2f} of it), {cpu_growth:.1f}× CPU time; landing + load: "
               f"{total_growth:.1f}× wall time")

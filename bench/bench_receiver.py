@@ -19,9 +19,7 @@ import json
 import multiprocessing
 import os
 import queue
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,9 +32,7 @@ import httpx
 import psutil
 import sqlalchemy as sa
 
-from pco_pipeline.db import embedded
-from pco_pipeline.db.migrations import apply_migrations
-from pco_pipeline.paths import project_root, state_dir
+from bench._support import drop_database, fresh_database, start_receiver
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, sign
 from pco_pipeline.webhooks.envelope import delivery_document
 
@@ -180,61 +176,11 @@ def run_round(base: str, receiver: psutil.Process, engine: sa.Engine, clients_pe
     )
 
 
-# --- setup: database and receiver process ---------------------------------------------------------
-
-def _admin_engine() -> tuple[embedded.EmbeddedServer, sa.Engine]:
-    # The benchmarks' own embedded server, apart from the church database the CLI uses.
-    server = embedded.ensure_running(state_dir() / "bench-pgdata")
-    return server, sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-
-
-def fresh_database() -> str:
-    server, admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
-    admin.dispose()
-    url = server.url(DATABASE)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    apply_migrations(engine)
-    engine.dispose()
-    return url
-
-
-def drop_database() -> None:
-    _, admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    admin.dispose()
-
-
-def start_receiver(database_url: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_PG_URL", "PCO_WEBHOOK_MAX_BODY_BYTES")}
-    env.update({"DATABASE_URL": database_url, "PCO_WEBHOOK_SECRETS": ",".join(SECRETS)})
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "pco_pipeline.cli", "webhooks", "serve", "--port", "0"],
-                               cwd=project_root(), env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"listening on (http://[^\s:]+:\d+)", log_path.read_text())
-        if match:
-            try:
-                if httpx.get(f"{match.group(1)}/healthz", timeout=2).status_code == 200:
-                    return process, match.group(1)
-            except httpx.TransportError:
-                pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"the receiver did not start:\n{log_path.read_text()[-2000:]}")
-
-
 def main() -> int:
-    database_url = fresh_database()
+    database_url = fresh_database(DATABASE)
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     with tempfile.TemporaryDirectory() as workdir:
-        receiver, base = start_receiver(database_url, Path(workdir) / "receiver.log")
+        receiver, base = start_receiver(database_url, Path(workdir) / "receiver.log", SECRETS)
         try:
             process = psutil.Process(receiver.pid)
             run_round(base, process, engine, 4)  # warm-up: pool connections, imports, caches
@@ -246,7 +192,7 @@ def main() -> int:
             receiver.terminate()
             receiver.wait(timeout=30)
     engine.dispose()
-    drop_database()
+    drop_database(DATABASE)
 
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"receiver ingest on loopback: {DELIVERIES_PER_ROUND} signed deliveries per round, "

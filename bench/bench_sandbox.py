@@ -17,7 +17,6 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.pool
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import time
 
 import httpx
 
-from pco_pipeline.paths import project_root
+from bench._support import free_port, start_sandbox
 from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
 
 PEOPLE = 20_000
@@ -39,12 +38,6 @@ AUTH = ("sandbox-app-id", "sandbox-secret")
 HEAVY = {"include": "emails,phone_numbers,addresses", "per_page": "100"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 _SERVER = """
 import sys
 from pco_pipeline.sandbox import Sandbox, SandboxConfig, serve
@@ -56,19 +49,7 @@ serve(sandbox, port=int(sys.argv[1]), log_level="warning")
 
 def _start_server(port: int) -> subprocess.Popen:
     """The sandbox in its own process, as `pco-pipeline sandbox --rate-limit off` runs it."""
-    command = [sys.executable, "-c", _SERVER, str(port), str(PEOPLE), *AUTH]
-    process = subprocess.Popen(command, cwd=project_root(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox", timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("sandbox did not start within 120 s")
+    return start_sandbox(["-c", _SERVER, str(port), str(PEOPLE), *AUTH], port, timeout_s=120)
 
 
 def _client_process(base_url: str, path: str, params_for: list[dict]) -> tuple[int, float]:
@@ -124,7 +105,7 @@ def main() -> int:
     startup_big = _startup_seconds(PEOPLE)
     rows.append((f"start-up, {PEOPLE:,} people", f"{startup_big:.2f} s", "", ""))
 
-    port = _free_port()
+    port = free_port()
     server = _start_server(port)
     base_url = f"http://127.0.0.1:{port}"
     randomizer = random.Random(1)

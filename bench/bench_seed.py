@@ -20,24 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
-import subprocess
 import sys
 import time
 
 import sqlalchemy as sa
 
-from pco_pipeline.db import embedded
+from bench._support import drop_database, fresh_database, median_of, run_worker
 from pco_pipeline.db.local_dataset import load_local_dataset
-from pco_pipeline.db.migrations import apply_migrations
-from pco_pipeline.paths import project_root, state_dir
 
 LIMITS_S = {2_000: 10.0, 20_000: 5.0}
 DATABASE = "pco_bench_seed"
-
-
-def _url(database: str) -> str:
-    return embedded.ensure_running(state_dir() / "bench-pgdata").url(database)
 
 
 def run_once(people: int) -> dict:
@@ -46,19 +38,12 @@ def run_once(people: int) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     church = generate_church(people=people)
     generate_s, generate_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-    admin = sa.create_engine(_url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
-    engine = sa.create_engine(_url(DATABASE), poolclass=sa.pool.NullPool)
-    apply_migrations(engine)
+    engine = sa.create_engine(fresh_database(DATABASE), poolclass=sa.pool.NullPool)
     started = time.perf_counter()
     loaded = load_local_dataset(engine, church.local)
     load_s = time.perf_counter() - started
     engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    admin.dispose()
+    drop_database(DATABASE)
     return {"generate_s": generate_s, "generate_cpu_s": generate_cpu_s, "load_s": load_s, "local_rows": sum(loaded.values()),
             "pco_resources": sum(len(v) for v in church.pco.values()),
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -77,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         results[n] = []
         for attempt in range(args.runs):
-            out = subprocess.run([sys.executable, "-m", "bench.bench_seed", "--worker", str(n)],
-                                 cwd=project_root(), capture_output=True, text=True, check=True)
-            run = json.loads(out.stdout.strip().splitlines()[-1])
+            run = run_worker("bench_seed", n)
             results[n].append(run)
             print(f"  {n:>7,} people, run {attempt + 1}: generate {run['generate_s']:.2f} s "
                   f"({run['generate_cpu_s']:.2f} s CPU), "
@@ -91,16 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     status = 0
     for n, runs in results.items():
-        generate_s = statistics.median(r["generate_s"] for r in runs)
-        generate_cpu_s = statistics.median(r["generate_cpu_s"] for r in runs)
-        load_s = statistics.median(r["load_s"] for r in runs)
+        generate_s, generate_cpu_s = median_of(runs, "generate_s"), median_of(runs, "generate_cpu_s")
+        load_s = median_of(runs, "load_s")
         rows = runs[0]["local_rows"]
         limit = LIMITS_S.get(n)
         # single-threaded: on an idle machine wall ≈ CPU, and CPU is what other load cannot inflate
         ratio = f"{generate_cpu_s / limit:.2f}× of {limit:.0f} s" if limit else "—"
         print(f"| {n:,} | {runs[0]['pco_resources']:,} | {rows:,} | {generate_s:.2f} | {generate_cpu_s:.2f} | "
               f"{ratio} | {load_s:.2f} | "
-              f"{rows / load_s:,.0f} | {statistics.median(r['rss_mib'] for r in runs):.0f} |")
+              f"{rows / load_s:,.0f} | {median_of(runs, 'rss_mib'):.0f} |")
         if limit and generate_cpu_s > limit:
             status = 1
     return status

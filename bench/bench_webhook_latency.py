@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,16 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import sqlalchemy as sa
 
-from pco_pipeline.db import embedded
-from pco_pipeline.db.migrations import apply_migrations
+from bench._support import drop_database, fresh_database, start_receiver
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.defs.webhooks.apply import apply_webhooks
 from pco_pipeline.defs.webhooks.sensor import apply_webhooks_sensor, sensor_interval_seconds
-from pco_pipeline.paths import project_root, state_dir
 from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
 from pco_pipeline.sandbox.seed import generate_church
@@ -89,28 +84,6 @@ class Watch:
 
 # --- setup ----------------------------------------------------------------------------------------
 
-def fresh_database() -> str:
-    server = embedded.ensure_running(state_dir() / "bench-pgdata")
-    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
-    admin.dispose()
-    url = server.url(DATABASE)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    apply_migrations(engine)
-    engine.dispose()
-    return url
-
-
-def drop_database() -> None:
-    server = embedded.ensure_running(state_dir() / "bench-pgdata")
-    admin = sa.create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    admin.dispose()
-
-
 def initial_sync(pco: PCOResource, engine: sa.Engine) -> None:
     client = pco.get_client()
     for resource in INBOUND:
@@ -119,28 +92,6 @@ def initial_sync(pco: PCOResource, engine: sa.Engine) -> None:
     load_families(engine)
     load_groups(engine)
     load_group_memberships(engine)
-
-
-def start_receiver(database_url: str, port: int, log_path: Path) -> subprocess.Popen:
-    """`pco-pipeline webhooks serve` on `port`, with only the stored subscription secrets."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_PG_URL", "PCO_WEBHOOK_MAX_BODY_BYTES")}
-    env.update({"DATABASE_URL": database_url, "PCO_WEBHOOK_SECRETS": ""})
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "pco_pipeline.cli", "webhooks", "serve", "--port", str(port)],
-                               cwd=project_root(), env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if re.search(r"listening on http://", log_path.read_text()):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"the receiver did not start:\n{log_path.read_text()[-2000:]}")
 
 
 # --- the three actors -----------------------------------------------------------------------------
@@ -241,7 +192,7 @@ def _p95(values: list[float]) -> float:
 
 def main() -> int:
     interval = sensor_interval_seconds()
-    database_url = fresh_database()
+    database_url = fresh_database(DATABASE)
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     sandbox = Sandbox(SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET))   # PCO's 100 requests / 20 s
     sandbox.load(generate_church(people=CHURCH_PEOPLE, seed=3, now=sandbox.clock.now()).pco)
@@ -253,7 +204,8 @@ def main() -> int:
         with bind_socket("127.0.0.1", 0) as free:
             port = free.getsockname()[1]
         subscribe(pco.get_client(), engine, f"http://127.0.0.1:{port}/api/pco/webhook")
-        receiver = start_receiver(database_url, port, Path(workdir) / "receiver.log")
+        # only the secrets `subscribe` stored
+        receiver, _ = start_receiver(database_url, Path(workdir) / "receiver.log", secrets=(), port=port)
         with engine.connect() as conn:
             linked = list(conn.execute(sa.text("SELECT pco_id FROM people WHERE pco_id IS NOT NULL AND is_active"
                                                " ORDER BY pco_id")).scalars())
@@ -271,7 +223,7 @@ def main() -> int:
             receiver.wait(timeout=30)
             sandbox.close()
     engine.dispose()
-    drop_database()
+    drop_database(DATABASE)
 
     changes = watch.changes
     missed = [c for c in changes if c.seen_at is None]
