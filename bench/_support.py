@@ -6,6 +6,7 @@ Not a benchmark itself: `python -m bench` runs only the modules named bench_*.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -105,6 +106,16 @@ def drop_database(name: str) -> None:
 
 
 # --- worker processes and medians --------------------------------------------------------------------
+
+def sized_runs_arguments(prog: str, default_sizes: Sequence[int], argv: list[str] | None) -> argparse.Namespace:
+    """The command line of a benchmark measured at several sizes, each run in a worker process:
+    --sizes, --runs (default 3) and the hidden --worker SIZE that run_worker passes."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(default_sizes))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args(argv if argv is not None else [])
+
 
 def run_worker(module: str, size: int) -> dict:
     """Run `python -m bench.<module> --worker <size>` in a fresh process (so its peak RSS is its own)

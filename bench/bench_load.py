@@ -23,7 +23,6 @@ growing ≤ 12× from 10,000 to 100,000.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench._support import drop_database, fresh_database, median_of, pgdata, run_worker
+from bench._support import drop_database, fresh_database, median_of, pgdata, run_worker, sized_runs_arguments
 from pco_pipeline.db import landing
 from pco_pipeline.pco.jsonapi import parse_document
 from pco_pipeline.sync.catalog import spec_for
@@ -176,11 +175,7 @@ def run_once(n: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_load")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv if argv is not None else [])
+    args = sized_runs_arguments("bench_load", [10_000, 100_000], argv)
     if args.worker:
         print(json.dumps(run_once(args.worker)))
         return 0

@@ -17,7 +17,6 @@ does not inflate (wall time is printed beside it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import sys
@@ -25,7 +24,7 @@ import time
 
 import sqlalchemy as sa
 
-from bench._support import drop_database, fresh_database, median_of, run_worker
+from bench._support import drop_database, fresh_database, median_of, run_worker, sized_runs_arguments
 from pco_pipeline.db.local_dataset import load_local_dataset
 
 LIMITS_S = {2_000: 10.0, 20_000: 5.0}
@@ -50,11 +49,7 @@ def run_once(people: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_seed")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 20_000])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv if argv is not None else [])
+    args = sized_runs_arguments("bench_seed", [2_000, 20_000], argv)
     if args.worker:
         print(json.dumps(run_once(args.worker)))
         return 0
