@@ -1,67 +1,34 @@
-"""Outbound fixtures: an empty sandbox organization over real HTTP, a client on it, and a small
-church written straight into the test database (people, contacts, families, group memberships)."""
+"""Outbound fixtures: an empty sandbox organization over real HTTP and the Dagster resources on it
+(shared, from pco_pipeline_tests.sandbox_fixtures), a client on it, and helpers writing a small
+church straight into the test database (people, contacts, families)."""
 
 from collections.abc import Iterator
 from datetime import date
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.config import BasicCredentials, PCOConfig, RetryPolicy
 from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.server import run_sandbox_server
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    box = Sandbox(SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET, rate_limit="10000/1s"))
-    yield box
-    box.close()
-
-
-@pytest.fixture
-def sandbox_url(sandbox: Sandbox) -> Iterator[str]:
-    with run_sandbox_server(sandbox) as base_url:
-        yield base_url
+from pco_pipeline.sandbox.core import Sandbox
+from pco_pipeline_tests.sandbox_fixtures import (  # noqa: F401 (fixtures register by being imported)
+    instance,
+    pco,
+    resources,
+    run_job,
+    sandbox,
+    sandbox_url,
+)
 
 
 @pytest.fixture
 def client(sandbox_url: str) -> Iterator[PCOClient]:
+    """A client on the sandbox that gives up quickly (one retry) so fault tests stay fast."""
     config = PCOConfig(base_url=sandbox_url, basic=BasicCredentials(DEMO_APP_ID, DEMO_SECRET),
                        retry=RetryPolicy(max_retries=1, backoff_base=0.01))
-    with PCOClient(config) as pco:
-        yield pco
-
-
-@pytest.fixture
-def resources(sandbox_url: str, database_url: str) -> dict:
-    return {"pco": PCOResource(base_url=sandbox_url, app_id=DEMO_APP_ID, secret=DEMO_SECRET, max_retries=1),
-            "church_db": PostgresResource(database_url=database_url)}
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-@pytest.fixture
-def run_job(resources, instance):
-    """Run a job of the code location in-process, as the CLI does; returns the result."""
-    from pco_pipeline.definitions import defs
-
-    loaded = defs()
-
-    def run(name: str, run_config: dict | None = None):
-        return loaded.resolve_job_def(name).execute_in_process(
-            run_config=run_config or {}, resources=resources, instance=instance, raise_on_error=False)
-
-    return run
+    with PCOClient(config) as pco_client:
+        yield pco_client
 
 
 def mark_people_read(engine: sa.Engine) -> None:

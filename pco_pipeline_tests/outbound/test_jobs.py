@@ -8,13 +8,11 @@ import sqlalchemy as sa
 
 from pco_pipeline.cli import build_parser
 from pco_pipeline.commands import push as push_command
-from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.defs.outbound.jobs import dry_run_config
-from pco_pipeline.sandbox.seed import generate_church
 from pco_pipeline.sync.normalize import normalize_email
 from pco_pipeline.sync.reconcile import reconcile
-from pco_pipeline_tests.inbound.conftest import materialized
 from pco_pipeline_tests.outbound.conftest import add_person, mark_people_read, pco_children, writes
+from pco_pipeline_tests.sandbox_fixtures import materialized, seed_church
 
 PEOPLE = 60
 # Everything a push may write: people and their contacts, households and their members, group memberships.
@@ -39,9 +37,7 @@ def local_state(engine) -> dict:
 
 
 def test_pull_dry_run_push_pull_round_trip(run_job, engine, sandbox):
-    church = generate_church(people=PEOPLE, seed=11, now=sandbox.clock.now())
-    sandbox.load(church.pco)
-    load_local_dataset(engine, church.local)
+    seed_church(sandbox, people=PEOPLE, seed=11, engine=engine)
     assert run_job("full_sync").success
     with engine.begin() as conn:
         # Unlinked church people join a PCO group at church: pushed once they are in PCO.
