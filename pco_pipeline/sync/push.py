@@ -318,6 +318,23 @@ def is_aborting(error: BaseException) -> bool:
     return isinstance(error, ABORTING_ERRORS)
 
 
+def close_failed_create(engine: sa.Engine, ledger_id: int, error: PCOError) -> None:
+    """Close the intent of a create PCO answered with an error; re-raise errors that stop the run.
+
+    An error that stops the run (credentials, scope, unreachable, rate limit) means PCO made
+    nothing ('abandoned'); any other answer is PCO refusing the record ('refused'). A lost answer
+    would have been PCOWriteOutcomeUnknown, which never reaches here.
+    """
+    from pco_pipeline.sync import push_ledger
+
+    aborting = is_aborting(error)
+    with engine.begin() as conn:
+        push_ledger.close_intent(conn, ledger_id, "abandoned" if aborting else "refused",
+                                 error.detail or error.message)
+    if aborting:
+        raise error
+
+
 def changed_by_pco(sent: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Sent attributes PCO's answer does not carry back unchanged: name → (sent, answered).
 

@@ -36,7 +36,7 @@ from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import InvalidValue, clean_text, parse_timestamp
 from pco_pipeline.sync.push import (MISSING_IN_PCO, OUTCOME_UNKNOWN, POSSIBLE_DUPLICATE, PlannedWrite, PushAborted,
-                                    PushReport, PushSession, Skip, exclusive, is_aborting, refused_earlier_sql)
+                                    PushReport, PushSession, Skip, close_failed_create, exclusive, is_aborting, refused_earlier_sql)
 from pco_pipeline.sync.quarantine import INVALID_DATA
 
 CLOCK_SKEW = timedelta(hours=1)
@@ -274,13 +274,7 @@ class _FamilyPusher:
                            "yet; the next push looks again before creating", record=item.sent())
             return None
         except PCOError as exc:
-            with session.engine.begin() as conn:
-                # An error that stops the run (credentials, scope, unreachable, rate limit) means
-                # PCO made nothing: a lost answer would have been PCOWriteOutcomeUnknown.
-                ledger.close_intent(conn, ledger_id, "abandoned" if is_aborting(exc) else "refused",
-                                    exc.detail or exc.message)
-            if is_aborting(exc):
-                raise
+            close_failed_create(session.engine, ledger_id, exc)
             session.refused("Household", "families", str(item.family_id), item.family_id, exc, item.sent())
             return None
         return household if self._store(item, ledger_id, household, "confirmed") else None

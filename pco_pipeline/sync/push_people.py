@@ -47,7 +47,7 @@ from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import InvalidValue, clean_text, normalize_email, normalize_phone, parse_timestamp
 from pco_pipeline.sync.push import (CHANGED_BY_PCO, MISSING_IN_PCO, OUTCOME_UNKNOWN, POSSIBLE_DUPLICATE,
                                     PlannedWrite, PushAborted, PushReport, PushSession, Skip, changed_by_pco,
-                                    exclusive, is_aborting, quarantine_entity, refused_earlier_sql,
+                                    close_failed_create, exclusive, is_aborting, quarantine_entity, refused_earlier_sql,
                                     require_people_loaded)
 from pco_pipeline.sync.push_validate import (address_attributes, address_problems, email_problems, person_problems,
                                              phone_problems)
@@ -394,13 +394,7 @@ class _PeoplePusher:
                            "yet; the next push looks again before creating", record=item.attributes)
             return None, None
         except PCOError as exc:
-            with session.engine.begin() as conn:
-                # An error that stops the run (credentials, scope, unreachable, rate limit) means
-                # PCO made nothing: a lost answer would have been PCOWriteOutcomeUnknown.
-                ledger.close_intent(conn, ledger_id, "abandoned" if is_aborting(exc) else "refused",
-                                    exc.detail or exc.message)
-            if is_aborting(exc):
-                raise
+            close_failed_create(session.engine, ledger_id, exc)
             session.refused("Person", "people", str(item.id), item.id, exc, item.attributes)
             return None, None
         if not self._store_person(item, ledger_id, created, "confirmed"):
