@@ -5,16 +5,20 @@ HTTP — with a 20,000-person synthetic church, 200 ms injected latency on every
 PCO's default limit of 100 requests / 20 s. Each client lists every person with
 `include=emails,phone_numbers,addresses`:
   (a) ours: `PCOClient.iter_records` (per_page=100, paced by the rate headers, pages fetched
-      concurrently once total_count is known; default prefetch, plus rows for 4 and 16 in flight);
+      concurrently once total_count is known; default prefetch, plus one run each with 8 and
+      16 requests in flight, for the record);
   (b) pypco 1.2.0: `PCO.iterate(..., per_page=100)` — its best setting (its default is 25).
-Between runs the sandbox's rate windows are reset and our client starts with a fresh budget, so
-neither run inherits the other's spending.
+Before the measured runs one unmeasured listing (at a lifted limit) warms the sandbox's render
+cache, so both clients meet the same server. Between runs the sandbox's rate windows are reset
+and our client starts with a fresh budget, so neither run inherits the other's spending.
 
 Printed (median of --repeat runs): requests and 429s counted by the sandbox, wall time, the
 rate-limit floor (requests × period / limit: the fastest any client can go for that many
 requests) and wall/floor, then the ratio ours/pypco. Targets: requests = ceil(N/100) with 0
-429s; wall ≤ 1.1 × floor; ours/pypco ≤ 0.5. The default run takes about 2 minutes plus the
-church's seeding; `--quick` (3,000 people, 10 requests / 2 s, 50 ms) is for development.
+429s; wall ≤ 1.1 × floor; ours/pypco ≤ 0.5. Both clients wait for the second 20 s window; what
+separates them is how fast each gets through a window's 100 requests. The default run (3 runs
+per client) takes about 6 minutes plus the church's seeding; `--quick` (3,000 people,
+10 requests / 2 s, 50 ms) is for development.
 
     .venv/bin/python -m bench bench_client          # the real run (also `make bench`)
     .venv/bin/python -m bench.bench_client --quick
@@ -38,11 +42,11 @@ from pco_pipeline.pco.ratelimit import RateBudget
 
 APP_ID, SECRET = "bench-client-app", "bench-client-secret"
 INCLUDE = ["emails", "phone_numbers", "addresses"]
-FULL = {"people": 20_000, "limit": 100, "period": 20.0, "latency_ms": 200, "repeat": 1}
+FULL = {"people": 20_000, "limit": 100, "period": 20.0, "latency_ms": 200, "repeat": 3}
 QUICK = {"people": 3_000, "limit": 10, "period": 2.0, "latency_ms": 50, "repeat": 3}
 WALL_OVER_FLOOR_TARGET = 1.1
 DEFAULT_PREFETCH = PCOConfig().prefetch
-OTHER_PREFETCH = (4, 16)  # the same client with less and more pages in flight, for the record
+OTHER_PREFETCH = (8, 16)  # the same client with fewer requests in flight, one run each
 OURS = f"ours (prefetch {DEFAULT_PREFETCH})"
 PEER = "pypco 1.2.0 iterate"
 RATIO_TARGET = 0.5
@@ -71,6 +75,12 @@ def _fresh_windows(base_url: str, settings: dict) -> dict:
                json={"rate_limit": f"{settings['limit']}/{settings['period']:g}s"}).raise_for_status()
     httpx.delete(f"{base_url}/_sandbox/requests").raise_for_status()
     return httpx.get(f"{base_url}/_sandbox/counters").json()
+
+
+def _warm_up(base_url: str) -> None:
+    """One unmeasured listing at a lifted limit: the sandbox renders each page once and caches it."""
+    httpx.post(f"{base_url}/_sandbox/rate_limit", json={"rate_limit": "100000/20s"}).raise_for_status()
+    _ours(base_url, DEFAULT_PREFETCH)
 
 
 def _measured(base_url: str, settings: dict, listing) -> Run:
@@ -119,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
           f"include={','.join(INCLUDE)}; {repeat} run(s) per client", flush=True)
     process = _start_sandbox(port, settings)
     try:
-        def measure(listing) -> Run:
-            return _median([_measured(base_url, settings, listing) for _ in range(repeat)])
+        def measure(listing, runs: int = repeat) -> Run:
+            return _median([_measured(base_url, settings, listing) for _ in range(runs)])
+
+        _warm_up(base_url)
 
         results = {OURS: measure(lambda: _ours(base_url, DEFAULT_PREFETCH))}
         if not args.no_pypco:
@@ -131,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 results[PEER] = measure(lambda: _pypco(base_url))
         for prefetch in OTHER_PREFETCH:
-            results[f"ours, prefetch {prefetch}"] = measure(lambda: _ours(base_url, prefetch))
+            results[f"ours, prefetch {prefetch}"] = measure(lambda: _ours(base_url, prefetch), runs=1)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from pco_pipeline.pco.auth import BasicAuthenticator, OAuthSession, TokenSet
 from pco_pipeline.pco.config import PCOConfig, module_of
@@ -253,8 +254,8 @@ class PCOClient:
         if response.status_code == 204 or not response.content.strip():
             return None, True
         try:
-            return response.json(), True
-        except ValueError:
+            return orjson.loads(response.content), True
+        except orjson.JSONDecodeError:
             return None, False
 
     def _error(self, response: httpx.Response, method: str, path: str, module: str | None) -> PCOError:

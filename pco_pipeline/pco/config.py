@@ -103,6 +103,16 @@ class RetryPolicy:
         return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
+# Requests in flight when total_count lets a listing plan its offsets ahead. The rate budget,
+# not this, bounds the request rate; this hides latency and server time, so that a fresh
+# window's 100 requests finish in about a second instead of replaying a slow trickle (PCO
+# counts in windows: the last window's requests are what a listing waits for). At 200 ms per
+# page, 8 in flight need 3.3 s for 100 requests, 16 need 1.7 s, 32 need 1.2 s, and more gain
+# nothing on the benchmark machine (bench/bench_client.py prints 8, 16 and 32).
+DEFAULT_PREFETCH = 32
+MAX_PREFETCH = 64
+
+
 @dataclass(frozen=True, slots=True)
 class PCOConfig:
     base_url: str = DEFAULT_BASE_URL
@@ -112,11 +122,7 @@ class PCOConfig:
     timeout: float = 30.0
     connect_timeout: float = 10.0
     retry: RetryPolicy = RetryPolicy()
-    # Pages fetched at once when total_count lets the client plan the offsets ahead. The rate
-    # budget, not this, bounds the request rate; this only hides latency and server time, so the
-    # first window's 100 requests (and therefore the last window's) finish in seconds, not tens
-    # of seconds (bench/bench_client.py measures 4, 8 and 16).
-    prefetch: int = 8
+    prefetch: int = DEFAULT_PREFETCH
     user_agent: str = USER_AGENT
 
     @property
@@ -137,8 +143,8 @@ class PCOConfig:
                 "PCO credentials are not configured: set PCO_APP_ID and PCO_SECRET (a personal access "
                 "token from https://api.planningcenteronline.com/oauth/applications), or "
                 "PCO_OAUTH_CLIENT_ID, PCO_OAUTH_CLIENT_SECRET and PCO_OAUTH_REFRESH_TOKEN")
-        if not 1 <= self.prefetch <= 16:
-            raise PCOConfigError(f"prefetch must be between 1 and 16, got {self.prefetch}")
+        if not 1 <= self.prefetch <= MAX_PREFETCH:
+            raise PCOConfigError(f"prefetch must be between 1 and {MAX_PREFETCH}, got {self.prefetch}")
         return self
 
     def budget_key(self) -> str:

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any
 
 from pco_pipeline.pco.errors import PCOQueryError
@@ -177,23 +178,37 @@ def iterate_pages(fetch: Fetch, start_offset: int = 0, prefetch: int = 1,
 
 def _planned(fetch: Fetch, first: int, stride: int, total: int, prefetch: int,
              wake: Callable[[], None] | None) -> Iterator[Page]:
-    """Pages at first, first+stride, … < total, `prefetch` in flight; returns where to go on from."""
+    """Pages at first, first+stride, … < total; returns where to go on from.
+
+    `prefetch` requests are kept in flight while the caller waits for the page it needs next:
+    a page that came back early does not hold up the next request (it waits, parsed, in the
+    queue, which never holds more than 2 × `prefetch` pages).
+    """
     offsets = iter(range(first, total, stride))
     pending: deque[tuple[int, Future[Page]]] = deque()
+    finished: SimpleQueue[None] = SimpleQueue()  # one token per fetch that came back
     pool = ThreadPoolExecutor(max_workers=prefetch, thread_name_prefix="pco-page")
     cancel = threading.Event()
     try:
         def top_up() -> None:
-            while len(pending) < prefetch:
+            in_flight = sum(1 for _, f in pending if not f.done())
+            while in_flight < prefetch and len(pending) < 2 * prefetch:
                 offset = next(offsets, None)
                 if offset is None:
                     return
-                pending.append((offset, pool.submit(fetch, offset, cancel)))
+                future = pool.submit(fetch, offset, cancel)
+                future.add_done_callback(lambda _: finished.put(None))
+                pending.append((offset, future))
+                in_flight += 1
 
         top_up()
         next_offset: int | None = first
         while pending:
-            offset, future = pending.popleft()
+            offset, future = pending[0]
+            while not future.done():
+                finished.get()  # some fetch came back: its place can be refilled
+                top_up()
+            pending.popleft()
             if offset != next_offset:
                 return next_offset  # the previous page disagreed with the plan: go on page by page
             page = future.result()

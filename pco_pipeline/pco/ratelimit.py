@@ -11,6 +11,13 @@ bucket, a request released by this budget is never over the limit — 429s only 
 someone else spends the same credential, and `Rate-Count` reveals that spending too: a count
 above what this process has in flight is booked as outside usage.
 
+`Rate-Count` also says when PCO has *forgotten* requests sooner than that strict reading: the
+requests whose answers arrived before a request was sent were counted before it, so a count
+lower than theirs + 1 means the server no longer counts the oldest of them (its window reset).
+Their places are freed at once. With PCO's fixed windows this turns "resume a period after each
+answer", which replays the previous window's stagger, into "resume the whole budget as soon as
+the first answer of the new window shows the reset" — without ever guessing the window's start.
+
 On a 429 every thread waits `Retry-After` (the budget is closed until then).
 
 Tiers: a request at offset > 30,000 is in the `deep_offset` tier; the tier's limit is learned
@@ -115,7 +122,7 @@ class RateBudget:
         self._limits = {"default": limit, "deep_offset": min(limit, DEEP_OFFSET_LIMIT)}
         self._period = period
         self._in_flight: list[Slot] = []
-        self._completed: list[tuple[float, float]] = []  # heap of (expires_at, sent_at)
+        self._completed: list[tuple[float, float, float]] = []  # heap of (expires_at, sent_at, answered_at)
         self._outside: list[float] = []  # expiry times of requests someone else made
         self._closed_until = 0.0
         self._learned: set[str] = set()
@@ -162,7 +169,7 @@ class RateBudget:
                     return slot
                 # The (excess+1)-th expiry frees a place; in-flight requests free none until
                 # they complete (which notifies).
-                expiries = sorted([e for e, _ in self._completed] + self._outside)
+                expiries = sorted([entry[0] for entry in self._completed] + self._outside)
                 self._cond.wait(expiries[excess] - now if 0 <= excess < len(expiries) else self._period)
 
     def release(self, slot: Slot, status: RateLimitStatus | None = None) -> None:
@@ -177,7 +184,7 @@ class RateBudget:
                 self._learned.add(slot.tier)  # a response came: its rate headers (if any) are known
                 if status.limit is not None:
                     self._learn(slot, status, now)
-            heapq.heappush(self._completed, (now + self._period, slot.sent_at))
+            heapq.heappush(self._completed, (now + self._period, slot.sent_at, now))
             self._cond.notify_all()
 
     def _learn(self, slot: Slot, status: RateLimitStatus, now: float) -> None:
@@ -189,13 +196,33 @@ class RateBudget:
             self._limits["deep_offset"] = min(self._limits["deep_offset"], self._limits["default"])
         if status.count is None:
             return
-        # Requests of ours the server had counted when it answered: those sent no later than
-        # this one (this one included). More than that on the server's count is outside usage.
         self._forget_expired(now)
-        ours = 1 + sum(1 for s in self._in_flight if s.sent_at <= slot.sent_at) + sum(
-            1 for _, sent in self._completed if sent <= slot.sent_at)
+        self._forget_what_the_server_forgot(slot.sent_at, status.count)
+        # Requests of ours the server may have counted before this one: every one we hold, since
+        # concurrent requests reach it in any order. More than that on its count is outside usage.
+        ours = 1 + len(self._in_flight) + len(self._completed)
         outside = status.count - ours
         self._outside = [now + self._period] * outside if outside > 0 else []
+
+    def _forget_what_the_server_forgot(self, sent_at: float, count: int) -> None:
+        """Free the places of answered requests the server no longer counts.
+
+        Every request answered before `sent_at` reached the server before the request that
+        reported `count`, so if the server still counted all of them the count would be at
+        least their number + 1. The server forgot the ones it counted first, which concurrent
+        requests do not reveal; freeing the places that were answered first is safe whichever
+        they were, because a request is counted before it is answered: the places kept still
+        expire no earlier than the server forgets the requests it still counts.
+        """
+        counted_before = sorted((entry for entry in self._completed if entry[2] <= sent_at),
+                                key=lambda entry: entry[2])
+        forgotten = len(counted_before) - (count - 1)
+        if forgotten <= 0:
+            return
+        gone = {id(entry) for entry in counted_before[:forgotten]}
+        self._completed = [entry for entry in self._completed if id(entry) not in gone]
+        heapq.heapify(self._completed)
+        self._cond.notify_all()
 
     def wake_all(self) -> None:
         """Let every waiter re-check its cancel event."""

@@ -38,13 +38,14 @@ class Fault:
 
 @dataclass
 class Arrival:
-    at: float
+    at: float  # when the rate limiter counted it
     method: str
     path: str
     query: dict[str, str]
     status: int
     credential: str
     headers: dict[str, str] = field(default_factory=dict)
+    rate_count: int = 0  # the X-PCO-API-Request-Rate-Count the server answered with
 
 
 class FakePCO:
@@ -85,6 +86,7 @@ class FakePCO:
         self.in_flight = 0
         self.max_in_flight = 0
         self.broken_records: set[int] = set()
+        self.slow_offsets: dict[int, float] = {}  # offset -> extra seconds before answering
 
     # ------------------------------------------------------------ helpers for tests
 
@@ -121,6 +123,12 @@ class FakePCO:
             best = max(best, end - start + 1)
         return best
 
+    def most_counted(self) -> int:
+        """The highest request count the server answered with: the limit as the server enforces it
+        (with sliding windows the same as `max_in_window`; with fixed windows requests on both
+        sides of a reset may fall within one period)."""
+        return max((a.rate_count for a in self.arrivals if a.path != "/oauth/token"), default=0)
+
     def count(self, status: int | None = None, path_contains: str = "") -> int:
         return sum(1 for a in self.arrivals if (status is None or a.status == status) and path_contains in a.path)
 
@@ -133,6 +141,7 @@ class FakePCO:
         try:
             if self.latency:
                 time.sleep(self.latency / 2)
+            time.sleep(self.slow_offsets.get(int(request.url.params.get("offset", "0") or 0), 0))
             fault = self._take_fault(request)
             if fault is not None and fault.kind == "connect":
                 raise httpx.ConnectError("connection refused", request=request)
@@ -174,8 +183,7 @@ class FakePCO:
             return ("oauth:user" if expires is not None and expires > time.monotonic() else None), "OAuth2"
         return None, "none"
 
-    def _rate(self, credential: str, offset: int) -> tuple[dict[str, str], bool]:
-        now = time.monotonic()
+    def _rate(self, credential: str, offset: int, now: float) -> tuple[dict[str, str], bool]:
         limit = self.limit
         if self.deep_offset_limit is not None and offset > 30_000:
             limit = self.deep_offset_limit
@@ -210,12 +218,14 @@ class FakePCO:
         with self.lock:
             credential, auth_method = self._credential(request)
             offset = int(query.get("offset", "0") or 0)
-            headers, limited = self._rate(credential or "anonymous", offset)
+            counted_at = time.monotonic()
+            headers, limited = self._rate(credential or "anonymous", offset, counted_at)
             headers.update({"X-Request-Id": request_id, "X-PCO-API-Auth-Method": auth_method,
                             "X-PCO-API-Processed-As-Version": request.headers.get("X-PCO-API-Version", "2018-08-01")})
             status, body, content_type = self._route(request, path, query, credential, limited, fault, headers)
-            self.arrivals.append(Arrival(time.monotonic(), request.method, path, query, status,
-                                         credential or "anonymous", dict(request.headers)))
+            self.arrivals.append(Arrival(counted_at, request.method, path, query, status,
+                                         credential or "anonymous", dict(request.headers),
+                                         int(headers["X-PCO-API-Request-Rate-Count"])))
         if isinstance(body, (dict, list)):
             content = json.dumps(body).encode()
         else:

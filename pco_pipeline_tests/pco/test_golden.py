@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from urllib.parse import parse_qsl
 
@@ -87,3 +88,29 @@ def test_parameters_pco_ignored_are_exactly_the_ones_refused(path):
             check_query(query, body["meta"])
     else:
         check_query(query, body["meta"])
+
+
+def test_parsed_pages_hold_no_reference_cycles():
+    """Links back up (an email's person) stay ids, so a dropped page is freed at once, not by the GC."""
+    bodies = [body for _, status, body in map(_load, FILES) if status < 400 and body.get("included")]
+    back_links = 0
+    gc.collect()
+    gc.disable()
+    try:
+        for body in bodies:
+            document = parse_document(body)
+            primary = {(r.type, r.id) for r in document.records}
+            records = {id(r) for r in document.records}
+            for resource in document.included:
+                for name, refs in resource.relationships.items():
+                    pointing_up = [ref[1] for ref in ([refs] if isinstance(refs, tuple) else refs or [])
+                                   if ref in primary]
+                    if pointing_up:
+                        back_links += 1
+                        assert set(pointing_up) <= set(resource.relationship_ids(name))
+                        assert not [r for r in resource.related_list(name) if id(r) in records]
+            del document, resource
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert back_links > 0  # the corpus does have included resources pointing back at their page's records

@@ -38,6 +38,20 @@ def test_pages_come_in_order_while_fetched_concurrently(make_fake, make_client):
     assert 1 < fake.max_in_flight <= 4
 
 
+def test_a_slow_page_does_not_hold_up_the_requests_behind_it(make_fake, make_client):
+    fake = make_fake(people=1000, emails_per_person=0, limit=100)
+    fake.slow_offsets = {100: 0.5}
+    client = make_client(fake, prefetch=2)
+    pages = client.iter_pages("/people/v2/people")
+    assert next(pages).offset == 0
+    assert next(pages).offset == 100  # waited for; meanwhile the next pages were fetched
+    # while the slow page was out, 200, 300 and 400 came back and wait, parsed, behind it; the
+    # queue holds 2 × prefetch pages, so 500 was not asked for yet
+    assert {int(a.query.get("offset", 0)) for a in fake.arrivals} == {0, 100, 200, 300, 400}
+    assert [p.offset for p in pages] == list(range(200, 1000, 100))
+    assert fake.max_in_flight <= 2
+
+
 def test_clamped_per_page_advances_by_rows_received_not_by_the_request(make_fake, make_client):
     """PCO clamps per_page and its links.next keeps the requested value: following it would skip rows."""
     fake = make_fake(people=130, emails_per_person=0, max_per_page=40)

@@ -26,7 +26,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from pco_pipeline.pco.client import PCOClient
-from pco_pipeline.pco.config import DEFAULT_BASE_URL, PCOConfig, RetryPolicy
+from pco_pipeline.pco.config import DEFAULT_BASE_URL, DEFAULT_PREFETCH, MAX_PREFETCH, PCOConfig, RetryPolicy
 from pco_pipeline.pco.connection import ConnectionReport, check_client
 from pco_pipeline.pco.errors import PCOConfigError
 
@@ -59,7 +59,8 @@ class PCOResource(dg.ConfigurableResource):
         default=None, description="file keeping rotated OAuth tokens (PCO_OAUTH_TOKEN_FILE)")
     max_retries: int = Field(default=5, description="retries of a failed request (timeouts, resets, 5xx)")
     timeout_seconds: float = Field(default=30.0, description="per-request read timeout")
-    prefetch: int = Field(default=8, description="pages fetched at once when the total is known (1-16)")
+    prefetch: int = Field(default=DEFAULT_PREFETCH,
+                          description=f"requests in flight when a listing's total is known (1-{MAX_PREFETCH})")
 
     _client: Optional[PCOClient] = PrivateAttr(default=None)
 
