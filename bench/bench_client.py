@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     peer = results.get(PEER)
     if peer is not None:
         ratio = ours.wall / peer.wall
-        print(f"\nours / pypco wall time: {ratio:.2f}   (pypco: {peer.requests} requests, {peer.rate_limited} 429s)")
-        checks.append((f"ours / pypco ≤ {RATIO_TARGET}", ratio <= RATIO_TARGET, f"{ratio:.2f}"))
+        print(f"\nours / pypco wall time: {ratio:.3f}   (pypco: {peer.requests} requests, {peer.rate_limited} 429s)")
+        checks.append((f"ours / pypco ≤ {RATIO_TARGET}", ratio <= RATIO_TARGET, f"{ratio:.3f}"))
     print()
     for label, passed, value in checks:
         print(f"  {'ok  ' if passed else 'MISS'} {label}: {value}")

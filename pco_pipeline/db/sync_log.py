@@ -169,9 +169,10 @@ def counts_of(engine: sa.Engine, log_id: int) -> dict[str, int]:
 
 
 def mark_step(engine: sa.Engine, log_id: int, status: str, *, error: str | BaseException | None = None) -> None:
-    """A step of a multi-step run started ('running') or ended ('success'/'failed').
+    """A step of a multi-step run started ('running') or ended ('success'/'partial'/'failed').
 
-    A failure is final for the run: later steps' 'running'/'success' do not hide it.
+    A failure is final for the run: later steps' 'running'/'success' do not hide it. (`partial`
+    needs no such rule: the caller derives it from the run's cumulative failed count.)
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")

@@ -44,5 +44,9 @@ class StepLog:
         self.context.log.info(message)
 
     def finish(self, error: Optional[BaseException] = None, **counts: int) -> None:
-        sync_log.update_counts(self.engine, self.run.id, **self._totals(counts))
-        sync_log.mark_step(self.engine, self.run.id, "failed" if error else "success", error=error)
+        """End the step: `failed` on an error; `partial` when the run so far has failed records
+        (quarantined, refused by PCO) — it finished, but someone should look; else `success`."""
+        totals = self._totals(counts)
+        sync_log.update_counts(self.engine, self.run.id, **totals)
+        status = "failed" if error else "partial" if totals.get("failed", 0) > 0 else "success"
+        sync_log.mark_step(self.engine, self.run.id, status, error=error)
