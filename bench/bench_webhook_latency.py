@@ -42,13 +42,10 @@ from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
 from pco_pipeline.sandbox.seed import generate_church
 from pco_pipeline.sandbox.server import run_sandbox_server
-from pco_pipeline.sync.extract import extract_resource
-from pco_pipeline.sync.load_families import load_families
-from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
-from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.normalize import normalize_email
 from pco_pipeline.webhooks.server import bind_socket
 from pco_pipeline.webhooks.subscriptions import subscribe
+from pco_pipeline_tests.sandbox_fixtures import sync_webhook_resources
 
 DATABASE = "pco_bench_webhook_latency"
 CHURCH_PEOPLE = 300
@@ -57,8 +54,6 @@ SPREAD_SECONDS = 75          # the changes are made at random moments over this 
 SLACK_SECONDS = 5            # the target: p95 ≤ interval + this
 POLL_SECONDS = 0.05
 MIX = (("rename", 0.8), ("new person", 0.1), ("new email", 0.1))
-INBOUND = ("people/people", "people/person_mergers", "people/households", "groups/group_types", "groups/groups",
-           "groups/memberships")
 
 
 @dataclass
@@ -83,16 +78,6 @@ class Watch:
 
 
 # --- setup ----------------------------------------------------------------------------------------
-
-def initial_sync(pco: PCOResource, engine: sa.Engine) -> None:
-    client = pco.get_client()
-    for resource in INBOUND:
-        extract_resource(client, engine, resource)
-    load_people(engine)
-    load_families(engine)
-    load_groups(engine)
-    load_group_memberships(engine)
-
 
 # --- the three actors -----------------------------------------------------------------------------
 
@@ -200,7 +185,7 @@ def main() -> int:
     with run_sandbox_server(sandbox) as sandbox_url, tempfile.TemporaryDirectory() as workdir, \
             dg.instance_for_test() as instance:
         pco = PCOResource(base_url=sandbox_url, app_id=DEMO_APP_ID, secret=DEMO_SECRET)
-        initial_sync(pco, engine)
+        sync_webhook_resources(pco, engine)
         with bind_socket("127.0.0.1", 0) as free:
             port = free.getsockname()[1]
         subscribe(pco.get_client(), engine, f"http://127.0.0.1:{port}/api/pco/webhook")

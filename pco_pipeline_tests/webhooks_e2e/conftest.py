@@ -21,10 +21,6 @@ from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.defs.webhooks.apply import apply_webhooks
 from pco_pipeline.defs.webhooks.sensor import apply_webhooks_sensor
 from pco_pipeline.sandbox.core import Sandbox
-from pco_pipeline.sync.extract import extract_resource
-from pco_pipeline.sync.load_families import load_families
-from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
-from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.normalize import normalize_email
 from pco_pipeline.sync.reconcile import reconcile
 from pco_pipeline.webhooks.app import WEBHOOK_PATH, create_app
@@ -39,16 +35,13 @@ from pco_pipeline_tests.sandbox_fixtures import (  # noqa: F401 (fixtures regist
     resources,
     sandbox_url,
     seed_church,
+    sync_webhook_resources,
 )
 
 CHURCH_PEOPLE = 80
 SEED = 7
 # PCO retries after 30 s, 1 min, 2 min, …; scaled so a retry comes within milliseconds.
 TIME_SCALE = 0.0005
-INBOUND = ("people/people", "people/person_mergers", "people/households", "groups/group_types", "groups/groups",
-           "groups/memberships")
-
-
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     box = demo_sandbox(webhook_time_scale=TIME_SCALE, webhook_timeout=5.0)
@@ -61,13 +54,7 @@ def sandbox() -> Iterator[Sandbox]:
 def synced(sandbox: Sandbox, pco: PCOResource, engine: sa.Engine) -> sa.Engine:
     """The church database after an inbound sync: equal to PCO before any webhook."""
     load_local_dataset(engine, sandbox.generated.local)
-    client = pco.get_client()
-    for resource in INBOUND:
-        extract_resource(client, engine, resource)
-    load_people(engine)
-    load_families(engine)
-    load_groups(engine)
-    load_group_memberships(engine)
+    sync_webhook_resources(pco, engine)
     report = reconcile(engine)
     assert report.in_sync, report.table()
     return engine
