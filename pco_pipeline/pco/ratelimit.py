@@ -9,7 +9,7 @@ moment it is sent until `period` seconds after its response arrived. The server 
 somewhere in between, so whether PCO counts in fixed windows, sliding windows or a token
 bucket, a request released by this budget is never over the limit — 429s only happen when
 someone else spends the same credential, and `Rate-Count` reveals that spending too: a count
-above what this process has in flight is booked as outside usage.
+above every request this process holds a place for is booked as outside usage.
 
 `Rate-Count` also says when PCO has *forgotten* requests sooner than that strict reading: the
 requests whose answers arrived before a request was sent were counted before it, so a count
