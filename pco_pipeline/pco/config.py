@@ -107,7 +107,7 @@ class RetryPolicy:
 # not this, bounds the request rate; this hides latency and server time, so that a fresh
 # window's 100 requests finish in about a second instead of replaying a slow trickle (PCO
 # counts in windows: the last window's requests are what a listing waits for). At 200 ms per
-# page, 8 in flight need 3.3 s for 100 requests, 16 need 1.7 s, 32 need 1.2 s, and more gain
+# page, 8 in flight need 3.3 s for 100 requests, 16 need 2 s, 32 need 1.2 s, and more gain
 # nothing on the benchmark machine (bench/bench_client.py prints 8, 16 and 32).
 DEFAULT_PREFETCH = 32
 MAX_PREFETCH = 64
