@@ -89,7 +89,7 @@ def _is_object(value: Any) -> bool:
 def _ref(value: Any) -> Ref:
     try:
         return (str(value["type"]), str(value["id"]))
-    except (KeyError, TypeError, IndexError):
+    except (KeyError, TypeError):
         raise ValueError(f"relationship data {value!r} is not a {{type, id}} object") from None
 
 

@@ -122,7 +122,7 @@ class RateBudget:
         self._limits = {"default": limit, "deep_offset": min(limit, DEEP_OFFSET_LIMIT)}
         self._period = period
         self._in_flight: list[Slot] = []
-        self._completed: list[tuple[float, float, float]] = []  # heap of (expires_at, sent_at, answered_at)
+        self._completed: list[tuple[float, float]] = []  # heap of (expires_at, answered_at)
         self._outside: list[float] = []  # expiry times of requests someone else made
         self._closed_until = 0.0
         self._learned: set[str] = set()
@@ -184,7 +184,7 @@ class RateBudget:
                 self._learned.add(slot.tier)  # a response came: its rate headers (if any) are known
                 if status.limit is not None:
                     self._learn(slot, status, now)
-            heapq.heappush(self._completed, (now + self._period, slot.sent_at, now))
+            heapq.heappush(self._completed, (now + self._period, now))
             self._cond.notify_all()
 
     def _learn(self, slot: Slot, status: RateLimitStatus, now: float) -> None:
@@ -214,8 +214,8 @@ class RateBudget:
         they were, because a request is counted before it is answered: the places kept still
         expire no earlier than the server forgets the requests it still counts.
         """
-        counted_before = sorted((entry for entry in self._completed if entry[2] <= sent_at),
-                                key=lambda entry: entry[2])
+        counted_before = sorted((entry for entry in self._completed if entry[1] <= sent_at),
+                                key=lambda entry: entry[1])
         forgotten = len(counted_before) - (count - 1)
         if forgotten <= 0:
             return
