@@ -16,14 +16,19 @@ What happens to a request (`request`):
 - timeouts, connection errors, 5xx and unreadable 2xx bodies: retried with exponential backoff
   and jitter, `RetryPolicy.max_retries` times — except a POST that may have reached PCO, which
   raises PCOWriteOutcomeUnknown instead (a POST that never left, e.g. connection refused, is
-  retried). A DELETE retried after a lost answer that then gets 404 has succeeded;
+  retried). A DELETE retried after a lost answer that then gets 404 has succeeded. A listing
+  decodes its pages in the thread that consumes them; a page whose body is not JSON is
+  requested once more from there, with the same retries;
 - any other error status raises the typed error of `errors.py`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -100,6 +105,7 @@ class PCOClient:
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.config.base_url, transport=transport,
+            verify=_tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
             timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
             limits=httpx.Limits(max_connections=self.config.prefetch + 4,
                                 max_keepalive_connections=self.config.prefetch + 4),
@@ -158,10 +164,13 @@ class PCOClient:
         return self._http.post(url, data=form, headers={"Accept": "application/json"})
 
     def request(self, method: str, path: str, *, params: Iterable[tuple[str, str]] | Mapping[str, Any] | None = None,
-                json_body: Any = None, cancel: threading.Event | None = None) -> PCOResponse:
+                json_body: Any = None, cancel: threading.Event | None = None,
+                decode: bool = True) -> PCOResponse:
         """Send one API request with pacing, retries and typed errors (see the module docstring).
 
         `cancel` (set by an abandoned listing) stops a request still waiting for the budget.
+        `decode=False` returns a 2xx body undecoded (`data` None) for a caller that decodes it
+        in another thread; that caller must request it again if it is not JSON.
         """
         method = method.upper()
         path = self._relative(path)
@@ -214,8 +223,10 @@ class PCOClient:
             if code == 401 and not refreshed and self._auth.refresh_after_401(authorization):
                 refreshed = True
                 continue
+            if 200 <= code < 300 and not decode:
+                return PCOResponse(method, path, code, response.headers, response.content, status)
             if 200 <= code < 300:
-                data, readable = self._decode(response)
+                data, readable = _decoded(code, response.content)
                 if readable:
                     return PCOResponse(method, path, code, response.headers, response.content, status, data)
             elif code < 500:
@@ -249,14 +260,6 @@ class PCOClient:
             raise PCOConnectionError(
                 f"PCO did not answer after {failures + 1} attempts ({reason}): check PCO_API_BASE "
                 f"({self.config.base_url}) and the network", method=method, path=path) from exc
-
-    def _decode(self, response: httpx.Response) -> tuple[Any, bool]:
-        if response.status_code == 204 or not response.content.strip():
-            return None, True
-        try:
-            return orjson.loads(response.content), True
-        except orjson.JSONDecodeError:
-            return None, False
 
     def _error(self, response: httpx.Response, method: str, path: str, module: str | None) -> PCOError:
         return error_for_response(
@@ -321,9 +324,19 @@ class PCOClient:
         query = build_query(include=include, where=where, order=order, filter=filter, params=params,
                             per_page=per_page)
 
-        def fetch(page_offset: int, cancel: threading.Event | None) -> Page:
-            response = self.request("GET", path, params=[*query, ("offset", str(page_offset))], cancel=cancel)
-            page = Page.from_document(path, page_offset, _parse(response.data, "GET", path))
+        def fetch(page_offset: int, cancel: threading.Event | None) -> Callable[[], Page]:
+            params = [*query, ("offset", str(page_offset))]
+            response = self.request("GET", path, params=params, cancel=cancel, decode=False)
+            return lambda: read(page_offset, params, response)
+
+        def read(page_offset: int, params: list[tuple[str, str]], response: PCOResponse) -> Page:
+            data, readable = _decoded(response.status, response.content)
+            if not readable:
+                log.warning("PCO answered GET %s offset %d with a body that is not JSON; reading it again",
+                            path, page_offset)
+                self.counters.add(retries=1)
+                data = self.request("GET", path, params=params).data
+            page = Page.from_document(path, page_offset, _parse(data, "GET", path))
             self.counters.add(pages=1, records=len(page.records), record_errors=len(page.errors))
             for error in page.errors:
                 log.warning("unreadable record on %s offset %d: %s", path, page_offset, error.reason)
@@ -345,6 +358,24 @@ class PCOClient:
                 for error in page.errors:
                     on_record_error(error)
             yield from page.records
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's default verifying TLS context (it reads SSL_CERT_FILE / SSL_CERT_DIR, hence the
+    key), built once per process: reading the CA bundle takes 15-30 ms, and every run creates
+    its clients anew. A context is safe to share between clients and threads."""
+    return httpx.create_ssl_context()
+
+
+def _decoded(status: int, content: bytes) -> tuple[Any, bool]:
+    """A 2xx body decoded, and whether it was readable (204 and empty bodies decode to None)."""
+    if status == 204 or not content.strip():
+        return None, True
+    try:
+        return orjson.loads(content), True
+    except orjson.JSONDecodeError:
+        return None, False
 
 
 def _parse(data: Any, method: str, path: str):

@@ -45,11 +45,25 @@ def test_a_slow_page_does_not_hold_up_the_requests_behind_it(make_fake, make_cli
     pages = client.iter_pages("/people/v2/people")
     assert next(pages).offset == 0
     assert next(pages).offset == 100  # waited for; meanwhile the next pages were fetched
-    # while the slow page was out, 200, 300 and 400 came back and wait, parsed, behind it; the
+    # while the slow page was out, 200, 300 and 400 came back and wait, unread, behind it; the
     # queue holds 2 × prefetch pages, so 500 was not asked for yet
     assert {int(a.query.get("offset", 0)) for a in fake.arrivals} == {0, 100, 200, 300, 400}
     assert [p.offset for p in pages] == list(range(200, 1000, 100))
     assert fake.max_in_flight <= 2
+
+
+def test_a_prefetched_page_whose_body_is_not_json_is_read_again(make_fake, make_client):
+    """Prefetched answers are decoded where the listing is consumed; a truncated one is re-requested there."""
+    fake = make_fake(people=800, emails_per_person=1, limit=100)
+    client = make_client(fake, prefetch=4)
+    pages = client.iter_pages("/people/v2/people", include="emails")
+    first = next(pages)  # only the first page is out: the next two requests are prefetched ones
+    fake.fail_next("garbage", times=2, path_contains="/people/v2/people")
+    people = [*first.records, *(record for page in pages for record in page.records)]
+    assert [p.id for p in people] == _expected_people(fake)
+    assert all(len(p.related_list("emails")) == 1 for p in people)
+    counters = client.counters.snapshot()
+    assert (counters.retries, counters.requests, counters.pages) == (2, 8 + 2, 8)
 
 
 def test_clamped_per_page_advances_by_rows_received_not_by_the_request(make_fake, make_client):
@@ -74,8 +88,9 @@ def test_empty_page_with_a_next_link_stops_the_listing():
 
     def fetch(offset, cancel):
         calls.append(offset)
-        return Page(path="/x", offset=offset, records=[], errors=[], included=[],
-                    meta={"total_count": 50, "next": {"offset": offset}}, links={"next": "same page"}, has_next=True)
+        return lambda: Page(path="/x", offset=offset, records=[], errors=[], included=[],
+                            meta={"total_count": 50, "next": {"offset": offset}}, links={"next": "same page"},
+                            has_next=True)
 
     assert [p.offset for p in iterate_pages(fetch, prefetch=4)] == [0]
     assert calls == [0]
