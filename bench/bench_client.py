@@ -5,8 +5,8 @@ HTTP — with a 20,000-person synthetic church, 200 ms injected latency on every
 PCO's default limit of 100 requests / 20 s. Each client lists every person with
 `include=emails,phone_numbers,addresses`:
   (a) ours: `PCOClient.iter_records` (per_page=100, paced by the rate headers, pages fetched
-      concurrently once total_count is known; default prefetch, plus one run each with 16 and
-      32 requests in flight, for the record);
+      concurrently once total_count is known; default prefetch, plus one run each with 32 and
+      64 requests in flight, for the record);
   (b) pypco 1.2.0: `PCO.iterate(..., per_page=100)` — its best setting (its default is 25).
 Before the measured runs one unmeasured listing (at a lifted limit) warms the sandbox's render
 cache, so both clients meet the same server. Between runs the sandbox's rate windows are reset
@@ -46,7 +46,7 @@ FULL = {"people": 20_000, "limit": 100, "period": 20.0, "latency_ms": 200, "repe
 QUICK = {"people": 3_000, "limit": 10, "period": 2.0, "latency_ms": 50, "repeat": 3}
 WALL_OVER_FLOOR_TARGET = 1.1
 DEFAULT_PREFETCH = PCOConfig().prefetch
-OTHER_PREFETCH = (16, 32)  # the same client with fewer requests in flight, one run each
+OTHER_PREFETCH = (32, 64)  # the same client with fewer requests in flight, one run each
 OURS = f"ours (prefetch {DEFAULT_PREFETCH})"
 PEER = "pypco 1.2.0 iterate"
 RATIO_TARGET = 0.5

@@ -222,18 +222,6 @@ def _timestamp(value: Any) -> datetime | None:
         return None  # kept raw in attributes; the normalizer reports it where it matters
 
 
-def _compact_relationships(resource: Resource) -> dict[str, Any]:
-    compact: dict[str, Any] = {}
-    for name, refs in resource.relationships.items():
-        if refs is None:
-            compact[name] = None
-        elif isinstance(refs, tuple):
-            compact[name] = refs[1]
-        else:
-            compact[name] = [ref[1] for ref in refs]
-    return compact
-
-
 def _row(spec: ResourceSpec, resource: Resource, parent_pco_id: str | None, region: str) -> _Row:
     if parent_pco_id is None and spec.parent_relationship:
         ids = resource.relationship_ids(spec.parent_relationship)
@@ -245,7 +233,7 @@ def _row(spec: ResourceSpec, resource: Resource, parent_pco_id: str | None, regi
         created_at=_timestamp(resource.attributes.get("created_at")),
         updated_at=_timestamp(resource.attributes.get("updated_at")),
         attributes=resource.attributes,
-        relationships=_compact_relationships(resource),
+        relationships=resource.relationship_id_map(),
         normalized=normalized,
     )
 
@@ -345,7 +333,7 @@ def land_records(conn: sa.Connection, spec: ResourceSpec, records: Iterable[Reso
 
     for relationship, child_name in spec.children.items():
         child_spec = spec_for(child_name)
-        parents = [r for r in records if relationship in r.relationships]
+        parents = [r for r in records if r.sent(relationship)]
         if not parents:
             continue  # not requested with this page: nothing is known about these children
         children: dict[str, _Row] = {}

@@ -37,14 +37,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
+import msgspec
 
 from pco_pipeline.pco.auth import BasicAuthenticator, OAuthSession, TokenSet
 from pco_pipeline.pco.config import PCOConfig, module_of
 from pco_pipeline.pco.counters import Counters
 from pco_pipeline.pco.errors import (PCOConnectionError, PCOError, PCOWriteOutcomeUnknown,
                                      error_for_response)
-from pco_pipeline.pco.jsonapi import DocumentError, RecordError, Resource, parse_document
+from pco_pipeline.pco.jsonapi import BodyNotJSON, DocumentError, RecordError, Resource, parse_body, parse_document
 from pco_pipeline.pco.pagination import Page, build_query, check_query, iterate_pages
 from pco_pipeline.pco.ratelimit import RateBudget, RateLimitStatus, budget_for, tier_for_offset
 
@@ -330,13 +330,16 @@ class PCOClient:
             return lambda: read(page_offset, params, response)
 
         def read(page_offset: int, params: list[tuple[str, str]], response: PCOResponse) -> Page:
-            data, readable = _decoded(response.status, response.content)
-            if not readable:
+            try:
+                document = parse_body(response.content)
+            except BodyNotJSON:
                 log.warning("PCO answered GET %s offset %d with a body that is not JSON; reading it again",
                             path, page_offset)
                 self.counters.add(retries=1)
-                data = self.request("GET", path, params=params).data
-            page = Page.from_document(path, page_offset, _parse(data, "GET", path))
+                document = _parse(self.request("GET", path, params=params).data, "GET", path)
+            except DocumentError as exc:
+                raise _not_jsonapi(exc, "GET", path) from None
+            page = Page.from_document(path, page_offset, document)
             self.counters.add(pages=1, records=len(page.records), record_errors=len(page.errors))
             for error in page.errors:
                 log.warning("unreadable record on %s offset %d: %s", path, page_offset, error.reason)
@@ -360,6 +363,9 @@ class PCOClient:
             yield from page.records
 
 
+_json = msgspec.json.Decoder()
+
+
 @functools.lru_cache(maxsize=4)
 def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     """httpx's default verifying TLS context (it reads SSL_CERT_FILE / SSL_CERT_DIR, hence the
@@ -373,8 +379,8 @@ def _decoded(status: int, content: bytes) -> tuple[Any, bool]:
     if status == 204 or not content.strip():
         return None, True
     try:
-        return orjson.loads(content), True
-    except orjson.JSONDecodeError:
+        return _json.decode(content), True
+    except msgspec.DecodeError:
         return None, False
 
 
@@ -382,5 +388,8 @@ def _parse(data: Any, method: str, path: str):
     try:
         return parse_document(data)
     except DocumentError as exc:
-        raise PCOError(f"PCO answered with something that is not a JSON:API document ({exc})",
-                       method=method, path=path) from None
+        raise _not_jsonapi(exc, method, path) from None
+
+
+def _not_jsonapi(exc: DocumentError, method: str, path: str) -> PCOError:
+    return PCOError(f"PCO answered with something that is not a JSON:API document ({exc})", method=method, path=path)

@@ -13,7 +13,7 @@ PCO pages with `offset` + `per_page` (1..100). What the recordings show, and how
   followed page by page from the last page actually read.
 - Fetching threads only send requests and keep the answers' bodies; each page is decoded and
   parsed in the thread that consumes the listing, just before it is yielded. A parsed page is
-  about five times its body in Python objects: built and freed one at a time in one thread,
+  several times its body in Python objects: built and freed one at a time in one thread,
   each page reuses the memory the previous one left, while pages parsed ahead in 64 threads
   cost nearly twice the CPU per page; and the answers waiting in the queue stay small.
 - Unknown `where`/`order`/`include`/`filter` keys are silently ignored by PCO (a filtered sync

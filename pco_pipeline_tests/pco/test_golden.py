@@ -6,11 +6,13 @@ import gc
 import json
 from urllib.parse import parse_qsl
 
+import msgspec
 import pytest
 
 from pco_pipeline.pco import PCONotFound, PCOQueryError
 from pco_pipeline.pco.errors import error_for_response
-from pco_pipeline.pco.jsonapi import parse_document
+from pco_pipeline.pco import jsonapi
+from pco_pipeline.pco.jsonapi import parse_body, parse_document
 from pco_pipeline.pco.pagination import Page, check_query
 from pco_pipeline_tests.pco.conftest import golden_dir
 
@@ -41,17 +43,39 @@ def test_every_recorded_body_parses(path):
                                    module="people")
         assert isinstance(error, PCONotFound) and error.detail
         return
-    document = parse_document(body)
+    content = json.dumps(body).encode()
+    msgspec.json.decode(content, type=jsonapi._Document)  # the fast, typed decode takes it as it is
     rows = body["data"] if isinstance(body["data"], list) else [body["data"]]
-    assert not document.errors
-    assert [(r.type, r.id) for r in document.records] == [(row["type"], row["id"]) for row in rows]
-    assert len(document.included) == len(body.get("included") or [])
-    included = {(r.type, r.id) for r in document.included}
-    for record in document.records:
-        for name, refs in record.relationships.items():
-            wanted = [refs] if isinstance(refs, tuple) else (refs or [])
-            resolved = {(r.type, r.id) for r in record.related_list(name)}
-            assert resolved == {ref for ref in wanted if ref in included}
+    for document in (parse_body(content), parse_document(body)):
+        assert not document.errors
+        assert [(r.type, r.id) for r in document.records] == [(row["type"], row["id"]) for row in rows]
+        assert [r.attributes for r in document.records] == [row.get("attributes", {}) for row in rows]
+        assert len(document.included) == len(body.get("included") or [])
+        included = {(r.type, r.id) for r in document.included}
+        for record, row in zip(document.records, rows):
+            sent = {name: rel["data"] for name, rel in (row.get("relationships") or {}).items() if "data" in rel}
+            assert record.relationship_id_map() == {
+                name: None if data is None else [d["id"] for d in data] if isinstance(data, list) else data["id"]
+                for name, data in sent.items()}
+            for name, data in sent.items():
+                wanted = {(d["type"], d["id"]) for d in (data if isinstance(data, list) else [data] if data else [])}
+                resolved = {(r.type, r.id) for r in record.related_list(name)}
+                assert resolved == wanted & included
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if json.loads(p.read_text())["response"]["status"] < 400],
+                         ids=lambda p: p.stem)
+def test_the_tolerant_path_reads_every_recording_like_the_typed_one(path):
+    """Documents the typed decode refuses are read resource by resource: the two must agree."""
+    _, _, body = _load(path)
+
+    def facts(document):
+        return [(r.type, r.id, r.attributes, r.relationship_id_map(),
+                 {name: [(t.type, t.id) for t in r.related_list(name)] for name in r.related})
+                for r in [*document.records, *document.included]]
+
+    typed, tolerant = parse_body(json.dumps(body).encode()), jsonapi._parse_each(body)
+    assert facts(typed) == facts(tolerant) and (typed.meta, typed.links) == (tolerant.meta, tolerant.links)
 
 
 @pytest.mark.parametrize("path", [p for p in FILES if "total_count" in json.loads(p.read_text())["response"]["body"].get("meta", {})],
@@ -102,9 +126,9 @@ def test_parsed_pages_hold_no_reference_cycles():
             primary = {(r.type, r.id) for r in document.records}
             records = {id(r) for r in document.records}
             for resource in document.included:
-                for name, refs in resource.relationships.items():
-                    pointing_up = [ref[1] for ref in ([refs] if isinstance(refs, tuple) else refs or [])
-                                   if ref in primary]
+                for name in resource.relationships:
+                    pointing_up = [pco_id for pco_id in resource.relationship_ids(name)
+                                   if any((kind, pco_id) in primary for kind, _ in primary)]
                     if pointing_up:
                         back_links += 1
                         assert set(pointing_up) <= set(resource.relationship_ids(name))

@@ -171,7 +171,7 @@ def test_a_malformed_record_fails_alone(make_fake, make_client):
     errors = []
     records = list(client.iter_records("/people/v2/people", include="emails", on_record_error=errors.append))
     assert len(records) == 148 and len(errors) == 2
-    assert "no type or no id" in errors[0].reason
+    assert errors[0].reason == "Person (no id) is malformed: Expected `object`, got `str` - at `$.attributes`"
     assert client.counters.snapshot().record_errors == 2
     pages = list(client.iter_pages("/people/v2/people"))
     assert [len(p.errors) for p in pages] == [1, 1]
