@@ -197,9 +197,13 @@ def _planned(fetch: Fetch, first: int, stride: int, total: int, prefetch: int,
     finished: SimpleQueue[None] = SimpleQueue()  # one token per fetch that came back
     pool = ThreadPoolExecutor(max_workers=prefetch, thread_name_prefix="pco-page")
     cancel = threading.Event()
+    in_flight = 0  # submitted fetches whose token has not been taken yet
     try:
         def top_up() -> None:
-            in_flight = sum(1 for _, f in pending if not f.done())
+            nonlocal in_flight
+            while not finished.empty():
+                finished.get()
+                in_flight -= 1
             while in_flight < prefetch and len(pending) < 2 * prefetch:
                 offset = next(offsets, None)
                 if offset is None:
@@ -215,6 +219,7 @@ def _planned(fetch: Fetch, first: int, stride: int, total: int, prefetch: int,
             offset, future = pending[0]
             while not future.done():
                 finished.get()  # some fetch came back: its place can be refilled
+                in_flight -= 1
                 top_up()
             pending.popleft()
             if offset != next_offset:

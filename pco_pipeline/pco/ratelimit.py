@@ -20,6 +20,10 @@ the first answer of the new window shows the reset" — without ever guessing th
 
 On a 429 every thread waits `Retry-After` (the budget is closed until then).
 
+Waiting requests are served first come, first served (per tier): when a window resets, the
+request a listing asked for first — the page its caller needs next — goes out first, and each
+waiter is woken alone when its turn comes, not the whole crowd on every change.
+
 Tiers: a request at offset > 30,000 is in the `deep_offset` tier; the tier's limit is learned
 from its own responses (the count is shared, the limit is stricter). Until a response of a tier
 has arrived, its requests go one at a time, so learning its limit costs no 429s.
@@ -31,6 +35,7 @@ import heapq
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -118,7 +123,8 @@ class RateBudget:
     def __init__(self, limit: int = DEFAULT_LIMIT, period: float = DEFAULT_PERIOD,
                  clock: Callable[[], float] = time.monotonic):
         self._clock = clock
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._lines: dict[str, deque[threading.Condition]] = {}  # waiters per tier, in arrival order
         self._limits = {"default": limit, "deep_offset": min(limit, DEEP_OFFSET_LIMIT)}
         self._period = period
         self._in_flight: list[Slot] = []
@@ -141,40 +147,59 @@ class RateBudget:
         self._outside = [t for t in self._outside if t > now]
 
     def in_use(self) -> int:
-        with self._cond:
+        with self._lock:
             self._forget_expired(self._clock())
             return len(self._in_flight) + len(self._completed) + len(self._outside)
 
     def acquire(self, tier: str = "default", cancel: threading.Event | None = None) -> Slot:
         """Block until a request of `tier` may be sent; the caller must `release` the slot.
 
-        Raises Abandoned when `cancel` is set while waiting (see `wake_all`).
+        Requests of a tier are let through in the order they called. Raises Abandoned when
+        `cancel` is set while waiting (see `wake_all`).
         """
-        with self._cond:
+        with self._lock:
             start = self._clock()
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise Abandoned("the request was abandoned while waiting for the rate budget")
-                now = self._clock()
-                self._forget_expired(now)
-                if now < self._closed_until:
-                    self._cond.wait(self._closed_until - now)
-                    continue
-                used = len(self._in_flight) + len(self._completed) + len(self._outside)
-                excess = used - self.limit(tier)
-                probing = tier not in self._learned and any(s.tier == tier for s in self._in_flight)
-                if excess < 0 and not probing:
-                    slot = Slot(sent_at=now, waited=now - start, tier=tier)
-                    self._in_flight.append(slot)
-                    return slot
-                # The (excess+1)-th expiry frees a place; in-flight requests free none until
-                # they complete (which notifies).
-                expiries = sorted([entry[0] for entry in self._completed] + self._outside)
-                self._cond.wait(expiries[excess] - now if 0 <= excess < len(expiries) else self._period)
+            turn = threading.Condition(self._lock)
+            line = self._lines.setdefault(tier, deque())
+            line.append(turn)
+            try:
+                while True:
+                    if cancel is not None and cancel.is_set():
+                        raise Abandoned("the request was abandoned while waiting for the rate budget")
+                    if line[0] is not turn:
+                        turn.wait()  # woken when it is first in line (or to check `cancel`)
+                        continue
+                    now = self._clock()
+                    self._forget_expired(now)
+                    if now < self._closed_until:
+                        turn.wait(self._closed_until - now)
+                        continue
+                    used = len(self._in_flight) + len(self._completed) + len(self._outside)
+                    excess = used - self.limit(tier)
+                    probing = tier not in self._learned and any(s.tier == tier for s in self._in_flight)
+                    if excess < 0 and not probing:
+                        slot = Slot(sent_at=now, waited=now - start, tier=tier)
+                        self._in_flight.append(slot)
+                        return slot
+                    # The (excess+1)-th expiry frees a place; in-flight requests free none until
+                    # they complete (which wakes the first in line).
+                    expiries = sorted([entry[0] for entry in self._completed] + self._outside)
+                    turn.wait(expiries[excess] - now if 0 <= excess < len(expiries) else self._period)
+            finally:
+                first = line[0] is turn
+                line.remove(turn)
+                if first and line:
+                    line[0].notify()  # the next in line may find a place too
+
+    def _wake_first(self) -> None:
+        """Something changed (a place freed, the budget reopened): the first waiter of each tier checks."""
+        for line in self._lines.values():
+            if line:
+                line[0].notify()
 
     def release(self, slot: Slot, status: RateLimitStatus | None = None) -> None:
         """The request of `slot` finished (any outcome); `status` is what its response said."""
-        with self._cond:
+        with self._lock:
             if slot.done:
                 return
             slot.done = True
@@ -185,7 +210,7 @@ class RateBudget:
                 if status.limit is not None:
                     self._learn(slot, status, now)
             heapq.heappush(self._completed, (now + self._period, now))
-            self._cond.notify_all()
+            self._wake_first()
 
     def _learn(self, slot: Slot, status: RateLimitStatus, now: float) -> None:
         self.last_status = status
@@ -222,21 +247,23 @@ class RateBudget:
         gone = {id(entry) for entry in counted_before[:forgotten]}
         self._completed = [entry for entry in self._completed if id(entry) not in gone]
         heapq.heapify(self._completed)
-        self._cond.notify_all()
+        self._wake_first()
 
     def wake_all(self) -> None:
         """Let every waiter re-check its cancel event."""
-        with self._cond:
-            self._cond.notify_all()
+        with self._lock:
+            for line in self._lines.values():
+                for turn in line:
+                    turn.notify()
 
     def close_for(self, seconds: float) -> None:
         """After a 429: nobody sends for `seconds` (PCO's Retry-After)."""
-        with self._cond:
+        with self._lock:
             self._closed_until = max(self._closed_until, self._clock() + seconds)
-            self._cond.notify_all()
+            self._wake_first()
 
     def seconds_until_open(self) -> float:
-        with self._cond:
+        with self._lock:
             return max(0.0, self._closed_until - self._clock())
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pco_pipeline.pco import BasicCredentials, PCOClient, PCOConfig
-from pco_pipeline.pco.ratelimit import RateBudget, RateLimitStatus, budget_for, parse_period
+from pco_pipeline.pco.ratelimit import Abandoned, RateBudget, RateLimitStatus, budget_for, parse_period
 from pco_pipeline_tests.pco.conftest import FAST_RETRIES
 from pco_pipeline_tests.pco.fake_pco import BASE
 
@@ -170,3 +170,55 @@ def test_a_window_reset_reported_by_the_count_frees_the_budget_at_once(server):
         assert max(waits) < 0.1  # the server forgot the two: no waiting for their strict expiry
     else:
         assert waits[0] >= 0.1  # still counted by the server: wait until they slide out (≈0.75)
+
+
+def test_waiting_requests_go_out_in_the_order_they_asked():
+    """At a window's reset the page a listing needs next is sent first, not whichever thread wins."""
+    budget = RateBudget(limit=1, period=0.2)
+    held = budget.acquire()
+    order = []
+
+    def wait_then_send(name):
+        slot = budget.acquire()
+        order.append(name)
+        budget.release(slot, RateLimitStatus(limit=1, period=0.2, count=1))
+
+    threads = []
+    for name in ["next page", "page after", "later page", "last page"]:
+        threads.append(threading.Thread(target=wait_then_send, args=(name,)))
+        threads[-1].start()
+        time.sleep(0.05)  # each is waiting before the next one asks
+    budget.release(held, RateLimitStatus(limit=1, period=0.2, count=1))
+    for thread in threads:
+        thread.join(5)
+    assert order == ["next page", "page after", "later page", "last page"]
+
+
+def test_an_abandoned_waiter_does_not_hold_up_the_line():
+    budget = RateBudget(limit=1, period=0.2)
+    held = budget.acquire()
+    cancel = threading.Event()
+    outcomes = []
+
+    def wait(name, event=None):
+        try:
+            slot = budget.acquire(cancel=event)
+        except Abandoned:
+            outcomes.append(f"{name} abandoned")
+            return
+        outcomes.append(f"{name} sent")
+        budget.release(slot, RateLimitStatus(limit=1, period=0.2, count=1))
+
+    first = threading.Thread(target=wait, args=("first", cancel))
+    second = threading.Thread(target=wait, args=("second",))
+    first.start()
+    time.sleep(0.05)
+    second.start()
+    time.sleep(0.05)
+    cancel.set()
+    budget.wake_all()
+    first.join(5)
+    assert outcomes == ["first abandoned"]
+    budget.release(held, RateLimitStatus(limit=1, period=0.2, count=1))
+    second.join(5)
+    assert outcomes == ["first abandoned", "second sent"]
