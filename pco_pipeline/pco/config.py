@@ -108,8 +108,8 @@ class RetryPolicy:
 # and a listing's last window is what it waits for: once that window opens, its requests should
 # all be on the wire at once, so the default is one window of PCO's default limit (100 / 20 s).
 # Measured at 200 ms per page (bench/bench_client.py, 20,000 people), from the second window's
-# opening to the last record: 100 in flight 0.65 s, 64 in flight 0.75 s (two round trips),
-# 32 in flight 1.05 s. More than a window's worth could never be sent at once.
+# opening to the last record: 100 in flight 0.66 s, 64 in flight 0.82 s (two round trips),
+# 32 in flight 1.06 s. More than a window's worth could never be sent at once.
 DEFAULT_PREFETCH = 100
 MAX_PREFETCH = 100
 

@@ -8,8 +8,8 @@ relationship names, from a record or from another included resource (nested incl
 
 Decoding is typed (msgspec): the bytes become Resources in one pass in C, validated as they are
 read, and what no caller reads (each resource's and relationship's `links`) is skipped, not
-built. For a page of 100 people with their contacts that is 2.6 times faster than decoding to
-dicts and building records from them, and makes a third fewer objects.
+built. For a page of 100 people with their contacts (244 KB) that takes 0.6 ms instead of
+1.7 ms for decoding to dicts and building records from them, and half the memory (0.66 MB).
 
 Relationships resolve against `included` only, never to the page's primary records: an email's
 `person` points back up, and resolving it would tie every page into reference cycles that only
