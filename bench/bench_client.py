@@ -19,12 +19,13 @@ requests = ceil(N/100) with 0 429s; wall ≤ 1.1 × floor; ours/pypco ≤ 0.5.
 
 Where the time goes: pypco sends its 200 requests one after another (200 × 200 ms plus its
 own and the server's time per page). Ours reads the first page, sends the rest of the first
-window's 100 at once, and then must wait for the second window, which opens 20 s after PCO counted the first request; a client that
-never risks a 429 learns of the reset from an answer (one round trip), then sends the window's
-100 requests (another): about 20.6 s before any CPU is spent, so on a machine where pypco takes
-42 s the ratio cannot go below about 0.49. The default run (3 runs per client) takes about
-4 minutes plus the church's seeding; `--quick` (3,000 people, 10 requests / 2 s, 50 ms) is for
-development.
+window's 100 at once, and then must wait for the second window, which opens 20 s after PCO
+counted the first request; a client that never risks a 429 learns of the reset from an answer
+(one round trip), then sends the window's 100 requests (another): about 20.6 s before any CPU
+is spent, so on a machine where pypco takes 42 s the ratio cannot go below about 0.49.
+
+The default run (3 runs per client) takes about 4 minutes plus the church's seeding; `--quick`
+(3,000 people, 10 requests / 2 s, 50 ms) is for development.
 
     .venv/bin/python -m bench bench_client          # the real run (also `make bench`)
     .venv/bin/python -m bench.bench_client --quick

@@ -166,9 +166,10 @@ def iterate_pages(fetch: Fetch, start_offset: int = 0, prefetch: int = 1,
 
     `fetch(offset, cancel)` sends one page's request and returns a function that reads the
     answer into a Page; fetch is called from up to `prefetch` threads at once, the reader only
-    from the caller's thread, in page order. When prefetched pages are dropped (the caller stopped, or the plan broke) their
-    `cancel` event is set and `wake()` called, so fetches still waiting for the budget give up
-    without sending anything. `on_first_page` may raise to stop before anything is yielded.
+    from the caller's thread, in page order. When prefetched pages are dropped (the caller
+    stopped, or the plan broke) their `cancel` event is set and `wake()` called, so fetches
+    still waiting for the budget give up without sending anything. `on_first_page` may raise
+    to stop before anything is yielded.
     """
     page = fetch(start_offset, None)()
     if on_first_page is not None:
