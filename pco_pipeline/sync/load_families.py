@@ -6,6 +6,13 @@ which member's address) and who the members are, including the primary contact. 
 otherwise other) and is the church's to refine afterwards (PCO has no spouse/child roles).
 Local people without a pco_id in a PCO family are the church's and stay.
 Households PCO no longer has keep their family, marked `pco_removed_at`.
+
+A household new to the church database is first looked for among the families the church
+entered on its own (no pco_id), through its members: people matching already linked them to
+PCO. The family is linked (and from then on PCO's) when it is the only such family holding
+members of the household, the household is the only one holding members of it, and every
+PCO-linked member of the family is in the household — so linking never drops anyone from a
+family the church built. Otherwise a family is created for the household, as before.
 """
 
 from __future__ import annotations
@@ -35,15 +42,17 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
     staged = stage(conn, "stage_families", pco_state.FAMILIES)
     counts.quarantined = reject_invalid(conn, "families", "stage_families", "household",
                                         record_sql=landed_record("people/households"))
+    linked = _link_church_families(conn)
     set_fields = ", ".join(f"{f} = s.{f}" for f in FAMILY_FIELDS)
     counts.updated = count(conn, f"""
         UPDATE families f SET {set_fields}, pco_updated_at = s.pco_updated_at, pco_removed_at = NULL,
                               updated_at = now()
         FROM stage_families s
         WHERE f.pco_id = s.pco_id
-          AND ({', '.join('f.' + c for c in FAMILY_FIELDS)}, f.pco_removed_at IS NULL)
-              IS DISTINCT FROM ({', '.join('s.' + c for c in FAMILY_FIELDS)}, true)
-        """)
+          AND (f.id = ANY(CAST(:linked AS bigint[]))
+               OR ({', '.join('f.' + c for c in FAMILY_FIELDS)}, f.pco_removed_at IS NULL)
+                  IS DISTINCT FROM ({', '.join('s.' + c for c in FAMILY_FIELDS)}, true))
+        """, {"linked": linked})
     counts.created = count(conn, f"""
         INSERT INTO families (pco_id, {', '.join(FAMILY_FIELDS)}, pco_updated_at)
         SELECT s.pco_id, {', '.join('s.' + c for c in FAMILY_FIELDS)}, s.pco_updated_at FROM stage_families s
@@ -58,6 +67,45 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
                         AND l.pco_id = f.pco_id AND l.removed_at IS NOT NULL)
         """)
     return counts
+
+
+def _link_church_families(conn: sa.Connection) -> list[int]:
+    """Give new households' pco_ids to the church's own families that hold their members (see the
+    module doc); returns the ids of the families linked."""
+    stage(conn, "stage_household_people", pco_state.FAMILY_MEMBERS)
+    return list(conn.execute(sa.text("""
+        WITH church_members AS (  -- the PCO-linked people of the families the church entered
+            SELECT fm.family_id, p.pco_id AS person_pco_id
+            FROM family_members fm
+            JOIN families f ON f.id = fm.family_id AND f.pco_id IS NULL
+            JOIN people p ON p.id = fm.person_id AND p.pco_id IS NOT NULL
+        ), candidates AS (
+            SELECT DISTINCT hp.family_pco_id AS household, cm.family_id
+            FROM stage_household_people hp
+            JOIN stage_families s ON s.pco_id = hp.family_pco_id
+            JOIN church_members cm ON cm.person_pco_id = hp.person_pco_id
+            WHERE NOT EXISTS (SELECT 1 FROM families g WHERE g.pco_id = hp.family_pco_id)
+        ), counted AS (
+            SELECT household, family_id,
+                   count(*) OVER (PARTITION BY household) AS families_of_household,
+                   count(*) OVER (PARTITION BY family_id) AS households_of_family
+            FROM candidates
+        ), would_leave AS (  -- pairs where a PCO-linked member of the family is not in the household
+            SELECT DISTINCT c.household, c.family_id
+            FROM candidates c
+            JOIN church_members cm ON cm.family_id = c.family_id
+            LEFT JOIN stage_household_people hp ON hp.family_pco_id = c.household
+                                               AND hp.person_pco_id = cm.person_pco_id
+            WHERE hp.family_pco_id IS NULL
+        ), unique_pairs AS (
+            SELECT c.household, c.family_id FROM counted c
+            LEFT JOIN would_leave w ON w.household = c.household AND w.family_id = c.family_id
+            WHERE c.families_of_household = 1 AND c.households_of_family = 1 AND w.family_id IS NULL
+        )
+        UPDATE families f SET pco_id = u.household, updated_at = now()
+        FROM unique_pairs u WHERE f.id = u.family_id
+        RETURNING f.id
+        """)).scalars())
 
 
 def _load_members(conn: sa.Connection) -> LoadCounts:

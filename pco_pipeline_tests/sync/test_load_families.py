@@ -1,5 +1,7 @@
 """Households → families and members; PCO person addresses → the family address."""
 
+import sqlalchemy as sa
+
 from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_people import load_people
 from pco_pipeline_tests.sync.pco_docs import address, execute, household, land, local_person, person, rows, scalar
@@ -82,3 +84,50 @@ def test_a_member_who_is_not_loaded_is_quarantined_until_they_are(engine):
     report = load_families(engine)
     assert report["family_members"].created == 1 and report["family_members"].quarantined == 0
     assert scalar(engine, "SELECT count(*) FROM sync_quarantine WHERE resolved_at IS NULL") == 0
+
+
+def _church_family(engine, name, *people):
+    """A family the church entered itself (no pco_id) holding `people` (local ids)."""
+    with engine.begin() as conn:
+        family = conn.execute(sa.text("INSERT INTO families (name, city) VALUES (:n, 'Old Town') RETURNING id"),
+                              {"n": name}).scalar_one()
+        for person_id in people:
+            conn.execute(sa.text("INSERT INTO family_members (family_id, person_id, role) VALUES (:f, :p, 'other')"),
+                         {"f": family, "p": person_id})
+    return family
+
+
+def test_a_family_the_church_entered_becomes_the_households_family(engine):
+    _people(engine, person("1", "Dad", "Lee", addresses=[address("9 Main St", "Elk")]),
+            person("2", "Mom", "Lee"), person("3", "Kid", "Lee", child=True))
+    baby = local_person(engine, "Baby", "Lee")
+    family = _church_family(engine, "Lee family", _id(engine, "1"), _id(engine, "2"), baby)
+    land(engine, "people/households", [household("h1", "The Lees", ["1", "2", "3"], primary_contact="1")])
+    report = load_families(engine)
+    assert (report["families"].created, report["families"].updated) == (0, 1)
+    assert rows(engine, "SELECT id, pco_id, name, street_line_1, city FROM families") == [
+        (family, "h1", "The Lees", "9 Main St", "Elk")]  # PCO's from now on
+    assert rows(engine, "SELECT p.first_name, fm.role, fm.is_primary_contact FROM family_members fm"
+                        " JOIN people p ON p.id = fm.person_id ORDER BY p.first_name") == [
+        ("Baby", "other", False), ("Dad", "other", True), ("Kid", "child", False), ("Mom", "other", False)]
+    again = load_families(engine)
+    assert again["families"].writes == 0 and again["family_members"].writes == 0
+
+
+def test_a_church_family_is_not_linked_when_that_would_take_someone_out_of_it(engine):
+    _people(engine, person("1", "Dad", "Lee"), person("2", "Mom", "Lee"), person("4", "Grandpa", "Lee"))
+    family = _church_family(engine, "Lee family", _id(engine, "1"), _id(engine, "4"))
+    land(engine, "people/households", [household("h1", "The Lees", ["1", "2"], primary_contact="1")])
+    report = load_families(engine)
+    assert report["families"].created == 1
+    assert rows(engine, "SELECT pco_id FROM families WHERE id = :f", f=family) == [(None,)]
+    assert scalar(engine, "SELECT count(*) FROM family_members WHERE family_id = :f", f=family) == 2
+
+
+def test_a_household_split_over_two_church_families_is_linked_to_neither(engine):
+    _people(engine, person("1", "Dad", "Lee"), person("2", "Mom", "Lee"))
+    first = _church_family(engine, "Lee", _id(engine, "1"))
+    second = _church_family(engine, "Lee (Mom)", _id(engine, "2"))
+    land(engine, "people/households", [household("h1", "The Lees", ["1", "2"], primary_contact="1")])
+    assert load_families(engine)["families"].created == 1
+    assert rows(engine, "SELECT pco_id FROM families WHERE id IN (:a, :b)", a=first, b=second) == [(None,), (None,)]

@@ -118,3 +118,25 @@ def test_local_data_the_sync_does_not_own_is_untouched(synced, church):
     assert relationships == len(church.local["relationships"])
     assert local_groups == sum(1 for g in church.local["church_group"] if g["pco_id"] is None)
     assert allergies == sum(1 for p in church.local["people"] if p["allergies"] is not None)
+
+
+def test_families_the_church_entered_are_linked_to_their_households_not_duplicated(synced, church):
+    """A family the church entered itself becomes the family of the PCO household holding its
+    members, instead of the sync creating a second family for the same people."""
+    engine, _ = synced
+    households = {h["id"]: {ref["id"] for ref in h["relationships"]["people"]["data"]}
+                  for h in church.pco["people/households"]}
+    in_households = Counter(pid for people in households.values() for pid in people)
+    church_families = [f["id"] for f in church.local["families"] if f["pco_id"] is None]
+    with engine.connect() as conn:
+        linked = dict(conn.execute(sa.text("SELECT id, pco_id FROM families WHERE id = ANY(:ids) AND pco_id IS NOT NULL"),
+                                   {"ids": church_families}).all())
+        members = conn.execute(sa.text("SELECT fm.family_id, p.pco_id FROM family_members fm"
+                                       " JOIN people p ON p.id = fm.person_id WHERE p.pco_id IS NOT NULL")).all()
+    assert len(linked) > len(church_families) // 3  # the seed's church-entered households
+    for family_id, household in linked.items():
+        assert {pco_id for fid, pco_id in members if fid == family_id} <= households[household]
+    # nobody is in more families than PCO has households for them (PCO allows several)
+    families_of = Counter(pco_id for _, pco_id in members)
+    assert {p: n for p, n in families_of.items() if n > 1} == {p: n for p, n in in_households.items()
+                                                               if n > 1 and p in families_of}
