@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
 
 import sqlalchemy as sa
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--rate-limit", default="100/20s")
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv or [])
 
     runs = [_one_run(args) for _ in range(args.runs)]
     median = statistics.median
@@ -118,4 +119,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

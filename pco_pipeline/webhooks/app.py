@@ -18,6 +18,7 @@ from pco_pipeline.webhooks.database import ConnectionPool, describe_failure, mak
 from pco_pipeline.webhooks.receiver import WebhookReceiver
 from pco_pipeline.webhooks.responses import service_unavailable
 from pco_pipeline.webhooks.settings import ReceiverSettings
+from pco_pipeline.webhooks.subscriptions import stored_secrets
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutErr
 
 
 def create_app(database_url: str, settings: ReceiverSettings | None = None) -> Starlette:
-    """The receiver app on `database_url` (migrated), checking deliveries against `settings`.
+    """The receiver app on `database_url` (migrated), checking deliveries against `settings` and
+    the secrets stored by `webhooks subscribe` (read again when a delivery matches none).
 
     The app owns its connections (see webhooks.database) and closes them on shutdown; it
     serves one event loop. `app.state.settings` holds the settings.
@@ -58,7 +60,8 @@ def create_app(database_url: str, settings: ReceiverSettings | None = None) -> S
 
     app = Starlette(
         routes=[
-            Route(WEBHOOK_PATH, WebhookReceiver(pool, settings).handle, methods=["POST"]),
+            Route(WEBHOOK_PATH, WebhookReceiver(pool, settings, lambda: stored_secrets(engine)).handle,
+                  methods=["POST"]),
             *read_only_routes(engine),
             Route("/healthz", healthz, methods=["GET"]),
         ],

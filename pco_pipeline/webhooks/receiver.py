@@ -6,12 +6,20 @@ needs, so that answers 503. 410 would deactivate the subscription and is never s
 that can never succeed (bad signature 401, too large 413, not an EventDelivery 400) is refused
 without storing anything.
 
+Secrets: those of `ReceiverSettings`, plus the ones `webhooks subscribe` stored. A delivery
+that matches none of them makes the receiver read the stored ones again (at most once every
+RELOAD_SECONDS, so forged deliveries cannot flood the database), so a subscription created while
+the receiver runs is accepted without a restart.
+
 Logs name the event, delivery id, attempt and size only; a payload is never logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +34,7 @@ from pco_pipeline.webhooks.settings import ReceiverSettings
 log = logging.getLogger(__name__)
 
 DELIVERY_ID_HEADER = "X-PCO-Webhooks-Event"
+RELOAD_SECONDS = 5.0
 ATTEMPT_HEADER = "X-PCO-Webhooks-Attempt"
 
 
@@ -51,11 +60,33 @@ async def read_bounded(request: Request, limit: int) -> bytes:
 
 
 class WebhookReceiver:
-    """The webhook endpoint, bound to a connection pool and the receiver settings."""
+    """The webhook endpoint, bound to a connection pool and the receiver settings.
 
-    def __init__(self, pool: ConnectionPool, settings: ReceiverSettings) -> None:
+    `stored_secrets` (blocking; run in a thread) reads the secrets `webhooks subscribe` stored.
+    """
+
+    def __init__(self, pool: ConnectionPool, settings: ReceiverSettings,
+                 stored_secrets: Callable[[], tuple[str, ...]] | None = None) -> None:
         self.pool = pool
         self.settings = settings
+        self._read_stored = stored_secrets
+        self._stored: tuple[str, ...] = ()
+        self._read_at = float("-inf")
+        self._reading = asyncio.Lock()
+
+    async def _authentic(self, body: bytes, signature: str | None) -> bool:
+        """Whether the signature matches under a known secret, reading the stored ones again on a
+        mismatch when they were last read over RELOAD_SECONDS ago (deliveries that arrive during a
+        read wait for it and are checked against what it found)."""
+        if is_authentic(body, signature, (*self.settings.secrets, *self._stored)):
+            return True
+        if self._read_stored is None or not signature:
+            return False
+        async with self._reading:
+            if time.monotonic() - self._read_at >= RELOAD_SECONDS:
+                self._read_at = time.monotonic()
+                self._stored = await asyncio.to_thread(self._read_stored)
+        return is_authentic(body, signature, (*self.settings.secrets, *self._stored))
 
     async def handle(self, request: Request) -> Response:
         limit = self.settings.max_body_bytes
@@ -69,8 +100,8 @@ class WebhookReceiver:
             return error_response(413, "Payload Too Large", f"the body exceeds the {limit}-byte limit")
 
         signature = request.headers.get(SIGNATURE_HEADER)
-        if not is_authentic(body, signature, self.settings.secrets):
-            if not self.settings.secrets:
+        if not await self._authentic(body, signature):
+            if not (self.settings.secrets or self._stored):
                 log.warning("refused a webhook delivery (%d bytes): no webhook secrets are configured "
                             "(PCO_WEBHOOK_SECRETS)", len(body))
             else:

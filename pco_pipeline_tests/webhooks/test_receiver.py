@@ -12,6 +12,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from pco_pipeline.webhooks import app as app_module
+from pco_pipeline.webhooks import receiver as receiver_module
 from pco_pipeline.webhooks.app import create_app
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, sign
 from pco_pipeline.webhooks.server import BackgroundServer
@@ -117,6 +119,33 @@ def test_no_configured_secret_refuses_everything(database_url, engine):
         assert post_delivery(client, body, secret="").status_code == 401
         assert post_delivery(client, body, secret=SECRETS[0]).status_code == 401
     assert inbox_rows(engine) == []
+
+
+def _store_subscription(engine, secret):
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO webhook_subscriptions (pco_id, event_name, url, active, authenticity_secret)"
+                             " VALUES (:id, 'people.v2.events.person.updated', 'https://x/api/pco/webhook', true, :s)"),
+                     {"id": str(uuid.uuid4()), "s": secret})
+
+
+def test_a_subscription_made_while_the_receiver_runs_is_accepted_without_a_restart(
+        database_url, engine, monkeypatch):
+    reads = []
+    real = app_module.stored_secrets
+    monkeypatch.setattr(app_module, "stored_secrets", lambda e: reads.append(1) or real(e))
+    with BackgroundServer(create_app(database_url, ReceiverSettings())) as server, \
+            httpx.Client(base_url=server.url) as client:
+        assert post_delivery(client, encode(delivery_document()), secret="made-later").status_code == 401
+        _store_subscription(engine, "made-later")  # `webhooks subscribe` run beside the receiver
+        # forged deliveries cannot make it read the database on every request
+        assert post_delivery(client, encode(delivery_document()), secret="made-later").status_code == 401
+        assert post_delivery(client, encode(delivery_document()), secret="forged").status_code == 401
+        assert len(reads) == 1
+        monkeypatch.setattr(receiver_module, "RELOAD_SECONDS", 0.0)  # as if the interval had passed
+        assert post_delivery(client, encode(delivery_document()), secret="made-later").status_code == 200
+        assert post_delivery(client, encode(delivery_document()), secret="made-later").status_code == 200
+        assert len(reads) == 2  # known from then on: no more reads
+    assert len(inbox_rows(engine)) == 2
 
 
 def _delivery_of_exact_size(size: int) -> bytes:
