@@ -86,16 +86,26 @@ def _metadata(page) -> dict[str, str]:
     return {cells[0]: cells[2] for cells in rows if cells[0] and cells[0] != "Key"}
 
 
-def _preview_rows(page, key: str) -> list[list[str]]:
-    """The rows of the markdown table a metadata entry shows (header excluded)."""
-    return page.evaluate("""(key) => {
-      const row = [...document.querySelectorAll('tr')].find(tr => tr.children.length === 3
-          && tr.children[0].innerText.trim() === key);
-      if (!row) return [];
-      return [...row.children[2].querySelectorAll('tr')]
-          .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))
-          .filter(cells => cells.length);
-    }""", key)
+_TABLE_ROWS = """(key) => {
+  const row = [...document.querySelectorAll('tr')].find(tr => tr.children.length === 3
+      && tr.children[0].innerText.trim() === key);
+  if (!row) return [];
+  return [...row.children[2].querySelectorAll('tr')]
+      .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))
+      .filter(cells => cells.length);
+}"""
+
+
+def _preview_rows(page, key: str, timeout_ms: int = 30_000) -> list[list[str]]:
+    """The rows of the markdown table a metadata entry shows (header excluded), once the UI has
+    rendered them (the markdown renders after the plain entries; [] if it never does)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"(key) => ({_TABLE_ROWS})(key).length > 0", arg=key, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pass  # the caller's assertion says what is missing
+    return page.evaluate(_TABLE_ROWS, key)
 
 
 def _png_size(path: Path) -> tuple[int, int]:
