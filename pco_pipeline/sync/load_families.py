@@ -30,6 +30,9 @@ def load_families(engine: sa.Engine) -> LoadReport:
     """Load every landed household; returns counts for `families` and `family_members`."""
     with engine.begin() as conn:
         begin_load(conn, "families")
+        # Who is in which household, expanded from the landed households once: linking church
+        # families and loading the members both read it.
+        stage(conn, "stage_household_people", pco_state.FAMILY_MEMBERS)
         families = _load_families(conn)
         members = _load_members(conn)
         quarantine.apply_stage(conn, "families")
@@ -72,7 +75,6 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
 def _link_church_families(conn: sa.Connection) -> list[int]:
     """Give new households' pco_ids to the church's own families that hold their members (see the
     module doc); returns the ids of the families linked."""
-    stage(conn, "stage_household_people", pco_state.FAMILY_MEMBERS)
     return list(conn.execute(sa.text("""
         WITH church_members AS (  -- the PCO-linked people of the families the church entered
             SELECT fm.family_id, p.pco_id AS person_pco_id
@@ -110,7 +112,7 @@ def _link_church_families(conn: sa.Connection) -> list[int]:
 
 def _load_members(conn: sa.Connection) -> LoadCounts:
     counts = LoadCounts()
-    stage(conn, "stage_family_members", pco_state.FAMILY_MEMBERS,
+    stage(conn, "stage_family_members", "SELECT * FROM stage_household_people",
           columns="f.id AS family_id, p.id AS person_id, p.child",
           joins="LEFT JOIN families f ON f.pco_id = s.family_pco_id LEFT JOIN people p ON p.pco_id = s.person_pco_id")
     # An invalid household is quarantined as a family; its members wait for it silently.
