@@ -36,7 +36,8 @@ from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import InvalidValue, clean_text, parse_timestamp
 from pco_pipeline.sync.push import (MISSING_IN_PCO, OUTCOME_UNKNOWN, POSSIBLE_DUPLICATE, PlannedWrite, PushAborted,
-                                    PushReport, PushSession, Skip, close_failed_create, exclusive, is_aborting, refused_earlier_sql)
+                                    PushReport, PushSession, Skip, close_failed_create, exclusive, is_aborting,
+                                    refused_earlier_sql)
 from pco_pipeline.sync.quarantine import INVALID_DATA
 
 CLOCK_SKEW = timedelta(hours=1)
