@@ -136,13 +136,10 @@ _generic = msgspec.json.Decoder()
 def parse_body(content: bytes) -> ParsedDocument:
     """Parse a response body. Raises BodyNotJSON, or DocumentError when it is JSON but not JSON:API."""
     try:
-        return _resolved(_typed.decode(content))
-    except msgspec.ValidationError:
-        pass
-    except msgspec.DecodeError as exc:
-        raise BodyNotJSON(f"the body is not JSON ({exc})") from None
-    try:
-        document = _generic.decode(content)
+        try:
+            return _resolved(_typed.decode(content))
+        except msgspec.ValidationError:  # JSON, but not all of it as the typed decode expects
+            document = _generic.decode(content)
     except msgspec.DecodeError as exc:
         raise BodyNotJSON(f"the body is not JSON ({exc})") from None
     return _parse_each(document)
