@@ -8,9 +8,10 @@ import sys
 import warnings
 
 from pco_pipeline.commands import check_connection, database, demo, jobs, push, sandbox, sync, ui, webhooks
+from pco_pipeline.commands import api, tokens, users
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
 
-COMMAND_MODULES = [database, jobs, demo, ui, webhooks, sandbox, check_connection, sync, push]
+COMMAND_MODULES = [database, jobs, demo, ui, webhooks, api, users, tokens, sandbox, check_connection, sync, push]
 
 
 def build_parser() -> argparse.ArgumentParser:

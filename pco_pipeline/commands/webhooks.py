@@ -1,6 +1,7 @@
 """`pco-pipeline webhooks …`: the real-time side of the sync.
 
-    serve      run the webhook receiver and the read-only /api/pco/* endpoints
+    serve      run the webhook receiver (the one listener to expose to the internet; it serves no
+               church data: the read-only /api/pco/* listings are `pco-pipeline api serve`'s)
     subscribe  create the PCO subscriptions this pipeline uses and store their secrets
     status     subscriptions, whether secrets are configured, and the inbox backlog
 """
@@ -15,7 +16,6 @@ from pco_pipeline.commands import webhook_subscriptions as subscriptions
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.db.resolve import resolve_database
-from pco_pipeline.webhooks.api import LISTINGS
 from pco_pipeline.webhooks.app import WEBHOOK_PATH, create_app
 from pco_pipeline.webhooks.server import bind_socket, serve
 from pco_pipeline.webhooks.settings import SECRETS_ENV, ReceiverSettings, WebhookSettingsError
@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     webhooks = subparsers.add_parser("webhooks", help="the webhook receiver and PCO webhook subscriptions")
     actions = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
     serve_parser = actions.add_parser(
-        "serve", help="receive PCO webhooks into webhook_inbox and serve the read-only /api/pco/* endpoints")
+        "serve", help="receive PCO webhooks into webhook_inbox (the public listener: POST "
+                      f"{WEBHOOK_PATH} and GET /healthz only)")
     serve_parser.add_argument("--host", default=DEFAULT_HOST,
                               help=f"address to listen on (default {DEFAULT_HOST}; PCO reaches it through "
                                    f"your reverse proxy)")
@@ -64,8 +65,7 @@ def run_serve(args) -> int:
         print(f"webhook secrets: none configured; set {SECRETS_ENV} (comma-separated, one per "
               f"subscription) or run `pco-pipeline webhooks subscribe`, or every delivery is refused with 401")
     print(f"body size limit: {settings.max_body_bytes} bytes")
-    reads = ", ".join([*(listing.path for listing in LISTINGS), "/healthz"])
-    print(f"listening on {base}: POST {WEBHOOK_PATH}; GET {reads}  (Ctrl-C stops)", flush=True)
+    print(f"listening on {base}: POST {WEBHOOK_PATH}; GET /healthz  (Ctrl-C stops)", flush=True)
     # One line per delivery (event, delivery id, attempt, size; never the payload).
     logging.getLogger("pco_pipeline.webhooks").setLevel(logging.INFO)
     serve(create_app(target.url, settings), sock)

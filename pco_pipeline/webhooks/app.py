@@ -1,4 +1,5 @@
-"""The ASGI app: the webhook receiver, the read-only /api/pco/* listings and /healthz."""
+"""The public ASGI app: the webhook receiver and /healthz, nothing else (church data is served
+only by the internal API, pco_pipeline.api)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pco_pipeline.webhooks.api import read_only_routes
 from pco_pipeline.webhooks.database import ConnectionPool, describe_failure, make_engine
 from pco_pipeline.webhooks.receiver import WebhookReceiver
 from pco_pipeline.webhooks.responses import service_unavailable
@@ -62,7 +62,6 @@ def create_app(database_url: str, settings: ReceiverSettings | None = None) -> S
         routes=[
             Route(WEBHOOK_PATH, WebhookReceiver(pool, settings, lambda: stored_secrets(engine)).handle,
                   methods=["POST"]),
-            *read_only_routes(engine),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         exception_handlers={error: database_unavailable for error in UNAVAILABLE},

@@ -1,4 +1,4 @@
-"""Read-only JSON over the data mirrored from PCO, for the church's own apps.
+"""Read-only JSON over the data mirrored from PCO, for the church's own apps (internal API only).
 
     GET /api/pco/checkins            PCO check-ins (checkins.source = 'pco')
     GET /api/pco/calendar-events     PCO calendar event instances (events.source = 'calendar')
@@ -18,7 +18,7 @@ malformed query parameter is a 400 naming the parameter and why, never silently 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
@@ -27,7 +27,6 @@ import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from pco_pipeline.sync.pco_state import (
     CHECKIN_EVENT_PREFIX, GROUP_TYPE_PREFIX, PCO_GROUPS_DEPARTMENT, UNTYPED_GROUPS_AREA,
@@ -284,7 +283,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def listing_endpoint(engine: sa.Engine, listing: Listing) -> Callable[[Request], Any]:
+def listing_endpoint(engine: sa.Engine, listing: Listing) -> Callable[[Request], Awaitable[Response]]:
+    """The GET endpoint of `listing`, reading through `engine`."""
     async def endpoint(request: Request) -> Response:
         try:
             page = read_page_parameters(listing, request.query_params.multi_items())
@@ -304,7 +304,3 @@ def listing_endpoint(engine: sa.Engine, listing: Listing) -> Callable[[Request],
         })
     return endpoint
 
-
-def read_only_routes(engine: sa.Engine) -> list[Route]:
-    """The GET routes of every listing, reading through `engine`."""
-    return [Route(listing.path, listing_endpoint(engine, listing), methods=["GET"]) for listing in LISTINGS]

@@ -1,4 +1,5 @@
-"""The read-only /api/pco/* listings over real HTTP: mirrored rows only, pages, filters, 400s."""
+"""The internal API's read-only /api/pco/* listings over real HTTP (as a viewer token): mirrored rows
+only, pages, filters, 400s, and 503 while the database is down."""
 
 from __future__ import annotations
 
@@ -189,3 +190,30 @@ def test_repeated_parameter_is_400(client):
     response = client.get("/api/pco/checkins?limit=1&limit=2")
     assert response.status_code == 400
     assert "more than once" in response.json()["errors"][0]["detail"]
+
+
+def test_database_outage_is_503_not_401_and_reads_resume_after(client, engine, pg_server_url, church):
+    """While the database refuses connections, even the token check cannot run: 503 (retry),
+    never a 401 that would make a caller drop its valid token, nor a 500."""
+    assert client.get("/api/pco/checkins").status_code == 200  # the pool is warm
+    database = engine.url.database
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+    def allow_connections(allowed: bool) -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+            if not allowed:
+                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                             {"name": database})
+
+    allow_connections(False)
+    try:
+        outage = client.get("/api/pco/checkins")
+        assert outage.status_code == 503, outage.text
+        assert "database cannot be reached" in outage.json()["errors"][0]["detail"]
+        assert client.get("/healthz").status_code == 503
+    finally:
+        allow_connections(True)
+        admin.dispose()
+    assert client.get("/api/pco/checkins").json()["meta"]["total_count"] == 7
+    assert client.get("/healthz").json() == {"status": "ok", "database": "reachable"}
