@@ -25,7 +25,9 @@ follow the same rules:
 
 Counts: `created` (POSTs PCO confirmed), `updated` (PATCHes), `adopted` (records found in PCO and
 linked instead of created again), `skipped` (not sent: invalid, or refused earlier and unchanged,
-or possibly a duplicate), `failed` (sent and refused, or the outcome stayed unknown).
+or possibly a duplicate), `failed` (sent and refused, or the outcome stayed unknown). The run log
+(`pco_sync_log`) counts both skipped and failed records as failed: all of them are in the
+quarantine, and the run ends `partial`.
 """
 
 from __future__ import annotations
@@ -228,10 +230,13 @@ class PushCounts:
             return out
 
     def sync_log(self) -> dict[str, int]:
-        """The run log's counters: adoptions count as updates (a link written, nothing created)."""
+        """The run log's counters: adoptions count as updates (a link written, nothing created), and
+        every record the run left in the quarantine counts as failed, so the run ends `partial`:
+        those PCO refused or whose outcome stayed unknown, and those not sent (a real run's skips
+        are all quarantined: invalid, a possible duplicate, or refused before and unchanged)."""
         totals = self.totals()
         return {"created": totals["created"], "updated": totals["updated"] + totals["adopted"],
-                "skipped": totals["skipped"], "failed": totals["failed"]}
+                "failed": totals["failed"] + totals["skipped"]}
 
     def markdown(self) -> str:
         rows = self.by_resource()

@@ -38,6 +38,7 @@ from pco_pipeline.sync.normalize import InvalidValue, clean_text, parse_timestam
 from pco_pipeline.sync.push import (MISSING_IN_PCO, OUTCOME_UNKNOWN, POSSIBLE_DUPLICATE, PlannedWrite, PushAborted,
                                     PushReport, PushSession, Skip, close_failed_create, exclusive, is_aborting,
                                     refused_earlier_sql)
+from pco_pipeline.sync.push_validate import household_problems, printable
 from pco_pipeline.sync.quarantine import INVALID_DATA
 
 CLOCK_SKEW = timedelta(hours=1)
@@ -62,7 +63,7 @@ class FamilyPush:
 
     @property
     def label(self) -> str:
-        return f"family {self.family_id} ({self.name})"
+        return f"family {self.family_id} ({printable(self.name)})"
 
     def body(self) -> dict[str, Any]:
         return resource_body("Household", {"name": self.name},
@@ -160,9 +161,10 @@ def plan_families(session: PushSession) -> list[FamilyPush]:
                           intent=intent, updated_at=first["updated_at"])
         contact = _primary_contact(members)
         item.primary_contact = next(m for m in item.members if m.person_id == contact["person_id"])
-        if not item.name:
+        problems = household_problems(item.name)
+        if problems:
             session.skip("Household", Skip("families", str(family_id), family_id, INVALID_DATA,
-                                           f"{item.label} has no name", record=item.sent()))
+                                           f"{item.label}: " + "; ".join(problems), record=item.sent()))
             continue
         if family_id in refused and intent is None:
             session.skip("Household", Skip("families", str(family_id), family_id, "refused_by_pco",

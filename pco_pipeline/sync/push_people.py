@@ -50,7 +50,7 @@ from pco_pipeline.sync.push import (CHANGED_BY_PCO, MISSING_IN_PCO, OUTCOME_UNKN
                                     close_failed_create, exclusive, is_aborting, quarantine_entity, refused_earlier_sql,
                                     require_people_loaded)
 from pco_pipeline.sync.push_validate import (address_attributes, address_problems, email_problems, person_problems,
-                                             phone_problems)
+                                             phone_problems, printable)
 from pco_pipeline.sync.quarantine import INVALID_DATA, quarantine_record
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class PersonPush:
     @property
     def label(self) -> str:
         name = " ".join(str(self.person.get(f) or "").strip() for f in ("first_name", "last_name")).strip()
-        return f"person {self.id} ({name})" if name else f"person {self.id}"
+        return f"person {self.id} ({printable(name)})" if name else f"person {self.id}"
 
 
 def _match_key(resource: str, attributes: dict[str, Any]) -> Any:
@@ -195,7 +195,7 @@ def _plan_contacts(session: PushSession, item: PersonPush, emails: list, phones:
         attributes = {"address": clean_text(email.address) or email.address, "primary": bool(email.is_primary)}
         if email.location:
             attributes["location"] = email.location
-        problems = email_problems(email.address)
+        problems = email_problems(email.address, email.location)
         if problems or email.refused_earlier:
             _skip(session, "Email", "person_emails", email.id, email.id, f"{item.label}: " + "; ".join(problems),
                   record=attributes, refused_earlier=email.refused_earlier and not problems)
@@ -206,7 +206,7 @@ def _plan_contacts(session: PushSession, item: PersonPush, emails: list, phones:
         attributes = {"number": phone.number, "primary": bool(phone.is_primary)}
         if phone.location:
             attributes["location"] = phone.location
-        problems = phone_problems(phone.number, phone.e164)
+        problems = phone_problems(phone.number, phone.e164, phone.location)
         if problems or phone.refused_earlier:
             _skip(session, "PhoneNumber", "person_phones", phone.id, phone.id,
                   f"{item.label}: " + "; ".join(problems), record=attributes,
