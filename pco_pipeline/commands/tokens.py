@@ -40,8 +40,8 @@ def run_create(args) -> int:
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"token {created.token.name!r} created with the {created.token.role} role. It is printed below, "
-          f"this once: store it now (only its hash is kept). Send it as `Authorization: Bearer <token>`.",
+    print(f"token {created.token.name!r} created with the {created.token.role} role; it is on standard output, "
+          f"shown this once: store it now (only its hash is kept). Send it as `Authorization: Bearer <token>`.",
           file=sys.stderr, flush=True)
     print(created.secret, flush=True)
     return 0
