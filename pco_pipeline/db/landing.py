@@ -16,7 +16,8 @@ instantaneous, so the overlap re-reads the last moments; those re-read records l
 unchanged. `ids_at_cursor` records which ids were landed at exactly the cursor second, for keyset
 paging (`keyset_params`) that must step over ties without re-reading them forever.
 
-Resources without a cursor attribute, and full refreshes, are complete listings:
+Resources PCO cannot both order and filter by their cursor timestamp (`ResourceSpec.cursor`
+is None: PCO's reference, `pco_pipeline.pco_reference`), and full refreshes, are complete listings:
 `start_listing` before the first page, `finish_listing` after the last one marks every row not
 seen since the start as removed. A listing that fails midway is never finished and removes
 nothing.
@@ -148,17 +149,17 @@ def first_page_params(spec: ResourceSpec, cursor: Cursor | None, *, full_refresh
                       overlap: timedelta = DEFAULT_OVERLAP, per_page: int = DEFAULT_PER_PAGE) -> dict[str, str]:
     """Query parameters for the first request of a read of `spec`.
 
-    Incremental resources are ordered by their cursor attribute; with a stored cursor (and no
-    full refresh) only records at or after `cursor − overlap` are asked for. Resources without
-    a cursor attribute get a plain complete listing.
+    Incremental resources are ordered by their cursor timestamp; with a stored cursor (and no
+    full refresh) only records at or after `cursor − overlap` are asked for. Resources PCO cannot
+    keyset-page (`spec.cursor` None) get a plain complete listing in PCO's default order.
     """
     params = {"per_page": str(per_page), **spec.params}
     if spec.include:
         params["include"] = ",".join(spec.include)
-    if spec.cursor_attribute:
-        params["order"] = spec.cursor_attribute
+    if spec.cursor:
+        params["order"] = spec.cursor
         if cursor is not None and cursor.value is not None and not full_refresh:
-            params[f"where[{spec.cursor_attribute}][gte]"] = _iso_z(cursor.value - overlap)
+            params[f"where[{spec.cursor}][gte]"] = _iso_z(cursor.value - overlap)
     return params
 
 
@@ -169,10 +170,11 @@ def keyset_params(spec: ResourceSpec, cursor: Cursor, *, per_page: int = DEFAULT
     behind it); re-anchoring every request at the cursor cannot. PCO orders ties by id, and the
     ids at the cursor second were all landed, so `offset = len(ids_at_cursor)` steps over them.
     """
-    if spec.cursor_attribute is None or cursor.value is None:
-        raise ValueError(f"{spec.name}: keyset paging needs a cursor attribute and a cursor value")
+    if spec.cursor is None or cursor.value is None:
+        raise ValueError(f"{spec.name}: keyset paging needs a timestamp PCO can order and filter by, "
+                         "and a cursor value")
     params = first_page_params(spec, None, per_page=per_page)
-    params[f"where[{spec.cursor_attribute}][gte]"] = _iso_z(cursor.value)
+    params[f"where[{spec.cursor}][gte]"] = _iso_z(cursor.value)
     params["offset"] = str(len(cursor.ids_at_value))
     return params
 
@@ -358,13 +360,14 @@ def land_records(conn: sa.Connection, spec: ResourceSpec, records: Iterable[Reso
         _resolve_landing_quarantine(conn, spec.name, [r.id for r in records])
 
     if advance_cursor:
-        if spec.cursor_attribute is None:
-            raise ValueError(f"{spec.name} has no cursor attribute; read it as a complete listing")
+        if spec.cursor is None:
+            raise ValueError(f"{spec.name} cannot be keyset-paged on a timestamp in PCO; "
+                             "read it as a complete listing")
         # Two runs landing the same resource at once must not both move the cursor from one read.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"cursor:{spec.name}"})
         before = read_cursor(conn, spec.name)
         stamped = [(r.id, stamp) for r in records
-                   if (stamp := _timestamp(r.attributes.get(spec.cursor_attribute))) is not None]
+                   if (stamp := _timestamp(r.attributes.get(spec.cursor))) is not None]
         after = before.advanced_by(stamped)
         if after != before:
             _write_cursor(conn, after)

@@ -8,6 +8,9 @@
     client.counters.snapshot()               # requests, 429s, retries, pages, records, bytes, waits
 
 What happens to a request (`request`):
+- a GET whose `where` / `order` / `include` / `filter` / `per_page` PCO would silently ignore on
+  that route (by PCO's reference, `pco_pipeline.pco_reference`) is refused with PCOQueryError
+  before anything is sent: on every path, listings and single reads alike;
 - it waits for the credential's rate budget (`ratelimit.py`), then carries the module's pinned
   `X-PCO-API-Version`, our User-Agent and the authorization header;
 - 429: everyone waits `Retry-After`, then it is sent again (a run never fails on a 429; only a
@@ -45,8 +48,9 @@ from pco_pipeline.pco.counters import Counters
 from pco_pipeline.pco.errors import (PCOConnectionError, PCOError, PCOWriteOutcomeUnknown,
                                      error_for_response)
 from pco_pipeline.pco.jsonapi import BodyNotJSON, DocumentError, RecordError, Resource, parse_body, parse_document
-from pco_pipeline.pco.pagination import Page, build_query, check_query, iterate_pages
+from pco_pipeline.pco.pagination import Page, build_query, check_accepted, check_query, iterate_pages
 from pco_pipeline.pco.ratelimit import RateBudget, RateLimitStatus, budget_for, tier_for_offset
+from pco_pipeline.pco_reference import route_for
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +180,8 @@ class PCOClient:
         path = self._relative(path)
         module = module_of(path)
         query = list(params.items()) if isinstance(params, Mapping) else list(params or [])
+        if method == "GET":
+            _refuse_ignored_parameters(path, query)
         headers = {}
         version = self.config.api_versions.get(module or "")
         if version:
@@ -312,10 +318,14 @@ class PCOClient:
                    where: Mapping[str, Any] | None = None, order: Iterable[str] | str | None = None,
                    filter: Iterable[str] | str | None = None, params: Mapping[str, Any] | None = None,
                    per_page: int = 100, offset: int = 0, prefetch: int | None = None,
-                   check_params: bool = True) -> Iterator[Page]:
+                   check_params: bool = True, overlap: int = 0) -> Iterator[Page]:
         """Stream a collection page by page (see `pagination.py`); each Page lists its RecordErrors.
 
-        `check_params` refuses parameters PCO would silently ignore (PCOQueryError).
+        Parameters PCO's reference says the route ignores are always refused (`request`);
+        `check_params` also judges them by the first page's `meta.can_*` lists, which covers
+        routes the reference table does not describe (PCOQueryError before any record).
+        `overlap` > 0 lists a set that may change while it is read without missing a record that
+        existed throughout, each record once (see `pagination.py`).
         """
         path = self._relative(path)
         paging = {"offset", "per_page"} & set(params or {})
@@ -347,7 +357,7 @@ class PCOClient:
 
         validate = (lambda first: check_query(query, first.meta)) if check_params else None
         yield from iterate_pages(fetch, start_offset=offset, prefetch=prefetch or self.config.prefetch,
-                                 on_first_page=validate, wake=self.budget.wake_all)
+                                 on_first_page=validate, wake=self.budget.wake_all, overlap=overlap)
 
     def iter_records(self, path: str, *, on_record_error: Callable[[RecordError], None] | None = None,
                      **listing) -> Iterator[Resource]:
@@ -364,6 +374,14 @@ class PCOClient:
 
 
 _json = msgspec.json.Decoder()
+
+
+def _refuse_ignored_parameters(path: str, query: list[tuple[str, Any]]) -> None:
+    """PCOQueryError when PCO's reference says this GET route would silently ignore a parameter."""
+    route = route_for(path)
+    if route is not None:
+        check_accepted([(name, str(value)) for name, value in query], route.accepts(),
+                       f"GET {path.split('?', 1)[0]} (PCO's reference: {route.capability.reference})")
 
 
 @functools.lru_cache(maxsize=4)

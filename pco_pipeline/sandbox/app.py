@@ -298,7 +298,7 @@ class SandboxApp:
               parent_kind: Kind | None, rel_name: str | None, parent_meta: dict[str, str] | None, path: str,
               query_string: str) -> _Response:
         sandbox = self.sandbox
-        query = parse_query(query_string)
+        query = parse_query(query_string, per_page_default=kind.per_page_default, per_page_max=kind.per_page_max)
         rel = parent_kind.relationships[rel_name] if parent_kind is not None and rel_name else None
         can_filter = rel.filters if rel is not None and rel.filters is not None else kind.filters
         source = rows if rows is not None else sandbox.store.all(kind.key)

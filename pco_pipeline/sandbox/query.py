@@ -1,8 +1,9 @@
 """Collection queries as live PCO answers them: parameters, `where`, `filter`, `order`, paging.
 
 Rules (GOLD = the live recordings, DOC = PCO's docs; see the spec):
-* `per_page` defaults to 25 and is silently clamped to 100; `per_page=0` gives no rows and a
-  `next` at the same offset (GOLD). Values are read like Ruby's `to_i` ("abc" → 0).
+* `per_page` defaults to the kind's default (25) and is silently clamped to its maximum (100),
+  as PCO's reference states per resource; `per_page=0` gives no rows and a `next` at the same
+  offset (GOLD). Values are read like Ruby's `to_i` ("abc" → 0).
   A negative `offset` or `per_page` is refused with 400 (inferred; live behaviour unrecorded).
 * `where[attr]=v` is case- and accent-insensitive equality, `%` at either end a wildcard; dates
   and times take `[gt|gte|lt|lte]`; a date-only value for a timestamp means that whole day in the
@@ -13,8 +14,9 @@ Rules (GOLD = the live recordings, DOC = PCO's docs; see the spec):
   last, nick, given and full name (not middle); `search_phone_number` a digits-suffix match on the
   number as entered (a person with the number twice comes back twice, ISS#957);
   `search_phone_number_e164` exact digits; the `_or_email` arms add an email substring match.
-* `order=a,-b`: unknown keys ignored, strings case/accent-folded, null sorts lowest (first
-  ascending, last descending), ties by numeric id ascending even when descending (GOLD).
+* `order=a,-b`: keys the kind cannot order by are ignored, strings case/accent-folded, null sorts
+  lowest (first ascending, last descending), ties by numeric id ascending even when descending
+  (GOLD). Without `order`, rows come in numeric id order.
 """
 
 from __future__ import annotations
@@ -73,17 +75,21 @@ def ruby_to_i(text: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def parse_query(query_string: str) -> ListQuery:
-    """Parse a request's query string. Raises ApiError(400) for a negative offset or per_page."""
+def parse_query(query_string: str, *, per_page_default: int = DEFAULT_PER_PAGE,
+                per_page_max: int = MAX_PER_PAGE) -> ListQuery:
+    """Parse a request's query string (`per_page` defaulted and clamped by the listed kind's limits).
+
+    Raises ApiError(400) for a negative offset or per_page.
+    """
     params: dict[str, str] = {}
     for key, value in parse_qsl(query_string, keep_blank_values=True):
         params[key] = value
-    per_page = DEFAULT_PER_PAGE
+    per_page = per_page_default
     if "per_page" in params:
         per_page = ruby_to_i(params["per_page"])
         if per_page < 0:
             raise errors.bad_request("per_page must be greater than or equal to 0", code="invalid_parameter")
-        per_page = min(per_page, MAX_PER_PAGE)
+        per_page = min(per_page, per_page_max)
     offset = ruby_to_i(params.get("offset", "0"))
     if offset < 0:
         raise errors.bad_request("offset must be greater than or equal to 0", code="invalid_parameter")
@@ -161,14 +167,25 @@ def select(kind: Kind, records: list[Record], query: ListQuery, ctx: Context) ->
             rows.extend([record] * times)
     else:
         rows = list(records)
-    return order_rows(kind, rows, query.order)
+    return order_rows(kind, rows, query.order, ctx.store)
 
 
-def order_rows(kind: Kind, rows: list[Record], order: list[tuple[str, bool]]) -> list[Record]:
-    keys = [(name, desc) for name, desc in order if name in kind.order_by and name in kind.attributes]
+def order_rows(kind: Kind, rows: list[Record], order: list[tuple[str, bool]], store: Store) -> list[Record]:
+    keys = [(name, desc) for name, desc in order
+            if name in kind.order_by and (name in kind.attributes or name in kind.order_through)]
     for name, descending in reversed(keys):  # stable sorts, last key first; id order survives ties
-        rows.sort(key=lambda r, n=name: _sort_value(r.attributes.get(n)), reverse=descending)
+        rows.sort(key=lambda r, n=name: _sort_value(_order_value(kind, r, n, store)), reverse=descending)
     return rows
+
+
+def _order_value(kind: Kind, record: Record, name: str, store: Store) -> Any:
+    through = kind.order_through.get(name)
+    if through is None:
+        return record.attributes.get(name)
+    relationship, attribute = through
+    rel = kind.relationships[relationship]
+    related = next((store.get(rel.target, rid) for rid in record.rel_ids(relationship)), None)
+    return related.attributes.get(attribute) if related is not None else None
 
 
 def _sort_value(value: Any) -> tuple:

@@ -2,7 +2,9 @@
 
 Everything the rest of the sandbox needs to know about a resource lives here, as data: its
 JSON:API type, attributes and their value types, what `where`, `order`, `include` and `filter`
-accept (the `meta.can_*` lists, copied from the live recordings where they exist), which
+accept (the `meta.can_*` lists: for every resource the pipeline reads, the rows of PCO's
+reference in `pco_pipeline.pco_reference` — the same table the client and the extract plans
+obey — else copied from the live recordings), `per_page` limits, which
 relationships are rendered on every read, how each relationship is resolved, which nested routes
 exist, which single-resource `links` PCO prints, and which webhook resource name it emits.
 
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from pco_pipeline.pco_reference import capability
 
 STR, INT, BOOL, DATE, DATETIME, JSON, FLOAT = "string", "integer", "boolean", "date", "datetime", "json", "float"
 
@@ -79,6 +83,10 @@ class Kind:
     includes: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
     relationships: dict[str, Rel] = field(default_factory=dict)
+    # order keys that sort by a related record's attribute (Membership first_name → its person's)
+    order_through: dict[str, tuple[str, str]] = field(default_factory=dict)
+    per_page_max: int = 100
+    per_page_default: int = 25
     fields_only: frozenset[str] = frozenset()
     top_level: bool = True
     parent_rel: str | None = None           # for kinds only reachable under a parent (memberships)
@@ -104,6 +112,13 @@ class Kind:
         return self.attributes.get(name)
 
 
+def _reference(key: str) -> dict[str, Any]:
+    """The query rules of `key` as PCO's reference states them (pco_pipeline/pco_reference)."""
+    row = capability(key)
+    return {"query_by": row.can_query, "order_by": row.can_order, "includes": row.can_include,
+            "filters": row.can_filter, "per_page_max": row.per_page_max, "per_page_default": row.per_page_default}
+
+
 def _attrs(*pairs: str) -> dict[str, str]:
     """"name:type" strings → ordered dict (type defaults to string)."""
     out: dict[str, str] = {}
@@ -112,20 +127,6 @@ def _attrs(*pairs: str) -> dict[str, str]:
         out[name] = kind or STR
     return out
 
-
-_PERSON_ORDER = ("accounting_administrator", "anniversary", "birthdate", "child", "given_name", "grade",
-                 "graduation_year", "middle_name", "nickname", "people_permissions", "site_administrator",
-                 "gender", "inactivated_at", "created_at", "updated_at", "first_name", "last_name",
-                 "remote_id", "membership", "status")
-_PERSON_QUERY = ("accounting_administrator", "anniversary", "birthdate", "child", "given_name", "grade",
-                 "graduation_year", "middle_name", "nickname", "people_permissions", "site_administrator",
-                 "gender", "inactivated_at", "medical_notes", "membership", "created_at", "updated_at",
-                 "search_name", "search_name_or_email", "search_name_or_email_or_phone_number",
-                 "search_phone_number", "search_phone_number_e164", "mfa_configured", "first_name",
-                 "last_name", "id", "primary_campus_id", "remote_id", "status")
-_PERSON_INCLUDES = ("addresses", "emails", "field_data", "households", "inactive_reason", "marital_status",
-                    "name_prefix", "name_suffix", "organization", "person_apps", "phone_numbers",
-                    "platform_notifications", "primary_campus", "school", "social_profiles")
 
 PERSON = Kind(
     key="people/people", type="Person",
@@ -139,8 +140,7 @@ PERSON = Kind(
         "site_administrator:boolean", "status", "updated_at:datetime",
         "directory_shared_info:json", "mfa_configured:boolean", "stripe_customer_identifier"),
     fields_only=frozenset({"directory_shared_info", "mfa_configured", "stripe_customer_identifier"}),
-    query_by=_PERSON_QUERY, order_by=_PERSON_ORDER, includes=_PERSON_INCLUDES,
-    filters=("created_since", "admins", "organization_admins"),
+    **_reference("people/people"),
     relationships={
         "addresses": Rel("people/addresses", True, "reverse", via="person", nested=True),
         "emails": Rel("people/emails", True, "reverse", via="person", nested=True),
@@ -173,8 +173,7 @@ EMAIL = Kind(
     key="people/emails", type="Email",
     attributes=_attrs("address", "blocked:boolean", "created_at:datetime", "location", "primary:boolean",
                       "updated_at:datetime"),
-    query_by=("address", "location", "primary", "created_at", "updated_at", "blocked"),
-    order_by=("address", "location", "primary", "created_at", "updated_at"),
+    **_reference("people/emails"),
     relationships={"person": Rel("people/people", False, default=True)},
     single_links=("person",), webhook_resource="people.v2.events.email",
 )
@@ -184,8 +183,7 @@ PHONE_NUMBER = Kind(
     attributes=_attrs("carrier", "country_code", "created_at:datetime", "e164", "international", "location",
                       "national", "number", "primary:boolean", "updated_at:datetime", "formatted_number"),
     fields_only=frozenset({"formatted_number"}),
-    query_by=("number", "carrier", "location", "primary", "created_at", "updated_at"),
-    order_by=("number", "carrier", "location", "primary", "created_at", "updated_at"),
+    **_reference("people/phone_numbers"),
     relationships={"person": Rel("people/people", False, default=True)},
     webhook_resource="people.v2.events.phone_number",
 )
@@ -195,9 +193,7 @@ ADDRESS = Kind(
     attributes=_attrs("city", "country_code", "country_name", "created_at:datetime", "location",
                       "primary:boolean", "state", "street_line_1", "street_line_2", "updated_at:datetime",
                       "zip"),
-    query_by=("city", "state", "zip", "country_code", "location", "primary", "street_line_1", "street_line_2"),
-    order_by=("city", "state", "zip", "country_code", "location", "primary", "created_at", "updated_at",
-              "street_line_1", "street_line_2"),
+    **_reference("people/addresses"),
     relationships={"person": Rel("people/people", False, default=True)},
     single_links=("country",), webhook_resource="people.v2.events.address",
 )
@@ -206,9 +202,7 @@ HOUSEHOLD = Kind(
     key="people/households", type="Household",
     attributes=_attrs("avatar", "created_at:datetime", "member_count:integer", "name", "primary_contact_id",
                       "primary_contact_name", "updated_at:datetime"),
-    query_by=("name", "member_count", "primary_contact_name", "created_at", "updated_at"),
-    order_by=("name", "member_count", "primary_contact_name", "created_at", "updated_at"),
-    includes=("people",),
+    **_reference("people/households"),
     relationships={
         "people": Rel("people/people", True, "household_people", default=True, nested=True,
                       filters=("without_deceased", "non_pending")),
@@ -222,7 +216,7 @@ HOUSEHOLD = Kind(
 HOUSEHOLD_MEMBERSHIP = Kind(
     key="people/household_memberships", type="HouseholdMembership",
     attributes=_attrs("household_role", "pending:boolean", "person_name"),
-    query_by=("pending", "person_name"), order_by=("pending", "person_name"), includes=("person",),
+    **_reference("people/household_memberships"),
     relationships={
         "person": Rel("people/people", False, default=True),
         "household": Rel("people/households", False, hidden=True),
@@ -233,8 +227,7 @@ HOUSEHOLD_MEMBERSHIP = Kind(
 PERSON_MERGER = Kind(
     key="people/person_mergers", type="PersonMerger",
     attributes=_attrs("created_at:datetime", "person_to_keep_id", "person_to_remove_id"),
-    query_by=("created_at", "person_to_keep_id", "person_to_remove_id"), order_by=("created_at",),
-    includes=("person_to_keep", "person_to_remove"),
+    **_reference("people/person_mergers"),
     relationships={
         "person_to_keep": Rel("people/people", False, default=True),
         "person_to_remove": Rel("people/people", False, default=True),
@@ -301,9 +294,7 @@ GROUP = Kind(
         "members_are_confidential:boolean", "memberships_count:integer", "name", "public_church_center_web_url",
         "schedule", "virtual_location_url", "tag_ids:json", "can_create_conversation:boolean", "widget_status:json"),
     fields_only=frozenset({"tag_ids", "can_create_conversation", "widget_status"}),
-    query_by=("name", "archive_status"), order_by=("name", "created_at", "archived_at", "memberships_count"),
-    includes=("enrollment", "group_type", "location"),
-    filters=("campus", "group", "group_type", "my_groups", "people_database_searchable"),
+    **_reference("groups/groups"),
     relationships={
         "group_type": Rel("groups/group_types", False, nested=True),
         "location": Rel("groups/locations", False),
@@ -317,7 +308,7 @@ GROUP_TYPE = Kind(
     key="groups/group_types", type="GroupType",
     attributes=_attrs("church_center_map_visible:boolean", "church_center_visible:boolean", "color",
                       "default_group_settings", "description", "name", "position:integer"),
-    query_by=("name",), order_by=("name", "position"),
+    **_reference("groups/group_types"),
     relationships={"groups": Rel("groups/groups", True, "reverse", via="group_type", nested=True)},
     single_links=("groups",), render_stored_relationships=True, timestamps=False,
 )
@@ -325,11 +316,12 @@ GROUP_TYPE = Kind(
 GROUP_MEMBERSHIP = Kind(
     key="groups/memberships", type="Membership",
     attributes=_attrs("joined_at:datetime", "role"),
-    query_by=("role",), order_by=("joined_at", "role"), includes=("group", "person"),
+    **_reference("groups/memberships"),
     relationships={
         "group": Rel("groups/groups", False, default=True),
         "person": Rel("people/people", False, default=True),
     },
+    order_through={"first_name": ("person", "first_name"), "last_name": ("person", "last_name")},
     top_level=False, parent_rel="group", render_stored_relationships=True, timestamps=False,
     webhook_resource="groups.v2.events.membership",
 )
@@ -342,12 +334,7 @@ CHECK_IN = Kind(
                       "emergency_contact_name", "emergency_contact_phone_number", "first_name", "kind",
                       "last_name", "medical_notes", "number:integer", "one_time_guest:boolean", "security_code",
                       "updated_at:datetime"),
-    query_by=("created_at", "updated_at", "security_code", "account_center_person_id", "event_id"),
-    order_by=("checked_out_at", "created_at", "first_name", "last_name", "number", "updated_at"),
-    includes=("check_in_times", "checked_in_at", "checked_in_by", "checked_out_by", "event", "event_period",
-              "event_times", "locations", "options", "person"),
-    filters=("attendee", "checked_out", "first_time", "guest", "not_checked_out", "not_one_time_guest",
-             "one_time_guest", "regular", "volunteer"),
+    **_reference("check-ins/check_ins"),
     relationships={
         "event": Rel("check-ins/events", False, nested=True),
         "event_period": Rel("check-ins/event_periods", False, default=True),
@@ -355,6 +342,8 @@ CHECK_IN = Kind(
         "locations": Rel("check-ins/locations", True),
         "event_times": Rel("check-ins/event_times", True),
         "checked_in_at": Rel("check-ins/stations", False),
+        "checked_in_by": Rel("people/people", False),
+        "checked_out_by": Rel("people/people", False),
     },
     render_stored_relationships=True,
 )
@@ -365,12 +354,11 @@ CHECK_IN_EVENT = Kind(
                       "frequency", "integration_key", "location_times_enabled:boolean", "name",
                       "pre_select_enabled:boolean", "updated_at:datetime", "app_source"),
     fields_only=frozenset({"app_source"}),
-    query_by=("name", "created_at", "updated_at"), order_by=("name", "created_at", "updated_at"),
-    includes=("attendance_types", "event_labels"),
-    filters=("archived", "not_archived", "for_headcounts", "for_registrations"),
+    **_reference("check-ins/events"),
     relationships={
         "check_ins": Rel("check-ins/check_ins", True, "reverse", via="event", nested=True),
-        "locations": Rel("check-ins/locations", True, "reverse", via="event", nested=True),
+        "locations": Rel("check-ins/locations", True, "reverse", via="event", nested=True,
+                         filters=("locations", "root")),
         "event_times": Rel("check-ins/event_times", True, "reverse", via="event", nested=True),
         "event_periods": Rel("check-ins/event_periods", True, "reverse", via="event", nested=True),
         "attendance_types": Rel("check-ins/attendance_types", True, "reverse", via="event", nested=True),
@@ -386,11 +374,11 @@ LOCATION = Kind(
                       "effective_date:date", "gender", "grade_max:integer", "grade_min:integer", "kind",
                       "max_occupancy:integer", "milestone", "min_volunteers:integer", "name", "opened:boolean",
                       "position:integer", "questions:json", "updated_at:datetime"),
-    query_by=("name", "created_at", "updated_at"), order_by=("name", "position", "created_at", "updated_at"),
-    includes=("parent",), filters=("root", "locations", "folders"),
+    **_reference("check-ins/locations"),
     relationships={
         "event": Rel("check-ins/events", False, hidden=True),
         "parent": Rel("check-ins/locations", False, default=True, nested=True),
+        "locations": Rel("check-ins/locations", True, "reverse", via="parent", nested=True),
     },
     render_stored_relationships=True,
 )
@@ -424,21 +412,25 @@ STATION = Kind(
                       "input_type_options", "mode:integer", "name", "next_shows_at:datetime",
                       "online:boolean", "open_for_check_in:boolean", "timeout_seconds:integer",
                       "updated_at:datetime"),
-    query_by=("name", "created_at", "updated_at"), order_by=("name", "created_at", "updated_at"),
+    **_reference("check-ins/stations"),
+    relationships={
+        "event": Rel("check-ins/events", False),
+        "location": Rel("check-ins/locations", False, nested=True),
+        "print_station": Rel("check-ins/stations", False),
+    },
     render_stored_relationships=True,
 )
 
 LABEL = Kind(
     key="check-ins/labels", type="Label",
     attributes=_attrs("created_at:datetime", "name", "prints_for", "roll", "updated_at:datetime", "xml"),
-    query_by=("name",), order_by=("name", "created_at", "updated_at"), render_stored_relationships=True,
+    **_reference("check-ins/labels"), render_stored_relationships=True,
 )
 
 HEADCOUNT = Kind(
     key="check-ins/headcounts", type="Headcount",
     attributes=_attrs("created_at:datetime", "total:integer", "updated_at:datetime"),
-    query_by=("created_at", "updated_at"), order_by=("created_at", "updated_at"),
-    includes=("attendance_type", "event_time"),
+    **_reference("check-ins/headcounts"),
     relationships={
         "event_time": Rel("check-ins/event_times", False, default=True, nested=True),
         "attendance_type": Rel("check-ins/attendance_types", False, default=True),
@@ -452,8 +444,7 @@ EVENT_TIME = Kind(
                       "hour:integer", "minute:integer", "name", "regular_count:integer", "shows_at:datetime",
                       "starts_at:datetime", "total_count:integer", "updated_at:datetime",
                       "volunteer_count:integer"),
-    query_by=("starts_at", "created_at", "updated_at"), order_by=("starts_at", "created_at", "updated_at"),
-    includes=("event", "headcounts"),
+    **_reference("check-ins/event_times"),
     relationships={
         "event": Rel("check-ins/events", False, default=True, nested=True),
         "event_period": Rel("check-ins/event_periods", False, default=True),
@@ -469,9 +460,7 @@ CALENDAR_EVENT = Kind(
     attributes=_attrs("approval_status", "created_at:datetime", "description", "featured:boolean", "image_url",
                       "name", "percent_approved:integer", "percent_rejected:integer", "registration_url",
                       "summary", "updated_at:datetime", "visible_in_church_center:boolean"),
-    query_by=("name", "approval_status", "created_at", "updated_at"),
-    order_by=("name", "created_at", "updated_at"),
-    includes=("attachments", "feed", "owner", "tags"), filters=("future", "approved", "pending"),
+    **_reference("calendar/events"),
     relationships={
         "owner": Rel("people/people", False, default=True),
         "event_instances": Rel("calendar/event_instances", True, "reverse", via="event", nested=True),
@@ -485,9 +474,7 @@ EVENT_INSTANCE = Kind(
                       "created_at:datetime", "ends_at:datetime", "location", "published_ends_at:datetime",
                       "published_starts_at:datetime", "recurrence", "recurrence_description",
                       "starts_at:datetime", "updated_at:datetime"),
-    query_by=("starts_at", "ends_at", "created_at", "updated_at"),
-    order_by=("starts_at", "ends_at", "created_at", "updated_at"),
-    includes=("event", "event_times", "resource_bookings", "tags"), filters=("future", "past"),
+    **_reference("calendar/event_instances"),
     relationships={"event": Rel("calendar/events", False, default=True, nested=True)},
     render_stored_relationships=True,
 )

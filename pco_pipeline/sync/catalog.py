@@ -2,9 +2,14 @@
 
 A `ResourceSpec` names a resource the way the landing table and `sync_cursor` do
 (`people/people`, `groups/memberships`, …) and says how the extract reads it: the path, the
-includes, whether an `updated_at`-style cursor exists (else every read is a complete listing),
-which relationship names the owning record, which included resources are owned children
-(replaced per parent) or mere side-loads, and how its attributes are normalized.
+includes, which timestamp an incremental read would follow, which relationship names the owning
+record, which included resources are owned children (replaced per parent) or mere side-loads,
+and how its attributes are normalized.
+
+Whether a resource is read incrementally is not decided here but by PCO's reference
+(`pco_pipeline.pco_reference`, the table the sandbox and the client obey too): only a listing PCO
+can both order and filter by the cursor timestamp can be keyset-paged on it; every other read is
+a complete listing.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from pco_pipeline.pco_reference import capability
 from pco_pipeline.sync import normalize as n
 
 Normalizer = Callable[[Mapping[str, Any], str], dict[str, Any]]
@@ -30,8 +36,8 @@ class ResourceSpec:
     name: str                                   # landing / cursor key, e.g. "people/people"
     path: str                                   # API path; "{parent_id}" for nested listings
     pco_type: str                               # JSON:API type, e.g. "Person"
-    # Attribute the incremental cursor follows (`where[<attr>][gte]`, `order=<attr>`); None when
-    # PCO has no such timestamp and every read must be a complete listing.
+    # Timestamp an incremental read would follow (`where[<attr>][gte]`, `order=<attr>`); None when
+    # the pipeline never wants one. It is used only where PCO's reference allows both (`cursor`).
     cursor_attribute: str | None = "updated_at"
     include: tuple[str, ...] = ()
     params: Mapping[str, str] = field(default_factory=dict)
@@ -46,8 +52,17 @@ class ResourceSpec:
     normalizer: Normalizer | None = None
 
     @property
+    def cursor(self) -> str | None:
+        """The timestamp incremental reads keyset on: `cursor_attribute` when PCO's reference says
+        this listing can be both ordered and filtered by it, else None (complete listings only)."""
+        if self.cursor_attribute is not None and not self.nested \
+                and capability(self.name).keyset_on(self.cursor_attribute):
+            return self.cursor_attribute
+        return None
+
+    @property
     def incremental(self) -> bool:
-        return self.cursor_attribute is not None
+        return self.cursor is not None
 
     @property
     def nested(self) -> bool:

@@ -1,17 +1,26 @@
 """Extract: read one PCO resource through the client and land it, page by page.
 
-Three ways to read, chosen from the resource's spec and its stored cursor:
+The read plan (`plan_for`) comes from the resource's catalog spec and PCO's reference
+(`pco_pipeline.pco_reference`: the table the sandbox serves and the client enforces), never from
+what PCO would silently ignore:
 
-- **incremental** (a cursor attribute and a stored cursor, no full refresh): only records at or
-  after the cursor (minus a small overlap), ordered by it, re-anchored on the cursor at every
-  page (keyset) so records that change while they are read are never skipped. The cursor moves
-  in the same transaction as each page.
-- **complete, ordered** (a cursor attribute but no cursor yet, or a full refresh): the whole
-  resource, keyset-paged the same way, inside a complete listing so records PCO no longer has
-  are marked removed at the end.
-- **complete, by offset** (no cursor attribute: groups, group types, households…): a complete
-  listing with offset pages fetched concurrently by the client. Nested resources (group
-  memberships) are listed under each landed parent.
+- **keyset** — only where PCO can both order and filter the listing by the cursor timestamp
+  (`ResourceSpec.cursor`: people, emails, phone numbers, person mergers on created_at,
+  check-ins, headcounts, event instances). With a stored cursor and no full refresh the read is
+  incremental: records at or after the cursor (minus a small overlap), ordered by it,
+  re-anchored on the cursor at every page so records that change while they are read are never
+  skipped; the cursor moves in the same transaction as each page. Without a cursor, or on a
+  full refresh, the whole resource is keyset-paged the same way inside a complete listing.
+- **listing** — every other resource (households, groups, group types, check-in events, event
+  times and locations, calendar events, …) is listed completely on every run, incremental or
+  not, in PCO's default order, with offset pages fetched concurrently. Each page re-reads the last
+  `LISTING_OVERLAP` rows of the page before and must share a record with it, else the client
+  steps back and re-reads (`pco/pagination.py`): records added or removed while the listing runs
+  cannot make it skip one that existed throughout.
+- **nested listing** — group and household memberships, listed the same way under each landed
+  parent.
+
+Complete listings mark what they did not see as removed at the end (`db/landing.py`).
 
 Unreadable records are quarantined with their reason; the read goes on. `progress` is called
 after every page with the running report, so callers can log and persist progress.
@@ -20,9 +29,9 @@ after every page with the running report, so callers can log and persist progres
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -30,6 +39,7 @@ from pco_pipeline.db import landing
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.counters import CounterSnapshot
 from pco_pipeline.pco.jsonapi import RecordError, Resource, parse_document
+from pco_pipeline.pco_reference import capability
 from pco_pipeline.sync import quarantine
 from pco_pipeline.sync.catalog import ResourceSpec, spec_for
 from pco_pipeline.sync.normalize import InvalidValue, parse_timestamp
@@ -38,6 +48,63 @@ from pco_pipeline.sync.normalize import InvalidValue, parse_timestamp
 NESTED_PARENTS = {"groups/memberships": "groups/groups",
                   "people/household_memberships": "people/households"}
 
+# Rows each page of a complete listing asks for again from the page before: a page must share a
+# record with the one before it, so up to this many records removed ahead of the reader between
+# two pages cost nothing; more make it step back and re-read one page. 2 per 100-row page costs
+# about one request in fifty.
+LISTING_OVERLAP = 2
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """How one resource is read: the method, and why (shown in each run's metadata)."""
+
+    resource: str
+    method: str                 # keyset | listing | nested listing
+    reason: str
+
+    @property
+    def complete_listing(self) -> bool:
+        """True when every read is a complete listing, incremental runs included."""
+        return self.method != "keyset"
+
+
+def plan_for(spec: ResourceSpec) -> ReadPlan:
+    """The read plan of `spec`, from PCO's reference (see the module docstring)."""
+    row = capability(spec.name)
+    if spec.nested:
+        return ReadPlan(spec.name, "nested listing",
+                        f"listed completely under each landed {NESTED_PARENTS[spec.name]} record on every run "
+                        f"(it has no timestamp PCO can order and filter by; {row.reference})")
+    if spec.cursor is not None:
+        return ReadPlan(spec.name, "keyset",
+                        f"incremental: PCO can both order and filter it by {spec.cursor} ({row.reference})")
+    if spec.cursor_attribute is None:
+        why = row.notes or "the pipeline does not follow a timestamp for it"
+    else:
+        attribute = spec.cursor_attribute
+        ordered, queried = attribute in row.can_order, attribute in row.can_query
+        ability = {(False, False): f"can neither order nor filter it by {attribute}",
+                   (True, False): f"can order but not filter it by {attribute}",
+                   (False, True): f"can filter but not order it by {attribute}"}[(ordered, queried)]
+        why = f"PCO {ability}"
+    return ReadPlan(spec.name, "listing",
+                    f"complete listing on every run, incremental runs included: {why} ({row.reference})")
+
+
+def planned_requests(spec: ResourceSpec) -> list[tuple[str, Mapping[str, str]]]:
+    """Every shape of (path, query parameters) a read of `spec` sends, paging offsets aside.
+
+    For tests that hold each plan to PCO's reference; a nested path names parent id 1.
+    """
+    plan = plan_for(spec)
+    path = spec.path.format(parent_id="1")
+    if plan.method != "keyset":
+        return [(path, landing.first_page_params(spec, None))]
+    cursor = landing.Cursor(spec.name, datetime(2024, 1, 1, tzinfo=timezone.utc), frozenset({"1"}))
+    return [(path, landing.first_page_params(spec, None)), (path, landing.first_page_params(spec, cursor)),
+            (path, landing.keyset_params(spec, cursor))]
+
 
 @dataclass
 class ExtractReport:
@@ -45,6 +112,7 @@ class ExtractReport:
 
     resource: str
     mode: str = ""                      # incremental | complete
+    plan: ReadPlan | None = None
     pages: int = 0
     records: int = 0
     unreadable: int = 0
@@ -75,7 +143,8 @@ def extract_resource(client: PCOClient, engine: sa.Engine, resource: str, *, ful
     landed (with its cursor), and an unfinished complete listing removes nothing.
     """
     spec = spec_for(resource)
-    report = ExtractReport(resource=resource)
+    plan = plan_for(spec)
+    report = ExtractReport(resource=resource, plan=plan)
     started, counters_before = time.monotonic(), client.counters.snapshot()
     cursor = landing.read_cursor(engine, resource)
     report.cursor_before = cursor.describe()
@@ -86,16 +155,16 @@ def extract_resource(client: PCOClient, engine: sa.Engine, resource: str, *, ful
         if progress is not None:
             progress(report)
 
-    if spec.nested:
+    if plan.method == "nested listing":
         report.mode = "complete"
         _read_nested(client, engine, spec, report, after_page, phone_region)
-    elif spec.incremental and cursor.value is not None and not full_refresh:
+    elif plan.method == "keyset" and cursor.value is not None and not full_refresh:
         report.mode = "incremental"
         _read_keyset(client, engine, spec, report, after_page, phone_region, cursor=cursor)
     else:
         report.mode = "complete"
         listing = landing.start_listing(engine, resource)
-        if spec.incremental:
+        if plan.method == "keyset":
             _read_keyset(client, engine, spec, report, after_page, phone_region, cursor=None)
         else:
             _read_offset_pages(client, engine, spec, report, after_page, phone_region, spec.path)
@@ -123,7 +192,7 @@ def _cursor_stamps(spec: ResourceSpec, records: list[Resource]) -> list[tuple[st
     stamps = []
     for record in records:
         try:
-            stamp = parse_timestamp(record.attributes.get(spec.cursor_attribute))
+            stamp = parse_timestamp(record.attributes.get(spec.cursor))
         except InvalidValue:
             continue  # quarantined by the landing; it cannot anchor the keyset
         if stamp is not None:
@@ -165,7 +234,7 @@ def _read_offset_pages(client: PCOClient, engine: sa.Engine, spec: ResourceSpec,
                        after_page: Callable[[], None], phone_region: str, path: str,
                        parent_pco_id: str | None = None) -> None:
     for page in client.iter_pages(path, include=spec.include or None, params=dict(spec.params) or None,
-                                  check_params=False):
+                                  overlap=LISTING_OVERLAP):
         _land(engine, spec, report, page.records, page.errors, parent_pco_id=parent_pco_id,
               advance_cursor=False, phone_region=phone_region)
         after_page()

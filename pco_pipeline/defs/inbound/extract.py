@@ -31,7 +31,7 @@ def _preview(engine: sa.Engine, asset: ExtractAsset) -> str:
     return "\n".join(lines)
 
 
-def _metadata(report: ExtractReport, engine: sa.Engine, asset: ExtractAsset) -> dict:
+def _metadata(report: ExtractReport, engine: sa.Engine, asset: ExtractAsset, full_refresh: bool) -> dict:
     own = report.own_counts()
     with engine.connect() as conn:
         active = conn.execute(sa.text(
@@ -40,7 +40,11 @@ def _metadata(report: ExtractReport, engine: sa.Engine, asset: ExtractAsset) -> 
     children = {name: counts for name, counts in report.landing.counts.items() if name != asset.resource}
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(active),
+        "requested": "full refresh" if full_refresh else "incremental",
         "mode": report.mode,
+        # How PCO lets this resource be read: an incremental run of a resource PCO cannot
+        # keyset-page says here that it was a complete listing, and why.
+        "read_as": f"{report.plan.method}: {report.plan.reason}" if report.plan else report.mode,
         "records_fetched": dg.MetadataValue.int(report.records),
         "new": dg.MetadataValue.int(own.inserted),
         "changed": dg.MetadataValue.int(own.changed),
@@ -93,7 +97,7 @@ def build_extract_asset(asset: ExtractAsset) -> dg.AssetsDefinition:
                     skipped=report.unreadable, requests_used=report.requests.requests)
         context.log.info(f"{asset.resource}: {report.records} records, {report.changed} new or changed, "
                          f"{report.removed} removed, {report.requests.requests} requests")
-        return dg.MaterializeResult(metadata=_metadata(report, engine, asset))
+        return dg.MaterializeResult(metadata=_metadata(report, engine, asset, config.full_refresh))
 
     return _extract
 
