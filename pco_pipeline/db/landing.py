@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pco_pipeline.pco.jsonapi import Resource
+from pco_pipeline.sync import local_links
 from pco_pipeline.sync.catalog import ResourceSpec, spec_for
 from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION, InvalidValue, parse_timestamp
 
@@ -407,9 +408,11 @@ def finish_listing(engine: sa.Engine, listing: Listing, *,
                    max_removed_fraction: float = DEFAULT_MAX_REMOVED_FRACTION) -> ListingOutcome:
     """After the last page: mark rows not seen since the listing began as removed.
 
+    Ids church rows link to that were never landed (`local_links.unlanded_links`) are landed as
+    removed (no content), so the loads deactivate those rows like any other PCO no longer has.
     Owned children of removed parents are removed with them. Raises ListingGuardError (and
-    removes nothing) when more than `max_removed_fraction` of the active rows — and more than
-    ten — would go: pass 1.0 to accept a genuinely emptied resource.
+    removes nothing) when more than `max_removed_fraction` of the active rows and unlanded links
+    — and more than ten — would go: pass 1.0 to accept a genuinely emptied resource.
     """
     spec = spec_for(listing.resource)
     with engine.begin() as conn:
@@ -419,15 +422,22 @@ def finish_listing(engine: sa.Engine, listing: Listing, *,
             "       count(*) FILTER (WHERE removed_at IS NULL)"
             " FROM pco_landing WHERE resource = :r"),
             {"r": listing.resource, "start": listing.started_at}).one()
-        if stale > 10 and stale > max_removed_fraction * active:
+        unlanded = local_links.unlanded_links(conn, listing.resource, listing.started_at)
+        going = stale + len(unlanded)
+        if going > 10 and going > max_removed_fraction * (active + len(unlanded)):
+            never = f" and deactivate {len(unlanded)} church link(s) to records it never landed" if unlanded else ""
             raise ListingGuardError(
                 f"the complete listing of {listing.resource} saw {seen} record(s) and would remove "
-                f"{stale} of {active}; refusing. If PCO really lost them, finish the listing with "
+                f"{stale} of {active}{never}; refusing. If PCO really lost them, finish the listing with "
                 f"max_removed_fraction=1.0.")
         removed = conn.execute(sa.text(
             "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
             " WHERE resource = :r AND removed_at IS NULL AND last_seen_at < :start RETURNING pco_id"),
             {"r": listing.resource, "start": listing.started_at}).scalars().all()
+        removed += conn.execute(sa.text(
+            "INSERT INTO pco_landing (resource, pco_id, attributes, removed_at, changed_at)"
+            " SELECT :r, unnest(CAST(:ids AS text[])), '{}', now(), now() RETURNING pco_id"),
+            {"r": listing.resource, "ids": unlanded}).scalars().all()
         for child_name in spec.children.values():
             if removed:
                 conn.execute(sa.text(
