@@ -34,7 +34,8 @@ def register(actions) -> None:
     sub.set_defaults(handler=run_subscribe)
 
     status = actions.add_parser(
-        "status", help="the stored subscriptions, whether webhook secrets are configured, and the inbox backlog")
+        "status", help="the stored subscriptions, whether webhook secrets are configured, the inbox backlog "
+                       "and the rejected deliveries")
     status.add_argument("--remote", action="store_true",
                         help="also ask PCO which of the subscriptions are there and active")
     status.set_defaults(handler=run_status)
@@ -143,4 +144,9 @@ def run_status(args) -> int:
     counts = ", ".join(f"{status} {count}" for status, count in inbox.by_status.items())
     print(f"inbox: {counts}")
     print(f"  waiting: {inbox.open} (due now {inbox.due_now}), oldest received {_age(inbox.oldest_open)} ago")
+    if inbox.rejected:
+        print(f"rejected deliveries: {inbox.rejected}, the latest {_age(inbox.last_rejected)} ago (signed by PCO but "
+              f"unusable; kept with the reason in webhook_rejections)")
+    else:
+        print("rejected deliveries: 0")
     return 0

@@ -22,7 +22,8 @@
    merges re-pointed by `apply_person_mergers`, contacts), then `load_families` and
    `load_group_memberships` when a household, address or membership changed;
 4. records every row's outcome: `applied`, `ignored` (why), or `failed` (the error; retried with
-   backoff, quarantined after the last try).
+   backoff, quarantined after the last try). An event whose own values the database refuses
+   (text it cannot hold, say) is quarantined at once: no retry can change them.
 
 **Echoes** of our own pushes (PCO sends them with no origin marker): an event whose values are
 those PCO confirmed for one of our recent writes (`push_ledger.was_our_write`) is landed, so the
@@ -42,6 +43,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from pco_pipeline.db import landing
+from pco_pipeline.db.refusals import refuses_values
 from pco_pipeline.db.sync_log import redact_secrets
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.counters import CounterSnapshot
@@ -169,6 +171,8 @@ def apply_inbox_rows(engine: sa.Engine, ids: Sequence[int], *, pco: PCOFactory |
             outcomes[row.id] = Outcome(row.id, "quarantined", f"unreadable delivery: {exc}")
         except NotApplied as exc:
             outcomes[row.id] = Outcome(row.id, "ignored", str(exc))
+        except Exception as exc:  # a row that breaks the reader must not stop the others; it is retried
+            outcomes[row.id] = Outcome(row.id, "failed", f"could not be read: {_describe(exc)}")
 
     reader = _Reader(pco)
     effects = _Effects()
@@ -187,8 +191,12 @@ def apply_inbox_rows(engine: sa.Engine, ids: Sequence[int], *, pco: PCOFactory |
         except _Ignore as exc:
             outcomes[event.row.id] = Outcome(event.row.id, "ignored", str(exc))
             continue
-        except Exception as exc:  # one bad event must not stop the others; it is retried
-            outcomes[event.row.id] = Outcome(event.row.id, "failed", _describe(exc))
+        except Exception as exc:  # one bad event must not stop the others
+            if refuses_values(exc):  # its own values: trying again can never succeed
+                outcomes[event.row.id] = Outcome(event.row.id, "quarantined",
+                                                 f"the database cannot store its values: {_describe(exc)}")
+                continue
+            outcomes[event.row.id] = Outcome(event.row.id, "failed", _describe(exc))  # retried
             failed_records[record] = event.row.id
             continue
         effects.add(event_effects)

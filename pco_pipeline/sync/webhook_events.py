@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
 
+from pco_pipeline.pco import bounded_json
 from pco_pipeline.pco.jsonapi import DocumentError, Resource, parse_document
 from pco_pipeline.sync.catalog import ResourceSpec, spec_for
 from pco_pipeline.sync.webhook_inbox import InboxRow
@@ -78,9 +79,13 @@ class WebhookEvent:
 
 
 def parse_event(row: InboxRow) -> WebhookEvent:
-    """The event stored in `row`. Raises UnreadableDelivery or NotApplied."""
+    """The event stored in `row`. Raises UnreadableDelivery or NotApplied, whatever the row holds
+    (its body and payload are decoded within bounded_json's limits: rows written before the
+    receiver checked them may be nested deeper, or hold longer numbers, than Python decodes)."""
     try:
-        document = json.loads(row.raw_body)
+        document = bounded_json.loads(row.raw_body)
+    except bounded_json.JSONLimitExceeded as exc:
+        raise UnreadableDelivery(f"the stored body {exc.reason}") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise UnreadableDelivery("the stored body is not JSON") from None
     items = document.get("data") if isinstance(document, dict) else None
@@ -100,8 +105,10 @@ def parse_event(row: InboxRow) -> WebhookEvent:
                          f"(it applies {', '.join(sorted({n.rpartition('.')[0] for n in SUBSCRIBED_EVENTS}))})")
     spec = spec_for(EVENT_RESOURCES[subject])
     try:
-        payload = json.loads(attributes.get("payload") or "")
+        payload = bounded_json.loads(attributes.get("payload") or "")
         parsed = parse_document(payload)
+    except bounded_json.JSONLimitExceeded as exc:
+        raise UnreadableDelivery(f"the payload {exc.reason}") from None
     except (TypeError, json.JSONDecodeError, DocumentError):
         raise UnreadableDelivery("the payload is not a JSON:API document") from None
     if not parsed.records:

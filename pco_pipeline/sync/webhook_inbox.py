@@ -95,7 +95,13 @@ def _row(values) -> InboxRow:
 
 
 def _short(reason: str | None) -> str | None:
-    if reason is None or len(reason) <= MAX_REASON_LENGTH:
+    """`reason` as the inbox stores it: at most MAX_REASON_LENGTH characters, and text the
+    database can hold (a reason can quote a value from the delivery: a NUL or a lone surrogate
+    there would otherwise fail the write that records the outcome of every row in the run)."""
+    if reason is None:
+        return None
+    reason = reason.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if len(reason) <= MAX_REASON_LENGTH:
         return reason
     return reason[:MAX_REASON_LENGTH - 1] + "…"
 
@@ -218,6 +224,9 @@ class Backlog:
     by_status: dict[str, int]
     oldest_open: datetime | None     # received_at of the oldest row not yet final
     due_now: int                     # open rows a run could take right now
+    # Authentic deliveries the receiver could not use, kept in webhook_rejections with the reason.
+    rejected: int = 0
+    last_rejected: datetime | None = None
 
     @property
     def open(self) -> int:
@@ -225,10 +234,12 @@ class Backlog:
 
 
 def backlog(conn: sa.Connection) -> Backlog:
-    """Rows per status, the oldest open one, and how many are due now."""
+    """Rows per status, the oldest open one, how many are due now, and the rejected deliveries."""
     counts = dict(conn.execute(sa.text("SELECT status, count(*) FROM webhook_inbox GROUP BY status")).all())
     oldest, due = conn.execute(sa.text(
         "SELECT min(received_at), count(*) FILTER (WHERE next_try_at IS NULL OR next_try_at <= now())"
         " FROM webhook_inbox WHERE status IN ('pending', 'failed')")).one()
+    rejected, last_rejected = conn.execute(sa.text(
+        "SELECT count(*), max(received_at) FROM webhook_rejections")).one()
     statuses = (*OPEN_STATUSES, *FINAL_STATUSES)
-    return Backlog({s: int(counts.get(s, 0)) for s in statuses}, oldest, int(due))
+    return Backlog({s: int(counts.get(s, 0)) for s in statuses}, oldest, int(due), int(rejected), last_rejected)

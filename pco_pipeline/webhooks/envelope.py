@@ -7,7 +7,10 @@ destroyed events) and whose `data` names the changed resource. `data` is treated
 (PCO has only been seen sending one item); a single object is tolerated.
 
 Error reasons name the offending field and never quote a value from the body: they are
-returned to the sender and logged.
+returned to the sender, logged and stored. The body and its payload are decoded within
+`pco.bounded_json`'s limits (nesting depth, integer length), and every value stored as text must
+be text the database can hold (short, no control characters, no lone surrogates), so a signed
+but malformed body is an EnvelopeError, never a crash or a database refusal.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+from pco_pipeline.pco import bounded_json
 
 # Every stored text column is covered by a unique or ordinary index in practice; PCO's ids
 # and event names are far shorter, and btree entries are limited to ~2.7 kB.
@@ -68,7 +73,9 @@ def parse_deliveries(body: bytes, *, header_delivery_id: str | None = None,
     only fill in what a single-item body leaves out.
     """
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
+    except bounded_json.JSONLimitExceeded as exc:
+        raise EnvelopeError(f"the body {exc.reason}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EnvelopeError(f"the body is not JSON ({_json_position(exc)})") from None
     if not isinstance(document, dict) or "data" not in document:
@@ -126,7 +133,9 @@ def _payload(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, str):
         raise EnvelopeError(f"{where} must be a JSON string, got {_kind(value)}")
     try:
-        payload = json.loads(value)
+        payload = bounded_json.loads(value)
+    except bounded_json.JSONLimitExceeded as exc:
+        raise EnvelopeError(f"{where} {exc.reason}") from None
     except json.JSONDecodeError as exc:
         raise EnvelopeError(f"{where} is not valid JSON ({_json_position(exc)})") from None
     if not isinstance(payload, dict):
@@ -141,13 +150,18 @@ def _text(value: Any, where: str) -> str:
         raise EnvelopeError(f"{where} is longer than {MAX_TEXT_LENGTH} characters")
     if _CONTROL_CHARACTERS.search(value):
         raise EnvelopeError(f"{where} contains a control character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can escape ("\ud800") but UTF-8 cannot hold
+        raise EnvelopeError(f"{where} is not valid Unicode text (it holds a lone surrogate)") from None
     return value
 
 
 def _identifier(value: Any, where: str) -> str:
-    """PCO ids are strings; a bare integer id is accepted as its decimal text."""
+    """PCO ids are strings; a bare integer id is accepted as its decimal text, within the same
+    length limit (bounded_json keeps integers short enough for str() to convert)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        value = str(value)
     return _text(value, where)
 
 

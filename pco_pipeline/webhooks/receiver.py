@@ -3,8 +3,14 @@
 Status codes are chosen for how PCO reacts to them: 200 means "stored (or already held)"; any
 other status makes PCO retry later (16 times over ~5 days), which is what a database outage
 needs, so that answers 503. 410 would deactivate the subscription and is never sent. A request
-that can never succeed (bad signature 401, too large 413, not an EventDelivery 400) is refused
-without storing anything.
+that is not PCO's (bad signature 401) or cannot be read whole (too large 413) is refused without
+storing anything.
+
+An authentic body the pipeline cannot use (not an EventDelivery, nested too deep, an id the
+database cannot hold, values the database refuses) is kept in `webhook_rejections` with the
+reason and answered 200 `{"stored": 0, "duplicates": 0, "rejected": reason}`: PCO would resend
+exactly the same content on any other status, for five days, and it could never succeed; the
+reason is in the answer for PCO's delivery log, and `webhooks status` counts what was kept.
 
 Secrets: those of `ReceiverSettings`, plus the ones `webhooks subscribe` stored. A delivery
 that matches none of them makes the receiver read the stored ones again (at most once every
@@ -27,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, is_authentic
 from pco_pipeline.webhooks.database import ConnectionPool, describe_failure
 from pco_pipeline.webhooks.envelope import EnvelopeError, decimal_or_none, parse_deliveries
-from pco_pipeline.webhooks.inbox import InboxUnavailable, store_deliveries
+from pco_pipeline.webhooks.inbox import DeliveryRefused, InboxUnavailable, store_deliveries, store_rejection
 from pco_pipeline.webhooks.responses import error_response, service_unavailable
 from pco_pipeline.webhooks.settings import ReceiverSettings
 
@@ -115,11 +121,12 @@ class WebhookReceiver:
             deliveries = parse_deliveries(body, header_delivery_id=request.headers.get(DELIVERY_ID_HEADER),
                                           header_attempt=request.headers.get(ATTEMPT_HEADER))
         except EnvelopeError as exc:
-            log.warning("refused a webhook delivery (%d bytes): not an EventDelivery: %s", len(body), exc.reason)
-            return error_response(400, "Not an EventDelivery", exc.reason)
+            return await self._reject(body, f"not an EventDelivery: {exc.reason}")
 
         try:
             result = await store_deliveries(self.pool, deliveries, body)
+        except DeliveryRefused as exc:
+            return await self._reject(body, exc.reason)
         except InboxUnavailable as exc:
             log.error("could not store webhook deliveries %s (%d bytes), answered 503 so PCO retries: %s",
                       ", ".join(d.delivery_id for d in deliveries), len(body), describe_failure(exc.__cause__))
@@ -131,3 +138,15 @@ class WebhookReceiver:
                      "stored" if delivery.delivery_id in stored else "duplicate",
                      delivery.event_name, delivery.delivery_id, delivery.attempt, len(body))
         return JSONResponse({"stored": len(result.stored), "duplicates": len(result.duplicates)})
+
+    async def _reject(self, body: bytes, reason: str) -> Response:
+        """Keep an authentic body the pipeline cannot use in `webhook_rejections`, and say why
+        (see the module doc for why that is a 200). `reason` never quotes the body."""
+        try:
+            await store_rejection(self.pool, body, reason)
+        except InboxUnavailable as exc:
+            log.error("could not keep a rejected webhook delivery (%d bytes), answered 503 so PCO retries: %s",
+                      len(body), describe_failure(exc.__cause__))
+            return service_unavailable("the webhook inbox cannot be written right now")
+        log.warning("rejected a webhook delivery (%d bytes), kept in webhook_rejections: %s", len(body), reason)
+        return JSONResponse({"stored": 0, "duplicates": 0, "rejected": reason})

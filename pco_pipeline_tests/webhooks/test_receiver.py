@@ -224,19 +224,19 @@ def _with(path: str, value) -> bytes:
     (_with("attributes.attempt", "two"), "data[0].attributes.attempt must be a positive integer"),
     (_with("id", None), "data[0].id must be a non-empty string"),
     (_with("id", "x" * 256), "data[0].id is longer than 255 characters"),
+    (encode(delivery_document(event_time="last tuesday")), "meta.event_time is not an ISO 8601 timestamp"),
 ])
-def test_body_that_is_not_an_event_delivery_is_400_with_the_reason(client, engine, body, reason):
+def test_an_authentic_body_that_is_not_an_event_delivery_is_kept_as_rejected_with_the_reason(
+        client, engine, body, reason):
+    # 200, not 4xx: PCO would resend the same body for days, and it could never be used.
     response = post_delivery(client, body)
-    assert response.status_code == 400, response.text
-    assert reason in response.json()["errors"][0]["detail"]
+    assert response.status_code == 200, response.text
+    rejected = response.json()["rejected"]
+    assert rejected.startswith("not an EventDelivery: ") and reason in rejected
     assert inbox_rows(engine) == []
-
-
-def test_unparseable_event_time_is_400(client, engine):
-    response = post_delivery(client, encode(delivery_document(event_time="last tuesday")))
-    assert response.status_code == 400
-    assert "meta.event_time is not an ISO 8601 timestamp" in response.json()["errors"][0]["detail"]
-    assert inbox_rows(engine) == []
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT reason, raw_body FROM webhook_rejections")).all()
+    assert [(reason, bytes(raw_body)) for reason, raw_body in kept] == [(rejected, body)]
 
 
 def test_single_object_data_and_header_attempt_are_accepted(client, engine):
@@ -396,11 +396,11 @@ def test_no_payload_reaches_the_logs(database_url, engine, caplog):
         assert post_delivery(client, encode(stored)).status_code == 200  # duplicate
         assert post_delivery(client, encode(delivery_document(attributes={"n": marker})),
                              secret="wrong").status_code == 401
-        assert post_delivery(client, f'{{"data": "{marker}"'.encode()).status_code == 400
-        assert post_delivery(client, _with("attributes.attempt", marker)).status_code == 400
+        assert "rejected" in post_delivery(client, f'{{"data": "{marker}"'.encode()).json()
+        assert "rejected" in post_delivery(client, _with("attributes.attempt", marker)).json()
         document = delivery_document(attributes={"first_name": marker})
         document["data"][0]["attributes"]["payload"] = json.loads(document["data"][0]["attributes"]["payload"])
-        assert post_delivery(client, encode(document)).status_code == 400
+        assert "rejected" in post_delivery(client, encode(document)).json()
     with BackgroundServer(create_app("postgresql+psycopg://nobody:pw@127.0.0.1:1/none",
                                      ReceiverSettings(secrets=SECRETS))) as down, \
             httpx.Client(base_url=down.url) as client:

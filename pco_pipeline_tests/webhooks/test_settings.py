@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pco_pipeline.webhooks.settings import (
-    DEFAULT_MAX_BODY_BYTES, ReceiverSettings, WebhookSettingsError, parse_secrets,
+    DEFAULT_BACKLOG, DEFAULT_READ_TIMEOUT_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_HEADER_BYTES, ConnectionLimits, ReceiverSettings, WebhookSettingsError,
+    parse_secrets,
 )
 
 
@@ -41,3 +43,36 @@ def test_secrets_never_appear_in_repr_or_errors():
 def test_a_bare_string_is_not_taken_for_a_list_of_secrets():
     with pytest.raises(WebhookSettingsError):
         ReceiverSettings(secrets="abc")
+
+
+def test_connection_limits_have_named_defaults_and_are_read_from_the_environment():
+    assert ReceiverSettings().limits == ConnectionLimits(
+        read_timeout_seconds=DEFAULT_READ_TIMEOUT_SECONDS, max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
+        keep_alive_seconds=DEFAULT_KEEP_ALIVE_SECONDS, max_concurrency=DEFAULT_MAX_CONCURRENCY,
+        backlog=DEFAULT_BACKLOG)
+    settings = ReceiverSettings.from_env({
+        "PCO_WEBHOOK_READ_TIMEOUT_SECONDS": "2",
+        "PCO_WEBHOOK_MAX_HEADER_BYTES": "8192", "PCO_WEBHOOK_KEEP_ALIVE_SECONDS": "3",
+        "PCO_WEBHOOK_MAX_CONCURRENCY": "40", "PCO_WEBHOOK_BACKLOG": "128"})
+    assert settings.limits == ConnectionLimits(read_timeout_seconds=2.0, max_header_bytes=8192,
+                                               keep_alive_seconds=3.0, max_concurrency=40, backlog=128)
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    ("PCO_WEBHOOK_READ_TIMEOUT_SECONDS", "soon", "a number of seconds from 0.1 to 300"),
+    ("PCO_WEBHOOK_READ_TIMEOUT_SECONDS", "0", "a number of seconds from 0.1 to 300"),
+    ("PCO_WEBHOOK_READ_TIMEOUT_SECONDS", "nan", "a number of seconds from 0.1 to 300"),
+    ("PCO_WEBHOOK_MAX_HEADER_BYTES", "16k", "a whole number of bytes from 1024 to 1048576"),
+    ("PCO_WEBHOOK_KEEP_ALIVE_SECONDS", "inf", "a number of seconds from 0.1 to 300"),
+    ("PCO_WEBHOOK_MAX_CONCURRENCY", "-1", "a whole number of connections from 1 to 100000"),
+    ("PCO_WEBHOOK_BACKLOG", "1.5", "a whole number of connections from 1 to 65535"),
+])
+def test_a_bad_limit_names_the_variable_and_the_accepted_range(variable, value, expected):
+    with pytest.raises(WebhookSettingsError) as caught:
+        ReceiverSettings.from_env({variable: value, "PCO_WEBHOOK_SECRETS": "s3cr3t-value"})
+    assert str(caught.value) == f"{variable} must be {expected}, got {value!r}"
+
+
+def test_a_bad_limit_given_in_code_names_the_setting():
+    with pytest.raises(WebhookSettingsError, match=r"^max_concurrency \(PCO_WEBHOOK_MAX_CONCURRENCY\) must be"):
+        ConnectionLimits(max_concurrency=0)
