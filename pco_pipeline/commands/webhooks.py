@@ -64,9 +64,12 @@ def run_serve(args) -> int:
     else:
         print(f"webhook secrets: none configured; set {SECRETS_ENV} (comma-separated, one per "
               f"subscription) or run `pco-pipeline webhooks subscribe`, or every delivery is refused with 401")
-    print(f"body size limit: {settings.max_body_bytes} bytes")
+    limits = settings.limits
+    print(f"limits: body {settings.max_body_bytes} bytes, headers {limits.max_header_bytes} bytes, a request must "
+          f"arrive within {limits.read_timeout_seconds:g} s, idle connections closed after "
+          f"{limits.keep_alive_seconds:g} s, at most {limits.max_concurrency} connections")
     print(f"listening on {base}: POST {WEBHOOK_PATH}; GET /healthz  (Ctrl-C stops)", flush=True)
     # One line per delivery (event, delivery id, attempt, size; never the payload).
     logging.getLogger("pco_pipeline.webhooks").setLevel(logging.INFO)
-    serve(create_app(target.url, settings), sock)
+    serve(create_app(target.url, settings), sock, limits=settings.limits)
     return 0
