@@ -308,8 +308,10 @@ class SandboxApp:
         selected = sandbox.results.get_or_select(sandbox.store.version, kind, scope, query,
                                                  lambda: select(kind, source, query, ctx))
         page = paginate(selected, query)
-        document = renderer.collection(kind, page, query, path, parent_meta, can_filter)
-        return _Response(200, document.to_bytes())
+        body = renderer.collection(kind, page, query, path, parent_meta, can_filter).to_bytes()
+        for hook in sandbox.after_listing_page:
+            hook(kind, page.rows)
+        return _Response(200, body)
 
     def _create(self, renderer: Any, kind: Kind, parent: Record | None, parent_kind: Kind | None, body: bytes,
                 content_type: str | None, principal: Principal, path: str) -> _Response:

@@ -21,11 +21,16 @@ HTTP (JSON bodies and answers):
     GET    /_sandbox/webhooks/deliveries   POST /_sandbox/webhooks/flush
     POST   /_sandbox/webhooks/wait                    {"timeout": s} → {"idle": bool}
     POST   /_sandbox/oauth/revoke_all
+
+Python only: `churn_between_pages(key, …)` changes a collection while a client pages through it
+(records removed from the page just served and new ones added, after each page is served and
+before its answer leaves), to test readers against a set that moves under them.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +62,22 @@ class UnknownRecord(ControlError):
     """The record or collection named does not exist; HTTP 404."""
 
     status = 404
+
+
+@dataclass
+class ListingChurn:
+    """A running `churn_between_pages`: which ids it removed and added; `stop()` ends it."""
+
+    key: str
+    remove_per_page: int
+    add_per_page: int
+    pages_left: int
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    stopped: bool = False
+
+    def stop(self) -> None:
+        self.stopped = True
 
 
 class Controls:
@@ -178,6 +199,40 @@ class Controls:
             store.replace("people/people", kept)
         sandbox.publish([Change(merger_kind, merger, "created"), Change(keep_kind, kept, "updated")])
         return merger
+
+    def churn_between_pages(self, key: str, *, remove: int = 1, add: int = 1, pages: int = 1_000_000
+                            ) -> ListingChurn:
+        """Change `key` under a client listing it: after each listing page of `key` is served (top
+        level or nested, before its answer leaves), delete the first `remove` records of that page
+        — ones the client has just read, so the rest shift towards it — and add `add` records with
+        new ids (copies of the page's last record, created and updated now), for `pages` pages.
+
+        Records are deleted and inserted directly, as PCO's own data changes, without webhooks.
+        """
+        churn = ListingChurn(key, remove, add, pages)
+        sandbox = self.sandbox
+
+        def after_page(kind: Kind, page_rows: list[Record]) -> None:
+            if churn.stopped or kind.key != key or churn.pages_left <= 0 or not page_rows:
+                return
+            churn.pages_left -= 1
+            store = sandbox.store
+            now = sandbox.clock.timestamp()
+            template = page_rows[-1]
+            for record in page_rows[:remove]:
+                if store.delete(key, record.id) is not None:
+                    churn.removed.append(record.id)
+            for _ in range(add):
+                copy = template.copy()
+                for stamp in ("created_at", "updated_at"):
+                    if stamp in copy.attributes:
+                        copy.attributes[stamp] = now
+                new_id = store.next_id(key)
+                store.insert(key, Record(copy.type, new_id, copy.attributes, copy.relationships))
+                churn.added.append(new_id)
+
+        sandbox.after_listing_page.append(after_page)
+        return churn
 
     # --- clock, limits, faults ------------------------------------------------------------------------
 

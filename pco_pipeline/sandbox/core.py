@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,6 +113,9 @@ class Sandbox:
                                    render_payload=self._render_payload, time_scale=config.webhook_time_scale,
                                    timeout=config.webhook_timeout, transport=config.webhook_transport)
         self.controls = Controls(self)
+        # Called with (kind, rows of the page) after each listing page is served, under the store
+        # lock, before its answer leaves (controls.churn_between_pages).
+        self.after_listing_page: list[Callable[[Kind, list[Record]], None]] = []
         self._apps: dict[bool, Any] = {}
         if data:
             self.load(data)

@@ -74,8 +74,9 @@ def plan_for(spec: ResourceSpec) -> ReadPlan:
     row = capability(spec.name)
     if spec.nested:
         return ReadPlan(spec.name, "nested listing",
-                        f"listed completely under each landed {NESTED_PARENTS[spec.name]} record on every run "
-                        f"(it has no timestamp PCO can order and filter by; {row.reference})")
+                        f"complete listing under each landed {NESTED_PARENTS[spec.name]} record on every run, "
+                        f"incremental runs included: it has no timestamp PCO can order and filter by "
+                        f"({row.reference})")
     if spec.cursor is not None:
         return ReadPlan(spec.name, "keyset",
                         f"incremental: PCO can both order and filter it by {spec.cursor} ({row.reference})")

@@ -199,3 +199,31 @@ def test_paging_parameters_belong_to_the_listing_not_to_params(make_fake, make_c
         list(client.iter_pages("/people/v2/people", params={"offset": 10}))
     page = client.get("/people/v2/people", params={"per_page": 1, "offset": 3})  # a single GET may page by hand
     assert [row["id"] for row in page["data"]] == ["1004"] and page["meta"]["total_count"] == 30
+
+
+@pytest.mark.parametrize("path, params, named", [
+    ("/check-ins/v2/locations", {"order": "updated_at", "per_page": "100"}, "order=updated_at"),
+    ("/check-ins/v2/locations", {"where[updated_at][gte]": "2024-01-01T00:00:00Z"}, "where[updated_at][gte]"),
+    ("/calendar/v2/events", {"order": "updated_at"}, "order=updated_at"),
+    ("/check-ins/v2/events", {"include": "event_labels"}, "include=event_labels"),
+    ("/groups/v2/groups/7/memberships", {"include": "group"}, "include=group"),
+    ("/people/v2/people/1", {"include": "bogus"}, "include=bogus"),
+    ("/people/v2/people", {"per_page": "250"}, "per_page=250"),
+])
+def test_every_get_refuses_what_pcos_reference_says_the_route_ignores(make_fake, make_client, path, params,
+                                                                      named):
+    """The keyset path calls `request` directly: the refusal lives there, before anything is sent."""
+    fake = make_fake(people=1)
+    client = make_client(fake)
+    with pytest.raises(PCOQueryError) as caught:
+        client.request("GET", path, params=params)
+    assert named in str(caught.value) and "developer.planning.center" in str(caught.value)
+    assert fake.count() == 0 and client.counters.snapshot().requests == 0
+
+
+def test_parameters_the_reference_allows_are_sent(make_fake, make_client):
+    fake = make_fake(people=3, emails_per_person=0)
+    client = make_client(fake)
+    client.request("GET", "/people/v2/people", params={"order": "updated_at", "where[updated_at][gte]":
+                                                       "2024-01-01T00:00:00Z", "per_page": "100"})
+    assert fake.count() == 1
