@@ -41,9 +41,8 @@ REFERENCE_REQUESTS = 50      # the integration this project replaces, for 5,000 
 REFERENCE_SECONDS = 30.0
 # full_sync's extract order (parents before nested listings)
 RESOURCES = ("people/people", "people/person_mergers", "people/households", "groups/group_types", "groups/groups",
-             "groups/memberships", "check-ins/events", "check-ins/locations", "check-ins/check_ins",
-             "check-ins/stations", "check-ins/labels", "check-ins/headcounts", "calendar/events",
-             "calendar/event_instances")
+             "groups/memberships", "check-ins/events", "check-ins/locations", "check-ins/event_times",
+             "check-ins/check_ins", "check-ins/headcounts", "calendar/events", "calendar/event_instances")
 
 
 def _minimum_requests(resource: str, records: int, sandbox: Sandbox) -> int:

@@ -400,8 +400,7 @@ EVENT_PERIOD = Kind(
 ATTENDANCE_TYPE = Kind(
     key="check-ins/attendance_types", type="AttendanceType",
     attributes=_attrs("color", "created_at:datetime", "limit:integer", "name", "updated_at:datetime"),
-    query_by=("name", "created_at", "updated_at"), order_by=("name", "created_at", "updated_at"),
-    includes=("event",),
+    **_reference("check-ins/attendance_types"),
     relationships={"event": Rel("check-ins/events", False, default=True)},
     render_stored_relationships=True,
 )

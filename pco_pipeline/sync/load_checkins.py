@@ -6,10 +6,14 @@
   'check-ins:<id>'), so mirrored check-ins can point at them.
 - `load_locations`: check-in locations → `locations` (kind 'folder' for PCO folders, else
   'room'), with their parent folder.
-- `load_checkins`: PCO check-ins → `checkins` with source 'pco'. Rows with source 'local' (made
-  at the church) are never read, changed or deleted. A PCO check-in PCO no longer has is deleted.
-Events and locations PCO no longer has keep their row (local check-ins may point at them),
-marked `pco_removed_at`.
+- `load_event_times`: the service times of check-in events → `event_times`, and the headcounts
+  taken at them → `headcounts` (named by their attendance type); the view `service_attendance`
+  adds up check-ins and headcounts per service time.
+- `load_checkins`: PCO check-ins → `checkins` with source 'pco', linked to their service time.
+  Rows with source 'local' (made at the church) are never read, changed or deleted. A PCO
+  check-in PCO no longer has is deleted, and so is a headcount.
+Events, locations and service times PCO no longer has keep their row (local check-ins may point
+at them), marked `pco_removed_at`.
 """
 
 from __future__ import annotations
@@ -125,35 +129,101 @@ def load_locations(conn: sa.Connection) -> LoadCounts:
     return counts
 
 
-CHECKIN_FIELDS = ("person_id", "event_id", "location_id", "first_name", "last_name", "kind", "security_code",
-                  "checked_in_at", "checked_out_at")
+EVENT_TIME_FIELDS = ("event_id", "name", "starts_at", "regular_count", "guest_count", "volunteer_count")
+
+
+def load_event_times(conn: sa.Connection) -> LoadCounts:
+    """Service times of check-in events → `event_times` (after the check-in events are loaded)."""
+    counts = LoadCounts()
+    staged = stage(conn, "stage_event_times", pco_state.EVENT_TIMES, columns="e.id AS event_id",
+                   joins="LEFT JOIN events e ON e.pco_id = s.event_pco_id AND e.source = 'check-ins'")
+    record = landed_record("check-ins/event_times")
+    counts.quarantined = reject_invalid(conn, "event_times", "stage_event_times", "event time", record_sql=record)
+    counts.quarantined += reject(
+        conn, "event_times", "stage_event_times", "s.event_pco_id IS NOT NULL AND s.event_id IS NULL",
+        quarantine.MISSING_PARENT,
+        "'PCO event time ' || s.pco_id || ' belongs to check-in event ' || s.event_pco_id"
+        " || ', not in the church database'", record_sql=record)
+    counts.created, counts.updated = _upsert(conn, "event_times", "stage_event_times", EVENT_TIME_FIELDS)
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.deactivated = _mark_removed(conn, "event_times", "TRUE", "check-ins/event_times", "t.pco_id")
+    quarantine.apply_stage(conn, "event_times")
+    return counts
+
+
+HEADCOUNT_FIELDS = ("event_time_id", "attendance_type", "total")
+
+
+def load_headcounts(conn: sa.Connection) -> LoadCounts:
+    """Headcounts → `headcounts` (after the service times); one PCO no longer has is deleted."""
+    counts = LoadCounts()
+    staged = stage(conn, "stage_headcounts", pco_state.HEADCOUNTS, columns="t.id AS event_time_id",
+                   joins="LEFT JOIN event_times t ON t.pco_id = s.event_time_pco_id")
+    record = landed_record("check-ins/headcounts")
+    counts.quarantined = reject_invalid(conn, "headcounts", "stage_headcounts", "headcount", record_sql=record)
+    counts.quarantined += reject(
+        conn, "headcounts", "stage_headcounts", "s.event_time_id IS NULL", quarantine.MISSING_PARENT,
+        "'PCO headcount ' || s.pco_id || ' was taken at event time ' || COALESCE(s.event_time_pco_id, '(none)')"
+        " || ', not in the church database'", record_sql=record)
+    fields = ", ".join(HEADCOUNT_FIELDS)
+    staged_fields = ", ".join(f"s.{f}" for f in HEADCOUNT_FIELDS)
+    counts.updated = count(conn, f"""
+        UPDATE headcounts h SET {', '.join(f'{f} = s.{f}' for f in HEADCOUNT_FIELDS)}, updated_at = now()
+        FROM stage_headcounts s
+        WHERE h.pco_id = s.pco_id AND ({', '.join('h.' + f for f in HEADCOUNT_FIELDS)}) IS DISTINCT FROM ({staged_fields})
+        """)
+    counts.created = count(conn, f"""
+        INSERT INTO headcounts (pco_id, {fields})
+        SELECT s.pco_id, {staged_fields} FROM stage_headcounts s
+        WHERE NOT EXISTS (SELECT 1 FROM headcounts h WHERE h.pco_id = s.pco_id)
+        ORDER BY length(s.pco_id), s.pco_id
+        """)
+    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.deactivated = count(conn, """
+        DELETE FROM headcounts h
+        WHERE EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'check-ins/headcounts'
+                        AND l.pco_id = h.pco_id AND l.removed_at IS NOT NULL)
+        """)
+    quarantine.apply_stage(conn, "headcounts")
+    return counts
+
+
+CHECKIN_FIELDS = ("person_id", "event_id", "location_id", "event_time_id", "first_name", "last_name", "kind",
+                  "security_code", "checked_in_at", "checked_out_at")
 
 
 def load_checkins(engine: sa.Engine) -> LoadReport:
-    """Check-in events, locations, then PCO check-ins; returns counts for all three."""
+    """Check-in events, locations, service times and headcounts, then PCO check-ins; returns counts
+    for each."""
     with engine.begin() as conn:
         begin_load(conn, "checkins")
         report = {"checkin_events": load_checkin_events(conn), "locations": load_locations(conn)}
+        report["event_times"] = load_event_times(conn)
+        report["headcounts"] = load_headcounts(conn)
         counts = LoadCounts()
         staged = stage(conn, "stage_checkins", pco_state.CHECKINS,
-                       columns="p.id AS person_id, e.id AS event_id, l.id AS location_id",
+                       columns="p.id AS person_id, e.id AS event_id, l.id AS location_id, t.id AS event_time_id",
                        joins="LEFT JOIN people p ON p.pco_id = s.person_pco_id"
                              " LEFT JOIN events e ON e.pco_id = s.event_pco_id AND e.source = 'check-ins'"
-                             " LEFT JOIN locations l ON l.pco_id = s.location_pco_id")
+                             " LEFT JOIN locations l ON l.pco_id = s.location_pco_id"
+                             " LEFT JOIN event_times t ON t.pco_id = s.event_time_pco_id")
         record = landed_record("check-ins/check_ins")
         counts.quarantined = reject_invalid(conn, "checkins", "stage_checkins", "check-in", record_sql=record)
         counts.quarantined += reject(
             conn, "checkins", "stage_checkins",
             "(s.person_pco_id IS NOT NULL AND s.person_id IS NULL) OR (s.event_pco_id IS NOT NULL AND s.event_id IS NULL)"
-            " OR (s.location_pco_id IS NOT NULL AND s.location_id IS NULL)",
+            " OR (s.location_pco_id IS NOT NULL AND s.location_id IS NULL)"
+            " OR (s.event_time_pco_id IS NOT NULL AND s.event_time_id IS NULL)",
             quarantine.MISSING_PARENT,
             "'PCO check-in ' || s.pco_id || ' refers to ' || concat_ws(', ',"
             " CASE WHEN s.person_pco_id IS NOT NULL AND s.person_id IS NULL THEN 'person ' || s.person_pco_id END,"
             " CASE WHEN s.event_pco_id IS NOT NULL AND s.event_id IS NULL THEN 'event ' || s.event_pco_id END,"
-            " CASE WHEN s.location_pco_id IS NOT NULL AND s.location_id IS NULL THEN 'location ' || s.location_pco_id END)"
+            " CASE WHEN s.location_pco_id IS NOT NULL AND s.location_id IS NULL THEN 'location ' || s.location_pco_id END,"
+            " CASE WHEN s.event_time_pco_id IS NOT NULL AND s.event_time_id IS NULL"
+            "      THEN 'event time ' || s.event_time_pco_id END)"
             " || ', not in the church database'",
             details_sql="jsonb_build_object('person', s.person_pco_id, 'event', s.event_pco_id,"
-                        " 'location', s.location_pco_id)", record_sql=record)
+                        " 'location', s.location_pco_id, 'event_time', s.event_time_pco_id)", record_sql=record)
         set_fields = ", ".join(f"{f} = s.{f}" for f in CHECKIN_FIELDS)
         counts.updated = count(conn, f"""
             UPDATE checkins c SET {set_fields}, updated_at = now()

@@ -374,6 +374,34 @@ def normalize_checkin(attributes: Mapping[str, Any]) -> dict[str, Any]:
     })
 
 
+def normalize_event_time(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """A Check-Ins EventTime: one service time of a check-in event, with PCO's check-in counts."""
+    check = _Collector()
+    starts_at = check(parse_timestamp, attributes.get("starts_at"), "starts_at")
+    if starts_at is None and not check.problems:
+        check.problems.append("event time has no starts_at")
+    return check.result({
+        "name": clean_text(attributes.get("name")),
+        "starts_at": _iso(starts_at),
+        **{count: check(parse_int, attributes.get(count), count, minimum=0, maximum=INT32_MAX)
+           for count in ("regular_count", "guest_count", "volunteer_count")},
+    })
+
+
+def normalize_headcount(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """A Check-Ins Headcount: people counted at a service time without checking in."""
+    check = _Collector()
+    total = check(parse_int, attributes.get("total"), "total", minimum=0, maximum=INT32_MAX)
+    if total is None and not check.problems:
+        check.problems.append("headcount has no total")
+    return check.result({"total": total})
+
+
+def normalize_attendance_type(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """What a headcount counts (e.g. "Adults")."""
+    return {"name": clean_text(attributes.get("name")), "problems": []}
+
+
 def normalize_person_merger(attributes: Mapping[str, Any]) -> dict[str, Any]:
     check = _Collector()
     keep = clean_text(attributes.get("person_to_keep_id"))

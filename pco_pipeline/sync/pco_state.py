@@ -175,11 +175,34 @@ FROM pco_landing l
 WHERE l.resource = 'check-ins/locations' AND l.removed_at IS NULL
 """
 
+# Service times of check-in events; the event is named the way CHECKIN_EVENTS names it.
+EVENT_TIMES = f"""
+SELECT t.pco_id, '{CHECKIN_EVENT_PREFIX}' || COALESCE(t.parent_pco_id, t.relationships->>'event') AS event_pco_id,
+       {_text('t', 'name')}, {_typed('t', 'starts_at', 'timestamptz')},
+       {_typed('t', 'regular_count', 'integer')}, {_typed('t', 'guest_count', 'integer')},
+       {_typed('t', 'volunteer_count', 'integer')},
+       {_problems('t')} AS problems
+FROM pco_landing t
+WHERE t.resource = 'check-ins/event_times' AND t.removed_at IS NULL
+"""
+
+# Headcounts, named by their attendance type (side-loaded with them).
+HEADCOUNTS = f"""
+SELECT h.pco_id, COALESCE(h.parent_pco_id, h.relationships->>'event_time') AS event_time_pco_id,
+       a.normalized->>'name' AS attendance_type, {_typed('h', 'total', 'integer')},
+       {_problems('h')} AS problems
+FROM pco_landing h
+LEFT JOIN pco_landing a ON a.resource = 'check-ins/attendance_types' AND a.pco_id = h.relationships->>'attendance_type'
+WHERE h.resource = 'check-ins/headcounts' AND h.removed_at IS NULL
+"""
+
 CHECKINS = f"""
 SELECT c.pco_id, c.relationships->>'person' AS person_pco_id,
        '{CHECKIN_EVENT_PREFIX}' || (c.relationships->>'event') AS event_pco_id,
        CASE jsonb_typeof(c.relationships->'locations')
             WHEN 'array' THEN c.relationships->'locations'->>0 END AS location_pco_id,
+       CASE jsonb_typeof(c.relationships->'event_times')
+            WHEN 'array' THEN c.relationships->'event_times'->>0 END AS event_time_pco_id,
        {_text('c', 'first_name')}, {_text('c', 'last_name')}, {_text('c', 'kind')},
        {_text('c', 'security_code')}, {_typed('c', 'checked_in_at', 'timestamptz')},
        {_typed('c', 'checked_out_at', 'timestamptz')},

@@ -99,13 +99,26 @@ COMPARISONS = (
         _plain("name", "kind", "age_min_months", "age_max_months", "grade_min", "grade_max", "capacity",
                "parent_pco_id")),
     _Comparison(
+        "event_times", pco_state.EVENT_TIMES,
+        "SELECT t.pco_id, e.pco_id AS event_pco_id, t.name, t.starts_at, t.regular_count, t.guest_count,"
+        " t.volunteer_count FROM event_times t LEFT JOIN events e ON e.id = t.event_id"
+        " WHERE t.pco_removed_at IS NULL",
+        _plain("event_pco_id", "name", "starts_at", "regular_count", "guest_count", "volunteer_count")),
+    _Comparison(
+        "headcounts", pco_state.HEADCOUNTS,
+        "SELECT h.pco_id, t.pco_id AS event_time_pco_id, h.attendance_type, h.total"
+        " FROM headcounts h JOIN event_times t ON t.id = h.event_time_id",
+        _plain("event_time_pco_id", "attendance_type", "total")),
+    _Comparison(
         "checkins", pco_state.CHECKINS,
         "SELECT c.pco_id, p.pco_id AS person_pco_id, e.pco_id AS event_pco_id, l.pco_id AS location_pco_id,"
+        " t.pco_id AS event_time_pco_id,"
         " c.first_name, c.last_name, c.kind, c.security_code, c.checked_in_at, c.checked_out_at"
         " FROM checkins c LEFT JOIN people p ON p.id = c.person_id LEFT JOIN events e ON e.id = c.event_id"
-        " LEFT JOIN locations l ON l.id = c.location_id WHERE c.source = 'pco'",
-        _plain("person_pco_id", "event_pco_id", "location_pco_id", "first_name", "last_name", "kind",
-               "security_code", "checked_in_at", "checked_out_at")),
+        " LEFT JOIN locations l ON l.id = c.location_id LEFT JOIN event_times t ON t.id = c.event_time_id"
+        " WHERE c.source = 'pco'",
+        _plain("person_pco_id", "event_pco_id", "location_pco_id", "event_time_pco_id", "first_name", "last_name",
+               "kind", "security_code", "checked_in_at", "checked_out_at")),
 )
 
 

@@ -136,15 +136,40 @@ def location(id: str, name: str, *, kind: str = "Location", parent: str | None =
 def checkin(id: str, *, person_id: str | None, event_id: str, location_ids: Sequence[str],
             first_name: str = "Kid", last_name: str = "Lee", created_at: str = "2024-03-03T15:00:00Z",
             checked_out_at: str | None = None, updated_at: str | None = None, kind: str = "Regular",
-            security_code: str = "X1Y2") -> dict[str, Any]:
+            security_code: str = "X1Y2", event_time_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """A CheckIn; `event_time_ids` adds the relationship `include=event_times` brings."""
+    relationships: dict[str, Any] = {
+        "person": _ref("Person", person_id), "event": _ref("Event", event_id),
+        "locations": {"data": [{"type": "Location", "id": i} for i in location_ids]},
+        "event_period": _ref("EventPeriod", "1")}
+    if event_time_ids is not None:
+        relationships["event_times"] = {"data": [{"type": "EventTime", "id": i} for i in event_time_ids]}
     return {"type": "CheckIn", "id": id,
             "attributes": {"first_name": first_name, "last_name": last_name, "kind": kind,
                            "security_code": security_code, "created_at": created_at,
                            "updated_at": updated_at or created_at, "checked_out_at": checked_out_at,
                            "number": 1, "one_time_guest": False, "medical_notes": None},
-            "relationships": {"person": _ref("Person", person_id), "event": _ref("Event", event_id),
-                              "locations": {"data": [{"type": "Location", "id": i} for i in location_ids]},
-                              "event_period": _ref("EventPeriod", "1")}}
+            "relationships": relationships}
+
+
+def event_time(id: str, event_id: str, starts_at: str, *, name: str | None = None, regular: int = 0,
+               guest: int = 0, volunteer: int = 0) -> dict[str, Any]:
+    return {"type": "EventTime", "id": id,
+            "attributes": {"name": name, "starts_at": starts_at, "shows_at": starts_at, "hides_at": starts_at,
+                           "regular_count": regular, "guest_count": guest, "volunteer_count": volunteer,
+                           "total_count": regular + guest + volunteer, "created_at": T0, "updated_at": T0},
+            "relationships": {"event": _ref("Event", event_id), "event_period": _ref("EventPeriod", "1")}}
+
+
+def attendance_type(id: str, name: str) -> dict[str, Any]:
+    return {"type": "AttendanceType", "id": id,
+            "attributes": {"name": name, "color": "#4caf50", "limit": None, "created_at": T0, "updated_at": T0}}
+
+
+def headcount(id: str, event_time_id: str, attendance_type_id: str, total: Any) -> dict[str, Any]:
+    return {"type": "Headcount", "id": id, "attributes": {"total": total, "created_at": T0, "updated_at": T0},
+            "relationships": {"event_time": _ref("EventTime", event_time_id),
+                              "attendance_type": _ref("AttendanceType", attendance_type_id)}}
 
 
 def person_merger(id: str, keep: str, remove: str, created_at: str = T0) -> dict[str, Any]:

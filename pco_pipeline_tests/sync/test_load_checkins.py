@@ -2,8 +2,10 @@
 
 from pco_pipeline.sync.load_checkins import load_checkins, load_events
 from pco_pipeline.sync.load_people import load_people
+from pco_pipeline.sync.reconcile import reconcile
 from pco_pipeline_tests.sync.pco_docs import (
-    calendar_event, checkin, checkin_event, event_instance, execute, land, location, person, rows, scalar)
+    attendance_type, calendar_event, checkin, checkin_event, event_instance, event_time, execute, headcount, land,
+    location, person, rows, scalar)
 
 
 def test_calendar_instances_become_events_named_by_their_calendar_event(engine):
@@ -91,3 +93,37 @@ def test_a_location_pco_removed_keeps_its_row_for_local_checkins(engine):
     report = load_checkins(engine)
     assert report["locations"].deactivated == 1
     assert scalar(engine, "SELECT pco_removed_at IS NOT NULL FROM locations WHERE pco_id = 'l1'") is True
+
+
+def test_service_times_and_their_headcounts_are_mirrored_and_add_up_per_service(engine):
+    _checkins_setup(engine)
+    land(engine, "check-ins/event_times", [
+        event_time("t1", "e1", "2024-03-03T15:00:00Z", name="First Service", regular=1, guest=1),
+        event_time("t2", "e1", "2024-03-03T16:45:00Z", name="Second Service")], listing=True)
+    land(engine, "check-ins/check_ins", [
+        checkin("c1", person_id="1", event_id="e1", location_ids=["l1"], event_time_ids=["t1"]),
+        checkin("c2", person_id=None, event_id="e1", location_ids=["l1"], event_time_ids=["t1"], kind="Guest")])
+    land(engine, "check-ins/headcounts", [headcount("h1", "t1", "a1", 80), headcount("h2", "t2", "a1", 95),
+                                          headcount("h3", "t2", "a2", 12), headcount("h4", "t404", "a1", 3),
+                                          headcount("h5", "t2", "a1", "lots")],
+         included=[attendance_type("a1", "Adults"), attendance_type("a2", "Overflow")], advance_cursor=True)
+    report = load_checkins(engine)
+    assert (report["event_times"].created, report["headcounts"].created, report["headcounts"].quarantined) == (2, 3, 2)
+    assert [tuple(r) for r in rows(engine, "SELECT event, service, starts_at::text, checked_in, counted, attendance"
+                                           " FROM service_attendance ORDER BY starts_at")] == [
+        ("Sunday Kids", "First Service", "2024-03-03 15:00:00+00", 2, 80, 82),
+        ("Sunday Kids", "Second Service", "2024-03-03 16:45:00+00", 0, 107, 107)]
+    assert [tuple(r) for r in rows(engine, "SELECT h.pco_id, h.attendance_type, h.total, t.pco_id FROM headcounts h"
+                                           " JOIN event_times t ON t.id = h.event_time_id ORDER BY h.pco_id")] == [
+        ("h1", "Adults", 80, "t1"), ("h2", "Adults", 95, "t2"), ("h3", "Overflow", 12, "t2")]
+    assert "event time t404" in scalar(engine, "SELECT reason FROM sync_quarantine WHERE record_key = 'h4'")
+    assert "total" in scalar(engine, "SELECT reason FROM sync_quarantine WHERE record_key = 'h5'")
+    assert reconcile(engine).in_sync, reconcile(engine).table()
+
+    land(engine, "check-ins/headcounts", [headcount("h1", "t1", "a1", 81)], listing=True)
+    land(engine, "check-ins/event_times", [event_time("t1", "e1", "2024-03-03T15:00:00Z", name="First Service",
+                                                      regular=1, guest=1)], listing=True)
+    again = load_checkins(engine)
+    assert (again["headcounts"].updated, again["headcounts"].deactivated, again["event_times"].deactivated) == (1, 2, 1)
+    assert scalar(engine, "SELECT pco_removed_at IS NOT NULL FROM event_times WHERE pco_id = 't2'") is True
+    assert rows(engine, "SELECT service, counted FROM service_attendance") == [("First Service", 81)]

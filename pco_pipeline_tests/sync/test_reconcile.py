@@ -45,7 +45,7 @@ def _full_load(engine):
 def test_every_synced_entity_is_compared():
     assert [c.entity for c in COMPARISONS] == [
         "people", "person_emails", "person_phones", "families", "family_members", "church_groups",
-        "group_memberships", "events", "checkin_events", "locations", "checkins"]
+        "group_memberships", "events", "checkin_events", "locations", "event_times", "headcounts", "checkins"]
 
 
 def test_before_loading_everything_is_missing(engine):
@@ -67,7 +67,7 @@ def test_a_clean_load_reconciles_with_quarantined_records_counted_apart(engine):
     assert {e.entity: e.pco_count for e in report.entities.values()} == {
         "people": 2, "person_emails": 1, "person_phones": 1, "families": 1, "family_members": 2,
         "church_groups": 2, "group_memberships": 2, "events": 1, "checkin_events": 1, "locations": 1,
-        "checkins": 1}
+        "event_times": 0, "headcounts": 0, "checkins": 1}
     assert "| people | 2 | 2 | 0 | 0 | 0 | 1 |" in report.table()
 
 

@@ -24,8 +24,8 @@ from pco_pipeline.sync.reconcile import reconcile
 
 LANDED = ("people/people", "people/emails", "people/phone_numbers", "people/addresses", "people/households",
           "people/person_mergers", "groups/group_types", "groups/groups", "groups/memberships",
-          "check-ins/events", "check-ins/locations", "check-ins/check_ins", "calendar/events",
-          "calendar/event_instances")
+          "check-ins/events", "check-ins/locations", "check-ins/event_times", "check-ins/attendance_types",
+          "check-ins/headcounts", "check-ins/check_ins", "calendar/events", "calendar/event_instances")
 
 
 def _land_everything(engine, church) -> None:

@@ -12,7 +12,7 @@ JOB_ASSETS = {
     "sync_people": (("people", "person_mergers"), ("people",)),
     "sync_families": (("households",), ("families",)),
     "sync_groups": (("group_types", "groups", "group_memberships"), ("church_groups", "group_memberships")),
-    "sync_checkins": (("checkin_events", "checkin_locations", "checkins", "stations", "labels", "headcounts"),
+    "sync_checkins": (("checkin_events", "checkin_locations", "checkin_event_times", "checkins", "headcounts"),
                       ("locations", "checkins")),
     "sync_calendar": (("calendar_events", "event_instances"), ("events",)),
 }
@@ -20,7 +20,8 @@ JOB_DESCRIPTIONS = {
     "sync_people": "PCO people (with emails, phones, addresses) and merges → church people.",
     "sync_families": "PCO households → church families and members.",
     "sync_groups": "PCO group types, groups and memberships → the church's group hierarchy.",
-    "sync_checkins": "PCO check-ins, check-in events and locations → the church's read-only mirror.",
+    "sync_checkins": "PCO check-ins, check-in events, locations, service times and headcounts → the church's "
+                     "read-only mirror.",
     "sync_calendar": "PCO Calendar events and instances → church events.",
 }
 INBOUND_TAGS = {"pco/direction": "inbound"}
@@ -50,12 +51,15 @@ full_sync = _job("full_sync", _selection(ALL_EXTRACTS, ALL_LOADS),
                  "Everything inbound, people → families → groups → check-ins and calendar. Incremental by "
                  "default; set full_refresh on the pco/* steps (as the nightly schedule does) to re-read all.")
 
-# Resources PCO can filter by updated_at: cheap to poll often.
+# Resources PCO can both order and filter by their cursor timestamp (keyset reads): cheap to poll
+# often. The rest are complete listings on every run, so polling them every 15 minutes would
+# re-read them whole.
 INCREMENTAL_EXTRACTS = tuple(e.name for e in EXTRACTS if spec_for(e.resource).incremental)
 sync_incremental = _job(
     "sync_incremental",
     _selection(INCREMENTAL_EXTRACTS, ("people", "events", "locations", "checkins")),
-    "Only what changed since the last run (people, merges, check-ins, calendar), by updated_at cursor.")
+    "Only what changed since the last run (people, merges, check-ins, headcounts, calendar event instances), "
+    "by their cursor; the resources PCO cannot keyset-page wait for the nightly full sync.")
 
 nightly_full_sync = dg.ScheduleDefinition(
     name="nightly_full_sync",

@@ -153,15 +153,20 @@ def church_events(context: dg.AssetExecutionContext, church_db: PostgresResource
                      deps=[pco_key("checkin_locations")],
                      description="PCO check-in locations → locations (rooms with age and grade ranges; folders)."),
         dg.AssetSpec(church_key("checkins"), group_name=LOAD_GROUP, kinds={"postgres"},
-                     deps=[pco_key("checkins"), pco_key("checkin_events"), church_key("people")],
+                     deps=[pco_key("checkins"), pco_key("checkin_events"), pco_key("checkin_event_times"),
+                           pco_key("headcounts"), church_key("people")],
                      description="A read-only mirror of PCO check-ins (source 'pco'), linked to people, "
-                                 "check-in events and locations. Check-ins made at the church stay untouched."),
+                                 "check-in events, service times (event_times) and locations, with the "
+                                 "headcounts taken at each service time; the view service_attendance adds "
+                                 "them up. Check-ins made at the church stay untouched."),
     ],
 )
 def church_checkins(context: dg.AssetExecutionContext, church_db: PostgresResource) -> Iterator[dg.MaterializeResult]:
     engine = church_db.get_engine()
     report = _logged(context, engine, lambda: load_checkins(engine))
     yield _result(engine, "locations", report["locations"])
-    events = report["checkin_events"]
+    events, times, headcounts = report["checkin_events"], report["event_times"], report["headcounts"]
     yield _result(engine, "checkins", report["checkins"], {
-        "checkin_events: created/updated": f"{events.created}/{events.updated}"})
+        "checkin_events: created/updated": f"{events.created}/{events.updated}",
+        "event_times: created/updated/removed": f"{times.created}/{times.updated}/{times.deactivated}",
+        "headcounts: created/updated/removed": f"{headcounts.created}/{headcounts.updated}/{headcounts.deactivated}"})
