@@ -227,3 +227,25 @@ def test_parameters_the_reference_allows_are_sent(make_fake, make_client):
     client.request("GET", "/people/v2/people", params={"order": "updated_at", "where[updated_at][gte]":
                                                        "2024-01-01T00:00:00Z", "per_page": "100"})
     assert fake.count() == 1
+
+
+def test_an_overlapping_listing_of_a_set_that_never_holds_still_gives_up_with_an_error():
+    """Each answer shares no record with the one before: the reader steps back, boundedly, then says so."""
+    from pco_pipeline.pco import PCOError
+    from pco_pipeline.pco.jsonapi import parse_document
+
+    offsets = []
+
+    def fetch(offset, cancel):
+        offsets.append(offset)
+        answer = len(offsets)
+        document = parse_document({"data": [{"type": "Person", "id": f"{answer}{i:03d}", "attributes": {}}
+                                            for i in range(100)],
+                                   "links": {"next": "more"}, "meta": {"total_count": 1000}})
+        page = Page.from_document("/people/v2/people", offset, document)
+        return lambda: page
+
+    with pytest.raises(PCOError, match="changed faster than it could be read"):
+        list(iterate_pages(fetch, overlap=2))
+    # forward to 98, back to 0, …: at most 2 × max(10, 2 × ceil(1000 / 98)) re-reads, then the error
+    assert offsets[:4] == [0, 98, 0, 98] and len(offsets) <= 2 * 22 + 2
