@@ -49,9 +49,9 @@ NESTED_PARENTS = {"groups/memberships": "groups/groups",
                   "people/household_memberships": "people/households"}
 
 # Rows each page of a complete listing asks for again from the page before: a page must share a
-# record with the one before it, so up to this many records removed ahead of the reader between
-# two pages cost nothing; more make it step back and re-read one page. 2 per 100-row page costs
-# about one request in fifty.
+# record with the one before it, so up to this many records removed from what the reader has
+# already passed (the rest shift towards it) cost nothing between two pages; more make it step
+# back and re-read a page. 2 per 100-row page costs about one request in fifty.
 LISTING_OVERLAP = 2
 
 
