@@ -7,7 +7,7 @@ import sqlalchemy as sa
 CHURCH_TABLES = (
     "people", "person_emails", "person_phones", "families", "family_members", "relationships",
     "authorized_pickups", "church_group", "group_membership", "events", "locations", "checkins",
-    "pco_sync_log", "sync_cursor", "webhook_inbox",
+    "pco_sync_log", "sync_cursor", "webhook_inbox", "webhook_rejections",
 )
 
 
