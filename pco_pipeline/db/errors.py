@@ -7,3 +7,8 @@ class DatabaseConfigError(RuntimeError):
 
 class MigrationError(RuntimeError):
     """A migration file cannot be applied as it is (edited after applying, missing, or failing)."""
+
+
+class DatabaseUnavailableError(DatabaseConfigError):
+    """The database stopped answering while a command was using it; the message names the database
+    (password masked) and what failed."""

@@ -99,7 +99,7 @@ def _check_reachable(url: URL, setting: str) -> None:
             conn.execute(sa.text("SELECT 1"))
     except Exception as exc:
         raise DatabaseConfigError(f"{setting}: cannot connect to {redact(url.render_as_string(False))}: "
-                                  f"{_server_message(exc)}") from None
+                                  f"{server_message(exc)}") from None
     finally:
         engine.dispose()
 
@@ -119,12 +119,12 @@ def _ensure_database(server_url: URL, name: str, *, setting: str) -> None:
                     if "already exists" not in str(exc):  # another process won the race
                         raise
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseConfigError(f"{setting}: cannot create database {name!r}: {_server_message(exc)}") from None
+        raise DatabaseConfigError(f"{setting}: cannot create database {name!r}: {server_message(exc)}") from None
     finally:
         engine.dispose()
 
 
-def _server_message(exc: BaseException) -> str:
+def server_message(exc: BaseException) -> str:
     """The server's own words, one line, without SQLAlchemy's boilerplate."""
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip().splitlines()

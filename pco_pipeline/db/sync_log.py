@@ -35,6 +35,14 @@ def redact_secrets(text: str) -> str:
     return _SECRET_PAIRS.sub(r"\g<key>\g<quote>***", text)
 
 
+def _stored_error(error: str | BaseException | None) -> str | None:
+    """The error as stored: secrets masked, at most MAX_ERROR_LENGTH characters."""
+    if error is None:
+        return None
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return redact_secrets(text)[:MAX_ERROR_LENGTH]
+
+
 def _counter_values(created: int | None = None, updated: int | None = None, skipped: int | None = None,
                     failed: int | None = None, requests_used: int | None = None) -> dict[str, int]:
     values = {"created_count": created, "updated_count": updated, "skipped_count": skipped,
@@ -102,10 +110,7 @@ def finish_run(engine: sa.Engine, log_id: int, status: str, *, error: str | Base
     """Close the run with `status` (success, failed, partial), final counters and the error, if any."""
     if status not in STATUSES or status == "running":
         raise ValueError(f"a finished run's status is success, failed or partial, got {status!r}")
-    message = None
-    if error is not None:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        message = redact_secrets(text)[:MAX_ERROR_LENGTH]
+    message = _stored_error(error)
     values = _counter_values(**counters)
     assignments = "".join(f", {column} = :{column}" for column in values)
     with engine.begin() as conn:
@@ -176,13 +181,31 @@ def mark_step(engine: sa.Engine, log_id: int, status: str, *, error: str | BaseE
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-    message = None
-    if error is not None:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        message = redact_secrets(text)[:MAX_ERROR_LENGTH]
+    message = _stored_error(error)
     finished = "NULL" if status == "running" else "greatest(clock_timestamp(), started_at)"
     with engine.begin() as conn:
         conn.execute(sa.text(
             f"UPDATE pco_sync_log SET status = :status, finished_at = {finished},"
             " error_message = coalesce(:error, error_message) WHERE id = :id AND status <> 'failed'"),
             {"status": status, "error": message, "id": log_id})
+
+
+def fail_open_rows(engine: sa.Engine, run_id: str, reason: str) -> int:
+    """Close the rows of Dagster run `run_id`, which ended without finishing its steps (its process
+    died, it was canceled or interrupted), as `failed` with `reason`; returns how many changed.
+
+    A row an earlier step left `success` or `partial` fails too (the run as a whole did not
+    finish); a row already `failed` keeps its own error.
+    """
+    with engine.begin() as conn:
+        return conn.execute(sa.text(
+            "UPDATE pco_sync_log SET status = 'failed', finished_at = greatest(clock_timestamp(), started_at),"
+            " error_message = :error WHERE run_id = :run_id AND status <> 'failed'"),
+            {"run_id": run_id, "error": _stored_error(reason)}).rowcount
+
+
+def running_run_ids(engine: sa.Engine) -> list[str]:
+    """The Dagster runs that still have a `running` row."""
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT DISTINCT run_id FROM pco_sync_log WHERE status = 'running' AND run_id IS NOT NULL")).scalars())
