@@ -154,16 +154,17 @@ class HeldPush:
 
 
 @pytest.fixture
-def held_push(cli: Cli, sandbox: Sandbox, engine: sa.Engine, dagster_tables: DagsterTables) -> HeldPush:
+def held_push(request: pytest.FixtureRequest, cli: Cli, sandbox: Sandbox, engine: sa.Engine,
+              dagster_tables: DagsterTables) -> HeldPush:
     """Two church people PCO lacks, the people listing done, and `push people` started with every
-    POST held HELD_POST_MS by the sandbox; returned once its run holds the pco_api slot and its
-    first POST is in flight."""
+    POST held by the sandbox (HELD_POST_MS, or the milliseconds given as the fixture's parameter);
+    returned once its run holds the pco_api slot and its first POST is in flight."""
     with engine.begin() as conn:
         add_person(conn, "Ann", "Held", birthdate=date(1980, 1, 2), email="ann.held@example.org",
                    phone="(217) 555-0101")
         add_person(conn, "Bob", "Held", birthdate=date(1981, 3, 4), email="bob.held@example.org")
     mark_people_read(engine)
-    fault = sandbox.faults.add("latency", latency_ms=HELD_POST_MS, method="POST")
+    fault = sandbox.faults.add("latency", latency_ms=getattr(request, "param", HELD_POST_MS), method="POST")
     push = cli.start("push", "people")
     wait_for(lambda: fault.fired >= 1 or push.process.poll() is not None, 90, "the push's first POST")
     assert push.process.poll() is None, push.stderr()

@@ -7,6 +7,9 @@ from pco_pipeline_tests.runs.conftest import log_rows, wait_for
 
 
 @pytest.mark.slow
+# POSTs held 8 s: listed and canceled while the push is mid-run, and the people in flight when it is
+# told to stop are pushed to the end (3 POSTs at most) within the cancel's grace period.
+@pytest.mark.parametrize("held_push", [8_000], indirect=True)
 def test_runs_lists_a_live_push_and_cancel_stops_it(cli, held_push, engine, dagster_tables):
     push = held_push.background.process
 
