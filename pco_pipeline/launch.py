@@ -114,8 +114,7 @@ def instance_and_engine(target: DatabaseTarget, *, end_dead_runs: bool = True
         engine = get_engine(target.url)
         apply_migrations(engine)  # the runs' pco_sync_log rows are closed there
         if end_dead_runs:
-            for dead in run_control.end_dead_runs(instance, engine):
-                _tell(f"{dead.describe()}: ended, its pool slots freed (its process is gone)")
+            run_control.end_dead_runs(instance, engine, _tell)
         yield instance, engine
 
 

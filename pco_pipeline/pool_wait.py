@@ -71,15 +71,16 @@ def pools_held(instance: dg.DagsterInstance, pools: Collection[str], *, dagster_
 def _wait(instance: dg.DagsterInstance, connection: sa.Connection, pools: list[str], engine: sa.Engine,
           tell: Callable[[str], None]) -> None:
     locked: set[str] = set()
-    told: set[str] = set()
+    told: set[str] = set()  # run ids already named
     unnamed_since: float | None = None
+    told_unnamed = False
     while True:
         for pool in pools:
             if pool not in locked and connection.execute(
                     sa.text("SELECT pg_try_advisory_lock(:namespace, :key)"),
                     {"namespace": _LOCK_NAMESPACE, "key": _lock_key(pool)}).scalar_one():
                 locked.add(pool)
-        run_control.end_dead_runs(instance, engine)
+        run_control.end_dead_runs(instance, engine, tell)  # a holder that died meanwhile
         holders = [run for run in run_control.unfinished_runs(instance)
                    if run.may_hold_pools and run.pools & set(pools)]
         if not holders and locked == set(pools):
@@ -93,8 +94,8 @@ def _wait(instance: dg.DagsterInstance, connection: sa.Connection, pools: list[s
             unnamed_since = None
         elif unnamed_since is None:
             unnamed_since = time.monotonic()
-        elif time.monotonic() - unnamed_since > UNNAMED_HOLDER_SECONDS and "" not in told:
-            told.add("")
+        elif time.monotonic() - unnamed_since > UNNAMED_HOLDER_SECONDS and not told_unnamed:
+            told_unnamed = True
             tell(f"waiting for the {', '.join(sorted(set(pools) - locked))} pool: another pco-pipeline command "
                  f"is starting a run in it (Ctrl-C stops waiting)")
         time.sleep(POLL_SECONDS)

@@ -13,7 +13,7 @@ every CLI launch, and `pco-pipeline runs`, first ends the runs whose process on 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,21 +96,23 @@ def find_unfinished(instance: dg.DagsterInstance, run_id: str) -> UnfinishedRun:
     raise RunNotFound(f"no unfinished run {run_id!r}: `pco-pipeline runs` lists them")
 
 
-def end_dead_runs(instance: dg.DagsterInstance, engine: sa.Engine) -> list[UnfinishedRun]:
-    """End every unfinished run whose CLI process on this host is gone; returns them.
+def end_dead_runs(instance: dg.DagsterInstance, engine: sa.Engine, tell: Callable[[str], None]) -> None:
+    """End every unfinished run whose CLI process on this host is gone, saying so through `tell`.
 
     Each is failed in Dagster (canceled if it was being canceled) with a message saying why, its
     pool slots are freed, and its `pco_sync_log` row ends `failed` with the same reason. Rows of
     runs that ended in Dagster while their row still says `running` are closed too.
     """
-    dead = [run for run in unfinished_runs(instance) if run.alive is False]
-    for run in dead:
+    for run in unfinished_runs(instance):
+        if run.alive is not False:
+            continue
         assert run.process is not None
         reason = (f"its pco-pipeline process ({run.process.describe()}) ended before the run did: killed, "
                   f"crashed or cut off from its database")
-        end_run(instance, engine, run.run_id, reason, canceled=run.status == Status.CANCELING)
+        canceled = run.status == Status.CANCELING
+        end_run(instance, engine, run.run_id, reason, canceled=canceled)
+        tell(f"{run.describe()}: marked {'canceled' if canceled else 'failed'} and its pool slots freed")
     close_logs_of_ended_runs(instance, engine)
-    return dead
 
 
 def end_run(instance: dg.DagsterInstance, engine: sa.Engine, run_id: str, reason: str, *, canceled: bool) -> None:

@@ -76,7 +76,8 @@ class RunProcess:
     def stop(self, grace_seconds: float) -> bool:
         """SIGTERM the process, and SIGKILL it if it is still there after `grace_seconds`.
 
-        Returns whether it is gone. Only for a process on this host. Liveness is polled rather
+        Returns whether it is gone (False also when this user may not signal it). Only for a
+        process on this host. Liveness is polled rather
         than waited for: a process whose parent has not reaped it yet stays a zombie, dead all the same.
         """
         try:
@@ -88,6 +89,8 @@ class RunProcess:
                 send()  # psutil refuses (NoSuchProcess) when the pid now belongs to another process
             except psutil.NoSuchProcess:
                 return True
+            except psutil.AccessDenied:  # another user's process
+                return False
             deadline = time.monotonic() + wait_seconds
             while time.monotonic() < deadline:
                 if not self.is_alive():

@@ -53,7 +53,8 @@ def run_cancel(args) -> int:
     print(f"run {run.run_id} ({run.job_name}): {outcome.status.value}; its pool slots are free and its "
           f"pco_sync_log row failed (canceled by {by})")
     if outcome.process_stopped is False:
-        print(f"warning: its process ({run.process.describe()}) is still running after SIGKILL", file=sys.stderr)
+        print(f"warning: its process ({run.process.describe()}) could not be stopped: stop it by hand",
+              file=sys.stderr)
         return 1
     if run.process is None:
         print("note: the Dagster daemon or UI launched it; if its run worker still runs, terminate it in the UI",

@@ -37,3 +37,19 @@ def test_a_waiting_sync_names_the_holder_once_and_stops_on_sigterm(cli, held_pus
     assert [job for job, _status in runs.values()] == ["push_people"]  # no sync_people run left behind
     assert runs[held_push.run_id] == ("push_people", "STARTED")  # the holder goes on
     assert held_push.background.process.poll() is None
+
+
+@pytest.mark.slow
+def test_a_waiting_sync_runs_once_the_holder_dies(cli, held_push, sandbox, dagster_tables):
+    sync = cli.start("sync", "people")
+    wait_for(lambda: WAITING in sync.stderr() or sync.process.poll() is not None, 60, "the sync waiting")
+    sandbox.faults.remove(held_push.fault.id)
+    held_push.background.process.send_signal(signal.SIGKILL)
+
+    sync.process.wait(timeout=120)
+
+    assert sync.process.returncode == 0, sync.stderr()[-3000:]
+    assert f"run {held_push.run_id} (push_people, STARTED since " in sync.stderr().split(WAITING)[-1]
+    runs = dagster_tables.runs()
+    assert runs[held_push.run_id] == ("push_people", "FAILURE")
+    assert runs[dagster_tables.run_of("sync_people")] == ("sync_people", "SUCCESS")
