@@ -30,7 +30,7 @@ HOLDING_STATUSES = frozenset({Status.STARTING, Status.STARTED, Status.CANCELING}
 
 
 class RunNotFound(LookupError):
-    """No unfinished run has this id (or id prefix); the message says which runs exist."""
+    """No unfinished run has this id (or id prefix); the message says why (unknown, ambiguous, ended)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class UnfinishedRun:
         return f"pid {self.process.pid} on {self.process.host} ({state})"
 
     def describe(self) -> str:
+        """"run ID (job, STATUS since WHEN, launcher)": how messages name the run."""
         return (f"run {self.run_id} ({self.job_name}, {self.status.value} since {self.since:%Y-%m-%d %H:%M:%S}, "
                 f"{self.launcher()})")
 
@@ -138,12 +139,13 @@ def close_logs_of_ended_runs(instance: dg.DagsterInstance, engine: sa.Engine) ->
     run_ids = sync_log.running_run_ids(engine)
     if not run_ids:
         return
-    ended = instance.get_run_records(filters=dg.RunsFilter(run_ids=run_ids, statuses=[Status.FAILURE,
-                                                                                       Status.CANCELED]))
+    ended = instance.get_run_records(filters=dg.RunsFilter(run_ids=run_ids,
+                                                           statuses=[Status.FAILURE, Status.CANCELED]))
     for record in ended:
         run = record.dagster_run
-        sync_log.fail_open_rows(engine, run.run_id, f"the run ended {run.status.value} in Dagster before its step "
-                                                    f"recorded an outcome (interrupted, or its database was unreachable)")
+        reason = (f"the run ended {run.status.value} in Dagster before its step recorded an outcome "
+                  f"(interrupted, or its database was unreachable)")
+        sync_log.fail_open_rows(engine, run.run_id, reason)
 
 
 @dataclass(frozen=True)
