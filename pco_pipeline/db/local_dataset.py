@@ -15,6 +15,8 @@ import sqlalchemy as sa
 # Foreign-key order: every table comes after the tables it references.
 TABLE_ORDER = ("people", "person_emails", "person_phones", "families", "family_members", "relationships",
                "authorized_pickups", "church_group", "group_membership", "events", "locations", "checkins")
+# PCO-only mirror tables that reference the church tables: emptied with them on a replace.
+_DEPENDENT_MIRRORS = ("event_times", "headcounts")
 # Tables whose rows reference rows of the same table: parents must be inserted first.
 _SELF_REFERENCES = {"church_group": "parent_id", "locations": "parent_id"}
 
@@ -48,7 +50,7 @@ def load_local_dataset(engine: sa.Engine, local: Mapping[str, Sequence[Mapping]]
                 f"the church database already has rows in {occupied}; loading a dataset is for an empty "
                 f"database (pass replace=True to delete the existing church data first)")
         if occupied:
-            tables = ", ".join(f'"{t}"' for t in TABLE_ORDER)
+            tables = ", ".join(f'"{t}"' for t in (*TABLE_ORDER, *_DEPENDENT_MIRRORS))
             try:
                 with conn.begin_nested():
                     conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
