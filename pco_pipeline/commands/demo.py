@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.migrations import apply_migrations
-from pco_pipeline.launch import prepare_environment, run_job
+from pco_pipeline.runs.launch import prepare_environment, run_job
 from pco_pipeline.paths import state_dir
 
 DEFAULT_PEOPLE = 2000

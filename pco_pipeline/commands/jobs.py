@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pco_pipeline.launch import run_job
+from pco_pipeline.runs.launch import run_job
 
 
 def register(subparsers) -> None:

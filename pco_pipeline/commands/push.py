@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pco_pipeline.launch import run_job
+from pco_pipeline.runs.launch import run_job
 
 PUSH_JOBS = {"people": "push_people", "families": "push_families",
              "group-memberships": "push_group_memberships", "full": "full_push"}

@@ -7,9 +7,9 @@ import getpass
 import os
 import sys
 
-from pco_pipeline.launch import instance_and_engine, prepare_environment
-from pco_pipeline.run_control import RunNotFound, cancel_run, unfinished_runs
-from pco_pipeline.run_process import this_host
+from pco_pipeline.runs.launch import instance_and_engine, prepare_environment
+from pco_pipeline.runs.control import RunNotFound, cancel_run, unfinished_runs
+from pco_pipeline.runs.process import this_host
 
 CANCEL_GRACE_SECONDS = 30.0
 

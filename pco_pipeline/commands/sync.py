@@ -6,7 +6,7 @@ import sys
 
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.sync_log import recent_runs
-from pco_pipeline.launch import prepare_environment, run_job
+from pco_pipeline.runs.launch import prepare_environment, run_job
 
 SYNC_JOBS = {"people": "sync_people", "families": "sync_families", "groups": "sync_groups",
              "checkins": "sync_checkins", "calendar": "sync_calendar", "full": "full_sync"}

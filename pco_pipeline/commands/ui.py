@@ -27,7 +27,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pco_pipeline.launch import prepare_environment
+from pco_pipeline.runs.launch import prepare_environment
 from pco_pipeline.paths import project_root, state_dir
 from pco_pipeline.pco.config import DEFAULT_BASE_URL as DEFAULT_PCO_BASE
 from pco_pipeline.sandbox.persistence import SnapshotError

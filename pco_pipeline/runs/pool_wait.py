@@ -28,8 +28,8 @@ from contextlib import contextmanager
 import dagster as dg
 import sqlalchemy as sa
 
-from pco_pipeline import run_control
 from pco_pipeline.db.resolve import with_driver
+from pco_pipeline.runs import control
 
 POLL_SECONDS = 1.0
 # Waiting on a lock whose holder shows no run yet (it is creating it) this long: say so anyway.
@@ -46,7 +46,7 @@ def pools_held(instance: dg.DagsterInstance, pools: Collection[str], *, dagster_
                tell: Callable[[str], None]) -> Iterator[None]:
     """Wait until this process may run steps in `pools`, then hold them until the block ends.
 
-    While waiting, dead CLI runs are ended (`run_control.end_dead_runs`, so a holder that dies
+    While waiting, dead CLI runs are ended (`control.end_dead_runs`, so a holder that dies
     is noticed) and `tell` is called once per run found holding a pool (run id, job, since when,
     launcher). `engine` is the church database's (for the runs' `pco_sync_log` rows).
     """
@@ -80,8 +80,8 @@ def _wait(instance: dg.DagsterInstance, connection: sa.Connection, pools: list[s
                     sa.text("SELECT pg_try_advisory_lock(:namespace, :key)"),
                     {"namespace": _LOCK_NAMESPACE, "key": _lock_key(pool)}).scalar_one():
                 locked.add(pool)
-        run_control.end_dead_runs(instance, engine, tell)  # a holder that died meanwhile
-        holders = [run for run in run_control.unfinished_runs(instance)
+        control.end_dead_runs(instance, engine, tell)  # a holder that died meanwhile
+        holders = [run for run in control.unfinished_runs(instance)
                    if run.may_hold_pools and run.pools & set(pools)]
         if not holders and locked == set(pools):
             return

@@ -24,7 +24,7 @@ from pco_pipeline.db.errors import DatabaseUnavailableError
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.db.resolve import DatabaseTarget, redact, resolve_database, server_message
 from pco_pipeline.paths import project_root
-from pco_pipeline.run_process import RunProcess
+from pco_pipeline.runs.process import RunProcess
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -69,7 +69,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
             log_level: str = "INFO"):
     """Execute `job_name` in-process on the persistent instance; return the ExecuteInProcessResult.
 
-    First the runs whose CLI process is gone are ended (`run_control.end_dead_runs`), and the run
+    First the runs whose CLI process is gone are ended (`control.end_dead_runs`), and the run
     waits, outside Dagster, until nothing else uses its pools (`pool_wait`; who holds them is said
     once on stderr). The run is tagged with this process (`RunProcess`). A run interrupted
     (Ctrl-C, SIGTERM) before Dagster took charge of it is marked canceled; a `pco_sync_log` row
@@ -77,7 +77,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
     DatabaseUnavailableError: one line naming the database and what failed (the traceback is
     logged at debug level).
     """
-    from pco_pipeline import pool_wait, run_control
+    from pco_pipeline.runs import control, pool_wait
     from pco_pipeline.definitions import defs
 
     target = prepare_environment()
@@ -97,7 +97,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
         except KeyboardInterrupt:
             _end_interrupted(instance, engine, launch)
             raise
-        run_control.close_logs_of_ended_runs(instance, engine)
+        control.close_logs_of_ended_runs(instance, engine)
         return result
 
 
@@ -108,13 +108,13 @@ def instance_and_engine(target: DatabaseTarget, *, end_dead_runs: bool = True
     the runs whose CLI process is gone (each said on stderr), unless `end_dead_runs` is false."""
     import dagster as dg
 
-    from pco_pipeline import run_control
+    from pco_pipeline.runs import control
 
     with dg.DagsterInstance.get() as instance:
         engine = get_engine(target.url)
         apply_migrations(engine)  # the runs' pco_sync_log rows are closed there
         if end_dead_runs:
-            run_control.end_dead_runs(instance, engine, _tell)
+            control.end_dead_runs(instance, engine, _tell)
         yield instance, engine
 
 
@@ -133,13 +133,13 @@ def _tell(message: str) -> None:
 def _end_interrupted(instance: DagsterInstance, engine: sa.Engine, launch: _Launch) -> None:
     """Ctrl-C or SIGTERM reached us outside Dagster's own interrupt handling: before the run
     existed (while waiting for a pool), or between its creation and Dagster taking charge."""
-    from pco_pipeline import run_control
+    from pco_pipeline.runs import control
 
     run = instance.get_run_by_id(launch.run_id) if launch.started else None
     if run is None:
         _tell(f"interrupted: no {launch.job_name} run was started")
     elif not run.is_finished:
-        run_control.end_run(instance, engine, launch.run_id, "canceled by Ctrl-C or SIGTERM before it started",
+        control.end_run(instance, engine, launch.run_id, "canceled by Ctrl-C or SIGTERM before it started",
                             canceled=True)
         _tell(f"interrupted: run {launch.run_id} ({launch.job_name}) marked canceled")
 

@@ -21,7 +21,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.db import sync_log
-from pco_pipeline.run_process import RunProcess
+from pco_pipeline.runs.process import RunProcess
 
 Status = dg.DagsterRunStatus
 UNFINISHED_STATUSES = [Status.QUEUED, Status.NOT_STARTED, Status.STARTING, Status.STARTED, Status.CANCELING]

@@ -3,7 +3,7 @@ whether the process behind an unfinished run still exists.
 
 A pid alone is not enough: once a process is gone the system hands its pid to another one, so
 the process's start time is recorded with it, and the host, since a pid means nothing on
-another machine. No Dagster here: `run_control` turns these tags into run decisions.
+another machine. No Dagster here: `runs.control` turns these tags into run decisions.
 """
 
 from __future__ import annotations
