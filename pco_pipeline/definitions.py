@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
+import pco_pipeline.dagster_fixes  # noqa: F401  (corrections to the pinned Dagster, in every process loading this)
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
