@@ -1,4 +1,4 @@
-"""Outbound pushes (church database → PCO): what the three pushes share. No Dagster here.
+"""Outbound pushes (church database → PCO): the rules and vocabulary the three pushes share. No Dagster here.
 
     from pco_pipeline.sync.push_people import push_people
     report = push_people(engine, client, run_id=..., dry_run=False)
@@ -19,9 +19,13 @@ follow the same rules:
   a rate limit that never opens) stop the push (`PushAborted`).
 - **Idempotent and crash-safe.** Ids are stored back as soon as PCO confirms a create, one
   record per transaction; a create whose answer was lost is found again in PCO by the next run
-  (see `push_ledger`); children are compared with what PCO already has before they are created.
-- **One push of a kind at a time** (`exclusive`): a second concurrent run of the same push
-  refuses to start rather than race the first.
+  (see `push_ledger`, `push_engine.create_recorded`); children are compared with what PCO already
+  has before they are created.
+- **One push of a kind at a time** (`push_engine.exclusive`): a second concurrent run of the same
+  push refuses to start rather than race the first.
+
+The skeleton that applies these rules is written once, in `push_engine`; each push module holds
+only its own plan and writes.
 
 Counts: `created` (POSTs PCO confirmed), `updated` (PATCHes), `adopted` (records found in PCO and
 linked instead of created again), `skipped` (not sent: invalid, or refused earlier and unchanged,
@@ -34,8 +38,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -71,44 +74,6 @@ def quarantine_entity(table: str) -> str:
     return f"push_{table}"
 
 
-def require_people_loaded(conn: sa.Connection) -> None:
-    """Refuse to create PCO people before the inbound sync knows which church people PCO already has.
-
-    Pushing an unlinked local person creates a PCO person; if PCO already had them (not yet
-    matched by the inbound sync) that is a duplicate (pco_api.md §6.8), and PCO cannot merge
-    through the API. So the people extract must have read PCO completely once, and the people
-    load must have applied everything landed.
-    """
-    listed = conn.execute(sa.text(
-        "SELECT 1 FROM pco_listing WHERE resource = 'people/people' AND finished_at IS NOT NULL LIMIT 1")).scalar()
-    if listed is None:
-        raise PushAborted("PCO's people have never been read completely: run the inbound people sync "
-                          "(`pco-pipeline sync people`) first, so people PCO already has are linked, not duplicated")
-    unloaded = conn.execute(sa.text(
-        "SELECT count(*) FROM pco_landing l WHERE l.resource = 'people/people' AND l.removed_at IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM people p WHERE p.pco_id = l.pco_id)"
-        " AND NOT EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.entity = 'people' AND q.record_key = l.pco_id"
-        "                 AND q.resolved_at IS NULL)")).scalar_one()
-    if unloaded:
-        raise PushAborted(f"{unloaded} PCO people were read but not loaded into the church database yet: run the "
-                          "inbound people sync (`pco-pipeline sync people`) first, so they are linked, not duplicated")
-
-
-@contextmanager
-def exclusive(engine: sa.Engine, push: str) -> Iterator[None]:
-    """Hold the session advisory lock of one push kind for the duration; PushAborted when taken."""
-    with engine.connect() as conn:
-        key = f"push:{push}"
-        if not conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": key}).scalar():
-            raise PushAborted(f"another {push} push is running: wait for it to finish")
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
-            conn.commit()
-
-
 # --- the plan -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -133,6 +98,12 @@ class Skip:
     record: Mapping[str, Any] | None = None
     details: Mapping[str, Any] | None = None
     quarantine: bool = True   # False: already quarantined (refused earlier, unchanged since)
+
+    @classmethod
+    def refused_earlier(cls, table: str, record_key: Any, local_id: int | None) -> Skip:
+        """A record PCO refused before and the church has not changed since (already quarantined)."""
+        return cls(table, str(record_key), local_id, REFUSED_BY_PCO,
+                   "PCO refused it before and it has not changed since", quarantine=False)
 
 
 @dataclass
@@ -285,11 +256,16 @@ class PushSession:
             return
         self.counts.add(resource, "skipped")
         if skip.quarantine:
-            with self.engine.begin() as conn:
-                quarantine.quarantine_record(
-                    conn, quarantine_entity(skip.table), skip.record_key, skip.reason_code, skip.reason,
-                    local_id=skip.local_id, details=dict(skip.details or {}), record=skip.record,
-                    direction="outbound")
+            self.quarantine(skip.table, skip.record_key, skip.local_id, skip.reason_code, skip.reason,
+                            record=skip.record, details=skip.details)
+
+    def quarantine(self, table: str, record_key: str, local_id: int | None, reason_code: str, reason: str, *,
+                   pco_id: str | None = None, record: Any = None, details: Mapping[str, Any] | None = None) -> None:
+        """Open (or refresh) the outbound quarantine row of one local record, in its own transaction."""
+        with self.engine.begin() as conn:
+            quarantine.quarantine_record(conn, quarantine_entity(table), str(record_key), reason_code, reason,
+                                         pco_id=pco_id, local_id=local_id, details=dict(details or {}),
+                                         record=record, direction="outbound")
 
     def resolve(self, conn: sa.Connection, table: str, record_key: str) -> None:
         """The record went through: close its outbound quarantine row, if any."""
@@ -302,10 +278,7 @@ class PushSession:
         with self._lock:
             if len(self.report.failures) < self.MAX_FAILURES_KEPT:
                 self.report.failures.append(f"{table} {record_key}: {reason}")
-        with self.engine.begin() as conn:
-            quarantine.quarantine_record(conn, quarantine_entity(table), str(record_key), reason_code, reason,
-                                         local_id=local_id, details=dict(details or {}), record=record,
-                                         direction="outbound")
+        self.quarantine(table, record_key, local_id, reason_code, reason, record=record, details=details)
 
     def refused(self, resource: str, table: str, record_key: str, local_id: int | None, error: PCOError,
                 sent: Any) -> None:
@@ -321,23 +294,6 @@ class PushSession:
 
 def is_aborting(error: BaseException) -> bool:
     return isinstance(error, ABORTING_ERRORS)
-
-
-def close_failed_create(engine: sa.Engine, ledger_id: int, error: PCOError) -> None:
-    """Close the intent of a create PCO answered with an error; re-raise errors that stop the run.
-
-    An error that stops the run (credentials, scope, unreachable, rate limit) means PCO made
-    nothing ('abandoned'); any other answer is PCO refusing the record ('refused'). A lost answer
-    would have been PCOWriteOutcomeUnknown, which never reaches here.
-    """
-    from pco_pipeline.sync import push_ledger
-
-    aborting = is_aborting(error)
-    with engine.begin() as conn:
-        push_ledger.close_intent(conn, ledger_id, "abandoned" if aborting else "refused",
-                                 error.detail or error.message)
-    if aborting:
-        raise error
 
 
 def changed_by_pco(sent: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -17,31 +17,31 @@
    email). The household's current members are read first (one GET per family), so a member is
    never added twice.
 
-Needs the inbound sync's view of PCO's households (`require_households_loaded`), because that is
-how a family PCO already has is told apart from a new one.
+Needs the inbound sync's view of PCO's households (`push_engine.HOUSEHOLDS_LOADED`), because that
+is how a family PCO already has is told apart from a new one. The create's ledger steps (intent,
+look-up after a lost answer, adoption) are `push_engine.create_recorded`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from pco_pipeline.pco.client import PCOClient, resource_body
-from pco_pipeline.pco.errors import PCOError, PCONotFound, PCOWriteOutcomeUnknown
+from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.normalize import InvalidValue, clean_text, parse_timestamp
-from pco_pipeline.sync.push import (MISSING_IN_PCO, OUTCOME_UNKNOWN, POSSIBLE_DUPLICATE, PlannedWrite, PushAborted,
-                                    PushReport, PushSession, Skip, close_failed_create, exclusive, is_aborting,
+from pco_pipeline.sync.normalize import clean_text
+from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, PlannedWrite, PushReport, PushSession, Skip,
                                     refused_earlier_sql)
+from pco_pipeline.sync.push_engine import (HOUSEHOLDS_LOADED, Operation, PushKind, RecordedCreate, create_recorded,
+                                           run_push, send)
 from pco_pipeline.sync.push_validate import household_problems, printable
 from pco_pipeline.sync.quarantine import INVALID_DATA
-
-CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Member:
 
 
 @dataclass
-class FamilyPush:
+class FamilyPush(RecordedCreate):
     family_id: int
     name: str
     pco_id: str | None                  # None: the household is created
@@ -61,36 +61,37 @@ class FamilyPush:
     intent: ledger.Intent | None = None
     updated_at: datetime | None = None
 
+    pco_noun = "PCO household"
+    linked_meanwhile_remedy = "remove one of them in PCO"
+
     @property
     def label(self) -> str:
         return f"family {self.family_id} ({printable(self.name)})"
 
-    def body(self) -> dict[str, Any]:
-        return resource_body("Household", {"name": self.name},
-                             relationships={"people": [("Person", m.pco_id) for m in self.members],
-                                            "primary_contact": ("Person", self.primary_contact.pco_id)})
-
     def sent(self) -> dict[str, Any]:
         """What the ledger keeps of the create: the name and the people it named."""
         return {"name": self.name, "people": [m.pco_id for m in self.members],
-                "primary_contact": self.primary_contact.pco_id}
+                "primary_contact": self.primary_contact.pco_id if self.primary_contact else None}
 
+    def operation(self) -> Operation:
+        body = resource_body("Household", {"name": self.name},
+                             relationships={"people": [("Person", m.pco_id) for m in self.members],
+                                            "primary_contact": ("Person", self.sent()["primary_contact"])})
+        return Operation("create", "Household", "families", str(self.family_id), self.family_id, self.label,
+                         "/people/v2/households", body, self.sent())
 
-def require_households_loaded(conn: sa.Connection) -> None:
-    """Refuse to create households before the inbound sync has read and loaded PCO's households."""
-    listed = conn.execute(sa.text(
-        "SELECT 1 FROM pco_listing WHERE resource = 'people/households' AND finished_at IS NOT NULL LIMIT 1")).scalar()
-    if listed is None:
-        raise PushAborted("PCO's households have never been read: run the inbound families sync "
-                          "(`pco-pipeline sync families`) first, so families PCO already has are not duplicated")
-    unloaded = conn.execute(sa.text(
-        "SELECT count(*) FROM pco_landing h WHERE h.resource = 'people/households' AND h.removed_at IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM families f WHERE f.pco_id = h.pco_id)"
-        " AND NOT EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.entity = 'families' AND q.record_key = h.pco_id"
-        "                 AND q.resolved_at IS NULL)")).scalar_one()
-    if unloaded:
-        raise PushAborted(f"{unloaded} PCO households were read but not loaded into the church database yet: run the "
-                          "inbound families sync (`pco-pipeline sync families`) first")
+    def candidates(self, client: PCOClient) -> Iterator[Resource]:
+        """A lost create's household is one of the primary contact's."""
+        return client.iter_records(f"/people/v2/people/{self.sent()['primary_contact']}/households")
+
+    def is_ours(self, record: Resource, sent: Mapping[str, Any]) -> bool:
+        return (clean_text(record.get("name")) or "").casefold() == str(sent.get("name") or "").casefold()
+
+    def store(self, conn: sa.Connection, resource: Resource) -> bool:
+        return bool(conn.execute(sa.text(
+            "UPDATE families SET pco_id = :pco_id, pco_updated_at = CAST(:updated AS timestamptz),"
+            " updated_at = now() WHERE id = :id AND pco_id IS NULL"),
+            {"pco_id": resource.id, "updated": resource.get("updated_at"), "id": self.family_id}).rowcount)
 
 
 _MEMBERS_IN_PCO = """
@@ -167,8 +168,7 @@ def plan_families(session: PushSession) -> list[FamilyPush]:
                                            f"{item.label}: " + "; ".join(problems), record=item.sent()))
             continue
         if family_id in refused and intent is None:
-            session.skip("Household", Skip("families", str(family_id), family_id, "refused_by_pco",
-                                           "PCO refused it before and it has not changed since", quarantine=False))
+            session.skip("Household", Skip.refused_earlier("families", family_id, family_id))
             continue
         elsewhere = sorted({h for m in item.members for h in households_of.get(m.pco_id, ())})
         if elsewhere and intent is None:
@@ -204,6 +204,12 @@ def _missing_members(session: PushSession, rows: list[dict], households_of: dict
     return list(additions.values())
 
 
+def plan_batches(session: PushSession) -> Iterator[Sequence[FamilyPush]]:
+    """The plan, one family per batch (so the run log's progress moves family by family)."""
+    for item in plan_families(session):
+        yield (item,)
+
+
 # --- execution ----------------------------------------------------------------------------------
 
 class _FamilyPusher:
@@ -212,75 +218,12 @@ class _FamilyPusher:
 
     def push(self, item: FamilyPush) -> None:
         if item.pco_id is None:
-            household = self._create(item)
+            household, _ = create_recorded(self.session, self.client, item)
             if household is not None:
                 missing = [m for m in item.members if m.pco_id not in set(household.relationship_ids("people"))]
                 self._add_members(FamilyPush(item.family_id, item.name, household.id, missing), known=household)
         else:
             self._add_members(item)
-
-    def _find_created(self, item: FamilyPush, since: datetime) -> Resource | None:
-        """The household a lost create made: one of the primary contact's, with our name, created since."""
-        contact = item.primary_contact.pco_id
-        with self.session.engine.connect() as conn:
-            linked = set(conn.execute(sa.text("SELECT pco_id FROM families WHERE pco_id IS NOT NULL")).scalars())
-        found = []
-        for household in self.client.iter_records(f"/people/v2/people/{contact}/households"):
-            try:
-                created = parse_timestamp(household.get("created_at"), "created_at")
-            except InvalidValue:
-                created = None
-            if household.id in linked or created is None or created < since - CLOCK_SKEW:
-                continue
-            if (clean_text(household.get("name")) or "").casefold() != item.name.casefold():
-                continue
-            found.append((created, len(household.id), household.id, household))
-        return min(found, key=lambda f: f[:3])[3] if found else None
-
-    def _store(self, item: FamilyPush, ledger_id: int, household: Resource, state: str) -> bool:
-        session = self.session
-        with session.engine.begin() as conn:
-            stored = conn.execute(sa.text(
-                "UPDATE families SET pco_id = :pco_id, pco_updated_at = CAST(:updated AS timestamptz),"
-                " updated_at = now() WHERE id = :id AND pco_id IS NULL"),
-                {"pco_id": household.id, "updated": household.get("updated_at"), "id": item.family_id}).rowcount
-            ledger.confirm(conn, ledger_id, household, state=state,
-                           detail=None if stored else "the local family was linked to another household meanwhile")
-            if stored:
-                session.resolve(conn, "families", str(item.family_id))
-        if not stored:
-            session.failed("Household", "families", str(item.family_id), item.family_id, "linked_meanwhile",
-                           f"{item.label} was linked to another household while PCO household {household.id} was "
-                           "being created for it: remove one of them in PCO", record=item.sent())
-            return False
-        session.counts.add("Household", "adopted" if state == "adopted" else "created")
-        return True
-
-    def _create(self, item: FamilyPush) -> Resource | None:
-        session = self.session
-        if item.intent is not None:
-            found = self._find_created(item, item.intent.sent_at)
-            if found is not None:
-                return found if self._store(item, item.intent.id, found, "adopted") else None
-        with session.engine.begin() as conn:
-            intent = ledger.record_intent(conn, run_id=session.run_id, resource_type="Household",
-                                          local_table="families", local_key=str(item.family_id), sent=item.sent())
-        ledger_id, sent_at = intent.id, intent.sent_at
-        try:
-            household = self.client.post("/people/v2/households", item.body())
-        except PCOWriteOutcomeUnknown:
-            found = self._find_created(item, sent_at)
-            if found is not None:
-                return found if self._store(item, ledger_id, found, "adopted") else None
-            session.failed("Household", "families", str(item.family_id), item.family_id, OUTCOME_UNKNOWN,
-                           f"{item.label}: PCO's answer to the create was lost and PCO does not show the household "
-                           "yet; the next push looks again before creating", record=item.sent())
-            return None
-        except PCOError as exc:
-            close_failed_create(session.engine, ledger_id, exc)
-            session.refused("Household", "families", str(item.family_id), item.family_id, exc, item.sent())
-            return None
-        return household if self._store(item, ledger_id, household, "confirmed") else None
 
     def _add_members(self, item: FamilyPush, known: Resource | None = None) -> None:
         """Add the item's members PCO's household lacks (reading the household unless just created)."""
@@ -300,53 +243,31 @@ class _FamilyPusher:
                 return
         present = set(household.relationship_ids("people"))
         for member in item.members:
-            key = f"{item.family_id}:{member.person_id}"
             if member.pco_id in present:
                 continue
-            body = resource_body("HouseholdMembership", {"pending": False},
-                                 relationships={"person": ("Person", member.pco_id)})
-            try:
-                created = self.client.post(f"/people/v2/households/{item.pco_id}/household_memberships", body)
-            except PCOWriteOutcomeUnknown:
-                session.failed("HouseholdMembership", "family_members", key, member.person_id, OUTCOME_UNKNOWN,
-                               f"{item.label}: PCO's answer to adding person {member.person_id} was lost; the next "
-                               "push reads the household before adding again", record={"person": member.pco_id})
-                continue
-            except PCOError as exc:
-                if is_aborting(exc):
-                    raise
-                session.refused("HouseholdMembership", "family_members", key, member.person_id, exc,
-                                {"person": member.pco_id, "pending": False})
+            key = f"{item.family_id}:{member.person_id}"
+            sent = {"pending": False, "person": member.pco_id}
+            op = Operation("create", "HouseholdMembership", "family_members", key, member.person_id, item.label,
+                           f"/people/v2/households/{item.pco_id}/household_memberships",
+                           resource_body("HouseholdMembership", {"pending": False},
+                                         relationships={"person": ("Person", member.pco_id)}), sent)
+            created = send(session, self.client, op, lost=f"PCO's answer to adding person {member.person_id} was "
+                                                          "lost; the next push reads the household before adding again")
+            if created is None:
                 continue
             with session.engine.begin() as conn:
-                ledger.record_write(conn, run_id=session.run_id, resource_type="HouseholdMembership", action="create",
-                                    local_table="family_members", local_key=key,
-                                    sent={"pending": False, "person": member.pco_id}, resource=created,
+                ledger.record_write(conn, run_id=session.run_id, resource_type=op.resource, action=op.action,
+                                    local_table=op.table, local_key=key, sent=sent, resource=created,
                                     parent_pco_id=item.pco_id)
-                session.resolve(conn, "family_members", key)
-            session.counts.add("HouseholdMembership", "created")
+                session.resolve(conn, op.table, key)
+            session.counts.add(op.resource, "created")
+
+
+FAMILIES = PushKind("families", plan_batches, lambda session, client: _FamilyPusher(session, client).push,
+                    needs=HOUSEHOLDS_LOADED)
 
 
 def push_families(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
                   progress: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push church families PCO lacks and members its households lack (see the module docstring)."""
-    session = PushSession("families", engine, client, run_id=run_id, dry_run=dry_run)
-    with exclusive(engine, "families"):
-        with engine.connect() as conn:
-            require_households_loaded(conn)
-        items = plan_families(session)
-        if dry_run:
-            return session.report
-        if client is None:
-            raise ValueError("a push that sends needs a PCO client")
-        pusher = _FamilyPusher(session, client)
-        for item in items:
-            try:
-                pusher.push(item)
-            except PCOError as exc:
-                if is_aborting(exc):
-                    raise PushAborted(f"push_families stopped: {exc}") from exc
-                raise
-            if progress is not None:
-                progress(session.report)
-    return session.report
+    return run_push(FAMILIES, engine, client, run_id=run_id, dry_run=dry_run, progress=progress)

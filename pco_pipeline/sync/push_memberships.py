@@ -20,7 +20,7 @@ counted in the plan's notes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,11 +28,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from pco_pipeline.pco.client import PCOClient, resource_body
-from pco_pipeline.pco.errors import PCOError, PCONotFound, PCOWriteOutcomeUnknown
+from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.push import (MISSING_IN_PCO, OUTCOME_UNKNOWN, PlannedWrite, PushAborted, PushReport, PushSession,
-                                    Skip, exclusive, is_aborting, refused_earlier_sql)
+from pco_pipeline.sync.push import MISSING_IN_PCO, PlannedWrite, PushReport, PushSession, Skip, refused_earlier_sql
+from pco_pipeline.sync.push_engine import Operation, PushKind, run_push, send
 
 PCO_ROLES = {"leader": "leader"}   # every other local leader type is a PCO member
 
@@ -64,6 +64,18 @@ class MembershipPush:
         if self.joined_at is not None:
             attributes["joined_at"] = self.joined_at.isoformat()
         return attributes
+
+    def create(self) -> Operation:
+        sent = self.create_attributes()
+        return Operation("create", "Membership", "group_membership", str(self.membership_id), self.membership_id,
+                         self.label, f"/groups/v2/groups/{self.group_pco_id}/memberships",
+                         resource_body("Membership", sent), sent)
+
+    def role_update(self, pco_id: str) -> Operation:
+        sent = {"role": self.role}
+        return Operation("update", "Membership", "group_membership", str(self.membership_id), self.membership_id,
+                         self.label, f"/groups/v2/groups/{self.group_pco_id}/memberships/{pco_id}",
+                         resource_body("Membership", sent, id=pco_id), sent)
 
 
 _IN_SCOPE = """
@@ -112,9 +124,8 @@ def plan_memberships(session: PushSession) -> dict[str, list[MembershipPush]]:
             if item.pco_role is None or item.pco_role == item.role:
                 continue
         if row.refused_earlier:
-            session.skip("Membership", Skip("group_membership", str(item.membership_id), item.membership_id,
-                                            "refused_by_pco", "PCO refused it before and it has not changed since",
-                                            quarantine=False))
+            session.skip("Membership", Skip.refused_earlier("group_membership", item.membership_id,
+                                                            item.membership_id))
             continue
         if item.pco_id is None:
             plan.add(PlannedWrite("create", "Membership", item.label, tuple(
@@ -128,14 +139,21 @@ def plan_memberships(session: PushSession) -> dict[str, list[MembershipPush]]:
     return by_group
 
 
+def plan_batches(session: PushSession) -> Iterator[Sequence[tuple[str, list[MembershipPush]]]]:
+    """The plan, one PCO group per batch: (group id, its memberships to write)."""
+    for group in plan_memberships(session).items():
+        yield (group,)
+
+
 # --- execution ----------------------------------------------------------------------------------
 
 class _MembershipPusher:
     def __init__(self, session: PushSession, client: PCOClient) -> None:
         self.session, self.client = session, client
 
-    def push_group(self, group_pco_id: str, items: list[MembershipPush]) -> None:
+    def push_group(self, group: tuple[str, list[MembershipPush]]) -> None:
         session = self.session
+        group_pco_id, items = group
         try:
             current = {m.relationship_ids("person")[0]: m
                        for m in self.client.iter_records(f"/groups/v2/groups/{group_pco_id}/memberships")
@@ -152,83 +170,41 @@ class _MembershipPusher:
                 session.report.plan.notes["memberships PCO removed (not re-created)"] += 1
                 continue
             if existing is None:
-                self._create(item)
+                op = item.create()
+                created = send(session, self.client, op, lost="PCO's answer to the create was lost; the next push "
+                                                              "lists the group before adding it again")
+                if created is not None:
+                    self._store(item, op, created, "confirmed")
                 continue
             if item.pco_id is None:
-                self._link(item, existing)
+                self._store(item, item.create(), existing, "adopted")
             if existing.get("role") != item.role:
-                self._update_role(item, existing)
+                op = item.role_update(existing.id)
+                updated = send(session, self.client, op, lost="PCO's answer to the role change was lost; the next "
+                                                              "push compares the role again")
+                if updated is not None:
+                    self._store(item, op, updated, "confirmed")
 
-    def _create(self, item: MembershipPush) -> None:
-        session = self.session
-        sent = item.create_attributes()
-        key = str(item.membership_id)
-        try:
-            created = self.client.post(f"/groups/v2/groups/{item.group_pco_id}/memberships",
-                                       resource_body("Membership", sent))
-        except PCOWriteOutcomeUnknown:
-            session.failed("Membership", "group_membership", key, item.membership_id, OUTCOME_UNKNOWN,
-                           f"{item.label}: PCO's answer to the create was lost; the next push lists the group before "
-                           "adding it again", record=sent)
-            return
-        except PCOError as exc:
-            if is_aborting(exc):
-                raise
-            session.refused("Membership", "group_membership", key, item.membership_id, exc, sent)
-            return
-        self._store(item, created, sent, "create", "confirmed")
-        session.counts.add("Membership", "created")
-
-    def _link(self, item: MembershipPush, existing: Resource) -> None:
-        self._store(item, existing, item.create_attributes(), "create", "adopted")
-        self.session.counts.add("Membership", "adopted")
-
-    def _update_role(self, item: MembershipPush, existing: Resource) -> None:
-        session = self.session
-        key = str(item.membership_id)
-        sent = {"role": item.role}
-        try:
-            updated = self.client.patch(f"/groups/v2/groups/{item.group_pco_id}/memberships/{existing.id}",
-                                        resource_body("Membership", sent, id=existing.id))
-        except PCOError as exc:
-            if is_aborting(exc):
-                raise
-            session.refused("Membership", "group_membership", key, item.membership_id, exc, sent)
-            return
-        self._store(item, updated, sent, "update", "confirmed")
-        session.counts.add("Membership", "updated")
-
-    def _store(self, item: MembershipPush, resource: Resource, sent: dict, action: str, state: str) -> None:
+    def _store(self, item: MembershipPush, op: Operation, resource: Resource, state: str) -> None:
         session = self.session
         with session.engine.begin() as conn:
             conn.execute(sa.text("UPDATE group_membership SET pco_id = :pco_id, updated_at = now()"
                                  " WHERE id = :id AND pco_id IS DISTINCT FROM :pco_id"),
                          {"pco_id": resource.id, "id": item.membership_id})
-            ledger.record_write(conn, run_id=session.run_id, resource_type="Membership", action=action,
-                                local_table="group_membership", local_key=str(item.membership_id), sent=sent,
-                                resource=resource, parent_pco_id=item.group_pco_id, state=state)
-            session.resolve(conn, "group_membership", str(item.membership_id))
+            ledger.record_write(conn, run_id=session.run_id, resource_type=op.resource, action=op.action,
+                                local_table=op.table, local_key=op.key, sent=op.sent, resource=resource,
+                                parent_pco_id=item.group_pco_id, state=state)
+            session.resolve(conn, op.table, op.key)
         item.pco_id = resource.id
+        outcome = "adopted" if state == "adopted" else "created" if op.action == "create" else "updated"
+        session.counts.add(op.resource, outcome)
+
+
+GROUP_MEMBERSHIPS = PushKind("group_memberships", plan_batches,
+                             lambda session, client: _MembershipPusher(session, client).push_group)
 
 
 def push_group_memberships(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None,
                            dry_run: bool = False, progress: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push the church's memberships in PCO groups (see the module docstring)."""
-    session = PushSession("group_memberships", engine, client, run_id=run_id, dry_run=dry_run)
-    with exclusive(engine, "group_memberships"):
-        by_group = plan_memberships(session)
-        if dry_run:
-            return session.report
-        if client is None:
-            raise ValueError("a push that sends needs a PCO client")
-        pusher = _MembershipPusher(session, client)
-        for group_pco_id, items in by_group.items():
-            try:
-                pusher.push_group(group_pco_id, items)
-            except PCOError as exc:
-                if is_aborting(exc):
-                    raise PushAborted(f"push_group_memberships stopped: {exc}") from exc
-                raise
-            if progress is not None:
-                progress(session.report)
-    return session.report
+    return run_push(GROUP_MEMBERSHIPS, engine, client, run_id=run_id, dry_run=dry_run, progress=progress)

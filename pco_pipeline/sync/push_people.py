@@ -3,7 +3,7 @@
 Who is pushed:
 - local people without a `pco_id` (not merged away), unless the inbound sync found them
   ambiguous (a PCO person matched them and someone else: pushing would make a duplicate), and
-  only once the inbound people sync is up to date (`push.require_people_loaded`);
+  only once the inbound people sync is up to date (`push_engine.PEOPLE_LOADED`);
 - the still-unsent emails, phones and family address of people this pipeline created in PCO
   (a create interrupted before its contacts, or a contact fixed after it was refused).
 People linked by the inbound sync are not pushed: PCO owns their data.
@@ -24,45 +24,37 @@ What is sent, per person (≤ 3 requests for one email and one phone):
    linked instead of created. The local contact gets its PCO id and PCO's location and primary
    flag (and E.164), so the next inbound sync finds nothing to change.
 
-People are pushed by a small pool of threads sharing the client (its rate budget is shared and
-thread-safe), in id order, `BATCH` at a time, so memory stays bounded.
+People are pushed by the engine's small pool of threads sharing the client (its rate budget is
+shared and thread-safe), in id order, `BATCH` at a time, so memory stays bounded; the ledger
+steps of the create (intent, look-up by remote_id, adoption) are `push_engine.create_recorded`'s.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from pco_pipeline.pco.client import PCOClient, resource_body
-from pco_pipeline.pco.errors import PCOError, PCONotFound, PCOWriteOutcomeUnknown
+from pco_pipeline.pco.errors import PCOError, PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.normalize import InvalidValue, clean_text, normalize_email, normalize_phone, parse_timestamp
-from pco_pipeline.sync.push import (CHANGED_BY_PCO, MISSING_IN_PCO, OUTCOME_UNKNOWN, POSSIBLE_DUPLICATE,
-                                    PlannedWrite, PushAborted, PushReport, PushSession, Skip, changed_by_pco,
-                                    close_failed_create, exclusive, is_aborting, quarantine_entity, refused_earlier_sql,
-                                    require_people_loaded)
+from pco_pipeline.sync.normalize import clean_text, normalize_email, normalize_phone
+from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, PlannedWrite, PushReport, PushSession, Skip,
+                                    refused_earlier_sql)
+from pco_pipeline.sync.push_engine import (PEOPLE_LOADED, Operation, PushKind, RecordedCreate, create_recorded,
+                                           run_push, send)
 from pco_pipeline.sync.push_validate import (address_attributes, address_problems, email_problems, person_problems,
                                              phone_problems, printable)
-from pco_pipeline.sync.quarantine import INVALID_DATA, quarantine_record
-
-log = logging.getLogger(__name__)
+from pco_pipeline.sync.quarantine import INVALID_DATA
 
 BATCH = 500
 DEFAULT_WORKERS = 4
 PERSON_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate", "child", "grade",
                  "status", "membership")
 CONTACT_INCLUDES = ("emails", "phone_numbers", "addresses")
-# A PCO person found by remote_id after a lost answer must have been created after the intent
-# was written, give or take this much clock difference between PCO and the database.
-CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -83,14 +75,23 @@ class ContactPush:
             return f"address of family {self.local_id}"
         return f"{'email' if self.resource == 'Email' else 'phone'} {self.local_id}"
 
+    def operation(self, person: PersonPush, pco_id: str) -> Operation:
+        """The create under PCO person `pco_id` (no ledger intent: PCO's contacts are read first)."""
+        return Operation("create", self.resource, self.table, self.key, self.local_id, person.label,
+                         f"/people/v2/people/{pco_id}/{self.relationship}",
+                         resource_body(self.resource, self.attributes), self.attributes)
+
 
 @dataclass
-class PersonPush:
+class PersonPush(RecordedCreate):
     person: dict[str, Any]
     pco_id: str | None                       # None: the person is created
     attributes: dict[str, Any]               # the Person create's attributes
     contacts: list[ContactPush] = field(default_factory=list)
     intent: ledger.Intent | None = None      # a create whose answer a previous run lost
+
+    pco_noun = "PCO person"
+    linked_meanwhile_remedy = "merge the two in PCO"
 
     @property
     def id(self) -> int:
@@ -100,6 +101,25 @@ class PersonPush:
     def label(self) -> str:
         name = " ".join(str(self.person.get(f) or "").strip() for f in ("first_name", "last_name")).strip()
         return f"person {self.id} ({printable(name)})" if name else f"person {self.id}"
+
+    def operation(self) -> Operation:
+        return Operation("create", "Person", "people", str(self.id), self.id, self.label, "/people/v2/people",
+                         resource_body("Person", self.attributes), self.attributes)
+
+    def candidates(self, client: PCOClient) -> Iterator[Resource]:
+        """PCO people with our remote_id, with their contacts (an adopted person's are compared next)."""
+        return client.iter_records("/people/v2/people", where={"remote_id": self.id}, include=list(CONTACT_INCLUDES))
+
+    def is_ours(self, record: Resource, sent: Mapping[str, Any]) -> bool:
+        return str(record.get("remote_id")) == str(self.id) and all(
+            (clean_text(record.get(f)) or "").casefold() == (clean_text(sent.get(f)) or "").casefold()
+            for f in ("first_name", "last_name"))
+
+    def store(self, conn: sa.Connection, resource: Resource) -> bool:
+        return bool(conn.execute(sa.text(
+            "UPDATE people SET pco_id = :pco_id, pco_updated_at = CAST(:updated AS timestamptz), updated_at = now()"
+            " WHERE id = :id AND pco_id IS NULL"),
+            {"pco_id": resource.id, "updated": resource.get("updated_at"), "id": self.id}).rowcount)
 
 
 def _match_key(resource: str, attributes: dict[str, Any]) -> Any:
@@ -184,8 +204,7 @@ def _skip(session: PushSession, resource: str, table: str, key: Any, local_id: i
           code: str = INVALID_DATA, record: Any = None, details: dict | None = None, refused_earlier: bool = False
           ) -> None:
     if refused_earlier:
-        session.skip(resource, Skip(table, str(key), local_id, "refused_by_pco",
-                                    "PCO refused it before and it has not changed since", quarantine=False))
+        session.skip(resource, Skip.refused_earlier(table, key, local_id))
     else:
         session.skip(resource, Skip(table, str(key), local_id, code, reason, record=record, details=details))
 
@@ -276,132 +295,25 @@ def plan_batches(session: PushSession, batch: int = BATCH) -> Iterator[list[Pers
 
 # --- execution ----------------------------------------------------------------------------------
 
-def _created_at(record: Resource) -> datetime | None:
-    try:
-        return parse_timestamp(record.get("created_at"), "created_at")
-    except InvalidValue:
-        return None
-
-
 class _PeoplePusher:
     def __init__(self, session: PushSession, client: PCOClient) -> None:
         self.session, self.client = session, client
-        self.stop = threading.Event()
-        self.error: BaseException | None = None
 
     def push(self, item: PersonPush) -> None:
-        """Push one person; after an error that ends the run, queued people return untouched."""
-        if self.stop.is_set():
-            return
-        try:
-            self._push(item)
-        except PCOError as exc:
-            self.stop.set()
-            if not is_aborting(exc):
-                raise
-            self.error = self.error or exc
-        except BaseException:
-            self.stop.set()
-            raise
-
-    def _push(self, item: PersonPush) -> None:
+        """Create the person (unless linked), then the contacts PCO lacks."""
         pco_id, existing = item.pco_id, None
         if pco_id is None:
-            pco_id, existing = self._create(item)
-            if pco_id is None:
+            person, state = create_recorded(self.session, self.client, item)
+            if person is None:
                 return
+            pco_id = person.id
+            existing = {name: person.related_list(name) if state == "adopted" else [] for name in CONTACT_INCLUDES}
         if item.contacts:
             if existing is None:
                 existing = self._existing_contacts(item, pco_id)
                 if existing is None:
                     return
             self._push_contacts(item, pco_id, existing)
-
-    # -- the person
-
-    def _find_by_remote_id(self, item: PersonPush, since: datetime) -> Resource | None:
-        """The PCO person a lost create made, if PCO has it (see the module docstring)."""
-        records = list(self.client.iter_records("/people/v2/people", where={"remote_id": item.id},
-                                                include=list(CONTACT_INCLUDES)))
-        if not records:
-            return None
-        with self.session.engine.connect() as conn:
-            linked = set(conn.execute(sa.text("SELECT pco_id FROM people WHERE pco_id = ANY(:ids)"),
-                                      {"ids": [r.id for r in records]}).scalars())
-        sent = item.intent.sent if item.intent is not None else item.attributes
-        candidates = []
-        for record in records:
-            if record.id in linked or str(record.get("remote_id")) != str(item.id):
-                continue
-            if any((clean_text(record.get(f)) or "").casefold() != (clean_text(sent.get(f)) or "").casefold()
-                   for f in ("first_name", "last_name")):
-                continue
-            created = _created_at(record)
-            if created is None or created < since - CLOCK_SKEW:
-                continue
-            candidates.append((created, len(record.id), record.id, record))
-        return min(candidates, key=lambda c: c[:3])[3] if candidates else None
-
-    def _store_person(self, item: PersonPush, ledger_id: int, resource: Resource, state: str) -> bool:
-        changed = changed_by_pco(item.attributes, resource.attributes) if state == "confirmed" else {}
-        detail = "; ".join(f"{k}: sent {a!r}, PCO kept {b!r}" for k, (a, b) in changed.items()) or None
-        with self.session.engine.begin() as conn:
-            stored = conn.execute(sa.text(
-                "UPDATE people SET pco_id = :pco_id, pco_updated_at = CAST(:updated AS timestamptz), updated_at = now()"
-                " WHERE id = :id AND pco_id IS NULL"),
-                {"pco_id": resource.id, "updated": resource.get("updated_at"), "id": item.id}).rowcount
-            ledger.confirm(conn, ledger_id, resource, state=state,
-                           detail=detail if stored else "the local person was linked to another PCO person meanwhile")
-            if stored:
-                self.session.resolve(conn, "people", str(item.id))
-        if not stored:
-            self.session.failed("Person", "people", str(item.id), item.id, "linked_meanwhile",
-                                f"{item.label} was linked to another PCO person while PCO person {resource.id} "
-                                "was being created for it: merge the two in PCO", record=item.attributes)
-            return False
-        self.session.counts.add("Person", "adopted" if state == "adopted" else "created")
-        if changed:
-            with self.session.engine.begin() as conn:
-                quarantine_record(conn, quarantine_entity("people"), str(item.id), CHANGED_BY_PCO,
-                                  f"PCO stored {item.label} with different values: {detail}",
-                                  pco_id=resource.id, local_id=item.id, record=item.attributes,
-                                  direction="outbound")
-        return True
-
-    def _adopt(self, item: PersonPush, ledger_id: int, found: Resource) -> tuple[str | None, dict | None]:
-        if not self._store_person(item, ledger_id, found, "adopted"):
-            return None, None
-        return found.id, {name: found.related_list(name) for name in CONTACT_INCLUDES}
-
-    def _create(self, item: PersonPush) -> tuple[str | None, dict | None]:
-        session = self.session
-        if item.intent is not None:
-            found = self._find_by_remote_id(item, item.intent.sent_at)
-            if found is not None:
-                return self._adopt(item, item.intent.id, found)
-        with session.engine.begin() as conn:
-            intent = ledger.record_intent(conn, run_id=session.run_id, resource_type="Person", local_table="people",
-                                          local_key=str(item.id), sent=item.attributes)
-        ledger_id, sent_at = intent.id, intent.sent_at
-        try:
-            created = self.client.post("/people/v2/people", resource_body("Person", item.attributes))
-        except PCOWriteOutcomeUnknown:
-            found = self._find_by_remote_id(item, sent_at)
-            if found is not None:
-                return self._adopt(item, ledger_id, found)
-            session.failed("Person", "people", str(item.id), item.id, OUTCOME_UNKNOWN,
-                           f"{item.label}: PCO's answer to the create was lost and PCO does not show the person "
-                           "yet; the next push looks again before creating", record=item.attributes)
-            return None, None
-        except PCOError as exc:
-            close_failed_create(session.engine, ledger_id, exc)
-            session.refused("Person", "people", str(item.id), item.id, exc, item.attributes)
-            return None, None
-        if not self._store_person(item, ledger_id, created, "confirmed"):
-            return None, None
-        return created.id, {name: [] for name in CONTACT_INCLUDES}
-
-    # -- contacts
 
     def _existing_contacts(self, item: PersonPush, pco_id: str) -> dict | None:
         try:
@@ -419,7 +331,6 @@ class _PeoplePusher:
 
         A crash in between loses nothing: the next push reads the person's contacts and links them.
         """
-        session = self.session
         taken = self._linked_contact_ids(existing)
         done: list[tuple[ContactPush, Resource, str]] = []
         try:
@@ -430,22 +341,12 @@ class _PeoplePusher:
                     taken.add((match.type, match.id))
                     done.append((contact, match, "adopted"))
                     continue
-                try:
-                    created = self.client.post(f"/people/v2/people/{pco_id}/{contact.relationship}",
-                                               resource_body(contact.resource, contact.attributes))
-                except PCOWriteOutcomeUnknown:
-                    session.failed(contact.resource, contact.table, contact.key, contact.local_id, OUTCOME_UNKNOWN,
-                                   f"{item.label}: PCO's answer to creating this {contact.resource} was lost; the "
-                                   "next push compares with PCO before sending it again", record=contact.attributes)
-                    continue
-                except PCOError as exc:
-                    if is_aborting(exc):
-                        raise
-                    session.refused(contact.resource, contact.table, contact.key, contact.local_id, exc,
-                                    contact.attributes)
-                    continue
-                taken.add((created.type, created.id))
-                done.append((contact, created, "confirmed"))
+                created = send(self.session, self.client, contact.operation(item, pco_id),
+                               lost=f"PCO's answer to creating this {contact.resource} was lost; the next push "
+                                    "compares with PCO before sending it again")
+                if created is not None:
+                    taken.add((created.type, created.id))
+                    done.append((contact, created, "confirmed"))
         except PCOError:
             self._store_contacts(pco_id, done)   # what PCO confirmed before the run stopped
             raise
@@ -491,39 +392,11 @@ class _PeoplePusher:
             session.counts.add(contact.resource, "adopted" if state == "adopted" else "created")
 
 
+PEOPLE = PushKind("people", plan_batches, lambda session, client: _PeoplePusher(session, client).push,
+                  needs=PEOPLE_LOADED)
+
+
 def push_people(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
                 workers: int = DEFAULT_WORKERS, progress: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push church people PCO lacks (see the module docstring). A dry run needs no client and sends nothing."""
-    session = PushSession("people", engine, client, run_id=run_id, dry_run=dry_run)
-    with exclusive(engine, "people"):
-        with engine.connect() as conn:
-            require_people_loaded(conn)
-        if dry_run:
-            for _ in plan_batches(session):
-                pass
-            return session.report
-        if client is None:
-            raise ValueError("a push that sends needs a PCO client")
-        pusher = _PeoplePusher(session, client)
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="push_people") as pool:
-            # The next batch is planned while the workers push this one (two batches at most in memory).
-            in_flight: list = []
-            try:
-                for items in plan_batches(session):
-                    queued = [pool.submit(pusher.push, item) for item in items]
-                    for future in in_flight:
-                        future.result()
-                    in_flight = queued
-                    if progress is not None:
-                        progress(session.report)
-                    if pusher.stop.is_set():
-                        break
-                for future in in_flight:
-                    future.result()
-            except BaseException:
-                pusher.stop.set()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-        if pusher.error is not None:
-            raise PushAborted(f"push_people stopped: {pusher.error}") from pusher.error
-    return session.report
+    return run_push(PEOPLE, engine, client, run_id=run_id, dry_run=dry_run, workers=workers, progress=progress)
