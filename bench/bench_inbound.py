@@ -31,10 +31,10 @@ import sqlalchemy as sa
 from bench._support import fresh_database
 from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.pco import BasicCredentials, PCOClient, PCOConfig
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.seed import generate_church
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_pipeline.demo_data import generate_church
+from pco_sandbox.server import run_sandbox_server
 from pco_pipeline.sync.catalog import spec_for
 from pco_pipeline.sync.extract import LISTING_OVERLAP, NESTED_PARENTS, extract_resource, plan_for
 from pco_pipeline.sync.load_checkins import load_checkins, load_events

@@ -25,7 +25,7 @@ import time
 import httpx
 
 from bench._support import free_port, start_sandbox
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.core import Sandbox, SandboxConfig
 
 PEOPLE = 20_000
 ROUNDS = 5
@@ -40,7 +40,7 @@ HEAVY = {"include": "emails,phone_numbers,addresses", "per_page": "100"}
 
 _SERVER = """
 import sys
-from pco_pipeline.sandbox import Sandbox, SandboxConfig, serve
+from pco_sandbox import Sandbox, SandboxConfig, serve
 sandbox = Sandbox.seeded(people=int(sys.argv[2]), seed=1,
                          config=SandboxConfig(rate_limit="off", app_id=sys.argv[3], secret=sys.argv[4]))
 serve(sandbox, port=int(sys.argv[1]), log_level="warning")

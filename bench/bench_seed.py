@@ -2,7 +2,7 @@
 
 Each run is a fresh Python process, so its peak RSS is its own (PostgreSQL's memory is not
 included). Timed separately:
-- generate: `sandbox.seed.generate_church(people=N)` — every PCO collection and the local dataset;
+- generate: `pco_pipeline.demo_data.generate_church(people=N)` — every PCO collection and the local dataset;
 - load: `db.local_dataset.load_local_dataset` into a freshly migrated database on the benchmark's
   embedded PostgreSQL (`.pco_pipeline/bench-pgdata`).
 
@@ -32,7 +32,7 @@ DATABASE = "pco_bench_seed"
 
 
 def run_once(people: int) -> dict:
-    from pco_pipeline.sandbox.seed import generate_church
+    from pco_pipeline.demo_data import generate_church
 
     started, cpu_started = time.perf_counter(), time.process_time()
     church = generate_church(people=people)

@@ -38,10 +38,10 @@ from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.defs.webhooks.apply import apply_webhooks
 from pco_pipeline.defs.webhooks.sensor import apply_webhooks_sensor, sensor_interval_seconds
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.seed import generate_church
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.seed import generate_organization
+from pco_sandbox.server import run_sandbox_server
 from pco_pipeline.sync.normalize import normalize_email
 from pco_pipeline.webhooks.server import bind_socket
 from pco_pipeline.webhooks.subscriptions import subscribe
@@ -180,7 +180,7 @@ def main() -> int:
     database_url = fresh_database(DATABASE)
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     sandbox = Sandbox(SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET))   # PCO's 100 requests / 20 s
-    sandbox.load(generate_church(people=CHURCH_PEOPLE, seed=3, now=sandbox.clock.now()).pco)
+    sandbox.load(generate_organization(people=CHURCH_PEOPLE, seed=3, now=sandbox.clock.now()).pco)
     watch, loop = Watch(), SensorLoop()
     with run_sandbox_server(sandbox) as sandbox_url, tempfile.TemporaryDirectory() as workdir, \
             dg.instance_for_test() as instance:

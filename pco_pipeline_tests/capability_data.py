@@ -1,4 +1,4 @@
-"""Synthetic records for any resource of PCO's reference table (`pco_pipeline.pco_reference`).
+"""Synthetic records for any resource of PCO's reference table (`pco_reference`).
 
 `dataset(key, count)` makes `count` records of one sandbox collection with a value for every
 attribute (varied, and not in id order, so an honoured `order` or `where` is visible), and the
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pco_pipeline.pco_reference import capability
-from pco_pipeline.sandbox.schema import BOOL, DATE, DATETIME, FLOAT, INT, JSON, KINDS, Kind
+from pco_reference import capability
+from pco_sandbox.schema import BOOL, DATE, DATETIME, FLOAT, INT, JSON, KINDS, Kind
 
 BASE = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 RELATED = 3          # records made per relationship target collection

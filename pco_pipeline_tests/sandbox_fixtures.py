@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.pco.resources import PCOResource
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.seed import SyntheticChurch, generate_church
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_pipeline.demo_data import SyntheticChurch, generate_church
+from pco_sandbox.server import run_sandbox_server
 from pco_pipeline.sync.extract import extract_resource
 from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_groups import load_group_memberships, load_groups

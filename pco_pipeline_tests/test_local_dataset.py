@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.db.local_dataset import TABLE_ORDER, LocalDatasetError, load_local_dataset
-from pco_pipeline.sandbox.seed import generate_church
+from pco_pipeline.demo_data import generate_church
 
 
 @pytest.fixture(scope="module")

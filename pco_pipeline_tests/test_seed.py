@@ -1,5 +1,5 @@
 """The synthetic church: deterministic, shaped like live PCO, internally consistent, and its
-expected matches follow the matching rules stated in pco_pipeline.sandbox.seed."""
+expected matches follow the matching rules stated in pco_sandbox.seed."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from pco_pipeline.sandbox.seed import DEFAULT_NOW, LOCAL_TABLES, MATCH_KINDS, generate_church
-from pco_pipeline.sandbox.seed_support import phone_number_attributes
+from pco_pipeline.demo_data import DEFAULT_NOW, LOCAL_TABLES, MATCH_KINDS, generate_church
+from pco_sandbox.seed_support import phone_number_attributes
 
 GOLDEN = Path(__file__).parents[2] / "shared" / "pco_golden"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -53,7 +53,7 @@ def digest(church) -> str:
 def test_same_arguments_give_identical_output_even_in_another_process():
     here = digest(generate_church(people=300, seed=7))
     assert digest(generate_church(people=300, seed=7)) == here
-    code = ("from pco_pipeline_tests.test_seed import digest; from pco_pipeline.sandbox.seed import generate_church; "
+    code = ("from pco_pipeline_tests.test_seed import digest; from pco_pipeline.demo_data import generate_church; "
             "print(digest(generate_church(people=300, seed=7)))")
     # another string-hash seed: nothing may depend on Python's per-process hashing
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED="12345"),

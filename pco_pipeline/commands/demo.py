@@ -132,9 +132,9 @@ def _forget_church_data(engine: sa.Engine) -> None:
 def _open_sandbox(args, engine: sa.Engine):
     """The sandbox organization, reopened from its state file or created (with the local dataset)."""
     from pco_pipeline.db.local_dataset import load_local_dataset
-    from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-    from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-    from pco_pipeline.sandbox.seed import generate_church
+    from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+    from pco_sandbox.core import Sandbox, SandboxConfig
+    from pco_pipeline.demo_data import generate_church
 
     state = state_dir() / "sandbox" / f"church-{args.people}-{args.seed}.json"
     config = SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET, rate_limit=args.rate_limit)
@@ -229,8 +229,8 @@ def _agreement(engine: sa.Engine, sandbox) -> tuple[bool, list[str]]:
 def run_demo(args) -> int:
     from pco_pipeline.pco.client import PCOClient
     from pco_pipeline.pco.config import PCOConfig
-    from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-    from pco_pipeline.sandbox.server import run_sandbox_server
+    from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+    from pco_sandbox.server import run_sandbox_server
     from pco_pipeline.webhooks.app import create_app
     from pco_pipeline.webhooks.server import BackgroundServer
     from pco_pipeline.webhooks.settings import ReceiverSettings

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.persistence import SnapshotError, autosave
-from pco_pipeline.sandbox.ratelimit import RateLimit
-from pco_pipeline.sandbox.server import LOOPBACK, serve
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.persistence import SnapshotError, autosave
+from pco_sandbox.ratelimit import RateLimit
+from pco_sandbox.server import LOOPBACK, serve
 
 
 def register(subparsers) -> None:

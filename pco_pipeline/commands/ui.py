@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 from pco_pipeline.runs.launch import prepare_environment
 from pco_pipeline.paths import project_root, state_dir
 from pco_pipeline.pco.config import DEFAULT_BASE_URL as DEFAULT_PCO_BASE
-from pco_pipeline.sandbox.persistence import SnapshotError
+from pco_sandbox.persistence import SnapshotError
 
 # The demo's pace (PCO's 100 requests / 20 s, ten times faster), so runs from the UI feel the same.
 SANDBOX_RATE_LIMIT = "100/2s"
@@ -158,10 +158,10 @@ def _checkout_dotenv() -> dict[str, str | None]:
 @contextmanager
 def _serve_sandbox(state: Path, database_url: str) -> Iterator[None]:
     """Serve the sandbox church kept in `state` as PCO (and the receiver it delivers webhooks to)."""
-    from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-    from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-    from pco_pipeline.sandbox.persistence import autosave
-    from pco_pipeline.sandbox.server import run_sandbox_server
+    from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+    from pco_sandbox.core import Sandbox, SandboxConfig
+    from pco_sandbox.persistence import autosave
+    from pco_sandbox.server import run_sandbox_server
 
     sandbox = Sandbox.open(state, config=SandboxConfig(app_id=DEMO_APP_ID, secret=DEMO_SECRET,
                                                        rate_limit=SANDBOX_RATE_LIMIT))

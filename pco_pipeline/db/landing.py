@@ -17,7 +17,7 @@ unchanged. `ids_at_cursor` records which ids were landed at exactly the cursor s
 paging (`keyset_params`) that must step over ties without re-reading them forever.
 
 Resources PCO cannot both order and filter by their cursor timestamp (`ResourceSpec.cursor`
-is None: PCO's reference, `pco_pipeline.pco_reference`), and full refreshes, are complete listings:
+is None: PCO's reference, `pco_reference`), and full refreshes, are complete listings:
 `start_listing` before the first page, `finish_listing` after the last one marks every row not
 seen since the start as removed. A listing that fails midway is never finished and removes
 nothing.

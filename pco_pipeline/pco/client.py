@@ -9,7 +9,7 @@
 
 What happens to a request (`request`):
 - a GET whose `where` / `order` / `include` / `filter` / `per_page` PCO would silently ignore on
-  that route (by PCO's reference, `pco_pipeline.pco_reference`) is refused with PCOQueryError
+  that route (by PCO's reference, `pco_reference`) is refused with PCOQueryError
   before anything is sent: on every path, listings and single reads alike;
 - it waits for the credential's rate budget (`ratelimit.py`), then carries the module's pinned
   `X-PCO-API-Version`, our User-Agent and the authorization header;
@@ -50,7 +50,7 @@ from pco_pipeline.pco.errors import (PCOConnectionError, PCOError, PCOWriteOutco
 from pco_pipeline.pco.jsonapi import BodyNotJSON, DocumentError, RecordError, Resource, parse_body, parse_document
 from pco_pipeline.pco.pagination import Page, build_query, check_accepted, check_query, iterate_pages
 from pco_pipeline.pco.ratelimit import RateBudget, RateLimitStatus, budget_for, tier_for_offset
-from pco_pipeline.pco_reference import route_for
+from pco_reference import route_for
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ PCO pages with `offset` + `per_page` (1..100). What the recordings show, and how
   cost nearly twice the CPU per page; and the answers waiting in the queue stay small.
 - Unknown `where`/`order`/`include`/`filter` keys are silently ignored by PCO (a filtered sync
   would quietly read everything): the client refuses them before sending by PCO's reference
-  (`pco_pipeline.pco_reference`, `check_accepted`), and for routes that table does not describe
+  (`pco_reference`, `check_accepted`), and for routes that table does not describe
   the first page's `meta.can_*` lists are checked (`check_query`); either way a `PCOQueryError`
   names the parameter before any record is yielded.
 """
@@ -44,7 +44,7 @@ from typing import Any
 
 from pco_pipeline.pco.errors import PCOError, PCOQueryError
 from pco_pipeline.pco.jsonapi import ParsedDocument, RecordError, Resource
-from pco_pipeline.pco_reference import Accepts
+from pco_reference import Accepts
 
 MAX_PER_PAGE = 100
 WHERE_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})

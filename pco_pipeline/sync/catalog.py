@@ -7,7 +7,7 @@ record, which included resources are owned children (replaced per parent) or mer
 and how its attributes are normalized.
 
 Whether a resource is read incrementally is not decided here but by PCO's reference
-(`pco_pipeline.pco_reference`, the table the sandbox and the client obey too): only a listing PCO
+(`pco_reference`, the table the sandbox and the client obey too): only a listing PCO
 can both order and filter by the cursor timestamp can be keyset-paged on it; every other read is
 a complete listing.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from pco_pipeline.pco_reference import capability
+from pco_reference import capability
 from pco_pipeline.sync import normalize as n
 
 Normalizer = Callable[[Mapping[str, Any], str], dict[str, Any]]

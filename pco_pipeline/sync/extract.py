@@ -1,7 +1,7 @@
 """Extract: read one PCO resource through the client and land it, page by page.
 
 The read plan (`plan_for`) comes from the resource's catalog spec and PCO's reference
-(`pco_pipeline.pco_reference`: the table the sandbox serves and the client enforces), never from
+(`pco_reference`: the table the sandbox serves and the client enforces), never from
 what PCO would silently ignore:
 
 - **keyset** — only where PCO can both order and filter the listing by the cursor timestamp
@@ -39,7 +39,7 @@ from pco_pipeline.db import landing
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.counters import CounterSnapshot
 from pco_pipeline.pco.jsonapi import RecordError, Resource, parse_document
-from pco_pipeline.pco_reference import capability
+from pco_reference import capability
 from pco_pipeline.sync import quarantine
 from pco_pipeline.sync.catalog import ResourceSpec, spec_for
 from pco_pipeline.sync.normalize import InvalidValue, parse_timestamp

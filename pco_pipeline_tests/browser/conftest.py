@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from pco_pipeline.commands.ui import start_dagster_dev
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.core import Sandbox
+from pco_sandbox.server import run_sandbox_server
 from pco_pipeline_tests.sandbox_fixtures import church, sandbox  # noqa: F401 (fixtures register by being imported)
 
 ROOT = Path(__file__).resolve().parents[2]

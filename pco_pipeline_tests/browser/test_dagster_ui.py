@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pco_pipeline.sandbox.core import Sandbox
+from pco_sandbox.core import Sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

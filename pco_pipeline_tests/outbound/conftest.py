@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.config import BasicCredentials, PCOConfig, RetryPolicy
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.core import Sandbox
 from pco_pipeline_tests.sandbox_fixtures import (  # noqa: F401 (fixtures register by being imported)
     instance,
     pco,

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from pco_pipeline.sandbox.core import Sandbox
+from pco_sandbox.core import Sandbox
 from pco_pipeline.sync import push_ledger
 from pco_pipeline.sync.push_families import push_families
 from pco_pipeline.sync.push_memberships import push_group_memberships

@@ -1,4 +1,4 @@
-"""A small in-test PCO for the client's unit tests (the full simulator is `pco_pipeline.sandbox`).
+"""A small in-test PCO for the client's unit tests (the full simulator is `pco_sandbox`).
 
 It reproduces the live behaviours the client must cope with, as recorded in the spec and the
 golden files: rate headers on every response (period "20" or "20 seconds"), 429 + Retry-After

@@ -16,8 +16,9 @@ import pytest
 
 from pco_pipeline.pco import (BasicCredentials, OAuthCredentials, PCOAuthError, PCOClient, PCOConfig,
                               PCOValidationError, PCOWriteOutcomeUnknown, RetryPolicy, resource_body)
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.server import InProcessTransport, run_sandbox_server
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.server import run_sandbox_server
+from pco_sandbox.transport import InProcessTransport
 
 IN_PROCESS_BASE = "https://api.planningcenteronline.com"
 INCLUDE = ["emails", "phone_numbers", "addresses"]

@@ -15,8 +15,8 @@ import pytest
 from pco_pipeline.definitions import defs
 from pco_pipeline.defs.pco.resources import ENVIRONMENT, PCO_API_POOL, PCOResource
 from pco_pipeline.pco.connection import check_connection
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.server import run_sandbox_server
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ID, SECRET = "check-app", "check-secret-4b1d9e"

@@ -23,9 +23,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.core import Sandbox
-from pco_pipeline.sandbox.faults import Fault
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.core import Sandbox
+from pco_sandbox.faults import Fault
 from pco_pipeline_tests.outbound.conftest import add_person, mark_people_read
 from pco_pipeline_tests.sandbox_fixtures import sandbox, sandbox_url  # noqa: F401 (fixtures register by being imported)
 

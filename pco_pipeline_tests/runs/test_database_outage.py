@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.db import embedded
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_pipeline.sync.reconcile import reconcile
 from pco_pipeline_tests.runs.conftest import Cli, cli_environment, log_rows, wait_for
 from pco_pipeline_tests.sandbox_fixtures import seed_church

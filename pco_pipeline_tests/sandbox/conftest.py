@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.core import Sandbox, SandboxConfig
 
 NOW = datetime(2026, 3, 10, 18, 0, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.core import Sandbox, SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_sandbox.server import run_sandbox_server
 from pco_pipeline_tests.sandbox.conftest import make_sandbox
 
 

@@ -27,8 +27,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.query import fold
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.query import fold
 from pco_pipeline_tests.sandbox.golden import (GOLDEN_DIR, LIVE_BASE, ORGANIZATION_ID, load_recordings,
                                                recorded_resources)
 

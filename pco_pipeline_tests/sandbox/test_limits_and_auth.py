@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from pco_pipeline.sandbox.core import resolve_credentials
-from pco_pipeline.sandbox.ratelimit import RateLimit, RateLimiter
+from pco_sandbox.core import resolve_credentials
+from pco_sandbox.ratelimit import RateLimit, RateLimiter
 from pco_pipeline_tests.sandbox.conftest import make_sandbox
 
 

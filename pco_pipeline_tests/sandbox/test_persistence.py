@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.persistence import SnapshotError, autosave
-from pco_pipeline.sandbox.webhooks import sign
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.persistence import SnapshotError, autosave
+from pco_sandbox.webhooks import sign
 from pco_pipeline_tests.sandbox.conftest import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,7 +323,7 @@ def test_command_refuses_a_corrupt_state_file_in_one_line(tmp_path):
 
 def test_ids_of_people_merged_away_before_loading_are_never_handed_out():
     """A seeded PersonMerger names a removed id no /people record has; a new person must not get it."""
-    from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+    from pco_sandbox.core import Sandbox, SandboxConfig
 
     box = Sandbox(SandboxConfig(rate_limit="off"))
     box.load({

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_sandbox.server import run_sandbox_server
 from pco_pipeline_tests.sandbox.conftest import make_sandbox, many_people
 
 pypco = pytest.importorskip("pypco", reason="pypco is a test extra")

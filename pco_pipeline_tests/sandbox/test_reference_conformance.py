@@ -1,4 +1,4 @@
-"""The sandbox serves exactly PCO's reference table (`pco_pipeline.pco_reference`), resource by resource.
+"""The sandbox serves exactly PCO's reference table (`pco_reference`), resource by resource.
 
 Live recordings exist for People only; for Groups, Check-Ins and Calendar the reference pages
 are the truth. For every row of the table, over a collection of more than two full pages: the
@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from pco_pipeline.pco_reference import CAPABILITIES, capability
-from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-from pco_pipeline.sandbox.schema import KINDS
+from pco_reference import CAPABILITIES, capability
+from pco_sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.schema import KINDS
 from pco_pipeline_tests.capability_data import Dataset, dataset
 
 RECORDS = 230      # more than two pages at PCO's maximum of 100

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from pco_pipeline.sandbox.webhooks import RETRY_SCHEDULE_SECONDS
+from pco_sandbox.webhooks import RETRY_SCHEDULE_SECONDS
 from pco_pipeline_tests.sandbox.conftest import make_sandbox
 
 RECEIVER = "http://receiver.test/pco"

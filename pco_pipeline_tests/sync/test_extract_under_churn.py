@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.pco import BasicCredentials, PCOClient, PCOConfig
-from pco_pipeline.pco_reference import route_for
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
-from pco_pipeline.sandbox.server import run_sandbox_server
+from pco_reference import route_for
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.server import run_sandbox_server
 from pco_pipeline.sync.catalog import RESOURCES
 from pco_pipeline.sync.extract import NESTED_PARENTS, extract_resource
 from pco_pipeline_tests.capability_data import dataset

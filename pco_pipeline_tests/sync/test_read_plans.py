@@ -1,4 +1,4 @@
-"""Every catalog resource's read plan against PCO's reference table (`pco_pipeline.pco_reference`).
+"""Every catalog resource's read plan against PCO's reference table (`pco_reference`).
 
 A plan that needs a parameter PCO would silently ignore is a programming error: it is caught
 here, for every resource, instead of by the client's refusal in the middle of a sync.
@@ -11,7 +11,7 @@ import re
 import pytest
 
 from pco_pipeline.pco.config import API_VERSIONS
-from pco_pipeline.pco_reference import CAPABILITIES, capability, route_for
+from pco_reference import CAPABILITIES, capability, route_for
 from pco_pipeline.sync.catalog import RESOURCES
 from pco_pipeline.sync.extract import plan_for, planned_requests
 

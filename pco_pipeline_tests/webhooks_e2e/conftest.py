@@ -20,7 +20,7 @@ from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.defs.webhooks.apply import apply_webhooks
 from pco_pipeline.defs.webhooks.sensor import apply_webhooks_sensor
-from pco_pipeline.sandbox.core import Sandbox
+from pco_sandbox.core import Sandbox
 from pco_pipeline.sync.normalize import normalize_email
 from pco_pipeline.sync.reconcile import reconcile
 from pco_pipeline.webhooks.app import WEBHOOK_PATH, create_app

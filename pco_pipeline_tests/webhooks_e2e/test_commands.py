@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from pco_pipeline.cli import main
-from pco_pipeline.sandbox.auth import DEMO_APP_ID, DEMO_SECRET
+from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_pipeline.sync.webhook_events import SUBSCRIBED_EVENTS
 from pco_pipeline.webhooks.server import bind_socket
 from pco_pipeline_tests.webhooks.test_serve import ServeProcess

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pco_pipeline.sandbox import seed_vocab as vocab
-from pco_pipeline.sandbox.seed_people import ORGANIZATION, PeopleApp, Person
-from pco_pipeline.sandbox.seed_support import (
+from pco_sandbox import seed_vocab as vocab
+from pco_sandbox.seed_people import ORGANIZATION, PeopleApp, Person
+from pco_sandbox.seed_support import (
     UTC, IdSequence, between, iso, iso_or_none, stream, to_many, to_one,
 )
 

@@ -27,16 +27,13 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from pco_pipeline.sandbox.clock import format_timestamp
-from pco_pipeline.sandbox.store import LoadError, Record
-
-if TYPE_CHECKING:
-    from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
+from pco_sandbox.clock import Clock, format_timestamp
+from pco_sandbox.store import LoadError, Record, Store
+from pco_sandbox.webhooks import WebhookHub
 
 FORMAT = "pco-pipeline/sandbox-snapshot"
 VERSION = 1
@@ -47,7 +44,17 @@ class SnapshotError(ValueError):
     """A snapshot file that cannot be read or written; the message names the file."""
 
 
-def snapshot(sandbox: "Sandbox") -> dict[str, Any]:
+class KeptSandbox(Protocol):
+    """The parts of a sandbox a snapshot keeps (`core.Sandbox` is one, and assembles a sandbox
+    from a read snapshot in `Sandbox.open`)."""
+
+    store: Store
+    clock: Clock
+    organization: Record
+    webhooks: WebhookHub
+
+
+def snapshot(sandbox: KeptSandbox) -> dict[str, Any]:
     """The sandbox's organization as one JSON-serializable document (a consistent view)."""
     store = sandbox.store
     with store.lock:  # records are never changed in place, so holding them is enough
@@ -81,7 +88,7 @@ def _ref_json(value: Any) -> Any:
     return None
 
 
-def save(sandbox: "Sandbox", path: str | os.PathLike[str]) -> Path:
+def save(sandbox: KeptSandbox, path: str | os.PathLike[str]) -> Path:
     """Write the snapshot to `path` atomically (temp file in the same folder, fsync, rename), mode 0600."""
     target = Path(path)
     document = snapshot(sandbox)
@@ -189,7 +196,7 @@ def restored_clock(document: Mapping[str, Any], wall_now: datetime | None = None
     return max(saved, following), False
 
 
-def load_into(sandbox: "Sandbox", document: Mapping[str, Any], source: Path) -> None:
+def load_into(sandbox: KeptSandbox, document: Mapping[str, Any], source: Path) -> None:
     """Put a read snapshot's organization into a new, empty sandbox and resume pending deliveries."""
     try:
         sandbox.store.load(document["collections"])
@@ -206,35 +213,13 @@ def load_into(sandbox: "Sandbox", document: Mapping[str, Any], source: Path) -> 
             sandbox.webhooks.redeliver(event)
 
 
-def open_sandbox(path: str | os.PathLike[str], *, people: int, seed: int,
-                 config: "SandboxConfig | None" = None) -> "Sandbox":
-    """The sandbox kept in `path`: loaded when the file exists, else seeded (people, seed) and saved."""
-    from pco_pipeline.sandbox.core import Sandbox, SandboxConfig
-
-    source = Path(path)
-    config = config or SandboxConfig()
-    if not source.exists():
-        sandbox = Sandbox.seeded(people=people, seed=seed, config=config)
-        save(sandbox, source)
-        return sandbox
-    document = read(source)
-    now, frozen = restored_clock(document)
-    sandbox = Sandbox(replace(config, clock_start=now, clock_frozen=frozen))
-    try:
-        load_into(sandbox, document, source)
-    except BaseException:
-        sandbox.close()
-        raise
-    return sandbox
-
-
-def state_token(sandbox: "Sandbox") -> tuple[int, datetime | None]:
+def state_token(sandbox: KeptSandbox) -> tuple[int, datetime | None]:
     """Changes whenever a snapshot would differ in content (a frozen clock only moves when advanced)."""
     return sandbox.store.version, sandbox.clock.now() if sandbox.clock.frozen else None
 
 
 @contextmanager
-def autosave(sandbox: "Sandbox", path: str | os.PathLike[str], *, interval: float = 10.0,
+def autosave(sandbox: KeptSandbox, path: str | os.PathLike[str], *, interval: float = 10.0,
              report: Callable[[str], None] | None = None) -> Iterator[None]:
     """Save `sandbox` to `path` every `interval` seconds when it changed, and once more on exit.
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pco_pipeline.sandbox.seed_people import ORGANIZATION, PeopleApp
-from pco_pipeline.sandbox.seed_support import UTC, IdSequence, between, iso, stream, to_one
+from pco_sandbox.seed_people import ORGANIZATION, PeopleApp
+from pco_sandbox.seed_support import UTC, IdSequence, between, iso, stream, to_one
 
 WINDOW_WEEKS = 8
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

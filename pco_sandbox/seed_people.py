@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from pco_pipeline.sandbox import seed_vocab as vocab
-from pco_pipeline.sandbox.seed_support import (
+from pco_sandbox import seed_vocab as vocab
+from pco_sandbox.seed_support import (
     IdSequence, between, date_or_none, iso, iso_or_none, phone_number_attributes, recent, valid_e164,
     stream, to_many, to_one,
 )

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pco_pipeline.sandbox.schema import KINDS, Kind, adhoc_kind
+from pco_sandbox.schema import KINDS, Kind, adhoc_kind
 
 Ref = tuple[str, str]  # (type, id)
 RelValue = Ref | list[Ref] | None

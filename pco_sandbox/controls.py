@@ -30,24 +30,26 @@ before its answer leaves), to test readers against a set that moves under them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pco_pipeline.sandbox.errors import ApiError
-from pco_pipeline.sandbox.faults import Fault
-from pco_pipeline.sandbox.ratelimit import RateLimit
-from pco_pipeline.sandbox.schema import Kind
-from pco_pipeline.sandbox.store import Record, person_display_name
-from pco_pipeline.sandbox.writes import CONTACT_KINDS, CREATED_UNDER, Change, derive_phone_fields
-
-if TYPE_CHECKING:
-    from pco_pipeline.sandbox.core import Sandbox
+from pco_sandbox.auth import Auth
+from pco_sandbox.clock import Clock
+from pco_sandbox.errors import ApiError
+from pco_sandbox.faults import Fault, Faults
+from pco_sandbox.ratelimit import RateLimit, RateLimiter
+from pco_sandbox.requestlog import RequestLog
+from pco_sandbox.schema import Kind
+from pco_sandbox.store import Record, Store, person_display_name
+from pco_sandbox.webhooks import WebhookHub
+from pco_sandbox.writes import CONTACT_KINDS, CREATED_UNDER, Change, Writer, derive_phone_fields
 
 _SILENT_PERSON_FIELDS = frozenset({"medical_notes", "passed_background_check"})
 
@@ -80,8 +82,30 @@ class ListingChurn:
         self.stopped = True
 
 
+class ControlledSandbox(Protocol):
+    """The parts of a sandbox the controls act on (`core.Sandbox` is one; the controls never see
+    the whole sandbox, so they depend on these parts and not on the module that assembles them)."""
+
+    store: Store
+    clock: Clock
+    auth: Auth
+    limiter: RateLimiter
+    faults: Faults
+    requests: RequestLog
+    writer: Writer
+    webhooks: WebhookHub
+    organization: Record
+    # Called with (kind, rows of the page) after each listing page is served (churn_between_pages).
+    after_listing_page: list[Callable[[Kind, list[Record]], None]]
+
+    @property
+    def country_code(self) -> str: ...
+
+    def publish(self, changes: Iterable[Change]) -> None: ...
+
+
 class Controls:
-    def __init__(self, sandbox: "Sandbox") -> None:
+    def __init__(self, sandbox: ControlledSandbox) -> None:
         self.sandbox = sandbox
 
     # --- records ----------------------------------------------------------------------------------
@@ -115,7 +139,7 @@ class Controls:
             if key == "people/people":
                 updated.attributes["name"] = person_display_name(updated.attributes)
             if key == "people/phone_numbers" and "number" in attributes:
-                updated.attributes.update(derive_phone_fields(str(attributes["number"]), sandbox.config.country_code))
+                updated.attributes.update(derive_phone_fields(str(attributes["number"]), sandbox.country_code))
             changed = {k for k, v in attributes.items() if record.attributes.get(k) != v}
             if touch is None:
                 touch = bool(changed) and not (key == "people/people" and changed <= _SILENT_PERSON_FIELDS) \
@@ -277,9 +301,9 @@ class Controls:
                 "requests": sandbox.requests.counters()["requests"]}
 
 
-def control_routes(sandbox: "Sandbox") -> list[Route]:
+def control_routes(controls: Controls) -> list[Route]:
     """The /_sandbox/ HTTP routes (sync handlers: Starlette runs them in its thread pool)."""
-    controls = sandbox.controls
+    sandbox = controls.sandbox
 
     def guarded(handler):
         async def endpoint(request: Request) -> Response:

@@ -1,32 +1,14 @@
-"""A deterministic synthetic church: a PCO organization (People, Groups, Check-Ins, Calendar) and
-the church's own database overlapping it, with the answer key for matching the two.
+"""The demo church: the sandbox's synthetic PCO organization and the church's own database that
+overlaps it, with the answer key for matching the two.
 
     church = generate_church(people=2000, seed=1)
-    church.pco["people/people"]      # JSON:API resource objects, as live PCO returns them
-    church.local["people"]           # rows for the church tables, explicit integer ids
+    church.pco["people/people"]      # JSON:API resource objects, as live PCO returns them (pco_sandbox.seed)
+    church.local["people"]           # rows for the church tables, explicit integer ids (local.py)
     church.expected_matches          # what the inbound matcher must conclude per local person
 
-The same (people, seed, now) always gives identical output.
-
-PCO resources
--------------
-`pco` maps "<app>/<collection>" to resource objects `{"type", "id", "attributes",
-"relationships"}` with live PCO's attribute names and value types (People ones checked against
-the recordings in shared/pco_golden). Collections: people/{people, emails, phone_numbers,
-addresses, households, household_memberships, person_mergers, campuses}, groups/{groups,
-group_types, memberships}, check-ins/{events, event_periods, event_times, locations, stations,
-labels, attendance_types, check_ins, headcounts}, calendar/{events, event_instances}. Each list
-is in id order; ids are numeric strings ascending with created_at.
-
-- No `links`: they depend on the server's base URL, so the sandbox adds them.
-- `relationships` hold every link the sandbox needs, including ones live PCO only shows with an
-  `include` (CheckIn event, locations, event_times, checked_in_at; Location event) or never
-  (HouseholdMembership household: its parent is only in the URL, so the sandbox keeps it
-  hidden); the sandbox decides what to render. A to-one that is unset is `{"data": null}`.
-- Timestamps are "YYYY-MM-DDTHH:MM:SSZ" (UTC), dates "YYYY-MM-DD"; every created_at,
-  updated_at, inactivated_at, birthdate, joined_at and check-in time is before `now`. Only
-  calendar event instances (and their published times) extend up to eight weeks after `now`.
-- PersonMerger.person_to_remove ids appear nowhere else: those people are gone from /people.
+The same (people, seed, now) always gives identical output. The PCO half is the sandbox's
+(`pco_sandbox.seed`, whose docstring describes the resources); the local half and the answer key
+are the church's side and live here, built from the organization's generator model.
 
 Matching rules the expected matches encode
 ------------------------------------------
@@ -83,23 +65,13 @@ ExpectedMatch kinds and reasons:
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
 
-from pco_pipeline.sandbox.seed_calendar import generate_calendar
-from pco_pipeline.sandbox.seed_checkins import generate_check_ins
-from pco_pipeline.sandbox.seed_groups import generate_groups
-from pco_pipeline.sandbox.seed_local import LOCAL_TABLES, MATCH_KINDS, ExpectedMatch, generate_local
-from pco_pipeline.sandbox.seed_people import ORGANIZATION, generate_people
-from pco_pipeline.sandbox.seed_support import UTC
+from pco_pipeline.demo_data.local import LOCAL_TABLES, MATCH_KINDS, ExpectedMatch, generate_local
+from pco_sandbox.seed import DEFAULT_NOW, generate_organization, without_cyclic_gc
 
 __all__ = ["DEFAULT_NOW", "LOCAL_TABLES", "MATCH_KINDS", "ExpectedMatch", "SyntheticChurch", "generate_church"]
-
-# A Sunday morning before services (06:00 in Springfield, IL).
-DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -113,31 +85,8 @@ class SyntheticChurch:
 
 def generate_church(people: int = 2000, seed: int = 1, now: datetime = DEFAULT_NOW) -> SyntheticChurch:
     """A church of exactly `people` PCO people, and its local database (see the module docstring)."""
-    if people < 1:
-        raise ValueError(f"people must be at least 1, got {people}")
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    now = now.astimezone(UTC).replace(microsecond=0)
-    with _no_gc():
-        people_app = generate_people(people, seed, now)
-        groups_app = generate_groups(people_app, seed, now)
-        pco = people_app.render()
-        pco.update(groups_app.render())
-        pco.update(generate_check_ins(people_app, seed, now))
-        pco.update(generate_calendar(people_app, seed, now))
-        local = generate_local(people_app, groups_app, seed, now)
-    return SyntheticChurch(pco=pco, local=local.tables, expected_matches=local.expected,
-                           organization=dict(ORGANIZATION), now=now)
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """The generator allocates millions of small objects and frees none: the cyclic collector
-    would rescan them all repeatedly (doubling the run time) for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    organization = generate_organization(people=people, seed=seed, now=now)
+    with without_cyclic_gc():
+        local = generate_local(organization.people, organization.groups, seed, organization.now)
+    return SyntheticChurch(pco=organization.pco, local=local.tables, expected_matches=local.expected,
+                           organization=organization.organization, now=organization.now)

@@ -31,10 +31,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
-from pco_pipeline.sandbox import errors
-from pco_pipeline.sandbox.clock import format_timestamp
-from pco_pipeline.sandbox.schema import BOOL, DATE, DATETIME, FLOAT, INT, Kind
-from pco_pipeline.sandbox.store import Record, Store
+from pco_sandbox import errors
+from pco_sandbox.clock import format_timestamp
+from pco_sandbox.schema import BOOL, DATE, DATETIME, FLOAT, INT, Kind
+from pco_sandbox.store import Record, Store
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100

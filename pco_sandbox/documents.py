@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
-from pco_pipeline.sandbox.query import ListQuery, Page
-from pco_pipeline.sandbox.schema import (ADDRESS_STREET_LINES_SINCE, DEFAULT_VERSIONS, ORGANIZATION,
-                                         WEBHOOK_SUBSCRIPTION_SINCE, Kind, Rel)
-from pco_pipeline.sandbox.store import Record, Ref, RelValue, Store
+from pco_sandbox.query import ListQuery, Page
+from pco_sandbox.schema import (ADDRESS_STREET_LINES_SINCE, DEFAULT_VERSIONS, ORGANIZATION,
+                                 WEBHOOK_SUBSCRIPTION_SINCE, Kind, Rel)
+from pco_sandbox.store import Record, Ref, RelValue, Store
 
 Document = dict[str, Any]
 

@@ -8,12 +8,14 @@
     sandbox.app                     # the ASGI app (in-process: httpx.ASGITransport(app=sandbox.app))
     sandbox.client()                # a sync httpx.Client talking to it in-process, authenticated
     with run_sandbox_server(sandbox) as base_url: ...             # real HTTP on loopback (server.py)
-
     sandbox.controls                # mutate records, merge, clock, faults, logs (controls.py)
     sandbox.webhooks                # subscriptions, deliveries, flush / wait (webhooks.py)
 
-It owns the store, the clock, auth, the rate limiter, the faults, the request log, the writer
-and the webhook hub; `publish()` turns every change into webhook deliveries.
+The composition root: it owns the store, the clock, auth, the rate limiter, the faults, the
+request log, the writer and the webhook hub, and hands the app, the controls and the snapshot
+code only the parts each declares it needs (app.ServedSandbox, controls.ControlledSandbox,
+persistence.KeptSandbox), so none of them imports this module. `publish()` turns every change
+into webhook deliveries.
 """
 
 from __future__ import annotations
@@ -21,28 +23,29 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from pco_pipeline.sandbox import persistence
-from pco_pipeline.sandbox.app import SandboxApp
-from pco_pipeline.sandbox.auth import ALL_SCOPES, DEMO_APP_ID, DEMO_SECRET, Auth
-from pco_pipeline.sandbox.clock import Clock
-from pco_pipeline.sandbox.controls import Controls
-from pco_pipeline.sandbox.documents import RenderCache, Renderer
-from pco_pipeline.sandbox.faults import Faults
-from pco_pipeline.sandbox.query import ListQuery, ResultCache
-from pco_pipeline.sandbox.ratelimit import RateLimit, RateLimiter
-from pco_pipeline.sandbox.requestlog import RequestLog
-from pco_pipeline.sandbox.schema import Kind
-from pco_pipeline.sandbox.server import InProcessTransport
-from pco_pipeline.sandbox.store import Record, Store
-from pco_pipeline.sandbox.webhooks import WebhookHub
-from pco_pipeline.sandbox.writes import Change, Writer
+from pco_sandbox import persistence
+from pco_sandbox.app import SandboxApp
+from pco_sandbox.auth import ALL_SCOPES, DEMO_APP_ID, DEMO_SECRET, Auth
+from pco_sandbox.clock import Clock
+from pco_sandbox.controls import Controls
+from pco_sandbox.documents import RenderCache, Renderer
+from pco_sandbox.faults import Faults
+from pco_sandbox.query import ListQuery, ResultCache
+from pco_sandbox.ratelimit import RateLimit, RateLimiter
+from pco_sandbox.requestlog import RequestLog
+from pco_sandbox.schema import Kind
+from pco_sandbox.store import Record, Store
+from pco_sandbox.transport import InProcessTransport
+from pco_sandbox.webhooks import WebhookHub
+from pco_sandbox.writes import Change, Writer
 
 DEFAULT_ORGANIZATION_ID = "1000001"
 
@@ -122,11 +125,11 @@ class Sandbox:
 
     @classmethod
     def seeded(cls, people: int = 2000, seed: int = 1, config: SandboxConfig | None = None) -> "Sandbox":
-        """A sandbox holding the deterministic synthetic church (pco_pipeline.sandbox.seed)."""
-        from pco_pipeline.sandbox.seed import generate_church
+        """A sandbox holding the deterministic synthetic church's organization (pco_sandbox.seed)."""
+        from pco_sandbox.seed import generate_organization
 
         sandbox = cls(config)
-        sandbox.load(generate_church(people=people, seed=seed, now=sandbox.clock.now()).pco)
+        sandbox.load(generate_organization(people=people, seed=seed, now=sandbox.clock.now()).pco)
         return sandbox
 
     @classmethod
@@ -134,11 +137,29 @@ class Sandbox:
              config: SandboxConfig | None = None) -> "Sandbox":
         """The sandbox kept in the snapshot file `path`, or, when there is none yet, the seeded church
         (`seeded(people, seed)`) saved there. Raises persistence.SnapshotError naming an unreadable file."""
-        return persistence.open_sandbox(path, people=people, seed=seed, config=config)
+        source = Path(path)
+        config = config or SandboxConfig()
+        if not source.exists():
+            sandbox = cls.seeded(people=people, seed=seed, config=config)
+            persistence.save(sandbox, source)
+            return sandbox
+        document = persistence.read(source)
+        now, frozen = persistence.restored_clock(document)
+        sandbox = cls(replace(config, clock_start=now, clock_frozen=frozen))
+        try:
+            persistence.load_into(sandbox, document, source)
+        except BaseException:
+            sandbox.close()
+            raise
+        return sandbox
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write this organization to the snapshot file `path` (atomically, mode 0600; see persistence)."""
         persistence.save(self, path)
+
+    @property
+    def country_code(self) -> str:
+        return self.config.country_code
 
     def load(self, data: Mapping[str, Any]) -> None:
         """Add JSON:API resources by "<app>/<collection>" (see store.Store.load). No webhooks fire."""
@@ -153,7 +174,7 @@ class Sandbox:
 
     def asgi_app(self, *, over_http: bool):
         if over_http not in self._apps:
-            self._apps[over_http] = SandboxApp(self, over_http=over_http)
+            self._apps[over_http] = SandboxApp(self, self.controls, over_http=over_http)
         return self._apps[over_http]
 
     def auth_header(self) -> dict[str, str]:

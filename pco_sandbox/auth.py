@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pco_pipeline.sandbox import errors
-from pco_pipeline.sandbox.clock import Clock
-from pco_pipeline.sandbox.errors import ApiError
+from pco_sandbox import errors
+from pco_sandbox.clock import Clock
+from pco_sandbox.errors import ApiError
 
 DEMO_APP_ID = "sandbox-app-id"
 DEMO_SECRET = "sandbox-secret"

@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pco_pipeline.sandbox import seed_vocab as vocab
-from pco_pipeline.sandbox.seed_people import PeopleApp, Person, ascii_fold
-from pco_pipeline.sandbox.seed_support import IdSequence, between, iso, iso_or_none, stream, to_one
+from pco_sandbox import seed_vocab as vocab
+from pco_sandbox.seed_people import PeopleApp, Person, ascii_fold
+from pco_sandbox.seed_support import IdSequence, between, iso, iso_or_none, stream, to_one
 
 _TYPE_WEIGHTS = {"Small Groups": 40, "Classes": 12, "Serve Teams": 25, "Support & Recovery": 5,
                  "Students": 10, "Unique": 8}

@@ -42,10 +42,10 @@ from urllib.parse import urlparse
 
 import httpx
 
-from pco_pipeline.sandbox import errors
-from pco_pipeline.sandbox.clock import Clock
-from pco_pipeline.sandbox.schema import WEBHOOK_EVENT_NAMES, Kind
-from pco_pipeline.sandbox.store import Record, Store
+from pco_sandbox import errors
+from pco_sandbox.clock import Clock
+from pco_sandbox.schema import WEBHOOK_EVENT_NAMES, Kind
+from pco_sandbox.store import Record, Store
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The church's own database, overlapping the synthetic PCO organization the way a real one does,
 and what the inbound matcher must conclude for every local person (`ExpectedMatch`).
 
-The matching rules these labels follow are stated in `pco_pipeline.sandbox.seed` (module
+The matching rules these labels follow are stated in `pco_pipeline.demo_data` (module
 docstring); every scenario below is built so that exactly the intended rule decides it.
 """
 
@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pco_pipeline.sandbox import seed_vocab as vocab
-from pco_pipeline.sandbox.seed_groups import GroupsApp
-from pco_pipeline.sandbox.seed_people import (
-    ORGANIZATION, Household, Merger, PeopleApp, Person, PhoneText, ascii_fold, street_address,
+from pco_pipeline.sync.normalize import normalize_email
+from pco_sandbox.seed import (
+    ORGANIZATION, UTC, GroupsApp, Household, Merger, PeopleApp, Person, PhoneText, ascii_fold, between,
+    street_address, stream, vocab,
 )
-from pco_pipeline.sandbox.seed_support import UTC, between, stream
 
 MATCH_KINDS = ("pco_id", "email", "name_birthdate", "local_only", "near_miss", "ambiguous")
 LOCAL_TABLES = ("people", "person_emails", "person_phones", "families", "family_members", "relationships",
@@ -30,7 +29,7 @@ class ExpectedMatch:
     """What the inbound matcher must conclude for one local person.
 
     kind: one of MATCH_KINDS. pco_person_id: the PCO person it is linked to (pco_id, email,
-    name_birthdate), else None. reason: the scenario, finer than kind (see seed.py).
+    name_birthdate), else None. reason: the scenario, finer than kind (see `pco_pipeline.demo_data`).
     candidates: for "ambiguous", the PCO people that found it ambiguous; for
     "pco_duplicate_earliest_created", both PCO records, the winner first. resembles: for
     "near_miss", the PCO person it looks like but must not be linked to.
@@ -42,11 +41,6 @@ class ExpectedMatch:
     reason: str
     candidates: tuple[str, ...] = ()
     resembles: str | None = None
-
-
-def normalize_email(address: str) -> str:
-    """The email matching key: surrounding whitespace trimmed, case folded. Nothing else."""
-    return address.strip().casefold()
 
 
 def name_key(first: str, last: str, birthdate: date | None) -> tuple[str, str, date] | None:

@@ -3,7 +3,7 @@
 Everything the rest of the sandbox needs to know about a resource lives here, as data: its
 JSON:API type, attributes and their value types, what `where`, `order`, `include` and `filter`
 accept (the `meta.can_*` lists: for every resource the pipeline reads, the rows of PCO's
-reference in `pco_pipeline.pco_reference` — the same table the client and the extract plans
+reference in `pco_reference` — the same table the client and the extract plans
 obey — else copied from the live recordings), `per_page` limits, which
 relationships are rendered on every read, how each relationship is resolved, which nested routes
 exist, which single-resource `links` PCO prints, and which webhook resource name it emits.
@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pco_pipeline.pco_reference import capability
+from pco_reference import capability
 
 STR, INT, BOOL, DATE, DATETIME, JSON, FLOAT = "string", "integer", "boolean", "date", "datetime", "json", "float"
 
@@ -113,7 +113,7 @@ class Kind:
 
 
 def _reference(key: str) -> dict[str, Any]:
-    """The query rules of `key` as PCO's reference states them (pco_pipeline/pco_reference)."""
+    """The query rules of `key` as PCO's reference states them (pco_reference)."""
     row = capability(key)
     return {"query_by": row.can_query, "order_by": row.can_order, "includes": row.can_include,
             "filters": row.can_filter, "per_page_max": row.per_page_max, "per_page_default": row.per_page_default}

@@ -17,8 +17,10 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import httpx
 from starlette.applications import Starlette
@@ -26,20 +28,43 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 
-from pco_pipeline.sandbox import errors
-from pco_pipeline.sandbox.auth import OAuthError, Principal
-from pco_pipeline.sandbox.controls import control_routes
-from pco_pipeline.sandbox.errors import ApiError
-from pco_pipeline.sandbox.faults import Plan, abort_connection
-from pco_pipeline.sandbox.query import Context, paginate, parse_query, ruby_to_i, select
-from pco_pipeline.sandbox.requestlog import LoggedRequest
-from pco_pipeline.sandbox.schema import (APP_SCOPES, APP_VERSIONS, WEBHOOK_SUBSCRIPTION_SINCE, Kind,
-                                         resolve_version)
-from pco_pipeline.sandbox.store import Record
-from pco_pipeline.sandbox.writes import CREATED_UNDER, WRITABLE, parse_body
+from pco_sandbox import errors
+from pco_sandbox.auth import Auth, OAuthError, Principal
+from pco_sandbox.clock import Clock
+from pco_sandbox.controls import Controls, control_routes
+from pco_sandbox.documents import Renderer
+from pco_sandbox.errors import ApiError
+from pco_sandbox.faults import Faults, Plan, abort_connection
+from pco_sandbox.query import Context, ResultCache, paginate, parse_query, ruby_to_i, select
+from pco_sandbox.ratelimit import RateLimiter
+from pco_sandbox.requestlog import LoggedRequest, RequestLog
+from pco_sandbox.schema import APP_SCOPES, APP_VERSIONS, WEBHOOK_SUBSCRIPTION_SINCE, Kind, resolve_version
+from pco_sandbox.store import Record, Store
+from pco_sandbox.webhooks import WebhookHub
+from pco_sandbox.writes import CREATED_UNDER, WRITABLE, Change, Writer, parse_body
 
-if TYPE_CHECKING:
-    from pco_pipeline.sandbox.core import Sandbox
+
+
+class ServedSandbox(Protocol):
+    """The parts of a sandbox the app serves from (`core.Sandbox` is one; the app never sees the
+    whole sandbox, so it depends on these parts and not on the module that assembles them)."""
+
+    store: Store
+    clock: Clock
+    auth: Auth
+    limiter: RateLimiter
+    faults: Faults
+    requests: RequestLog
+    results: ResultCache
+    writer: Writer
+    webhooks: WebhookHub
+    time_zone: ZoneInfo
+    # Called with (kind, rows of the page) after each listing page is served, under the store lock.
+    after_listing_page: list[Callable[[Kind, list[Record]], None]]
+
+    def renderer(self, base_url: str, versions: Mapping[str, str] | None = None) -> Renderer: ...
+
+    def publish(self, changes: Iterable[Change]) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +100,11 @@ def _error_response(error: ApiError) -> _Response:
 class SandboxApp:
     """ASGI callable. `over_http` makes reset/timeout faults act on the real socket."""
 
-    def __init__(self, sandbox: "Sandbox", *, over_http: bool) -> None:
+    def __init__(self, sandbox: ServedSandbox, controls: Controls, *, over_http: bool) -> None:
         self.sandbox = sandbox
         self.over_http = over_http
         self.side_routes = Starlette(routes=[
-            Mount("/_sandbox", routes=control_routes(sandbox)),
+            Mount("/_sandbox", routes=control_routes(controls)),
             Route("/oauth/token", self._oauth_token, methods=["POST"]),
             Route("/oauth/authorize", self._oauth_authorize, methods=["GET"]),
         ])

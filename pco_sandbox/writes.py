@@ -27,10 +27,10 @@ from typing import Any
 
 import phonenumbers
 
-from pco_pipeline.sandbox import errors
-from pco_pipeline.sandbox.clock import Clock, format_timestamp
-from pco_pipeline.sandbox.schema import Kind
-from pco_pipeline.sandbox.store import Record, Store, person_display_name
+from pco_sandbox import errors
+from pco_sandbox.clock import Clock, format_timestamp
+from pco_sandbox.schema import Kind
+from pco_sandbox.store import Record, Store, person_display_name
 
 _JSON_TYPES = ("application/json", "application/vnd.api+json")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
