@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from pco_pipeline.accounts.errors import AccountError
 from pco_pipeline.accounts.identity import NAME_RULE, Role
 from pco_pipeline.accounts.tokens import create_token, list_tokens, revoke_token
-from pco_pipeline.commands.accounts_common import accounts_engine, moment
+from pco_pipeline.commands.accounts_common import accounts_engine, moment, print_table, reporting_account_errors
 
 
 def register(subparsers) -> None:
@@ -33,13 +32,10 @@ def register(subparsers) -> None:
     revoke.set_defaults(handler=run_revoke)
 
 
+@reporting_account_errors
 def run_create(args) -> int:
-    try:
-        with accounts_engine() as engine:
-            created = create_token(engine, args.name, Role(args.role))
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with accounts_engine() as engine:
+        created = create_token(engine, args.name, Role(args.role))
     print(f"token {created.token.name!r} created with the {created.token.role} role; it is on standard output, "
           f"shown this once: store it now (only its hash is kept). Send it as `Authorization: Bearer <token>`.",
           file=sys.stderr, flush=True)
@@ -50,24 +46,16 @@ def run_create(args) -> int:
 def run_list(args) -> int:
     with accounts_engine() as engine:
         tokens = list_tokens(engine)
-    if not tokens:
-        print("no tokens yet: create one with `pco-pipeline tokens create NAME --role viewer`")
-        return 0
-    width = max(len("name"), *(len(token.name) for token in tokens))
-    print(f"{'name':<{width}}  {'role':<6}  {'prefix':<15}  {'created':<20}  {'last used':<20}  status")
-    for token in tokens:
-        status = f"revoked {moment(token.revoked_at)}" if token.revoked_at else "active"
-        print(f"{token.name:<{width}}  {token.role:<6}  {token.prefix + '…':<15}  {moment(token.created_at):<20}  "
-              f"{moment(token.last_used_at):<20}  {status}")
+    print_table(["name", "role", "prefix", "created", "last used", "status"], [6, 15, 20, 20],
+                [[token.name, token.role, token.prefix + "…", moment(token.created_at), moment(token.last_used_at),
+                  f"revoked {moment(token.revoked_at)}" if token.revoked_at else "active"] for token in tokens],
+                none_yet="no tokens yet: create one with `pco-pipeline tokens create NAME --role viewer`")
     return 0
 
 
+@reporting_account_errors
 def run_revoke(args) -> int:
-    try:
-        with accounts_engine() as engine:
-            token = revoke_token(engine, args.name)
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with accounts_engine() as engine:
+        token = revoke_token(engine, args.name)
     print(f"token {token.name!r} ({token.prefix}…) revoked: requests with it now get 401")
     return 0

@@ -13,7 +13,7 @@ from pco_pipeline.accounts.errors import AccountError
 from pco_pipeline.accounts.identity import NAME_RULE, Role
 from pco_pipeline.accounts.passwords import MIN_PASSWORD_LENGTH, check_password_rules
 from pco_pipeline.accounts.users import add_user, list_users, remove_user, set_password
-from pco_pipeline.commands.accounts_common import accounts_engine, moment
+from pco_pipeline.commands.accounts_common import accounts_engine, moment, print_table, reporting_account_errors
 
 
 def register(subparsers) -> None:
@@ -63,18 +63,11 @@ def read_password(args, name: str) -> str:
     return password
 
 
-def _fail(exc: AccountError) -> int:
-    print(f"error: {exc}", file=sys.stderr)
-    return 1
-
-
+@reporting_account_errors
 def run_add(args) -> int:
-    try:
-        password = read_password(args, args.name)
-        with accounts_engine() as engine:
-            user = add_user(engine, args.name, Role(args.role), password)
-    except AccountError as exc:
-        return _fail(exc)
+    password = read_password(args, args.name)
+    with accounts_engine() as engine:
+        user = add_user(engine, args.name, Role(args.role), password)
     print(f"user {user.name!r} added with the {user.role} role")
     return 0
 
@@ -82,33 +75,25 @@ def run_add(args) -> int:
 def run_list(args) -> int:
     with accounts_engine() as engine:
         users = list_users(engine)
-    if not users:
-        print("no users yet: add one with `pco-pipeline users add NAME --role admin`")
-        return 0
-    width = max(len("name"), *(len(user.name) for user in users))
-    print(f"{'name':<{width}}  {'role':<6}  {'created':<20}  {'password set':<20}  last login")
-    for user in users:
-        print(f"{user.name:<{width}}  {user.role:<6}  {moment(user.created_at):<20}  "
-              f"{moment(user.updated_at):<20}  {moment(user.last_login_at)}")
+    print_table(["name", "role", "created", "password set", "last login"], [6, 20, 20],
+                [[user.name, user.role, moment(user.created_at), moment(user.updated_at), moment(user.last_login_at)]
+                 for user in users],
+                none_yet="no users yet: add one with `pco-pipeline users add NAME --role admin`")
     return 0
 
 
+@reporting_account_errors
 def run_remove(args) -> int:
-    try:
-        with accounts_engine() as engine:
-            name = remove_user(engine, args.name)
-    except AccountError as exc:
-        return _fail(exc)
+    with accounts_engine() as engine:
+        name = remove_user(engine, args.name)
     print(f"user {name!r} removed")
     return 0
 
 
+@reporting_account_errors
 def run_set_password(args) -> int:
-    try:
-        password = read_password(args, args.name)
-        with accounts_engine() as engine:
-            name = set_password(engine, args.name, password)
-    except AccountError as exc:
-        return _fail(exc)
+    password = read_password(args, args.name)
+    with accounts_engine() as engine:
+        name = set_password(engine, args.name, password)
     print(f"password of {name!r} changed")
     return 0

@@ -8,20 +8,19 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import replace
 
 from pco_pipeline.commands import webhook_subscriptions as subscriptions
+from pco_pipeline.commands.listening import add_listen_options, bind_or_explain, serve_until_stopped
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.db.resolve import resolve_database
 from pco_pipeline.webhooks.app import WEBHOOK_PATH, create_app
-from pco_pipeline.webhooks.server import bind_socket, serve
+from pco_pipeline.webhooks.listener import HEALTH_PATH
 from pco_pipeline.webhooks.settings import SECRETS_ENV, ReceiverSettings, WebhookSettingsError
 from pco_pipeline.webhooks.subscriptions import stored_secrets
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 
 
@@ -31,10 +30,7 @@ def register(subparsers) -> None:
     serve_parser = actions.add_parser(
         "serve", help="receive PCO webhooks into webhook_inbox (the public listener: POST "
                       f"{WEBHOOK_PATH} and GET /healthz only)")
-    serve_parser.add_argument("--host", default=DEFAULT_HOST,
-                              help=f"address to listen on (default {DEFAULT_HOST}; PCO reaches it through "
-                                   f"your reverse proxy)")
-    serve_parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    add_listen_options(serve_parser, default_port=DEFAULT_PORT, host_note="PCO reaches it through your reverse proxy")
     serve_parser.set_defaults(handler=run_serve)
     subscriptions.register(actions)
 
@@ -50,14 +46,9 @@ def run_serve(args) -> int:
     apply_migrations(engine)
     stored = stored_secrets(engine)
     settings = replace(settings, secrets=(*settings.secrets, *stored))
-    try:
-        sock = bind_socket(args.host, args.port)
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc} (choose another --port)",
-              file=sys.stderr)
+    sock = bind_or_explain(args.host, args.port, target)
+    if sock is None:
         return 2
-    base = f"http://{args.host}:{sock.getsockname()[1]}"
-    print(f"church database: {target.display_url()} ({target.source})")
     if settings.secrets:
         print(f"webhook secrets: {len(settings.secrets)} configured ({SECRETS_ENV} and {len(stored)} stored by "
               f"`webhooks subscribe`)")
@@ -68,8 +59,7 @@ def run_serve(args) -> int:
     print(f"limits: body {settings.max_body_bytes} bytes, headers {limits.max_header_bytes} bytes, a request must "
           f"arrive within {limits.read_timeout_seconds:g} s, idle connections closed after "
           f"{limits.keep_alive_seconds:g} s, at most {limits.max_concurrency} connections")
-    print(f"listening on {base}: POST {WEBHOOK_PATH}; GET /healthz  (Ctrl-C stops)", flush=True)
     # One line per delivery (event, delivery id, attempt, size; never the payload).
-    logging.getLogger("pco_pipeline.webhooks").setLevel(logging.INFO)
-    serve(create_app(target.url, settings), sock, limits=settings.limits)
-    return 0
+    return serve_until_stopped(create_app(target.url, settings), sock, args.host,
+                               f"POST {WEBHOOK_PATH}; GET {HEALTH_PATH}", request_logger="pco_pipeline.webhooks",
+                               limits=settings.limits)

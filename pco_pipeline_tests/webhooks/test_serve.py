@@ -3,75 +3,34 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.webhooks.server import bind_socket
+from pco_pipeline_tests.listening_process import (  # noqa: F401 (a fixture registers by being imported)
+    ListeningProcess, listening_processes,
+)
 from pco_pipeline_tests.webhooks.conftest import SECRETS, delivery_document, encode, post_delivery
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-class ServeProcess:
+class ServeProcess(ListeningProcess):
     """`pco-pipeline webhooks serve` in a child process, its output in files."""
 
     def __init__(self, database_url: str, workdir: Path, port: int = 0, extra_env: dict[str, str] | None = None):
         env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_PG_URL", "PCO_WEBHOOK_MAX_BODY_BYTES")}
         env.update({"DATABASE_URL": database_url, "PCO_WEBHOOK_SECRETS": ",".join(SECRETS), **(extra_env or {})})
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.stdout_path, self.stderr_path = workdir / "stdout", workdir / "stderr"
-        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "pco_pipeline.cli", "webhooks", "serve", "--port", str(port)],
-                cwd=ROOT, env=env, stdout=out, stderr=err)
-
-    def output(self) -> str:
-        return self.stdout_path.read_text() + self.stderr_path.read_text()
-
-    def wait_until_listening(self, timeout: float = 60) -> str:
-        """The base URL, once the banner is printed and /healthz answers."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.search(r"listening on (http://[^\s:]+:\d+)", self.stdout_path.read_text())
-            if match:
-                try:
-                    if httpx.get(f"{match.group(1)}/healthz", timeout=2).status_code == 200:
-                        return match.group(1)
-                except httpx.TransportError:
-                    pass
-            if self.process.poll() is not None:
-                raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output()}")
-            time.sleep(0.05)
-        raise AssertionError(f"serve did not start listening:\n{self.output()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        self.process.wait(timeout=30)
+        super().__init__(env, workdir, "webhooks", "serve", "--port", str(port))
 
 
-@pytest.fixture
-def processes() -> Iterator[list[ServeProcess]]:
-    started: list[ServeProcess] = []
-    yield started
-    for process in started:
-        process.stop(signal.SIGKILL)
-
-
-def test_serve_prints_where_it_listens_and_how_many_secrets_but_never_a_secret(database_url, tmp_path, processes):
+def test_serve_prints_where_it_listens_and_how_many_secrets_but_never_a_secret(database_url, tmp_path,
+                                                                              listening_processes):
     serve = ServeProcess(database_url, tmp_path / "serve")
-    processes.append(serve)
+    listening_processes.append(serve)
     base = serve.wait_until_listening()
     with httpx.Client(base_url=base) as client:
         assert post_delivery(client, encode(delivery_document()), secret=SECRETS[1]).status_code == 200
@@ -103,13 +62,13 @@ def test_serve_on_a_busy_port_is_a_one_line_error(database_url, tmp_path):
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and "--port" in line
 
 
-def test_receiver_killed_mid_burst_loses_nothing_once_pco_resends(database_url, engine, tmp_path, processes):
+def test_receiver_killed_mid_burst_loses_nothing_once_pco_resends(database_url, engine, tmp_path, listening_processes):
     """SIGKILL the receiver mid-burst, restart it, re-send what was not answered 200 (as PCO
     does): every delivery ends stored exactly once."""
     bodies = {document["data"][0]["id"]: encode(document)
               for document in (delivery_document() for _ in range(400))}
     first = ServeProcess(database_url, tmp_path / "first")
-    processes.append(first)
+    listening_processes.append(first)
     base = first.wait_until_listening()
     answered: set[str] = set()
     lock, halfway = threading.Lock(), threading.Event()
@@ -140,7 +99,7 @@ def test_receiver_killed_mid_burst_loses_nothing_once_pco_resends(database_url, 
     assert unanswered, "the kill came too late to interrupt the burst"
 
     second = ServeProcess(database_url, tmp_path / "second", port=int(base.rsplit(":", 1)[1]))
-    processes.append(second)
+    listening_processes.append(second)
     assert second.wait_until_listening() == base
     for _ in range(3):  # PCO keeps retrying whatever was not answered 200
         with ThreadPoolExecutor(max_workers=16) as pool:
