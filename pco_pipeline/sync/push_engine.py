@@ -263,7 +263,7 @@ class PushKind:
     needs: LoadedFirst | None = None
 
 
-class _Workers:
+class _WorkerLoop:
     """Units pushed by a bounded pool; after an error that ends the run, queued units return untouched."""
 
     def __init__(self, push_unit: Callable[[Any], None]) -> None:
@@ -301,28 +301,28 @@ def run_push(kind: PushKind, engine: sa.Engine, client: PCOClient | None, *, run
             return session.report
         if client is None:
             raise ValueError("a push that sends needs a PCO client")
-        pool_of = _Workers(kind.pusher(session, client))
+        loop = _WorkerLoop(kind.pusher(session, client))
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"push_{kind.name}") as pool:
             # The next batch is planned while the workers push this one (two batches at most in memory).
             in_flight: list[Future] = []
             try:
                 for batch in kind.plan(session):
-                    queued = [pool.submit(pool_of.push, unit) for unit in batch]
+                    queued = [pool.submit(loop.push, unit) for unit in batch]
                     for future in in_flight:
                         future.result()
                     in_flight = queued
                     if progress is not None:
                         progress(session.report)
-                    if pool_of.stop.is_set():
+                    if loop.stop.is_set():
                         break
                 for future in in_flight:
                     future.result()
             except BaseException:
-                pool_of.stop.set()
+                loop.stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        if pool_of.error is not None:
-            raise PushAborted(f"push_{kind.name} stopped: {pool_of.error}") from pool_of.error
+        if loop.error is not None:
+            raise PushAborted(f"push_{kind.name} stopped: {loop.error}") from loop.error
         if progress is not None:
             progress(session.report)
     return session.report
