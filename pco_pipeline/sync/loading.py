@@ -7,7 +7,7 @@ set-based statements that touch only rows whose values differ.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,6 +32,15 @@ class LoadCounts:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    @classmethod
+    def combined(cls, counts: Iterable[LoadCounts]) -> LoadCounts:
+        """The field-by-field sum of `counts` (several entities' loads as one)."""
+        total = cls()
+        for each in counts:
+            for name, n in each.as_dict().items():
+                setattr(total, name, getattr(total, name) + n)
+        return total
 
 
 LoadReport = dict[str, LoadCounts]

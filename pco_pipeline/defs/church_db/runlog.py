@@ -1,6 +1,8 @@
 """Every Dagster run leaves one `pco_sync_log` row; each of its steps reports into it."""
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Optional
 
 import dagster as dg
@@ -30,6 +32,9 @@ class StepLog:
         self.run = sync_log.run_for(engine, context.run.run_id, sync_type_of(context), direction)
         self.base = sync_log.counts_of(engine, self.run.id)
         self._last = time.monotonic()
+        self.finished = False
+        self.counts_on_error: Callable[[], dict[str, int]] = dict
+        """What `step_log` records with an error from the step's body (e.g. the requests it used)."""
         sync_log.mark_step(engine, self.run.id, "running")
 
     def _totals(self, counts: dict[str, int]) -> dict[str, int]:
@@ -50,3 +55,20 @@ class StepLog:
         sync_log.update_counts(self.engine, self.run.id, **totals)
         status = "failed" if error else "partial" if totals.get("failed", 0) > 0 else "success"
         sync_log.mark_step(self.engine, self.run.id, status, error=error)
+        self.finished = True
+
+
+@contextmanager
+def step_log(context: dg.OpExecutionContext, engine: sa.Engine, direction: str) -> Iterator[StepLog]:
+    """The step's `StepLog`, ended for you: an exception from the body finishes it `failed` (with
+    `log.counts_on_error()`) and propagates; a body that returns without calling `log.finish(...)` is
+    finished with no counts. Call `log.finish(**counts)` in the body to record the step's counts."""
+    log = StepLog(context, engine, direction)
+    try:
+        yield log
+    except BaseException as exc:
+        if not log.finished:
+            log.finish(error=exc, **log.counts_on_error())
+        raise
+    if not log.finished:
+        log.finish()

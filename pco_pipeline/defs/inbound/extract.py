@@ -5,7 +5,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.church_db.runlog import StepLog
+from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.inbound.catalog import EXTRACT_GROUP, EXTRACTS, ExtractAsset
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync.extract import ExtractReport, extract_resource
@@ -79,22 +79,18 @@ def build_extract_asset(asset: ExtractAsset) -> dg.AssetsDefinition:
     def _extract(context: dg.AssetExecutionContext, config: ExtractConfig, pco: PCOResource,
                  church_db: PostgresResource) -> dg.MaterializeResult:
         engine = church_db.get_engine()
-        step = StepLog(context, engine, "inbound")
+        with step_log(context, engine, "inbound") as step:
 
-        def progress(report: ExtractReport) -> None:
-            step.progress(f"{asset.resource}: {report.records} records in {report.pages} pages, "
-                          f"{report.requests.requests} requests, {report.requests.rate_limited} 429s",
-                          created=report.own_counts().inserted, updated=report.own_counts().changed,
-                          skipped=report.unreadable, requests_used=report.requests.requests)
+            def progress(report: ExtractReport) -> None:
+                step.progress(f"{asset.resource}: {report.records} records in {report.pages} pages, "
+                              f"{report.requests.requests} requests, {report.requests.rate_limited} 429s",
+                              created=report.own_counts().inserted, updated=report.own_counts().changed,
+                              skipped=report.unreadable, requests_used=report.requests.requests)
 
-        try:
             report = extract_resource(pco.get_client(), engine, asset.resource,
                                       full_refresh=config.full_refresh, progress=progress)
-        except Exception as exc:
-            step.finish(error=exc)
-            raise
-        step.finish(created=report.own_counts().inserted, updated=report.own_counts().changed,
-                    skipped=report.unreadable, requests_used=report.requests.requests)
+            step.finish(created=report.own_counts().inserted, updated=report.own_counts().changed,
+                        skipped=report.unreadable, requests_used=report.requests.requests)
         context.log.info(f"{asset.resource}: {report.records} records, {report.changed} new or changed, "
                          f"{report.removed} removed, {report.requests.requests} requests")
         return dg.MaterializeResult(metadata=_metadata(report, engine, asset, config.full_refresh))

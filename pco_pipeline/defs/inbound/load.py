@@ -12,7 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.church_db.runlog import StepLog
+from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.inbound.catalog import LOAD_GROUP, church_key, pco_key
 from pco_pipeline.sync import quarantine
 from pco_pipeline.sync.load_checkins import load_checkins, load_events
@@ -63,17 +63,10 @@ def _result(engine: sa.Engine, name: str, counts: LoadCounts, extra: dict | None
 def _logged(context: dg.AssetExecutionContext, engine: sa.Engine, run: Callable[[], dict[str, LoadCounts]]
             ) -> dict[str, LoadCounts]:
     """Run a load, reporting its counts into the run's pco_sync_log row."""
-    step = StepLog(context, engine, "inbound")
-    try:
+    with step_log(context, engine, "inbound") as step:
         report = run()
-    except Exception as exc:
-        step.finish(error=exc)
-        raise
-    total = LoadCounts()
-    for counts in report.values():
-        for field in ("created", "updated", "unchanged", "quarantined", "deactivated"):
-            setattr(total, field, getattr(total, field) + getattr(counts, field))
-    step.finish(created=total.created, updated=total.updated + total.deactivated, failed=total.quarantined)
+        total = LoadCounts.combined(report.values())
+        step.finish(created=total.created, updated=total.updated + total.deactivated, failed=total.quarantined)
     for entity, counts in report.items():
         context.log.info(f"{entity}: {counts.as_dict()}")
     return report

@@ -19,7 +19,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.church_db.runlog import StepLog
+from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync.push import PushAborted, PushReport
 from pco_pipeline.sync.push_families import push_families as run_push_families
@@ -61,29 +61,27 @@ def _metadata(report: PushReport, requests: int) -> dict:
 def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: PCOResource, dry_run: bool,
               push: Callable[..., PushReport]) -> None:
     engine: sa.Engine = church_db.get_engine()
-    step = StepLog(context, engine, "outbound")
     client = None if dry_run else pco.get_client()
     before = client.counters.snapshot() if client is not None else None
 
     def requests() -> int:
         return (client.counters.snapshot() - before).requests if client is not None else 0
 
-    def progress(report: PushReport) -> None:
-        totals = report.counts.totals()
-        step.progress(f"{report.push}: {totals}", **report.counts.sync_log(), requests_used=requests())
-
     try:
-        report = push(engine, client, run_id=context.run.run_id, dry_run=dry_run, progress=progress)
+        with step_log(context, engine, "outbound") as step:
+            step.counts_on_error = lambda: {"requests_used": requests()}
+
+            def progress(report: PushReport) -> None:
+                step.progress(f"{report.push}: {report.counts.totals()}", **report.counts.sync_log(),
+                              requests_used=requests())
+
+            report = push(engine, client, run_id=context.run.run_id, dry_run=dry_run, progress=progress)
+            if dry_run:
+                step.finish(skipped=sum(report.plan.skips.values()))
+            else:
+                step.finish(**report.counts.sync_log(), requests_used=requests())
     except PushAborted as exc:
-        step.finish(error=exc, requests_used=requests())
         raise dg.Failure(description=str(exc)) from exc
-    except Exception as exc:
-        step.finish(error=exc, requests_used=requests())
-        raise
-    if dry_run:
-        step.finish(skipped=sum(report.plan.skips.values()))
-    else:
-        step.finish(**report.counts.sync_log(), requests_used=requests())
     context.log.info(report.summary())
     for line in report.failures:
         context.log.warning(line)

@@ -12,7 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.church_db.runlog import StepLog
+from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync.webhook_apply import ApplyReport, apply_inbox_rows
 from pco_pipeline.sync.webhook_inbox import open_ids_in_range
@@ -62,16 +62,12 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyWebhooksCo
                          church_db: PostgresResource) -> dict:
     engine = church_db.get_engine()
     ids = inbox_ids_of(config, engine)
-    step = StepLog(context, engine, "webhook")
-    try:
+    with step_log(context, engine, "webhook") as step:
         report = apply_inbox_rows(engine, ids, pco=pco.get_client)
-    except Exception as exc:
-        step.finish(error=exc)
-        raise
-    created = sum(c.created for c in report.loads.values())
-    changed = sum(c.updated + c.deactivated for c in report.loads.values())
-    step.finish(created=created, updated=changed, skipped=report.ignored,
-                failed=report.failed + report.quarantined, requests_used=report.requests.requests)
+        created = sum(c.created for c in report.loads.values())
+        changed = sum(c.updated + c.deactivated for c in report.loads.values())
+        step.finish(created=created, updated=changed, skipped=report.ignored,
+                    failed=report.failed + report.quarantined, requests_used=report.requests.requests)
     counts = {"claimed": report.claimed, "applied": report.applied, "ignored": report.ignored,
               "failed": report.failed, "quarantined": report.quarantined}
     context.log.info(f"{len(ids)} inbox row(s) asked for: " + ", ".join(f"{k} {v}" for k, v in counts.items())
