@@ -1,12 +1,12 @@
 """A command-line run waits for its pools before it exists, outside Dagster.
 
 Why not let Dagster wait: in Dagster 1.13.27 the in-process executor retries a blocked pool
-claim in a loop that never sleeps (`InstanceConcurrencyContext.interval_to_next_pending_claim_check`
-returns `min(0, …)`, so `ActiveExecution.sleep_til_ready` sleeps 0 s), and that loop runs under
-Dagster's interrupt capture without ever checking for an interrupt: a CLI run blocked on the
-`pco_api` slot used a whole core and ignored Ctrl-C and SIGTERM. No setting changes that (a
-claim status's `sleep_interval` only spaces the database queries). So a CLI run starts only
-once nothing else uses its pools, and Dagster's claim then succeeds at once:
+claim in a loop that runs under Dagster's interrupt capture without ever checking for an
+interrupt, so a CLI run blocked on the `pco_api` slot ignored Ctrl-C and SIGTERM; no setting
+changes that. (Unpatched, that loop also never slept, `interval_to_next_pending_claim_check`
+returning `min(0, …)`, and used a whole core: `pco_pipeline.dagster_fixes` corrects that part.)
+So a CLI run starts only once nothing else uses its pools, and Dagster's claim then succeeds at
+once:
 
 - among CLI runs: one PostgreSQL advisory lock per pool on Dagster's database, held by the
   process for its whole run. Dagster frees a slot between steps; a second CLI run starting
