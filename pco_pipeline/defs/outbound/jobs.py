@@ -11,6 +11,7 @@ metadata holds the counts per action and the plan as a markdown table, field by 
 run leaves one `pco_sync_log` row (direction outbound; a dry run's counts only its skips). The
 PCO steps run in the `pco_api` pool. A dry run of full_push plans each step against the database
 as it is: families and memberships of people the first step would create show as waiting.
+What a push wrote shows in lineage as asset events (`defs/church_db/lineage.py`).
 """
 
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from collections.abc import Callable
 import dagster as dg
 import sqlalchemy as sa
 
+from pco_pipeline.defs.church_db.lineage import push_asset_events
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
@@ -86,6 +88,9 @@ def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: 
     for line in report.failures:
         context.log.warning(line)
     context.add_output_metadata(_metadata(report, requests()))
+    # Lineage: the church tables given PCO ids, and the pco/* assets whose PCO records changed.
+    for event in push_asset_events(report):
+        context.log_event(event)
 
 
 @dg.op(pool=PCO_API_POOL,

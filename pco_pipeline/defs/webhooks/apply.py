@@ -3,7 +3,9 @@
 The run is told which rows (ids or an id range, usually by `apply_webhooks_sensor`); the rules
 are `pco_pipeline.sync.webhook_apply`'s. Rows end applied, ignored or failed in the inbox
 itself, so re-executing a run is safe: rows already final are skipped, rows another run holds
-are left to it. The step may re-read records from PCO, so it runs in the `pco_api` pool.
+are left to it. The step may re-read records from PCO, so it runs in the `pco_api` pool. What
+it wrote shows in lineage as materializations of the `pco/*` and `church/*` assets
+(`defs/church_db/lineage.py`).
 """
 
 from typing import Optional
@@ -11,6 +13,7 @@ from typing import Optional
 import dagster as dg
 import sqlalchemy as sa
 
+from pco_pipeline.defs.church_db.lineage import webhook_asset_events
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
@@ -81,6 +84,10 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyWebhooksCo
         "church_rows_written": dg.MetadataValue.int(report.church_writes),
         "outcomes": dg.MetadataValue.md(_outcomes_markdown(report)),
     })
+    # Lineage: the pco/* landing and church/* tables this run wrote, as asset events.
+    applied = [outcome.inbox_id for outcome in report.outcomes if outcome.status == "applied"]
+    for event in webhook_asset_events(engine, applied, report.loads, ids):
+        context.log_event(event)
     return {**counts, "church_rows_written": report.church_writes}
 
 
