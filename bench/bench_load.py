@@ -9,7 +9,7 @@ the load's CPU time (this process + the benchmark's own server) is reported: on 
 it moves far less than wall time does.
 
 Timed separately:
-- landing: `db.landing.land_page` for pages of 100 people with their included emails and
+- landing: `sync.landing.land_page` for pages of 100 people with their included emails and
   phones (JSON:API documents parsed by `pco.jsonapi`; building and parsing them is not timed);
 - load: `sync.load_people.load_people` (stage, match, upsert people, emails, phones);
 - re-run: the same load again with nothing changed (the cost of an idle incremental run).
@@ -35,8 +35,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench._support import drop_database, fresh_database, median_of, pgdata, run_worker, sized_runs_arguments
-from pco_pipeline.db import landing
 from pco_pipeline.pco.jsonapi import parse_document
+from pco_pipeline.sync import landing
 from pco_pipeline.sync.catalog import spec_for
 from pco_pipeline.sync.load_people import load_people
 

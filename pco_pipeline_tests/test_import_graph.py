@@ -93,14 +93,7 @@ DAGSTER_LAUNCHERS = frozenset({"pco_pipeline.commands.demo", "pco_pipeline.comma
 
 # Arrows the code has today that the layers forbid: (importer, imported) -> the issue fixing them.
 # Fixing one fails test_no_arrow_against_the_layers until its line here is deleted.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # The landing writer lives in db/ but needs the catalog and normalization: issue 15, point 2
-    # moves it into a landing package beside them.
-    ("pco_pipeline.db.landing", "pco_pipeline.sync.catalog"): "issue 15 point 2",
-    ("pco_pipeline.db.landing", "pco_pipeline.sync.normalize"): "issue 15 point 2",
-    ("pco_pipeline.db.landing", "pco_pipeline.sync.local_links"): "issue 15 point 2",
-    ("pco_pipeline.db.landing", "pco_pipeline.pco.jsonapi"): "issue 15 point 2",
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

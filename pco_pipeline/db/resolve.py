@@ -51,10 +51,6 @@ def with_driver(url: str | URL, driver: str) -> URL:
     return parsed.set(drivername=f"postgresql+{driver}")
 
 
-def embedded_data_dir() -> "os.PathLike[str]":
-    return state_dir() / "pgdata"
-
-
 def resolve_database() -> DatabaseTarget:
     """Resolve the database, starting the embedded server when `DATABASE_URL` is unset.
 

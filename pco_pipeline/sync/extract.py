@@ -20,7 +20,7 @@ what PCO would silently ignore:
 - **nested listing** — group and household memberships, listed the same way under each landed
   parent.
 
-Complete listings mark what they did not see as removed at the end (`db/landing.py`).
+Complete listings mark what they did not see as removed at the end (`sync/landing.py`).
 
 Unreadable records are quarantined with their reason; the read goes on. `progress` is called
 after every page with the running report, so callers can log and persist progress.
@@ -35,12 +35,11 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from pco_pipeline.db import landing
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.counters import CounterSnapshot
 from pco_pipeline.pco.jsonapi import RecordError, Resource, parse_document
 from pco_reference import capability
-from pco_pipeline.sync import quarantine
+from pco_pipeline.sync import landing, quarantine
 from pco_pipeline.sync.catalog import ResourceSpec, spec_for
 from pco_pipeline.sync.normalize import InvalidValue, parse_timestamp
 

@@ -7,7 +7,7 @@ Two layers:
   PCO record into the typed values the load writes, plus `problems`: the reasons the record
   cannot be loaded as it is (it is then quarantined, never half-written).
 
-Records are normalized once, when they are landed (see `db/landing.py`), so the set-based SQL
+Records are normalized once, when they are landed (see `sync/landing.py`), so the set-based SQL
 of the load reads ready values from the landing table's `normalized` column.
 """
 

@@ -15,8 +15,9 @@
      happened, and what a destroyed person or a merger leaves behind (their households and
      group memberships, and the surviving person's moved contacts). A 404 means PCO no longer
      has the record, which is applied as its removal;
-   - **land** the record with `land_records` (never moving the incremental cursor), or mark it
-     removed for a destroyed event (a tombstone when it was never landed);
+   - **land** the record with `landing.land_records` (never moving the incremental cursor), or mark
+     it removed for a destroyed event with `landing.tombstone` (a placeholder when it was never
+     landed) — this module only reads `pco_landing`; `sync/landing.py` writes it;
 3. runs the same loads as the inbound assets, once per batch, scoped where the load allows it:
    `load_people(pco_ids=…)` for every person touched (match → upsert, removals → inactive,
    merges re-pointed by `apply_person_mergers`, contacts), then `load_families` and
@@ -42,13 +43,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import sqlalchemy as sa
 
-from pco_pipeline.db import landing
 from pco_pipeline.db.refusals import refuses_values
 from pco_pipeline.db.sync_log import redact_secrets
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.counters import CounterSnapshot
 from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
+from pco_pipeline.sync import landing
 from pco_pipeline.sync.catalog import ResourceSpec, spec_for
 from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_groups import load_group_memberships
@@ -412,31 +413,18 @@ def _gone(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reader: 
 
 # --- removals and merges ----------------------------------------------------------------------------
 
-def _mark_removed(conn: sa.Connection, resource: str, pco_id: str, parent_pco_id: str | None) -> None:
-    """Mark a landed record removed; a record never landed gets a removed placeholder (a tombstone),
-    so the loads also retire a local row linked to it by pco_id."""
-    conn.execute(sa.text(
-        "INSERT INTO pco_landing AS l (resource, pco_id, parent_pco_id, attributes, removed_at, changed_at)"
-        " VALUES (:r, :id, :parent, '{}', now(), now())"
-        " ON CONFLICT (resource, pco_id) DO UPDATE SET removed_at = now(), changed_at = now(),"
-        "   parent_pco_id = COALESCE(l.parent_pco_id, EXCLUDED.parent_pco_id)"
-        " WHERE l.removed_at IS NULL"), {"r": resource, "id": pco_id, "parent": parent_pco_id})
-
-
 def _destroy(conn: sa.Connection, spec: ResourceSpec, pco_id: str, resource: Resource, held: _Held | None,
              reader: _Reader, settings: ApplySettings) -> tuple[_Effects, str]:
     parent = None
     if spec.parent_relationship:
         ids = resource.relationship_ids(spec.parent_relationship)
         parent = ids[0] if ids else (held.parent_pco_id if held else None)
-    _mark_removed(conn, spec.name, pco_id, parent)
+    landing.tombstone(conn, spec.name, [pco_id], parent_pco_id=parent)
     if spec is PEOPLE:
         # PCO deletes a person's contacts with them, and drops them from households and groups
         # without sending an event for either.
         for child in spec.children.values():
-            conn.execute(sa.text(
-                "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
-                " WHERE resource = :r AND parent_pco_id = :p AND removed_at IS NULL"), {"r": child, "p": pco_id})
+            landing.remove_children(conn, child, [pco_id])
         effects = _Effects(people={pco_id})
         effects.add(_reread_dependents(conn, [pco_id], reader, settings))
         return effects, ""
@@ -489,7 +477,7 @@ def _reread_dependents(conn: sa.Connection, people: Sequence[str], reader: _Read
             continue
         current = reader.get(_single_path(HOUSEHOLDS, household_id))
         if current is None:
-            _mark_removed(conn, HOUSEHOLDS.name, household_id, None)
+            landing.tombstone(conn, HOUSEHOLDS.name, [household_id])
         else:
             _land(conn, HOUSEHOLDS, [current], settings)
         effects.families = True
@@ -500,7 +488,7 @@ def _reread_dependents(conn: sa.Connection, people: Sequence[str], reader: _Read
     for membership_id, group_id in memberships:
         current = reader.get(_single_path(MEMBERSHIPS, membership_id, group_id)) if group_id else None
         if current is None:
-            _mark_removed(conn, MEMBERSHIPS.name, membership_id, group_id)
+            landing.tombstone(conn, MEMBERSHIPS.name, [membership_id], parent_pco_id=group_id)
         else:
             _land(conn, MEMBERSHIPS, [current], settings, parent_pco_id=group_id)
         effects.memberships = True

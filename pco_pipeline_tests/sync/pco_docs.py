@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pco_pipeline.db import landing
 from pco_pipeline.pco.jsonapi import Resource, parse_document
+from pco_pipeline.sync import landing
 from pco_pipeline.sync.catalog import spec_for
 
 T0 = "2024-01-06T22:43:30Z"

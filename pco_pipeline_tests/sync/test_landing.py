@@ -1,15 +1,17 @@
 """Landing: pages into pco_landing with their cursor, children, listings and change detection."""
 
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from pco_pipeline.db import landing
+import pco_pipeline
 from pco_pipeline.pco.jsonapi import RecordError
-from pco_pipeline.sync import quarantine
+from pco_pipeline.sync import landing, quarantine
 from pco_pipeline.sync.catalog import RESOURCES, spec_for
 from pco_pipeline_tests.sync.pco_docs import (
-    checkin, checkin_event, email, group, land, location, parse, person, phone, rows, scalar)
+    checkin, checkin_event, email, group, land, location, membership, parse, person, phone, rows, scalar)
 
 PEOPLE = spec_for("people/people")
 
@@ -241,3 +243,38 @@ def test_nul_characters_pco_sometimes_sends_do_not_break_the_page(engine):
     result = land(engine, "people/people", [person("1", "Ann\x00", "Lee", medical_notes="a\x00b")])
     assert result.counts["people/people"].inserted == 1
     assert scalar(engine, "SELECT attributes->>'medical_notes' FROM pco_landing WHERE pco_id = '1'") == "ab"
+
+
+# --- the one writer ---------------------------------------------------------------------------
+
+_WRITES = re.compile(r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO)\s+(pco_landing|pco_listing|sync_cursor)\b",
+                     re.IGNORECASE)
+
+
+def test_only_the_landing_module_writes_the_landing_tables():
+    """`sync/landing.py` is the one writer of pco_landing, its listings and cursors (DESIGN §2):
+    a second writer would have its own idea of what removing or landing a record means."""
+    package = Path(pco_pipeline.__file__).parent
+    writers = sorted(f"{path.relative_to(package)}: {match.group(0)}"
+                     for path in package.rglob("*.py") if path != package / "sync" / "landing.py"
+                     for match in _WRITES.finditer(path.read_text(encoding="utf-8")))
+    assert not writers, "pco_landing, pco_listing and sync_cursor are written only by sync/landing.py:\n" + \
+        "\n".join(writers)
+
+
+def test_a_tombstone_removes_a_landed_record_and_lands_an_unknown_one_as_removed(engine):
+    land(engine, "groups/memberships", [membership("m1", "g1", "1")], parent_pco_id="g1")
+    with engine.begin() as conn:
+        removed = landing.tombstone(conn, "groups/memberships", ["m1", "m2"], parent_pco_id="g1")
+        again = landing.tombstone(conn, "groups/memberships", ["m1", "m2"], parent_pco_id="g1")
+    assert sorted(removed) == ["m1", "m2"] and again == []  # already removed: left as it is
+    assert rows(engine, "SELECT pco_id, parent_pco_id, attributes->>'role', removed_at IS NOT NULL FROM pco_landing"
+                        " ORDER BY pco_id") == [("m1", "g1", "member", True), ("m2", "g1", None, True)]
+
+
+def test_a_tombstone_since_a_moment_spares_a_record_landed_after_it(engine):
+    land(engine, "groups/groups", [group("g1", "Youth", None)])
+    before = scalar(engine, "SELECT min(last_seen_at) FROM pco_landing") - timedelta(seconds=1)
+    with engine.begin() as conn:
+        assert landing.tombstone(conn, "groups/groups", ["g1"], unseen_since=before) == []
+    assert scalar(engine, "SELECT count(*) FROM pco_landing WHERE removed_at IS NOT NULL") == 0

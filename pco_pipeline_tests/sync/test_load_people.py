@@ -1,6 +1,6 @@
 """Loading people: ownership rules, idempotence, removals, merges, contacts, quarantine."""
 
-from pco_pipeline.db import landing
+from pco_pipeline.sync import landing
 from pco_pipeline.sync.load_people import load_people
 from pco_pipeline_tests.sync.pco_docs import (
     email, execute, land, local_person, person, person_merger, phone, rows, scalar)

@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from pco_pipeline.db import landing
 from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.pco.jsonapi import parse_document
 from pco_pipeline.demo_data import generate_church
+from pco_pipeline.sync import landing
 from pco_pipeline.sync.catalog import spec_for
 from pco_pipeline.sync.load_checkins import load_checkins, load_events
 from pco_pipeline.sync.load_families import load_families

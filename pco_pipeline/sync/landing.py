@@ -1,5 +1,12 @@
 """Landing: PCO records → the `pco_landing` table, one page per transaction, with its cursor.
 
+This module is the only writer of `pco_landing` (and of the listing bookkeeping, `pco_listing`):
+upserting records (`land_records`, `land_page`), removing a parent's children (`remove_children`),
+removing what a complete listing did not see (`finish_listing`), and tombstones (`tombstone`: a
+record PCO no longer has, landed as removed even when it was never landed). Everyone else —
+the extract, the webhook applier — lands and removes through these functions, and only reads
+the table.
+
 The extract streams pages and hands each one to `land_page`, which in ONE transaction
 - upserts the records (raw attributes and relationships, typed timestamps, normalized values),
   counting new, changed and unchanged ones (re-reading an unchanged record changes nothing but
@@ -26,7 +33,7 @@ nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -189,12 +196,6 @@ def _write_cursor(conn: sa.Connection, cursor: Cursor) -> None:
         {"r": cursor.resource, "v": cursor.value, "ids": sorted(cursor.ids_at_value, key=_id_order)})
 
 
-def reset_cursor(engine: sa.Engine, resource: str) -> None:
-    """Forget the cursor: the next incremental read of `resource` reads everything."""
-    with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM sync_cursor WHERE resource = :r"), {"r": resource})
-
-
 def _id_order(pco_id: str) -> tuple[int, str]:
     return (len(pco_id), pco_id)  # numeric order for PCO's digit ids
 
@@ -304,14 +305,58 @@ def _dedupe(resources: Iterable[Resource]) -> list[Resource]:
     return list(latest.values())
 
 
-def _mark_children_removed(conn: sa.Connection, child_resource: str, parents: Sequence[str],
-                           keep: Sequence[str]) -> int:
+# --- removals: what every removal of a landed row sets ------------------------------------------
+
+# A removed row keeps its content (the loads read what it was) and counts as changed, so the
+# loads that read rows changed since their last run see the removal.
+_MARK_REMOVED = "removed_at = now(), changed_at = now()"
+
+_TOMBSTONE = sa.text(f"""
+INSERT INTO pco_landing AS l (resource, pco_id, parent_pco_id, attributes, removed_at, changed_at)
+SELECT :r, t.pco_id, :parent, '{{}}', now(), now() FROM unnest(CAST(:ids AS text[])) AS t(pco_id)
+ON CONFLICT (resource, pco_id) DO UPDATE SET {_MARK_REMOVED},
+    parent_pco_id = COALESCE(l.parent_pco_id, EXCLUDED.parent_pco_id)
+WHERE l.removed_at IS NULL AND (CAST(:unseen_since AS timestamptz) IS NULL OR l.last_seen_at < :unseen_since)
+RETURNING pco_id
+""")
+
+
+def tombstone(conn: sa.Connection, resource: str, pco_ids: Sequence[str], *, parent_pco_id: str | None = None,
+              unseen_since: datetime | None = None) -> list[str]:
+    """Mark the records `pco_ids` of `resource` removed, inside the caller's transaction.
+
+    A record never landed gets a removed placeholder with no content (a tombstone), so the loads
+    also retire a church row linked to it by pco_id. `parent_pco_id` is recorded when the row has
+    none. A record already removed is left as it is; with `unseen_since`, so is one landed at or
+    after that moment (a complete listing's start: a webhook may land it while the listing ends).
+    Returns the ids this call removed.
+    """
+    if not pco_ids:
+        return []
+    return list(conn.execute(_TOMBSTONE, {"r": resource, "ids": list(dict.fromkeys(pco_ids)),
+                                          "parent": parent_pco_id, "unseen_since": unseen_since}).scalars())
+
+
+def remove_children(conn: sa.Connection, child_resource: str, parents: Sequence[str], *,
+                    keep: Sequence[str] = ()) -> int:
+    """Mark removed the active `child_resource` rows owned by `parents`, except the ids in `keep`
+    (the children the parents still name); returns how many were removed."""
+    if not parents:
+        return 0
     result = conn.execute(sa.text(
-        "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
+        f"UPDATE pco_landing SET {_MARK_REMOVED}"
         " WHERE resource = :r AND parent_pco_id = ANY(:parents) AND removed_at IS NULL"
         " AND NOT (pco_id = ANY(:keep))"),
         {"r": child_resource, "parents": list(parents), "keep": list(keep)})
     return result.rowcount
+
+
+def _remove_unseen(conn: sa.Connection, resource: str, since: datetime) -> list[str]:
+    """Mark removed the active rows of `resource` not seen since `since`; returns their ids."""
+    return list(conn.execute(sa.text(
+        f"UPDATE pco_landing SET {_MARK_REMOVED}"
+        " WHERE resource = :r AND removed_at IS NULL AND last_seen_at < :start RETURNING pco_id"),
+        {"r": resource, "start": since}).scalars())
 
 
 def _resolve_landing_quarantine(conn: sa.Connection, resource: str, ids: Sequence[str]) -> None:
@@ -347,7 +392,7 @@ def land_records(conn: sa.Connection, spec: ResourceSpec, records: Iterable[Reso
                 children[child.id] = _row(child_spec, child, parent.id, phone_region)
         counts = _upsert_rows(conn, child_name, list(children.values()))
         # Named but not (yet) included children are kept as they are: PCO's `included` can lag.
-        counts.removed = _mark_children_removed(conn, child_name, [p.id for p in parents], named)
+        counts.removed = remove_children(conn, child_name, [p.id for p in parents], keep=named)
         result.add(child_name, counts)
 
     for relationship, target_name in spec.sideloads.items():
@@ -430,35 +475,13 @@ def finish_listing(engine: sa.Engine, listing: Listing, *,
                 f"the complete listing of {listing.resource} saw {seen} record(s) and would remove "
                 f"{stale} of {active}{never}; refusing. If PCO really lost them, finish the listing with "
                 f"max_removed_fraction=1.0.")
-        removed = conn.execute(sa.text(
-            "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
-            " WHERE resource = :r AND removed_at IS NULL AND last_seen_at < :start RETURNING pco_id"),
-            {"r": listing.resource, "start": listing.started_at}).scalars().all()
-        removed += conn.execute(sa.text(
-            "INSERT INTO pco_landing (resource, pco_id, attributes, removed_at, changed_at)"
-            " SELECT :r, unnest(CAST(:ids AS text[])), '{}', now(), now() RETURNING pco_id"),
-            {"r": listing.resource, "ids": unlanded}).scalars().all()
+        removed = _remove_unseen(conn, listing.resource, listing.started_at)
+        removed += tombstone(conn, listing.resource, unlanded, unseen_since=listing.started_at)
         for child_name in spec.children.values():
-            if removed:
-                conn.execute(sa.text(
-                    "UPDATE pco_landing SET removed_at = now(), changed_at = now()"
-                    " WHERE resource = :r AND removed_at IS NULL AND parent_pco_id = ANY(:parents)"),
-                    {"r": child_name, "parents": removed})
+            remove_children(conn, child_name, removed)
         conn.execute(sa.text(
             "UPDATE pco_listing SET finished_at = clock_timestamp(), seen_count = :seen,"
             " removed_count = :removed WHERE id = :id"),
             {"seen": seen, "removed": len(removed), "id": listing.id})
     return ListingOutcome(seen=seen, removed=len(removed))
 
-
-def last_complete_listing(conn: sa.Connection, resource: str) -> datetime | None:
-    """When the latest finished complete listing of `resource` started (None if never)."""
-    return conn.execute(sa.text(
-        "SELECT max(started_at) FROM pco_listing WHERE resource = :r AND finished_at IS NOT NULL"),
-        {"r": resource}).scalar()
-
-
-def landed_counts(conn: sa.Connection) -> Mapping[str, int]:
-    """Active (not removed) landed rows per resource."""
-    return dict(conn.execute(sa.text(
-        "SELECT resource, count(*) FROM pco_landing WHERE removed_at IS NULL GROUP BY resource ORDER BY 1")).all())
