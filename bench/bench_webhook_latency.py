@@ -43,9 +43,9 @@ from pco_sandbox.core import Sandbox, SandboxConfig
 from pco_sandbox.seed import generate_organization
 from pco_sandbox.server import run_sandbox_server
 from pco_pipeline.sync.normalize import normalize_email
+from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline.webhooks.server import bind_socket
 from pco_pipeline.webhooks.subscriptions import subscribe
-from pco_pipeline_tests.sandbox_fixtures import sync_webhook_resources
 
 DATABASE = "pco_bench_webhook_latency"
 CHURCH_PEOPLE = 300
@@ -185,7 +185,7 @@ def main() -> int:
     with run_sandbox_server(sandbox) as sandbox_url, tempfile.TemporaryDirectory() as workdir, \
             dg.instance_for_test() as instance:
         pco = PCOResource(base_url=sandbox_url, app_id=DEMO_APP_ID, secret=DEMO_SECRET)
-        sync_webhook_resources(pco, engine)
+        sync_webhook_resources(pco.get_client(), engine)
         with bind_socket("127.0.0.1", 0) as free:
             port = free.getsockname()[1]
         subscribe(pco.get_client(), engine, f"http://127.0.0.1:{port}/api/pco/webhook")

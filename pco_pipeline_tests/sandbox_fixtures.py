@@ -19,31 +19,11 @@ from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_sandbox.core import Sandbox, SandboxConfig
 from pco_pipeline.demo_data import SyntheticChurch, generate_church
 from pco_sandbox.server import run_sandbox_server
-from pco_pipeline.sync.extract import extract_resource
-from pco_pipeline.sync.load_families import load_families
-from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
-from pco_pipeline.sync.load_people import load_people
 
 SANDBOX_PEOPLE = 300
 SEED = 7
 # Raised far above PCO's 100 / 20 s so the tests measure behaviour, not PCO's pace.
 RATE_LIMIT = "10000/1s"
-
-
-# What PCO's webhooks report on: what a church database must hold before webhooks are applied.
-WEBHOOK_RESOURCES = ("people/people", "people/person_mergers", "people/households", "groups/group_types",
-                     "groups/groups", "groups/memberships")
-
-
-def sync_webhook_resources(pco: PCOResource, engine: sa.Engine) -> None:
-    """Extract and load WEBHOOK_RESOURCES without Dagster (the webhook tests' and benchmark's start)."""
-    client = pco.get_client()
-    for resource in WEBHOOK_RESOURCES:
-        extract_resource(client, engine, resource)
-    load_people(engine)
-    load_families(engine)
-    load_groups(engine)
-    load_group_memberships(engine)
 
 
 def demo_sandbox(**config) -> Sandbox:

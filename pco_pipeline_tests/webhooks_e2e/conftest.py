@@ -23,6 +23,7 @@ from pco_pipeline.defs.webhooks.sensor import apply_webhooks_sensor
 from pco_sandbox.core import Sandbox
 from pco_pipeline.sync.normalize import normalize_email
 from pco_pipeline.sync.reconcile import reconcile
+from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline.webhooks.app import WEBHOOK_PATH, create_app
 from pco_pipeline.webhooks.authenticity import SIGNATURE_HEADER, sign
 from pco_pipeline.webhooks.server import BackgroundServer, bind_socket
@@ -35,7 +36,6 @@ from pco_pipeline_tests.sandbox_fixtures import (  # noqa: F401 (fixtures regist
     resources,
     sandbox_url,
     seed_church,
-    sync_webhook_resources,
 )
 
 CHURCH_PEOPLE = 80
@@ -54,7 +54,7 @@ def sandbox() -> Iterator[Sandbox]:
 def synced(sandbox: Sandbox, pco: PCOResource, engine: sa.Engine) -> sa.Engine:
     """The church database after an inbound sync: equal to PCO before any webhook."""
     load_local_dataset(engine, sandbox.generated.local)
-    sync_webhook_resources(pco, engine)
+    sync_webhook_resources(pco.get_client(), engine)
     report = reconcile(engine)
     assert report.in_sync, report.table()
     return engine
