@@ -4,6 +4,7 @@ it in `pco_landing` page by page (raw JSON plus normalized values), with its cur
 import dagster as dg
 import sqlalchemy as sa
 
+from pco_pipeline.defs.church_db.previews import markdown_preview
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.inbound.catalog import EXTRACT_GROUP, EXTRACTS, ExtractAsset
@@ -18,17 +19,18 @@ class ExtractConfig(dg.Config):
     """Re-read everything instead of only what changed since the cursor (also finds deletions)."""
 
 
+PREVIEW_HEADERS = ("pco id", "record", "PCO updated_at", "landed change", "removed")
+
+
 def _preview(engine: sa.Engine, asset: ExtractAsset) -> str:
     """The most recently changed landed records, as a markdown table."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            f"SELECT l.pco_id, {asset.label_sql} AS label, l.pco_updated_at, l.changed_at, l.removed_at IS NOT NULL"
+        return markdown_preview(conn, sa.text(
+            f"SELECT l.pco_id, {asset.label_sql} AS label, l.pco_updated_at,"
+            " to_char(l.changed_at, 'YYYY-MM-DD HH24:MI:SS') AS changed,"
+            " CASE WHEN l.removed_at IS NOT NULL THEN 'yes' END AS removed"
             " FROM pco_landing l WHERE l.resource = :r ORDER BY l.changed_at DESC, l.pco_id LIMIT :n"),
-            {"r": asset.resource, "n": PREVIEW_ROWS}).all()
-    lines = ["| pco id | record | PCO updated_at | landed change | removed |", "|---|---|---|---|---|"]
-    lines += [f"| {r[0]} | {r[1] or ''} | {r[2] or ''} | {r[3]:%Y-%m-%d %H:%M:%S} | {'yes' if r[4] else ''} |"
-              for r in rows]
-    return "\n".join(lines)
+            {"r": asset.resource, "n": PREVIEW_ROWS}, PREVIEW_HEADERS)
 
 
 def _metadata(report: ExtractReport, engine: sa.Engine, asset: ExtractAsset, full_refresh: bool) -> dict:

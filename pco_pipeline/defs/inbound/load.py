@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import sqlalchemy as sa
 
+from pco_pipeline.defs.church_db.previews import markdown_preview
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.inbound.catalog import LOAD_GROUP, church_key, pco_key
@@ -35,21 +36,13 @@ TABLES = {
 }
 
 
-def _preview(conn: sa.Connection, table: str, columns: str) -> str:
-    rows = conn.execute(sa.text(f"SELECT {columns} FROM {table} ORDER BY updated_at DESC, id DESC LIMIT :n"),
-                        {"n": PREVIEW_ROWS}).all()
-    names = [c.strip() for c in columns.split(",")]
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _result(engine: sa.Engine, name: str, counts: LoadCounts, extra: dict | None = None) -> dg.MaterializeResult:
     table, columns = TABLES[name]
     with engine.connect() as conn:
         rows = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
         open_quarantine = quarantine.open_counts(conn)
-        preview = _preview(conn, table, columns)
+        preview = markdown_preview(conn, sa.text(
+            f"SELECT {columns} FROM {table} ORDER BY updated_at DESC, id DESC LIMIT :n"), {"n": PREVIEW_ROWS})
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(rows),
         **{key: dg.MetadataValue.int(value) for key, value in counts.as_dict().items()},
