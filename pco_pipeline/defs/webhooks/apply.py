@@ -14,6 +14,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.lineage import webhook_asset_events
+from pco_pipeline.defs.church_db.previews import cell_text
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
@@ -51,8 +52,7 @@ def inbox_ids_of(config: ApplyWebhooksConfig, engine: sa.Engine) -> list[int]:
 def _outcomes_markdown(report: ApplyReport, limit: int = 20) -> str:
     lines = ["| inbox id | outcome | why |", "|---:|---|---|"]
     for outcome in report.outcomes[:limit]:
-        reason = (outcome.reason or "").replace("|", "\\|")
-        lines.append(f"| {outcome.inbox_id} | {outcome.status} | {reason} |")
+        lines.append(f"| {outcome.inbox_id} | {outcome.status} | {cell_text(outcome.reason)} |")
     if len(report.outcomes) > limit:
         lines.append(f"| … | {len(report.outcomes) - limit} more | |")
     return "\n".join(lines)
