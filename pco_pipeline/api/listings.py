@@ -80,8 +80,9 @@ def parse_positive_id(raw: str) -> int:
 _PLUS_LOST_IN_QUERY = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
-def parse_timestamp(raw: str) -> datetime:
-    """An ISO 8601 date (midnight UTC) or timestamp (UTC when it names no offset)."""
+def parse_query_timestamp(raw: str) -> datetime:
+    """A query parameter's ISO 8601 date (midnight UTC) or timestamp (UTC when it names no offset);
+    not `sync.normalize.parse_timestamp`, which reads PCO's attributes (no bare dates, None when empty)."""
     # An unencoded "+02:00" arrives as " 02:00": form decoding turns + into a space.
     text = _PLUS_LOST_IN_QUERY.sub(r"\1+\2", raw.strip())
     try:
@@ -164,9 +165,9 @@ def _checkins_listing() -> Listing:
                           .outerjoin(location, location.c.id == c.location_id))
              .where(c.source == "pco"))
     return Listing("/api/pco/checkins", query, c.id, {
-        "since": Filter(parse_timestamp, lambda v: c.checked_in_at >= v),
-        "until": Filter(parse_timestamp, lambda v: c.checked_in_at < v),
-        "updated_since": Filter(parse_timestamp, lambda v: c.updated_at >= v),
+        "since": Filter(parse_query_timestamp, lambda v: c.checked_in_at >= v),
+        "until": Filter(parse_query_timestamp, lambda v: c.checked_in_at < v),
+        "updated_since": Filter(parse_query_timestamp, lambda v: c.updated_at >= v),
         "event_id": Filter(parse_positive_id, lambda v: c.event_id == v),
         "person_id": Filter(parse_positive_id, lambda v: c.person_id == v),
         "location_id": Filter(parse_positive_id, lambda v: c.location_id == v),
@@ -180,9 +181,9 @@ def _calendar_events_listing() -> Listing:
              .where(e.source == "calendar"))
     return Listing("/api/pco/calendar-events", query, e.id, {
         # An event is in the window when it has not ended before `from` and starts before `to`.
-        "from": Filter(parse_timestamp, lambda v: sa.func.coalesce(e.ends_at, e.starts_at) >= v),
-        "to": Filter(parse_timestamp, lambda v: e.starts_at < v),
-        "updated_since": Filter(parse_timestamp, lambda v: e.updated_at >= v),
+        "from": Filter(parse_query_timestamp, lambda v: sa.func.coalesce(e.ends_at, e.starts_at) >= v),
+        "to": Filter(parse_query_timestamp, lambda v: e.starts_at < v),
+        "updated_since": Filter(parse_query_timestamp, lambda v: e.updated_at >= v),
         "include_removed": _include_removed(events),
     }, validate=_ordered("from", "to"))
 

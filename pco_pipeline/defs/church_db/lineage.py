@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 import sqlalchemy as sa
 
-from pco_pipeline.defs.inbound.catalog import EXTRACTS, church_key, pco_key
+from pco_pipeline.defs.inbound.asset_graph import EXTRACTS, church_key, pco_key
 from pco_pipeline.sync.catalog import spec_for
 from pco_pipeline.sync.loading import LoadCounts
 from pco_pipeline.sync.push import PushReport

@@ -4,7 +4,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.inbound.catalog import church_key
+from pco_pipeline.defs.inbound.asset_graph import church_key
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync import quarantine
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from pco_pipeline.defs.church_db.previews import markdown_preview
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
-from pco_pipeline.defs.inbound.catalog import EXTRACT_GROUP, EXTRACTS, ExtractAsset
+from pco_pipeline.defs.inbound.asset_graph import EXTRACT_GROUP, EXTRACTS, ExtractAsset
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync.extract import ExtractReport, extract_resource
 

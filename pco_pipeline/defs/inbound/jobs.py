@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-from pco_pipeline.defs.inbound.catalog import EXTRACTS, church_key, pco_key
+from pco_pipeline.defs.inbound.asset_graph import EXTRACTS, church_key, pco_key
 from pco_pipeline.sync.catalog import spec_for
 
 # church assets each job loads, and the extracts they need.

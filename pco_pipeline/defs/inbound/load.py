@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pco_pipeline.defs.church_db.previews import markdown_preview
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
-from pco_pipeline.defs.inbound.catalog import LOAD_GROUP, church_key, pco_key
+from pco_pipeline.defs.inbound.asset_graph import LOAD_GROUP, church_key, pco_key
 from pco_pipeline.sync import quarantine
 from pco_pipeline.sync.load_checkins import load_checkins, load_events
 from pco_pipeline.sync.load_families import load_families
