@@ -5,7 +5,7 @@ HTTP — with PCO's rate limit compressed tenfold in time (100 requests / 2 s in
 and the network latency compressed alike (20 ms for a typical ~200 ms round trip to PCO). The
 church database is a fresh database on the benchmark's own embedded PostgreSQL
 (`.pco_pipeline/bench-pgdata`), holding N unlinked people with an email and a phone each (set up
-untimed); `sync.push_people.push_people` then pushes them with its default worker pool, storing
+untimed); `sync.people_push.run_people_push` then pushes them with its default worker pool, storing
 every PCO id back person by person, exactly as the `push_people` job does.
 
 Printed per run and as medians: requests per person (target ≤ 3: the person, the email, the
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from bench._support import drop_database, free_port, fresh_database, start_sandbox
 from pco_pipeline.pco import BasicCredentials, PCOClient, PCOConfig
 from pco_pipeline.pco.ratelimit import RateBudget
-from pco_pipeline.sync.push_people import DEFAULT_WORKERS, push_people
+from pco_pipeline.sync.people_push import DEFAULT_WORKERS, run_people_push
 
 APP_ID, SECRET = "bench-push-app", "bench-push-secret"
 LIMIT, PERIOD = 100, 2.0                 # the compressed limit
@@ -99,7 +99,7 @@ def run_once(people: int, latency_ms: float, workers: int, attempt: int) -> Run:
         config = PCOConfig(base_url=base_url, basic=BasicCredentials(APP_ID, SECRET))
         with PCOClient(config, budget=RateBudget()) as client:
             started = time.perf_counter()
-            report = push_people(engine, client, run_id=f"bench-{attempt}", workers=workers)
+            report = run_people_push(engine, client, run_id=f"bench-{attempt}", workers=workers)
             wall = time.perf_counter() - started
         counters = httpx.get(f"{base_url}/_sandbox/counters").json()
         totals = report.counts.totals()

@@ -1,11 +1,12 @@
 """Outbound pushes (church database → PCO): the rules and vocabulary the three pushes share. No Dagster here.
 
-    from pco_pipeline.sync.push_people import push_people
-    report = push_people(engine, client, run_id=..., dry_run=False)
+    from pco_pipeline.sync.people_push import run_people_push
+    report = run_people_push(engine, client, run_id=..., dry_run=False)
     report.counts.totals()          # created / updated / adopted / skipped / failed
     report.plan.markdown()          # what was (or, in a dry run, would be) sent, field by field
 
-The pushes (`push_people`, `push_families.push_families`, `push_memberships.push_group_memberships`)
+The pushes (`people_push.run_people_push`, `families_push.run_families_push`,
+`memberships_push.run_group_memberships_push`)
 follow the same rules:
 
 - **Plan from the database alone.** Each push first reads what to send from the church tables,

@@ -1,5 +1,5 @@
-"""The push engine: what every push does, once. Each push (`push_people`, `push_families`,
-`push_memberships`) declares a `PushKind` — its name, what must be loaded first, how it plans and
+"""The push engine: what every push does, once. Each push (`people_push`, `families_push`,
+`memberships_push`) declares a `PushKind` — its name, what must be loaded first, how it plans and
 how it pushes one unit of its plan — and the engine runs it (rules in `push`'s docstring):
 
     report = run_push(PEOPLE, engine, client, run_id=..., dry_run=False, workers=4)

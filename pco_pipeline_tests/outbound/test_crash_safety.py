@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from pco_sandbox.core import Sandbox
 from pco_pipeline.sync import push_ledger
-from pco_pipeline.sync.push_families import push_families
-from pco_pipeline.sync.push_memberships import push_group_memberships
-from pco_pipeline.sync.push_people import push_people
+from pco_pipeline.sync.families_push import run_families_push
+from pco_pipeline.sync.memberships_push import run_group_memberships_push
+from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline_tests.outbound.conftest import (add_family, add_person, mark_people_read, pco_people_by_remote_id,
                                                   writes)
 
@@ -93,9 +93,9 @@ def seed_church(sandbox: Sandbox, engine: sa.Engine) -> dict:
 
 
 def push_everything(engine, client, workers: int = 1) -> None:
-    push_people(engine, client, workers=workers)
-    push_families(engine, client)
-    push_group_memberships(engine, client)
+    run_people_push(engine, client, workers=workers)
+    run_families_push(engine, client)
+    run_group_memberships_push(engine, client)
 
 
 # 4 people + 2 emails + 2 phones + 3 addresses, 1 household, 4 memberships.
@@ -184,7 +184,7 @@ def test_a_person_created_before_the_crash_is_adopted_without_a_post(engine, cli
     mark_people_read(engine)
     made = sandbox.controls.create_person(first_name="Ann", last_name="Lee", remote_id=ann)
 
-    report = push_people(engine, client)
+    report = run_people_push(engine, client)
 
     assert report.counts.totals()["adopted"] == 1
     assert [(r["method"], r["path"]) for r in writes(sandbox)] == [("POST", f"/people/v2/people/{made.id}/emails")]
@@ -204,7 +204,7 @@ def test_an_older_pco_person_with_the_same_remote_id_is_not_adopted(engine, clie
     mark_people_read(engine)
     imported = sandbox.controls.create_person(first_name="Walter", last_name="Import", remote_id=ann)
 
-    push_people(engine, client)
+    run_people_push(engine, client)
 
     records = pco_people_by_remote_id(sandbox)[ann]
     assert len(records) == 2

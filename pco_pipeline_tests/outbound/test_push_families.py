@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.sync.push import PushAborted
-from pco_pipeline.sync.push_families import push_families
-from pco_pipeline.sync.push_people import push_people
+from pco_pipeline.sync.families_push import run_families_push
+from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline_tests.outbound.conftest import (add_family, add_person, mark_people_read, open_quarantine,
                                                   pco_people_by_remote_id, writes)
 
@@ -42,10 +42,10 @@ def test_a_family_becomes_a_household_with_its_members_and_primary_contact(engin
         family = add_family(conn, "The Lee Family", [bob, ann, cid], primary=ann)
     mark_people_read(engine)
     mark_households_read(engine)
-    push_people(engine, client)
+    run_people_push(engine, client)
     sandbox.controls.reset_request_log()
 
-    report = push_families(engine, client)
+    report = run_families_push(engine, client)
 
     assert [(r["method"], r["path"]) for r in sandbox.controls.request_log()] == [("POST", "/people/v2/households")]
     assert report.counts.totals()["created"] == 1
@@ -59,7 +59,7 @@ def test_a_family_becomes_a_household_with_its_members_and_primary_contact(engin
     assert stored == household.id
 
     sandbox.controls.reset_request_log()
-    push_families(engine, client)
+    run_families_push(engine, client)
     assert sandbox.controls.request_log() == []
 
 
@@ -76,11 +76,11 @@ def test_a_member_pushed_later_is_added_to_the_household_without_pending(engine,
     land_household(engine, household.id, [parent.id])
     mark_people_read(engine)
     mark_households_read(engine)
-    push_people(engine, client)
+    run_people_push(engine, client)
     [baby_pco] = pco_people_by_remote_id(sandbox)[baby]
     sandbox.controls.reset_request_log()
 
-    push_families(engine, client)
+    run_families_push(engine, client)
 
     assert [(r["method"], r["path"]) for r in sandbox.controls.request_log()] == [
         ("GET", f"/people/v2/households/{household.id}"),
@@ -88,7 +88,7 @@ def test_a_member_pushed_later_is_added_to_the_household_without_pending(engine,
     assert household_members(sandbox, household.id) == {parent.id: False, baby_pco.id: False}
     assert sandbox.store.count("people/households") == 1
     sandbox.controls.reset_request_log()
-    push_families(engine, client)
+    run_families_push(engine, client)
     assert sandbox.controls.request_log() == []
 
 
@@ -106,9 +106,9 @@ def test_a_family_whose_members_pco_already_houses_is_not_duplicated(engine, cli
     land_household(engine, household.id, [parent.id])
     mark_households_read(engine)
 
-    report = push_families(engine, None, dry_run=True)
+    report = run_families_push(engine, None, dry_run=True)
     assert report.plan.notes["families with no member in PCO yet (push people first)"] == 1
-    push_families(engine, client)
+    run_families_push(engine, client)
 
     assert writes(sandbox) == []
     [(code, reason)] = open_quarantine(engine, "push_families").values()
@@ -119,5 +119,5 @@ def test_families_wait_for_the_inbound_households_sync(engine, client, sandbox):
     with engine.begin() as conn:
         add_family(conn, "Lee", [add_person(conn, "Ann", "Lee", pco_id="1")])
     with pytest.raises(PushAborted, match="sync families"):
-        push_families(engine, client)
+        run_families_push(engine, client)
     assert sandbox.controls.request_log() == []

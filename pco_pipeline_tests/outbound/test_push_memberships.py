@@ -5,7 +5,7 @@ import re
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync.push_memberships import push_group_memberships
+from pco_pipeline.sync.memberships_push import run_group_memberships_push
 from pco_pipeline_tests.outbound.conftest import add_person, writes
 from pco_pipeline_tests.outbound.test_crash_safety import GROUP_ID, seed_group
 
@@ -41,7 +41,7 @@ def test_memberships_are_created_with_mapped_roles_and_linked(engine, client, sa
             " WHERE id = :g RETURNING id"), {"g": group}).scalar_one()
         add_membership(conn, local_only_group, local["Lea"], "leader")
 
-    report = push_group_memberships(engine, client)
+    report = run_group_memberships_push(engine, client)
 
     log = [(r["method"], r["path"]) for r in sandbox.controls.request_log()]
     assert log[0] == ("GET", f"/groups/v2/groups/{GROUP_ID}/memberships")   # listed before writing
@@ -58,7 +58,7 @@ def test_memberships_are_created_with_mapped_roles_and_linked(engine, client, sa
                       for name in ("Lea", "Coach", "Otto", "Mem")}
 
     sandbox.controls.reset_request_log()
-    push_group_memberships(engine, client)
+    run_group_memberships_push(engine, client)
     assert sandbox.controls.request_log() == []
 
 
@@ -81,10 +81,10 @@ def test_a_role_changed_at_church_is_patched_and_pco_members_are_not_added_twice
             " VALUES ('groups/memberships', :id, :g, '{\"role\": \"member\"}', '{}',"
             " '{\"leader_type\": \"member\", \"problems\": []}')"), {"id": existing[promoted.id].id, "g": GROUP_ID})
 
-    dry = push_group_memberships(engine, None, dry_run=True)
+    dry = run_group_memberships_push(engine, None, dry_run=True)
     assert dry.plan.counts() == {"create Membership": 1, "update Membership": 1}
     assert "| role | member → leader |" in dry.plan.markdown()
-    report = push_group_memberships(engine, client)
+    report = run_group_memberships_push(engine, client)
 
     assert report.counts.totals() == {"created": 0, "updated": 2, "adopted": 1, "skipped": 0, "failed": 0}
     assert sandbox.store.count("groups/memberships") == 2

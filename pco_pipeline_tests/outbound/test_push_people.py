@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import push_ledger
 from pco_pipeline.sync.push import PushAborted
-from pco_pipeline.sync.push_people import push_people
+from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline_tests.outbound.conftest import (add_family, add_person, mark_people_read, open_quarantine,
                                                   pco_children, pco_people_by_remote_id, writes)
 
@@ -22,7 +22,7 @@ def test_people_are_created_with_contacts_and_ids_stored_back(engine, client, sa
                             zip_code="62701")
     mark_people_read(engine)
 
-    report = push_people(engine, client, run_id="run-1")
+    report = run_people_push(engine, client, run_id="run-1")
 
     assert report.counts.totals() == {"created": 6, "updated": 0, "adopted": 0, "skipped": 0, "failed": 0}
     by_remote = pco_people_by_remote_id(sandbox)
@@ -51,7 +51,7 @@ def test_people_are_created_with_contacts_and_ids_stored_back(engine, client, sa
     assert [a.local_key for a in addresses] == [f"{family}:{ann}", f"{family}:{cid}"]
 
     sandbox.controls.reset_request_log()
-    again = push_people(engine, client, run_id="run-2")
+    again = run_people_push(engine, client, run_id="run-2")
     assert sandbox.controls.request_log() == []   # nothing left to send, and nothing to look up
     assert again.counts.totals()["created"] == 0
 
@@ -61,7 +61,7 @@ def test_one_person_with_an_email_and_a_phone_costs_three_requests(engine, clien
         for n in range(12):
             add_person(conn, f"P{n}", "Count", email=f"p{n}@example.org", phone=f"(217) 555-{1000 + n}")
     mark_people_read(engine)
-    push_people(engine, client, workers=3)
+    run_people_push(engine, client, workers=3)
     log = sandbox.controls.request_log()
     assert len(log) == 3 * 12
     assert {r["method"] for r in log} == {"POST"}
@@ -74,7 +74,7 @@ def test_dry_run_sends_nothing_and_changes_nothing_but_shows_the_plan(engine, sa
         add_person(conn, "Bad", "Mail", email="not-an-email")
     mark_people_read(engine)
 
-    report = push_people(engine, None, dry_run=True)
+    report = run_people_push(engine, None, dry_run=True)
 
     assert sandbox.controls.request_log() == []
     assert report.plan.counts() == {"create Email": 1, "create Person": 2, "create PhoneNumber": 1,
@@ -99,7 +99,7 @@ def test_invalid_local_data_is_quarantined_not_sent(engine, client, sandbox):
         mismatch = add_person(conn, "Mis", "Match", phone="(217) 555-0199", e164="+12175550100")
     mark_people_read(engine)
 
-    report = push_people(engine, client)
+    report = run_people_push(engine, client)
 
     people = open_quarantine(engine, "push_people")
     assert set(people) == {str(future), str(nameless)}
@@ -123,7 +123,7 @@ def test_a_record_pco_refuses_is_quarantined_with_pcos_words_and_the_run_goes_on
         fine = add_person(conn, "Fine", "Person")
     mark_people_read(engine)
 
-    report = push_people(engine, client)
+    report = run_people_push(engine, client)
 
     assert report.counts.totals()["failed"] == 1 and report.counts.totals()["created"] == 1
     assert list(pco_people_by_remote_id(sandbox)) == [fine]
@@ -136,12 +136,12 @@ def test_a_record_pco_refuses_is_quarantined_with_pcos_words_and_the_run_goes_on
 
     # Unchanged: not sent again. Fixed by the church: sent, and the quarantine row resolved.
     sandbox.controls.reset_request_log()
-    assert push_people(engine, client).counts.totals()["skipped"] == 1
+    assert run_people_push(engine, client).counts.totals()["skipped"] == 1
     assert writes(sandbox) == []
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE people SET gender = 'Female', updated_at = clock_timestamp() WHERE id = :i"),
                      {"i": odd})
-    assert push_people(engine, client).counts.totals()["created"] == 1
+    assert run_people_push(engine, client).counts.totals()["created"] == 1
     assert sorted(pco_people_by_remote_id(sandbox)) == [odd, fine]
     assert open_quarantine(engine, "push_people") == {}
 
@@ -159,7 +159,7 @@ def test_people_pco_may_already_have_are_not_pushed(engine, client, sandbox):
             {"d": f'{{"rule": "ambiguous_name_birthdate", "candidates": [{twin_a}, {twin_b}]}}'})
     mark_people_read(engine)
 
-    report = push_people(engine, client)
+    report = run_people_push(engine, client)
 
     assert writes(sandbox) == []
     held = open_quarantine(engine, "push_people")
@@ -172,13 +172,13 @@ def test_push_waits_for_the_inbound_people_sync(engine, client, sandbox):
     with engine.begin() as conn:
         add_person(conn, "Ann", "Lee")
     with pytest.raises(PushAborted, match="sync people"):
-        push_people(engine, client)
+        run_people_push(engine, client)
     mark_people_read(engine)
     with engine.begin() as conn:   # landed by the extract, not loaded yet
         conn.execute(sa.text("INSERT INTO pco_landing (resource, pco_id, attributes)"
                              " VALUES ('people/people', '5', '{}')"))
     with pytest.raises(PushAborted, match="not loaded"):
-        push_people(engine, client)
+        run_people_push(engine, client)
     assert sandbox.controls.request_log() == []
 
 
@@ -186,7 +186,7 @@ def test_our_own_writes_are_recognised_as_echoes_and_a_later_edit_is_not(engine,
     with engine.begin() as conn:
         ann = add_person(conn, "Ann", "Lee", email="ann@example.org")
     mark_people_read(engine)
-    push_people(engine, client)
+    run_people_push(engine, client)
     [pco_person] = pco_people_by_remote_id(sandbox)[ann]
     [email] = pco_children(sandbox, "people/emails", pco_person.id)
 
@@ -215,7 +215,7 @@ def test_a_connection_problem_stops_the_push_instead_of_failing_every_person(eng
     sandbox.controls.inject_fault("error", status=403, method="POST")
 
     with pytest.raises(PushAborted, match="push_people stopped: PCO refused access"):
-        push_people(engine, client, workers=4)
+        run_people_push(engine, client, workers=4)
 
     assert len(sandbox.controls.request_log()) <= 4   # the people already in flight, no more
     with engine.connect() as conn:
@@ -224,5 +224,5 @@ def test_a_connection_problem_stops_the_push_instead_of_failing_every_person(eng
     assert states == ["abandoned"] and quarantined == 0
     sandbox.controls.clear_faults()
     sandbox.controls.reset_request_log()
-    push_people(engine, client)
+    run_people_push(engine, client)
     assert len(writes(sandbox)) == 20 and len(sandbox.controls.request_log()) == 20   # no lookups needed

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync.push_people import push_people
+from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline.sync.reconcile import reconcile
 from pco_pipeline.sync.webhook_apply import ECHO_NOTE
 from pco_pipeline_tests.webhooks_e2e.conftest import (
@@ -30,7 +30,7 @@ def test_echoes_of_our_pushes_write_nothing_and_never_undo_a_later_pco_change(
     with synced.connect() as conn:
         unlinked = conn.execute(sa.text("SELECT count(*) FROM people WHERE pco_id IS NULL AND merged_into_id IS NULL"
                                         )).scalar()
-    pushed = push_people(synced, pco.get_client(), run_id="push-before-echoes")
+    pushed = run_people_push(synced, pco.get_client(), run_id="push-before-echoes")
     assert pushed.counts.totals()["created"] > 0 and unlinked > 0
     wait_for_deliveries(sandbox)
     before = church_snapshot(synced)

@@ -24,10 +24,10 @@ from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync.push import PushAborted, PushReport
-from pco_pipeline.sync.push_families import push_families as run_push_families
-from pco_pipeline.sync.push_memberships import push_group_memberships as run_push_group_memberships
-from pco_pipeline.sync.push_people import DEFAULT_WORKERS
-from pco_pipeline.sync.push_people import push_people as run_push_people
+from pco_pipeline.sync.families_push import run_families_push
+from pco_pipeline.sync.memberships_push import run_group_memberships_push
+from pco_pipeline.sync.people_push import DEFAULT_WORKERS
+from pco_pipeline.sync.people_push import run_people_push
 
 OUTBOUND_TAGS = {"pco/direction": "outbound"}
 
@@ -100,7 +100,7 @@ def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: 
 def people_to_pco(context: dg.OpExecutionContext, config: PeoplePushConfig, church_db: PostgresResource,
                 pco: PCOResource) -> None:
     _run_push(context, church_db, pco, config.dry_run,
-              lambda *args, **kwargs: run_push_people(*args, workers=config.workers, **kwargs))
+              lambda *args, **kwargs: run_people_push(*args, workers=config.workers, **kwargs))
 
 
 @dg.op(pool=PCO_API_POOL, ins={"after": dg.In(dg.Nothing)},
@@ -108,7 +108,7 @@ def people_to_pco(context: dg.OpExecutionContext, config: PeoplePushConfig, chur
                    "contact), and adds members PCO's households lack with pending: false.")
 def families_to_pco(context: dg.OpExecutionContext, config: PushConfig, church_db: PostgresResource,
                   pco: PCOResource) -> None:
-    _run_push(context, church_db, pco, config.dry_run, run_push_families)
+    _run_push(context, church_db, pco, config.dry_run, run_families_push)
 
 
 @dg.op(pool=PCO_API_POOL, ins={"after": dg.In(dg.Nothing)},
@@ -116,7 +116,7 @@ def families_to_pco(context: dg.OpExecutionContext, config: PushConfig, church_d
                    "corrects roles that differ. Never writes groups themselves.")
 def group_memberships_to_pco(context: dg.OpExecutionContext, config: PushConfig, church_db: PostgresResource,
                            pco: PCOResource) -> None:
-    _run_push(context, church_db, pco, config.dry_run, run_push_group_memberships)
+    _run_push(context, church_db, pco, config.dry_run, run_group_memberships_push)
 
 
 def _job(name: str, description: str):

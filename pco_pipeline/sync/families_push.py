@@ -1,4 +1,4 @@
-"""push_families: church families PCO does not have → PCO households; new members → household members.
+"""The families push: church families PCO does not have → PCO households; new members → household members.
 
 1. A local family without a `pco_id` whose members include people already in PCO becomes a
    Household: one `POST /people/v2/households` naming those people and the primary contact
@@ -7,7 +7,7 @@
    recorded as a ledger intent first; after a lost answer the primary contact's households are
    read (`GET /people/v2/people/{id}/households`) and one with the family's name created since
    the intent is adopted instead of created again.
-   Not pushed: a family none of whose members is in PCO yet (it waits for push_people), and a
+   Not pushed: a family none of whose members is in PCO yet (it waits for the people push), and a
    family one of whose members already belongs to a PCO household (PCO or the church may have it
    already, e.g. as another local family the inbound sync made from that household: creating it
    would duplicate it) — the latter is quarantined as a possible duplicate, naming the households.
@@ -267,7 +267,7 @@ FAMILIES = PushKind("families", plan_batches, lambda session, client: _FamilyPus
                     needs=HOUSEHOLDS_LOADED)
 
 
-def push_families(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
+def run_families_push(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
                   progress: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push church families PCO lacks and members its households lack (see the module docstring)."""
     return run_push(FAMILIES, engine, client, run_id=run_id, dry_run=dry_run, progress=progress)

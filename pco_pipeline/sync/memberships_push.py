@@ -1,4 +1,4 @@
-"""push_group_memberships: the church's group memberships → PCO Groups memberships.
+"""The group memberships push: the church's group memberships → PCO Groups memberships.
 
 In scope: memberships the church made (`source = 'local'`) in groups PCO has (a level-3 group
 with a `pco_id`, active, not removed from PCO), of people PCO has (`pco_id`, active). Groups
@@ -204,7 +204,7 @@ GROUP_MEMBERSHIPS = PushKind("group_memberships", plan_batches,
                              lambda session, client: _MembershipPusher(session, client).push_group)
 
 
-def push_group_memberships(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None,
+def run_group_memberships_push(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None,
                            dry_run: bool = False, progress: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push the church's memberships in PCO groups (see the module docstring)."""
     return run_push(GROUP_MEMBERSHIPS, engine, client, run_id=run_id, dry_run=dry_run, progress=progress)

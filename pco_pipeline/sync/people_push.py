@@ -1,4 +1,4 @@
-"""push_people: church people PCO does not have yet → PCO people, with emails, phones and address.
+"""The people push: church people PCO does not have yet → PCO people, with emails, phones and address.
 
 Who is pushed:
 - local people without a `pco_id` (not merged away), unless the inbound sync found them
@@ -396,7 +396,7 @@ PEOPLE = PushKind("people", plan_batches, lambda session, client: _PeoplePusher(
                   needs=PEOPLE_LOADED)
 
 
-def push_people(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
+def run_people_push(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
                 workers: int = DEFAULT_WORKERS, progress: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push church people PCO lacks (see the module docstring). A dry run needs no client and sends nothing."""
     return run_push(PEOPLE, engine, client, run_id=run_id, dry_run=dry_run, workers=workers, progress=progress)
