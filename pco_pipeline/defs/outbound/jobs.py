@@ -26,8 +26,7 @@ from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync.push import PushAborted, PushReport
 from pco_pipeline.sync.families_push import run_families_push
 from pco_pipeline.sync.memberships_push import run_group_memberships_push
-from pco_pipeline.sync.people_push import DEFAULT_WORKERS
-from pco_pipeline.sync.people_push import run_people_push
+from pco_pipeline.sync.people_push import DEFAULT_WORKERS, run_people_push
 
 OUTBOUND_TAGS = {"pco/direction": "outbound"}
 
