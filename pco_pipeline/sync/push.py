@@ -41,7 +41,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +49,7 @@ import sqlalchemy as sa
 from pco_pipeline.pco.errors import (PCOAuthError, PCOConfigError, PCOConnectionError, PCOError, PCOForbiddenError,
                                      PCORateLimited, PCOServerError, PCOValidationError)
 from pco_pipeline.sync import quarantine
+from pco_pipeline.sync.markdown import markdown_cell
 
 OUTCOMES = ("created", "updated", "adopted", "skipped", "failed")
 
@@ -153,23 +154,18 @@ class Plan:
             for number, write in enumerate(self.writes, 1):
                 fields = write.fields or (("", ""),)
                 for index, (name, value) in enumerate(fields):
-                    lead = f"| {number} | {write.action} | {write.resource} | {_cell(write.local)}" if index == 0 \
-                        else "| | | |"
-                    lines.append(f"{lead} | {name} | {_cell(value)} |")
+                    lead = (f"| {number} | {write.action} | {write.resource} | {markdown_cell(write.local)}"
+                            if index == 0 else "| | | |")
+                    lines.append(f"{lead} | {name} | {markdown_cell(value)} |")
             if self.total_writes > len(self.writes):
                 lines.append(f"\n… and {self.total_writes - len(self.writes)} more writes (counted above).")
         if self.skipped:
             lines += ["", "| skipped | reason |", "|---|---|"]
-            lines += [f"| {skip.table} {skip.record_key} | {_cell(skip.reason)} |" for skip in self.skipped]
+            lines += [f"| {skip.table} {skip.record_key} | {markdown_cell(skip.reason)} |" for skip in self.skipped]
             hidden = sum(self.skips.values()) - len(self.skipped)
             if hidden > 0:
                 lines.append(f"\n… and {hidden} more skipped (see the quarantine).")
         return "\n".join(lines)
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else (value.isoformat() if isinstance(value, (date, datetime)) else str(value))
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 # --- counting -------------------------------------------------------------------------------------

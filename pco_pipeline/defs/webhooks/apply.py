@@ -14,10 +14,10 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.lineage import webhook_asset_events
-from pco_pipeline.defs.church_db.previews import cell_text
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
+from pco_pipeline.sync.markdown import markdown_cell
 from pco_pipeline.sync.webhook_apply import ApplyReport, apply_inbox_rows
 from pco_pipeline.sync.webhook_inbox import open_ids_in_range
 
@@ -52,7 +52,7 @@ def inbox_ids_of(config: ApplyWebhooksConfig, engine: sa.Engine) -> list[int]:
 def _outcomes_markdown(report: ApplyReport, limit: int = 20) -> str:
     lines = ["| inbox id | outcome | why |", "|---:|---|---|"]
     for outcome in report.outcomes[:limit]:
-        lines.append(f"| {outcome.inbox_id} | {outcome.status} | {cell_text(outcome.reason)} |")
+        lines.append(f"| {outcome.inbox_id} | {outcome.status} | {markdown_cell(outcome.reason)} |")
     if len(report.outcomes) > limit:
         lines.append(f"| … | {len(report.outcomes) - limit} more | |")
     return "\n".join(lines)
