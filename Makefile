@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install demo test bench ui check-defs clean
+.PHONY: install lint demo test bench ui check-defs clean
 
 install: $(STAMP)
 
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+lint: install
+	$(BIN)/ruff check pco_pipeline pco_sandbox pco_reference pco_pipeline_tests bench
 
 demo: install
 	$(BIN)/pco-pipeline demo

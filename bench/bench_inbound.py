@@ -36,7 +36,7 @@ from pco_sandbox.core import Sandbox, SandboxConfig
 from pco_pipeline.demo_data import generate_church
 from pco_sandbox.server import run_sandbox_server
 from pco_pipeline.sync.catalog import spec_for
-from pco_pipeline.sync.extract import LISTING_OVERLAP, NESTED_PARENTS, extract_resource, plan_for
+from pco_pipeline.sync.extract import LISTING_OVERLAP, NESTED_PARENTS, extract_resource
 from pco_pipeline.sync.load_checkins import load_checkins, load_events
 from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_groups import load_group_memberships, load_groups

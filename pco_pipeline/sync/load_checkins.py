@@ -238,7 +238,7 @@ def load_checkins(engine: sa.Engine) -> LoadReport:
             ORDER BY s.checked_in_at, length(s.pco_id), s.pco_id
             """)
         counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
-        counts.deactivated = count(conn, f"""
+        counts.deactivated = count(conn, """
             DELETE FROM checkins c
             WHERE c.source = 'pco'
               AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'check-ins/check_ins'

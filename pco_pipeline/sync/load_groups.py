@@ -106,7 +106,7 @@ def _load_groups(conn: sa.Connection) -> LoadCounts:
         ORDER BY length(s.pco_id), s.pco_id
         """)
     counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
-    counts.deactivated = count(conn, f"""
+    counts.deactivated = count(conn, """
         UPDATE church_group g SET is_active = false, pco_removed_at = now(), updated_at = now()
         WHERE g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL
           AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'groups/groups'
