@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from pco_pipeline.commands import check_connection, database, demo, jobs, push, sandbox, sync, ui, webhooks
 from pco_pipeline.commands import api, runs, tokens, users
+from pco_pipeline.commands.signals import sigterm_raises
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
 
 COMMAND_MODULES = [database, jobs, demo, ui, webhooks, api, users, tokens, sandbox, check_connection, sync, push, runs]
@@ -36,31 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        with _sigterm_as_interrupt():
+        # SIGTERM stops the command as Ctrl-C does (a run waiting for a pool, or not yet started, is
+        # then left canceled, not STARTED). Commands that serve install their own handler meanwhile.
+        with sigterm_raises(KeyboardInterrupt):
             return args.handler(args)
     except (DatabaseConfigError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the command as Ctrl-C does (a run waiting for a pool, or not yet started, is then
-    left canceled, not STARTED). Commands that serve install their own handler meanwhile."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

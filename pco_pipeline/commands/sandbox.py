@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from pco_pipeline.commands.signals import sigterm_raises
 from pco_sandbox.core import Sandbox, SandboxConfig
 from pco_sandbox.persistence import SnapshotError, autosave
 from pco_sandbox.ratelimit import RateLimit
@@ -72,7 +69,10 @@ def run_sandbox(args) -> int:
     print(f"  rate limit: {rate.limit} per {rate.period:g} s per credential; controls at {base_url}/_sandbox")
     print("Ctrl-C stops it.", flush=True)
     try:
-        with _stop_cleanly_on_sigterm():
+        # SIGTERM stops the server as Ctrl-C does, with the final save, and exits 0: uvicorn shuts
+        # down gracefully on either signal, then re-raises it; without this, SIGTERM's default
+        # action would end the process before anything after `serve` runs.
+        with sigterm_raises(_Terminated):
             if args.state is None:
                 serve(sandbox, port=args.port, log_level="warning")
             else:
@@ -102,27 +102,6 @@ def _serve_keeping_state(sandbox: Sandbox, args) -> None:
 
 class _Terminated(Exception):
     """SIGTERM arrived: a requested stop, not a failure."""
-
-
-@contextmanager
-def _stop_cleanly_on_sigterm() -> Iterator[None]:
-    """SIGTERM stops the server as Ctrl-C does, with the final save, and exits 0.
-
-    uvicorn shuts down gracefully on either signal, then re-raises it; without a handler of ours,
-    SIGTERM's default action would end the process before anything after `serve` runs.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum, frame):
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _check(args) -> str | None:

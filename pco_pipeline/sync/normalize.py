@@ -182,6 +182,13 @@ class _Collector:
         values["problems"] = self.problems
         return values
 
+    def required_name(self, attributes: Mapping[str, Any], what: str) -> str | None:
+        """The record's cleaned `name`; a record without one has the problem "<what> has no name"."""
+        name = clean_text(attributes.get("name"))
+        if name is None:
+            self.problems.append(f"{what} has no name")
+        return name
+
 
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -258,25 +265,19 @@ def normalize_address_record(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def normalize_household(attributes: Mapping[str, Any]) -> dict[str, Any]:
     check = _Collector()
-    name = clean_text(attributes.get("name"))
-    if name is None:
-        check.problems.append("household has no name")
+    name = check.required_name(attributes, "household")
     return check.result({"name": name})
 
 
 def normalize_group_type(attributes: Mapping[str, Any]) -> dict[str, Any]:
     check = _Collector()
-    name = clean_text(attributes.get("name"))
-    if name is None:
-        check.problems.append("group type has no name")
+    name = check.required_name(attributes, "group type")
     return check.result({"name": name, "description": clean_text(attributes.get("description"))})
 
 
 def normalize_group(attributes: Mapping[str, Any]) -> dict[str, Any]:
     check = _Collector()
-    name = clean_text(attributes.get("name"))
-    if name is None:
-        check.problems.append("group has no name")
+    name = check.required_name(attributes, "group")
     archived_at = check(parse_timestamp, attributes.get("archived_at"), "archived_at")
     return check.result({
         "name": name,
@@ -304,9 +305,7 @@ def normalize_membership(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def normalize_calendar_event(attributes: Mapping[str, Any]) -> dict[str, Any]:
     check = _Collector()
-    name = clean_text(attributes.get("name"))
-    if name is None:
-        check.problems.append("calendar event has no name")
+    name = check.required_name(attributes, "calendar event")
     return check.result({
         "name": name,
         "description": clean_text(attributes.get("summary")) or clean_text(attributes.get("description")),
@@ -329,18 +328,14 @@ def normalize_event_instance(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def normalize_checkin_event(attributes: Mapping[str, Any]) -> dict[str, Any]:
     check = _Collector()
-    name = clean_text(attributes.get("name"))
-    if name is None:
-        check.problems.append("check-in event has no name")
+    name = check.required_name(attributes, "check-in event")
     return check.result({"name": name})
 
 
 def normalize_location(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """A check-in Location; kind "Folder" is a container ('folder'), anything else a 'room'."""
     check = _Collector()
-    name = clean_text(attributes.get("name"))
-    if name is None:
-        check.problems.append("location has no name")
+    name = check.required_name(attributes, "location")
     kind = (clean_text(attributes.get("kind")) or "").lower()
     return check.result({
         "name": name,
