@@ -41,7 +41,7 @@ from pco_sandbox.requestlog import LoggedRequest, RequestLog
 from pco_sandbox.schema import APP_SCOPES, APP_VERSIONS, WEBHOOK_SUBSCRIPTION_SINCE, Kind, resolve_version
 from pco_sandbox.store import Record, Store
 from pco_sandbox.webhooks import WebhookHub
-from pco_sandbox.writes import CREATED_UNDER, WRITABLE, Change, Writer, parse_body
+from pco_sandbox.writes import CREATED_UNDER, WRITE_METHODS, Change, Writer, parse_body
 
 
 
@@ -347,7 +347,7 @@ class SandboxApp:
             record = sandbox.webhooks.create_from_api(data, principal.application_id)
             return _Response(201, renderer.single(kind, record, parse_query("")).to_bytes())
         expected_parent = CREATED_UNDER.get(kind.key)
-        if kind.key not in WRITABLE or (expected_parent is not None and (
+        if "POST" not in WRITE_METHODS.get(kind.key, ()) or (expected_parent is not None and (
                 parent_kind is None or parent_kind.key != expected_parent[0])) or \
                 (expected_parent is None and parent is not None):
             raise errors.method_not_allowed("POST", path)
@@ -365,7 +365,7 @@ class SandboxApp:
             _check_subscription_type(renderer, kind, data)
             updated = sandbox.webhooks.update_from_api(record, data)
             return _Response(200, renderer.single(kind, updated, parse_query("")).to_bytes())
-        if kind.key not in WRITABLE:
+        if "PATCH" not in WRITE_METHODS.get(kind.key, ()):
             raise errors.method_not_allowed("PATCH", path)
         data = parse_body(body, content_type)
         updated, changes = sandbox.writer.update(kind, record, data)
@@ -377,7 +377,7 @@ class SandboxApp:
         if kind.key == SUBSCRIPTIONS:
             sandbox.webhooks.delete_subscription(record)
             return _Response(204)
-        if kind.key not in WRITABLE:
+        if "DELETE" not in WRITE_METHODS.get(kind.key, ()):
             raise errors.method_not_allowed("DELETE", path)
         sandbox.publish(sandbox.writer.delete(kind, record))
         return _Response(204)

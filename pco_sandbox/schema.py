@@ -301,7 +301,7 @@ GROUP = Kind(
         "memberships": Rel("groups/memberships", True, "reverse", via="group", nested=True),
     },
     single_links=("group_type", "memberships"),
-    render_stored_relationships=True, timestamps=False,
+    render_stored_relationships=True, timestamps=False, webhook_resource="groups.v2.events.group",
 )
 
 GROUP_TYPE = Kind(

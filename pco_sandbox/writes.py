@@ -1,8 +1,9 @@
 """POST / PATCH / DELETE per PCO's write matrix, with PCO's validation quirks and updated_at rules.
 
-Writable here, as live: Person; Email, PhoneNumber, Address (created under a person); Household
-(created with `people` + `primary_contact` relationships); HouseholdMembership (under a household,
-`pending`); groups Membership (under a group, role leader|member). Everything else refuses writes.
+Writable here, as live (`WRITE_METHODS`): Person; Email, PhoneNumber, Address (created under a
+person); Household (created with `people` + `primary_contact` relationships); HouseholdMembership
+(under a household, `pending`); groups Membership (under a group, role leader|member); a Group can
+be updated only (name, schedule, group type, tags). Everything else refuses writes (405).
 
 Validation as measured live (pcomirror docs/mutation-testing.md, pypco apitour):
 * an attribute that is not assignable → 422 "Forbidden Attribute" / "<name> cannot be assigned";
@@ -39,8 +40,17 @@ _COUNTRY_NAMES = {"US": "United States", "CA": "Canada", "GB": "United Kingdom",
                   "CN": "China", "TW": "Taiwan", "PH": "Philippines", "IN": "India", "BR": "Brazil",
                   "ZA": "South Africa", "NG": "Nigeria", "KE": "Kenya"}
 
-WRITABLE = frozenset({"people/people", "people/emails", "people/phone_numbers", "people/addresses",
-                      "people/households", "people/household_memberships", "groups/memberships"})
+_ALL_WRITES = frozenset({"POST", "PATCH", "DELETE"})
+# The methods each writable resource takes (anything else is a 405), per PCO's reference: People
+# 2025-03-20 (person, email, phone_number, address, household, household_membership) and Groups
+# 2023-07-10, where a Group can only be updated (name, group_type_id, schedule, tag_ids: no POST, no
+# DELETE) and a Membership created, updated (joined_at, role) and deleted
+# (https://developer.planning.center/docs/#/apps/groups/2023-07-10/vertices/group and …/membership).
+WRITE_METHODS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("people/people", "people/emails", "people/phone_numbers", "people/addresses",
+                     "people/households", "people/household_memberships", "groups/memberships"), _ALL_WRITES),
+    "groups/groups": frozenset({"PATCH"}),
+}
 # Where a child is created: its kind → (the parent kind, the child's relationship to it).
 CREATED_UNDER = {"people/emails": ("people/people", "person"), "people/phone_numbers": ("people/people", "person"),
                  "people/addresses": ("people/people", "person"),
@@ -146,8 +156,9 @@ class Writer:
                 return self._save(kind, record, values, touch=False), []
             if kind.key == "groups/memberships":
                 values = self._assign(kind, data, {"role": _role, "joined_at": self._timestamp})
-                updated = self._save(kind, record, values, touch=False)
-                return updated, [Change(kind, updated, "updated")] if values else []
+                return self._save_if_changed(kind, record, values)
+            if kind.key == "groups/groups":
+                return self._update_group(kind, record, data)
         raise errors.method_not_allowed("PATCH", kind.collection)
 
     def delete(self, kind: Kind, record: Record) -> list[Change]:
@@ -446,6 +457,31 @@ class Writer:
         self._recount_group(group.id)
         return record, [Change(kind, record, "created")]
 
+    def _update_group(self, kind: Kind, record: Record, data: dict[str, Any]) -> tuple[Record, list[Change]]:
+        """A Group takes name, schedule, group_type_id and tag_ids; it has no updated_at to bump."""
+        values = self._assign(kind, data, {"name": _string, "schedule": _string, "group_type_id": _string,
+                                           "tag_ids": _id_list})
+        if "name" in values and not (values["name"] or "").strip():
+            raise errors.unprocessable([errors.invalid_attribute("name", "can't be blank", kind.type)])
+        group_type_id = values.pop("group_type_id", None)
+        updated = record.copy()
+        if group_type_id is not None:
+            if self.store.get("groups/group_types", group_type_id) is None:
+                raise errors.unprocessable([errors.invalid_attribute("group_type_id", "must name a group type",
+                                                                     kind.type)])
+            updated.relationships["group_type"] = ("GroupType", group_type_id)
+        return self._save_if_changed(kind, updated, values, before=record)
+
+    def _save_if_changed(self, kind: Kind, record: Record, values: dict[str, Any], *,
+                         before: Record | None = None) -> tuple[Record, list[Change]]:
+        """Save a record without timestamps; a write that changes nothing fires nothing."""
+        before = before or record
+        if all(before.attributes.get(k) == v for k, v in values.items()) and \
+                record.relationships == before.relationships:
+            return before, []
+        updated = self._save(kind, record, values, touch=False)
+        return updated, [Change(kind, updated, "updated")]
+
     def _recount_group(self, group_id: str | None) -> None:
         group = self.store.get("groups/groups", group_id or "")
         if group is not None:
@@ -521,6 +557,12 @@ def _boolean(raw: Any) -> bool | None:
     if raw is None or raw == "":
         return None
     return raw not in (False, 0, "0", "f", "F", "false", "FALSE", "off", "OFF")
+
+
+def _id_list(raw: Any) -> Any:
+    if not isinstance(raw, list) or not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in raw):
+        return _INVALID
+    return [str(i) for i in raw]
 
 
 def _role(raw: Any) -> Any:

@@ -176,7 +176,7 @@ def test_group_memberships_are_writable_with_roles(client):
 
 
 @pytest.mark.parametrize("method,path,type_", [
-    ("POST", "/groups/v2/groups", "Group"), ("PATCH", "/groups/v2/groups/811", "Group"),
+    ("POST", "/groups/v2/groups", "Group"), ("DELETE", "/groups/v2/groups/811", "Group"),
     ("POST", "/check-ins/v2/check_ins", "CheckIn"), ("DELETE", "/check-ins/v2/check_ins/931", "CheckIn"),
     ("PATCH", "/calendar/v2/events/951", "Event"), ("POST", "/people/v2/campuses", "Campus")])
 def test_read_only_resources_refuse_writes(client, method, path, type_):
