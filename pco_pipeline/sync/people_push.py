@@ -189,14 +189,23 @@ SELECT ph.id, ph.person_id, ph.number, ph.e164, ph.location, ph.is_primary,
        {refused_earlier_sql('person_phones', 'ph.id', 'ph.updated_at')} AS refused_earlier
 FROM person_phones ph WHERE ph.person_id = ANY(:people) AND ph.pco_id IS NULL ORDER BY ph.person_id, ph.id
 """
-# Local people an ambiguous inbound match named as candidates: PCO may already have them.
-_AMBIGUOUS = """
-SELECT CAST(c.value AS bigint) AS person_id, min(q.record_key) AS pco_person
+# Local people an ambiguous inbound match named as candidates: PCO may already have them. Held
+# while the match is quarantined, and after that PCO person was linked to another candidate (by
+# staff in the console or by hand: the same human may be in the church database twice), until
+# staff say this one is a different person (`distinct_people`, sql/0011_console.sql).
+# `linked_to` is the local person the PCO person was linked to, NULL while it is quarantined.
+HELD_CANDIDATES = """
+SELECT DISTINCT ON (CAST(c.value AS bigint))
+       CAST(c.value AS bigint) AS person_id, q.record_key AS pco_person, linked.id AS linked_to
 FROM sync_quarantine q
 CROSS JOIN LATERAL jsonb_array_elements_text(
     CASE jsonb_typeof(q.details->'candidates') WHEN 'array' THEN q.details->'candidates' ELSE '[]'::jsonb END) c
-WHERE q.entity = 'people' AND q.resolved_at IS NULL AND q.reason_code = 'ambiguous_match'
-GROUP BY 1
+LEFT JOIN people linked ON q.resolved_at IS NOT NULL AND linked.pco_id = q.record_key
+WHERE q.entity = 'people' AND q.reason_code = 'ambiguous_match' AND c.value ~ '^[0-9]+$'
+  AND (q.resolved_at IS NULL OR (linked.id IS NOT NULL AND linked.id <> CAST(c.value AS bigint)))
+  AND NOT EXISTS (SELECT 1 FROM distinct_people d
+                  WHERE d.person_id = CAST(c.value AS bigint) AND d.pco_person_id = q.record_key)
+ORDER BY CAST(c.value AS bigint), q.resolved_at IS NOT NULL, q.record_key
 """
 
 
@@ -246,10 +255,21 @@ def _plan_contacts(session: PushSession, item: PersonPush, emails: list, phones:
                                              _match_key("Address", attributes)))
 
 
+def _held_reason(item: PersonPush, held: Any) -> str:
+    if held.linked_to is None:
+        return (f"{item.label} may already be in PCO: the inbound sync found PCO person {held.pco_person} "
+                "ambiguous between it and others. Link the right one by hand (set pco_id) or in the staff "
+                "console's quarantine review instead of creating a duplicate.")
+    return (f"{item.label} may already be in PCO: it was a candidate for PCO person {held.pco_person}, which was "
+            f"linked to church person {held.linked_to}; they may be the same person twice. If they are "
+            "different people, say so in the staff console (Quarantine → held from PCO) and the next push "
+            "creates this one.")
+
+
 def plan_batches(session: PushSession, batch: int = BATCH) -> Iterator[list[PersonPush]]:
     """The people to push, `batch` at a time, validated; skips are recorded on the session as found."""
     with session.engine.connect() as conn:
-        ambiguous = {row.person_id: row.pco_person for row in conn.execute(sa.text(_AMBIGUOUS))}
+        held = {row.person_id: row for row in conn.execute(sa.text(HELD_CANDIDATES))}
     after = 0
     while True:
         with session.engine.connect() as conn:
@@ -271,12 +291,10 @@ def plan_batches(session: PushSession, batch: int = BATCH) -> Iterator[list[Pers
             item = PersonPush(person=person, pco_id=row.pco_id, attributes=person_attributes(person),
                               intent=intents.get(str(row.id)))
             if item.pco_id is None:
-                if row.id in ambiguous and item.intent is None:
-                    _skip(session, "Person", "people", row.id, row.id,
-                          f"{item.label} may already be in PCO: the inbound sync found PCO person "
-                          f"{ambiguous[row.id]} ambiguous between it and others. Link the right one by hand "
-                          "(set pco_id) instead of creating a duplicate.", code=POSSIBLE_DUPLICATE,
-                          record=item.attributes, details={"pco_person": ambiguous[row.id]})
+                if row.id in held and item.intent is None:
+                    _skip(session, "Person", "people", row.id, row.id, _held_reason(item, held[row.id]),
+                          code=POSSIBLE_DUPLICATE, record=item.attributes,
+                          details={"pco_person": held[row.id].pco_person})
                     continue
                 problems = person_problems(person, today=session.today)
                 if problems or (row.refused_earlier and item.intent is None):
