@@ -34,8 +34,10 @@ def summarize(result) -> list[str]:
             lines += ["", metadata["plan"].value, ""]
         else:
             counts = " ".join(f"{k}={metadata[k].value}"
-                              for k in ("created", "updated", "adopted", "skipped", "failed"))
+                              for k in ("created", "updated", "deleted", "adopted", "skipped", "failed"))
             lines.append(f"{step}: {counts} requests={metadata['requests_used'].value}")
+            lines += [f"  {line.strip('| ')}" for line in metadata["plan"].value.splitlines()
+                      if line.startswith("| needs action in PCO:")]
             if "failures" in metadata:
                 lines.append(metadata["failures"].value)
     return lines

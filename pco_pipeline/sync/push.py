@@ -28,7 +28,8 @@ follow the same rules:
 The skeleton that applies these rules is written once, in `push_engine`; each push module holds
 only its own plan and writes.
 
-Counts: `created` (POSTs PCO confirmed), `updated` (PATCHes), `adopted` (records found in PCO and
+Counts: `created` (POSTs PCO confirmed), `updated` (PATCHes), `deleted` (DELETEs PCO confirmed, or
+records it no longer had), `adopted` (records found in PCO and
 linked instead of created again), `skipped` (not sent: invalid, or refused earlier and unchanged,
 or possibly a duplicate), `failed` (sent and refused, or the outcome stayed unknown). The run log
 (`pco_sync_log`) counts both skipped and failed records as failed: all of them are in the
@@ -51,7 +52,7 @@ from pco_pipeline.pco.errors import (PCOAuthError, PCOConfigError, PCOConnection
 from pco_pipeline.sync import quarantine
 from pco_pipeline.sync.markdown import markdown_cell
 
-OUTCOMES = ("created", "updated", "adopted", "skipped", "failed")
+OUTCOMES = ("created", "updated", "deleted", "adopted", "skipped", "failed")
 
 # Outbound quarantine reasons (inbound ones live in `quarantine`).
 REFUSED_BY_PCO = "refused_by_pco"
@@ -76,13 +77,18 @@ def quarantine_entity(table: str) -> str:
     return f"push_{table}"
 
 
+def field_key(record_key: str, field_name: str) -> str:
+    """The quarantine key of one field of a record PCO refused on its own (`<record key>#<field>`)."""
+    return f"{record_key}#{field_name}"
+
+
 # --- the plan -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class PlannedWrite:
     """One write a push sends (or would send): `fields` are name → value (update: "old → new")."""
 
-    action: str            # create | update
+    action: str            # create | update | delete
     resource: str          # PCO type
     local: str             # which local record, for people reading the plan
     fields: tuple[tuple[str, Any], ...] = ()
@@ -118,6 +124,8 @@ class Plan:
     skips: Counter = field(default_factory=Counter)            # (table, reason_code) → n
     skipped: list[Skip] = field(default_factory=list)          # the first table_rows
     notes: Counter = field(default_factory=Counter)            # not pushed by design, e.g. "waiting for person"
+    needs_action: Counter = field(default_factory=Counter)     # church changes PCO's API cannot take
+    needs_action_examples: list[str] = field(default_factory=list)   # the first table_rows, naming the records
 
     def add(self, write: PlannedWrite) -> None:
         self.actions[(write.resource, write.action)] += 1
@@ -128,6 +136,12 @@ class Plan:
         self.skips[(skip.table, skip.reason_code)] += 1
         if len(self.skipped) < self.table_rows:
             self.skipped.append(skip)
+
+    def needs_action_in_pco(self, what: str, example: str) -> None:
+        """A church change the push cannot send (PCO's API cannot take it): staff make it in PCO."""
+        self.needs_action[what] += 1
+        if len(self.needs_action_examples) < self.table_rows:
+            self.needs_action_examples.append(example)
 
     @property
     def total_writes(self) -> int:
@@ -149,6 +163,8 @@ class Plan:
             lines.append(f"| skip ({reason}) | {table} | {n} |")
         for note, n in sorted(self.notes.items()):
             lines.append(f"| not pushed: {note} | | {n} |")
+        for what, n in sorted(self.needs_action.items()):
+            lines.append(f"| needs action in PCO: {markdown_cell(what)} | | {n} |")
         if self.writes:
             lines += ["", "| # | action | PCO resource | local record | field | value |", "|---:|---|---|---|---|---|"]
             for number, write in enumerate(self.writes, 1):
@@ -159,6 +175,9 @@ class Plan:
                     lines.append(f"{lead} | {name} | {markdown_cell(value)} |")
             if self.total_writes > len(self.writes):
                 lines.append(f"\n… and {self.total_writes - len(self.writes)} more writes (counted above).")
+        if self.needs_action_examples:
+            lines += ["", "| needs action in PCO |", "|---|"]
+            lines += [f"| {markdown_cell(example)} |" for example in self.needs_action_examples]
         if self.skipped:
             lines += ["", "| skipped | reason |", "|---|---|"]
             lines += [f"| {skip.table} {skip.record_key} | {markdown_cell(skip.reason)} |" for skip in self.skipped]
@@ -198,12 +217,13 @@ class PushCounts:
             return out
 
     def sync_log(self) -> dict[str, int]:
-        """The run log's counters: adoptions count as updates (a link written, nothing created), and
+        """The run log's counters: adoptions and deletes count as updates (the log has no column for
+        either: a link written, a record removed — nothing created), and
         every record the run left in the quarantine counts as failed, so the run ends `partial`:
         those PCO refused or whose outcome stayed unknown, and those not sent (a real run's skips
         are all quarantined: invalid, a possible duplicate, or refused before and unchanged)."""
         totals = self.totals()
-        return {"created": totals["created"], "updated": totals["updated"] + totals["adopted"],
+        return {"created": totals["created"], "updated": totals["updated"] + totals["deleted"] + totals["adopted"],
                 "failed": totals["failed"] + totals["skipped"]}
 
     def markdown(self) -> str:

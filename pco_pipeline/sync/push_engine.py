@@ -16,8 +16,17 @@ A push writes to PCO through `Operation`s, one local record each, which the engi
   before sending (`RecordedCreate`): the push ledger's intent is committed first; after a lost
   answer (or an intent a previous run left open) the record is looked up (by remote_id, or where
   the push knows to look) and adopted instead of created again; then its PCO id is stored.
-Operations are creates today (and a membership's role correction, an update); the two-way issue
-adds updates and deletes as actions of the same `Operation`.
+- `update_recorded(session, client, update)`: a PATCH of the fields that changed (`RecordedUpdate`),
+  recorded in the ledger before it is sent and confirmed after; an intent a previous run left open
+  is resumed by reading the PCO record: the fields PCO already shows are not sent again. A 422
+  refuses only the fields PCO names: each is quarantined with PCO's words and the others are sent
+  again without them, in one more PATCH (PCO validates the whole body and changes nothing when any
+  field is refused, so the first PATCH wrote nothing). A 422 that names no field we sent is split
+  into one PATCH per field, which finds the refused one(s).
+- `delete_recorded(session, client, delete)`: a DELETE (`RecordedDelete`), recorded the same way;
+  PCO's 404 means the record is already gone, which is what was wanted.
+Planning decides what to write (today a comparison with PCO's landed values, later the three-way
+merge); these functions only execute what was planned.
 """
 
 from __future__ import annotations
@@ -34,19 +43,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from pco_pipeline.pco.client import PCOClient
-from pco_pipeline.pco.errors import PCOError, PCOWriteOutcomeUnknown
+from pco_pipeline.pco.client import resource_body
+from pco_pipeline.pco.errors import PCOError, PCONotFound, PCOValidationError, PCOWriteOutcomeUnknown
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import InvalidValue, parse_timestamp
-from pco_pipeline.sync.push import (CHANGED_BY_PCO, OUTCOME_UNKNOWN, PushAborted, PushReport, PushSession,
-                                    changed_by_pco, is_aborting)
+from pco_pipeline.sync.push import (CHANGED_BY_PCO, MISSING_IN_PCO, OUTCOME_UNKNOWN, REFUSED_BY_PCO, PushAborted,
+                                    PushReport, PushSession, changed_by_pco, field_key, is_aborting)
 
 # A PCO record found after a lost answer must have been created after the intent was written,
 # give or take this much clock difference between PCO and the database.
 CLOCK_SKEW = timedelta(hours=1)
 
-# How the engine sends each action (update and delete: the two-way issue adds theirs).
-HTTP_METHODS = {"create": "post", "update": "patch"}
+# How the engine sends each action.
+HTTP_METHODS = {"create": "post", "update": "patch", "delete": "delete"}
 
 
 # --- what must be loaded first ------------------------------------------------------------------
@@ -77,10 +87,12 @@ def require_loaded(conn: sa.Connection, needed: LoadedFirst) -> None:
     if listed is None:
         raise PushAborted(f"PCO's {needed.plural} have never been read completely: run the inbound {needed.command} "
                           f"sync ({sync}) first, so {needed.plural} PCO already has are linked, not duplicated")
-    # The table name is one of the constants above, never input.
+    # The table name is one of the constants above, never input. A record the church deleted
+    # (`church_deletions`) is not waiting to be loaded: the push sends its deletion.
     unloaded = conn.execute(sa.text(
         "SELECT count(*) FROM pco_landing l WHERE l.resource = :resource AND l.removed_at IS NULL"
         f" AND NOT EXISTS (SELECT 1 FROM {needed.table} t WHERE t.pco_id = l.pco_id)"
+        " AND NOT EXISTS (SELECT 1 FROM church_deletions d WHERE d.local_table = :entity AND d.pco_id = l.pco_id)"
         " AND NOT EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.entity = :entity AND q.record_key = l.pco_id"
         "                 AND q.resolved_at IS NULL)"), {"resource": needed.resource, "entity": needed.table}
     ).scalar_one()
@@ -110,7 +122,7 @@ def exclusive(engine: sa.Engine, push: str) -> Iterator[None]:
 class Operation:
     """One write to PCO about one local record."""
 
-    action: str                  # create | update (delete: the two-way issue)
+    action: str                  # create | update | delete
     resource: str                # PCO type, e.g. Person
     table: str                   # the local table (its outbound quarantine entity is push_<table>)
     key: str                     # the local record's key in the quarantine and the ledger
@@ -119,6 +131,7 @@ class Operation:
     path: str                    # where the write is sent
     body: Mapping[str, Any]      # the JSON:API body
     sent: Mapping[str, Any]      # what the ledger and the quarantine keep of it
+    pco_id: str | None = None    # the PCO record an update or delete is about
 
 
 def send(session: PushSession, client: PCOClient, op: Operation, *, lost: str) -> Resource | None:
@@ -248,6 +261,183 @@ def create_recorded(session: PushSession, client: PCOClient,
         return None, None
     return (created, "confirmed") if _store_created(session, create, intent.id, created, "confirmed") \
         else (None, None)
+
+
+# --- updates and deletes ---------------------------------------------------------------------------
+
+@dataclass
+class RecordedUpdate:
+    """A PATCH of the fields of one PCO record the church changed (`changes`: attribute → value)."""
+
+    resource: str                 # PCO type, e.g. Person
+    table: str                    # the local table (quarantine entity push_<table>)
+    key: str                      # the local record's key
+    local_id: int | None
+    label: str
+    pco_id: str
+    path: str                     # the record's URL: PATCHed, and read to resume a lost answer
+    changes: dict[str, Any]
+    store: Callable[[sa.Connection, Resource], None] | None = None   # e.g. keep PCO's updated_at locally
+    intent: ledger.Intent | None = None                              # left open by a previous run
+
+    def operation(self, fields: Iterable[str]) -> Operation:
+        sent = {name: self.changes[name] for name in fields}
+        return Operation("update", self.resource, self.table, self.key, self.local_id, self.label, self.path,
+                         resource_body(self.resource, sent, id=self.pco_id), sent, self.pco_id)
+
+
+@dataclass
+class RecordedDelete:
+    """A DELETE of one PCO record the church deleted; `store` records the outcome locally
+    ('deleted' or 'already_gone') in the transaction that confirms the ledger intent."""
+
+    resource: str
+    table: str
+    key: str
+    local_id: int | None
+    label: str
+    pco_id: str
+    path: str
+    store: Callable[[sa.Connection, str], None] | None = None
+
+
+def _unsent(changes: Mapping[str, Any], record: Resource) -> dict[str, Any]:
+    """The changes PCO's record does not show yet."""
+    shown = changed_by_pco(changes, record.attributes)
+    return {name: value for name, value in changes.items() if name in shown or name not in record.attributes}
+
+
+def update_recorded(session: PushSession, client: PCOClient, update: RecordedUpdate) -> Resource | None:
+    """Send the update (see the module docstring): PCO's record as it now is, or None when
+    nothing of it went through (quarantined). Connection errors are raised with the intent left
+    open, so the next push resumes it."""
+    changes = dict(update.changes)
+    if update.intent is not None:
+        try:
+            current = client.get_resource(update.path)
+        except PCONotFound:
+            _update_target_gone(session, update, update.intent.id)
+            return None
+        changes = _unsent(changes, current)
+        if not changes:
+            _confirm_update(session, update, update.intent.id, current, {},
+                            detail="resumed: PCO already showed every value sent")
+            return current
+    result: Resource | None = None
+    pending = [list(changes)]            # field groups still to send: one PATCH, or one per field after a 422
+    while pending:
+        fields = pending.pop(0)
+        op = update.operation(fields)
+        with session.engine.begin() as conn:
+            intent = ledger.record_intent(conn, run_id=session.run_id, resource_type=op.resource,
+                                          local_table=op.table, local_key=op.key, sent=op.sent, action="update",
+                                          pco_id=update.pco_id)
+        try:
+            result = client.patch(op.path, op.body)
+        except PCOValidationError as exc:
+            named = {attribute for attribute, _ in exc.problems if attribute in op.sent}
+            if not named and len(fields) > 1:
+                pending = [[name] for name in fields] + pending
+                continue
+            refused = named or set(fields)
+            with session.engine.begin() as conn:
+                ledger.close_intent(conn, intent.id, "refused", exc.detail or exc.message)
+            _refuse_fields(session, update, refused, exc)
+            rest = [name for name in fields if name not in refused]
+            if rest:
+                pending.insert(0, rest)
+            continue
+        except PCONotFound:
+            _update_target_gone(session, update, intent.id)
+            return None
+        except PCOError as exc:
+            if is_aborting(exc):
+                raise
+            with session.engine.begin() as conn:
+                ledger.close_intent(conn, intent.id, "refused", exc.detail or exc.message)
+            session.refused(op.resource, op.table, op.key, op.local_id, exc, op.sent)
+            return None
+        _confirm_update(session, update, intent.id, result, op.sent)
+    return result
+
+
+def _confirm_update(session: PushSession, update: RecordedUpdate, ledger_id: int, resource: Resource,
+                    sent: Mapping[str, Any], detail: str | None = None) -> None:
+    """Close the intent with PCO's answer and store it locally, in one transaction; count it;
+    quarantine a value PCO stored differently (it answers 200 with a field it could not use emptied)."""
+    changed = changed_by_pco(sent, resource.attributes)
+    what = "; ".join(f"{k}: sent {a!r}, PCO kept {b!r}" for k, (a, b) in changed.items())
+    with session.engine.begin() as conn:
+        ledger.confirm(conn, ledger_id, resource, detail=what or detail)
+        if update.store is not None:
+            update.store(conn, resource)
+        session.resolve(conn, update.table, update.key)
+        for name in sent:
+            if name not in changed:
+                session.resolve(conn, update.table, field_key(update.key, name))
+    session.counts.add(update.resource, "updated")
+    if changed:
+        session.quarantine(update.table, update.key, update.local_id, CHANGED_BY_PCO,
+                           f"PCO stored {update.label} with different values: {what}", pco_id=update.pco_id,
+                           record=dict(sent))
+
+
+def _refuse_fields(session: PushSession, update: RecordedUpdate, fields: Iterable[str],
+                   error: PCOValidationError) -> None:
+    """Quarantine each refused field on its own (the record's other fields still go), in PCO's words."""
+    said = dict((attribute, detail) for attribute, detail in error.problems if attribute)
+    for name in sorted(fields):
+        words = said.get(name) or error.detail or error.message
+        session.failed(update.resource, update.table, field_key(update.key, name), update.local_id, REFUSED_BY_PCO,
+                       f"PCO refused {name} of {update.label} ({error.status}): {words}. Fix it in the church "
+                       "database; the next push sends it again once it has changed.",
+                       record={name: update.changes[name]},
+                       details={"status": error.status, "request_id": error.request_id, "pco_id": update.pco_id,
+                                "field": name, "problems": [{"attribute": a, "detail": d} for a, d in error.problems]})
+
+
+def _update_target_gone(session: PushSession, update: RecordedUpdate, ledger_id: int) -> None:
+    with session.engine.begin() as conn:
+        ledger.close_intent(conn, ledger_id, "refused", "the PCO record no longer exists")
+    session.failed(update.resource, update.table, update.key, update.local_id, MISSING_IN_PCO,
+                   f"{update.label}: PCO {update.resource} {update.pco_id} no longer exists (deleted or merged in "
+                   "PCO); the inbound sync will update the church record", record=dict(update.changes))
+
+
+def delete_recorded(session: PushSession, client: PCOClient, delete: RecordedDelete) -> str | None:
+    """Send the DELETE (see the module docstring): 'deleted', 'already_gone', or None when PCO
+    refused it (quarantined). Connection errors are raised with the intent left open."""
+    with session.engine.begin() as conn:
+        intent = ledger.record_intent(conn, run_id=session.run_id, resource_type=delete.resource,
+                                      local_table=delete.table, local_key=delete.key, sent={}, action="delete",
+                                      pco_id=delete.pco_id)
+    outcome = "deleted"
+    try:
+        client.delete(delete.path)
+    except PCONotFound:
+        outcome = "already_gone"
+    except PCOError as exc:
+        if is_aborting(exc):
+            raise
+        with session.engine.begin() as conn:
+            ledger.close_intent(conn, intent.id, "refused", exc.detail or exc.message)
+        session.refused(delete.resource, delete.table, delete.key, delete.local_id, exc, {"pco_id": delete.pco_id})
+        return None
+    with session.engine.begin() as conn:
+        ledger.confirm_deleted(conn, intent.id, detail="already gone in PCO" if outcome == "already_gone" else None)
+        if delete.store is not None:
+            delete.store(conn, outcome)
+        session.resolve(conn, delete.table, delete.key)
+    session.counts.add(delete.resource, "deleted")
+    return outcome
+
+
+def execute(session: PushSession, client: PCOClient, unit: RecordedUpdate | RecordedDelete) -> None:
+    """Send one planned update or delete."""
+    if isinstance(unit, RecordedDelete):
+        delete_recorded(session, client, unit)
+    else:
+        update_recorded(session, client, unit)
 
 
 # --- one run --------------------------------------------------------------------------------------

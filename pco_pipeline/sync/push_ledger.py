@@ -6,6 +6,10 @@ into 'confirmed' with PCO's id, in the same transaction that stores the id on th
 intent still open at the next push (`open_intents`) means the answer was lost: the push looks
 the record up in PCO and adopts it (`confirm(..., state="adopted")`) or sends it again.
 `close_intent` records a create PCO refused (or one that turned out never to have been made).
+Updates and deletes are recorded the same way (`action='update'|'delete'`, with the PCO id they
+are about): an open update intent is resumed by reading the PCO record and comparing it with what
+was sent (`push_engine.update_recorded`), an open delete is simply sent again (a DELETE of a
+record already gone is a 404, which means done).
 Writes that need no intent (contacts, memberships: the push compares with PCO before sending)
 are recorded once confirmed (`record_write`).
 
@@ -23,6 +27,12 @@ with the same value, except `updated_at` (which our later writes under the recor
 email, move). A change someone made in PCO since then makes a value differ, so it is applied;
 so does a payload of another shape (e.g. another API version) — applying an echo is only waste.
 `recent_writes` lists those writes for inspection.
+
+`is_own_echo(conn, resource_type, pco_id, values, updated_at=None)` is the same question for a
+reader that holds only some of the values (a load comparing a few landed fields, the three-way
+merge): every given value is what PCO answered to one of our recent writes and, when
+`updated_at` is given, PCO's record has not moved since that write (same `updated_at`).
+`values=None` asks about a deletion: whether we deleted that record.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pco_pipeline.pco.jsonapi import Resource
+from pco_pipeline.sync.normalize import InvalidValue, parse_timestamp
 
 # Deliveries normally arrive within seconds; during PCO incidents they lag up to an hour (ISS#709).
 ECHO_WINDOW = timedelta(hours=6)
@@ -44,7 +55,7 @@ VOLATILE_ATTRIBUTES = frozenset({"updated_at"})
 
 @dataclass(frozen=True)
 class Intent:
-    """A create sent (or about to be) whose answer has not been recorded."""
+    """A write sent (or about to be) whose answer has not been recorded."""
 
     id: int
     resource_type: str
@@ -53,6 +64,8 @@ class Intent:
     sent: dict[str, Any]
     sent_at: datetime
     parent_pco_id: str | None
+    action: str = "create"
+    pco_id: str | None = None    # the record an update or delete is about
 
 
 @dataclass(frozen=True)
@@ -72,36 +85,43 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)
 
 
-_INTENT_COLUMNS = "id, resource_type, local_table, local_key, sent, sent_at, parent_pco_id"
+_INTENT_COLUMNS = "id, resource_type, local_table, local_key, sent, sent_at, parent_pco_id, action, pco_id"
+ACTIONS = ("create", "update", "delete")
 
 
 def record_intent(conn: sa.Connection, *, run_id: str | None, resource_type: str, local_table: str,
-                  local_key: str, sent: Mapping[str, Any], parent_pco_id: str | None = None) -> Intent:
-    """Open (or refresh) the in-flight intent of one create. Commit it before sending."""
+                  local_key: str, sent: Mapping[str, Any], parent_pco_id: str | None = None,
+                  action: str = "create", pco_id: str | None = None) -> Intent:
+    """Open (or refresh) the in-flight intent of one write (`pco_id`: the record an update or
+    delete is about). Commit it before sending."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown ledger action {action!r}")
     params = {"run": run_id, "type": resource_type, "table": local_table, "key": str(local_key),
-              "sent": _json(sent), "parent": parent_pco_id}
+              "sent": _json(sent), "parent": parent_pco_id, "action": action, "pco_id": pco_id}
     row = conn.execute(sa.text(
         "UPDATE pco_push_ledger SET run_id = :run, sent = CAST(:sent AS jsonb), parent_pco_id = :parent,"
-        " sent_at = clock_timestamp()"
-        " WHERE resource_type = :type AND local_table = :table AND local_key = :key AND state = 'sent'"
+        " pco_id = :pco_id, sent_at = clock_timestamp()"
+        " WHERE resource_type = :type AND local_table = :table AND local_key = :key AND action = :action"
+        "   AND state = 'sent'"
         f" RETURNING {_INTENT_COLUMNS}"), params).first()
     if row is None:
         row = conn.execute(sa.text(
             "INSERT INTO pco_push_ledger (run_id, resource_type, action, local_table, local_key, parent_pco_id,"
-            " sent, state) VALUES (:run, :type, 'create', :table, :key, :parent, CAST(:sent AS jsonb), 'sent')"
+            " pco_id, sent, state)"
+            " VALUES (:run, :type, :action, :table, :key, :parent, :pco_id, CAST(:sent AS jsonb), 'sent')"
             f" RETURNING {_INTENT_COLUMNS}"), params).one()
     return Intent(*row)
 
 
 def open_intents(conn: sa.Connection, resource_type: str, local_table: str,
-                 local_keys: Iterable[str] | None = None) -> dict[str, Intent]:
-    """In-flight intents by local key (all of this kind, or only `local_keys`)."""
+                 local_keys: Iterable[str] | None = None, *, action: str = "create") -> dict[str, Intent]:
+    """In-flight intents of one action by local key (all of this kind, or only `local_keys`)."""
     keys = None if local_keys is None else [str(k) for k in local_keys]
     rows = conn.execute(sa.text(
         f"SELECT {_INTENT_COLUMNS} FROM pco_push_ledger"
-        " WHERE resource_type = :type AND local_table = :table AND state = 'sent'"
+        " WHERE resource_type = :type AND local_table = :table AND action = :action AND state = 'sent'"
         "   AND (CAST(:keys AS text[]) IS NULL OR local_key = ANY(CAST(:keys AS text[])))"),
-        {"type": resource_type, "table": local_table, "keys": keys}).all()
+        {"type": resource_type, "table": local_table, "keys": keys, "action": action}).all()
     return {row.local_key: Intent(*row) for row in rows}
 
 
@@ -119,6 +139,13 @@ def confirm(conn: sa.Connection, ledger_id: int, resource: Resource, *, state: s
         " WHERE id = :id"),
         {"state": state, "pco_id": resource.id, "confirmed": _json(answered_values(resource)),
          "updated": resource.get("updated_at"), "detail": detail, "id": ledger_id})
+
+
+def confirm_deleted(conn: sa.Connection, ledger_id: int, *, detail: str | None = None) -> None:
+    """Close a delete intent: PCO deleted the record (or it was already gone: `detail` says so)."""
+    conn.execute(sa.text(
+        "UPDATE pco_push_ledger SET state = 'confirmed', confirmed_at = clock_timestamp(), detail = :detail"
+        " WHERE id = :id AND action = 'delete'"), {"detail": detail, "id": ledger_id})
 
 
 def close_intent(conn: sa.Connection, ledger_id: int, state: str, detail: str) -> None:
@@ -182,3 +209,31 @@ def was_our_write(conn: sa.Connection, resource_type: str, pco_id: str, attribut
     one of our own recent writes (see the module docstring), so applying it would change nothing."""
     return any(same_attributes(write.confirmed, attributes)
                for write in recent_writes(conn, resource_type, pco_id, within))
+
+
+def is_own_echo(conn: sa.Connection, resource_type: str, pco_id: str, values: Mapping[str, Any] | None, *,
+                updated_at: Any = None, within: timedelta = ECHO_WINDOW) -> bool:
+    """True when `values` of PCO record (`resource_type`, `pco_id`) are what one of our recent writes
+    left there — and, with `updated_at`, PCO's record has not changed since (see the module
+    docstring). `values=None`: whether one of our recent deletes removed the record."""
+    if values is None:
+        return conn.execute(sa.text(
+            "SELECT 1 FROM pco_push_ledger WHERE resource_type = :type AND pco_id = :pco_id AND action = 'delete'"
+            " AND state = 'confirmed' AND confirmed_at >= clock_timestamp() - CAST(:within AS interval) LIMIT 1"),
+            {"type": resource_type, "pco_id": str(pco_id), "within": f"{within.total_seconds()} seconds"}
+        ).first() is not None
+    for write in recent_writes(conn, resource_type, pco_id, within):
+        if write.action == "delete" or not same_attributes(values, write.confirmed):
+            continue
+        if updated_at is None or _instant(updated_at) == _instant(write.confirmed.get("updated_at")):
+            return True
+    return False
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return parse_timestamp(value, "updated_at")
+    except InvalidValue:
+        return None

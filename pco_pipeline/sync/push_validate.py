@@ -120,27 +120,38 @@ def _date_text(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def person_problems(person: Mapping[str, Any], *, today: date) -> list[str]:
-    """Problems of a local `people` row (id, first_name, last_name, birthdate, grade, child, …)."""
-    problems = []
+def person_field_problems(person: Mapping[str, Any], *, today: date) -> dict[str, list[str]]:
+    """Problems of a local `people` row's fields, by field (an update sends the others)."""
+    problems: dict[str, list[str]] = {}
+
+    def add(field: str, messages: list[str]) -> None:
+        if messages:
+            problems.setdefault(field, []).extend(messages)
+
     if not (clean_text(person.get("first_name")) or clean_text(person.get("last_name"))):
-        problems.append("has neither a first nor a last name (PCO requires one)")
+        add("first_name", ["has neither a first nor a last name (PCO requires one)"])
     for field, label in PERSON_TEXT_FIELDS.items():
-        problems += text_problems(label, person.get(field))
+        add(field, text_problems(label, person.get(field)))
     try:
         birthdate = parse_date(_date_text(person.get("birthdate")), "birthdate")
     except InvalidValue as exc:
-        problems.append(str(exc))
+        add("birthdate", [str(exc)])
     else:
         if birthdate is not None and birthdate > today:
-            problems.append(f"birthdate {birthdate.isoformat()} is in the future")
+            add("birthdate", [f"birthdate {birthdate.isoformat()} is in the future"])
         elif birthdate is not None and birthdate < EARLIEST_BIRTHDATE:
-            problems.append(f"birthdate {birthdate.isoformat()} is before {EARLIEST_BIRTHDATE.year}")
-    for check, value in ((parse_grade, person.get("grade")), (lambda v: parse_bool(v, "child"), person.get("child"))):
+            add("birthdate", [f"birthdate {birthdate.isoformat()} is before {EARLIEST_BIRTHDATE.year}"])
+    for field, check in (("grade", parse_grade), ("child", lambda v: parse_bool(v, "child"))):
         try:
-            check(value)
+            check(person.get(field))
         except InvalidValue as exc:
-            problems.append(str(exc))
+            add(field, [str(exc)])
+    return problems
+
+
+def person_problems(person: Mapping[str, Any], *, today: date) -> list[str]:
+    """Problems of a local `people` row (id, first_name, last_name, birthdate, grade, child, …) to create."""
+    problems = [message for messages in person_field_problems(person, today=today).values() for message in messages]
     local_id = person.get("id")
     if not isinstance(local_id, int) or not 0 < local_id <= INT32_MAX:
         problems.append(f"local id {local_id!r} does not fit PCO's remote_id (a positive 32-bit integer)")

@@ -47,7 +47,7 @@ def test_a_declared_push_gets_dry_run_refusals_and_counts_from_the_engine(engine
     sandbox.controls.inject_fault("error", status=422, method="POST", path_prefix=f"/people/v2/people/{people['cy']}/")
     report = run_push(kind, engine, client, run_id="toy-1", workers=2)
 
-    assert report.counts.totals() == {"created": 4, "updated": 0, "adopted": 0, "skipped": 0, "failed": 1}
+    assert report.counts.totals() == {"created": 4, "updated": 0, "deleted": 0, "adopted": 0, "skipped": 0, "failed": 1}
     assert [len(pco_children(sandbox, "people/emails", pco_id)) for pco_id in people.values()] == [1, 1, 0, 1, 1]
     [(code, reason)] = open_quarantine(engine, "push_toy_emails").values()
     assert code == "refused_by_pco" and reason.startswith("PCO refused the Email (422)")

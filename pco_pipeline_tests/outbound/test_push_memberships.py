@@ -86,7 +86,7 @@ def test_a_role_changed_at_church_is_patched_and_pco_members_are_not_added_twice
     assert "| role | member → leader |" in dry.plan.markdown()
     report = run_group_memberships_push(engine, client)
 
-    assert report.counts.totals() == {"created": 0, "updated": 2, "adopted": 1, "skipped": 0, "failed": 0}
+    assert report.counts.totals() == {"created": 0, "updated": 2, "deleted": 0, "adopted": 1, "skipped": 0, "failed": 0}
     assert sandbox.store.count("groups/memberships") == 2
     assert {pid: m["role"] for pid, m in pco_memberships(sandbox).items()} == {promoted.id: "leader",
                                                                                 already.id: "leader"}

@@ -24,7 +24,7 @@ def test_people_are_created_with_contacts_and_ids_stored_back(engine, client, sa
 
     report = run_people_push(engine, client, run_id="run-1")
 
-    assert report.counts.totals() == {"created": 6, "updated": 0, "adopted": 0, "skipped": 0, "failed": 0}
+    assert report.counts.totals() == {"created": 6, "updated": 0, "deleted": 0, "adopted": 0, "skipped": 0, "failed": 0}
     by_remote = pco_people_by_remote_id(sandbox)
     assert sorted(by_remote) == [ann, cid] and all(len(v) == 1 for v in by_remote.values())
     ann_pco, cid_pco = by_remote[ann][0], by_remote[cid][0]
