@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from pco_pipeline.sync import match, pco_state, quarantine
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
+from pco_pipeline.sync.statements import statement
 
 PCO_OWNED_PERSON_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate",
                            "child", "grade", "status", "membership")
@@ -65,25 +66,12 @@ def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None) -> P
 
 
 def _reject_ambiguous(conn: sa.Connection) -> int:
-    return reject(
-        conn, "people", match.STAGE,
-        f"EXISTS (SELECT 1 FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id AND m.method IN {match.AMBIGUOUS_METHODS})",
-        quarantine.AMBIGUOUS_MATCH,
-        f"""(SELECT CASE m.method
-              WHEN 'ambiguous_email' THEN 'PCO person ' || s.pco_id || ' shares an email and first name with local people '
-                  || array_to_string(m.candidates, ', ') || ', none linked to PCO: set pco_id on the right one'
-              WHEN 'ambiguous_name_birthdate' THEN 'PCO person ' || s.pco_id || ' has the name and birthdate of local people '
-                  || array_to_string(m.candidates, ', ') || ', none linked to PCO: set pco_id on the right one'
-              ELSE 'PCO person ' || s.pco_id || ' matches local person ' || array_to_string(m.candidates, ', ')
-                  || ', which PCO person ' || m.claimed_by || ' also matches: merge the duplicates in PCO'
-                  || ' or link them by hand' END
-             FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id)""",
-        details_sql=f"""(SELECT jsonb_build_object('rule', m.method, 'candidates', to_jsonb(m.candidates),
-                                                  'claimed_by', m.claimed_by)
-                         FROM {match.MATCHES} m WHERE m.pco_id = s.pco_id)""",
-        record_sql=landed_record("people/people"))
+    return conn.execute(statement("people/reject_ambiguous"), {
+        "reason_code": quarantine.AMBIGUOUS_MATCH, "ambiguous_methods": list(match.AMBIGUOUS_METHODS)}).rowcount
 
 
+# The person statements are composed from PCO_OWNED_PERSON_FIELDS, the one statement of which
+# person columns PCO owns (identifiers from that fixed tuple; values are bound).
 _SET_FIELDS = ", ".join(f"{f} = s.{f}" for f in PCO_OWNED_PERSON_FIELDS)
 _LOCAL_TUPLE = ", ".join(f"p.{f}" for f in PCO_OWNED_PERSON_FIELDS)
 _STAGED_TUPLE = ", ".join(f"s.{f}" for f in PCO_OWNED_PERSON_FIELDS)
@@ -103,9 +91,9 @@ def _link_matched(conn: sa.Connection) -> int:
     return count(conn, f"""
         UPDATE people p SET pco_id = s.pco_id, {_SET_FIELDS}, is_active = true,
                             pco_updated_at = s.pco_updated_at, updated_at = now()
-        FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method IN {match.LINKING_METHODS}
+        FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = ANY(:methods)
         WHERE p.id = m.person_id
-        """)
+        """, {"methods": list(match.LINKING_METHODS)})
 
 
 def _create_new(conn: sa.Connection) -> int:
@@ -120,30 +108,17 @@ def _create_new(conn: sa.Connection) -> int:
 
 def _deactivate_removed(conn: sa.Connection, pco_ids: Sequence[str] | None) -> int:
     """Linked people PCO no longer has (removed from its listing, or merged away) → inactive."""
-    return count(conn, """
-        UPDATE people p SET is_active = false, updated_at = now()
-        WHERE p.is_active
-          AND (CAST(:scope AS text[]) IS NULL OR p.pco_id = ANY(CAST(:scope AS text[])))
-          AND p.pco_id IN (SELECT pco_id FROM pco_landing
-                           WHERE resource = 'people/people' AND removed_at IS NOT NULL
-                           UNION
-                           SELECT normalized->>'person_to_remove_id' FROM pco_landing
-                           WHERE resource = 'people/person_mergers' AND removed_at IS NULL)
-        """, {"scope": list(pco_ids) if pco_ids is not None else None})
+    return conn.execute(statement("people/deactivate_removed"),
+                        {"scope": list(pco_ids) if pco_ids is not None else None}).rowcount
 
 
 # --- merges ---------------------------------------------------------------------------------
 
-_MERGE_MAP = f"""
-CREATE TEMP TABLE merge_map ON COMMIT DROP AS
-SELECT r.id AS removed_id, k.id AS kept_id
-FROM ({match.MERGE_SURVIVORS}) v JOIN people r ON r.pco_id = v.removed JOIN people k ON k.pco_id = v.kept
-WHERE r.id <> k.id AND r.merged_into_id IS DISTINCT FROM k.id
-"""
-
-
 def _repoint_unique(conn: sa.Connection, table: str, person_column: str, sibling_column: str) -> None:
-    """Re-point `table.person_column` from removed to kept people where (sibling, person) is unique."""
+    """Re-point `table.person_column` from removed to kept people where (sibling, person) is unique.
+
+    One shape for the link tables named in `apply_person_mergers` (identifiers from that fixed set).
+    """
     conn.execute(sa.text(f"""
         DELETE FROM {table} t USING merge_map mm
         WHERE t.{person_column} = mm.removed_id
@@ -167,7 +142,7 @@ def apply_person_mergers(conn: sa.Connection) -> int:
     recorded in `people.merged_into_id` and never re-applied.
     """
     conn.execute(sa.text("DROP TABLE IF EXISTS merge_map"))
-    conn.execute(sa.text(_MERGE_MAP))
+    conn.execute(statement("people/merge_map"))
     merges = conn.execute(sa.text("SELECT count(*) FROM merge_map")).scalar_one()
     if not merges:
         return 0
@@ -179,27 +154,8 @@ def apply_person_mergers(conn: sa.Connection) -> int:
     for column in ("child_id", "pickup_person_id"):
         conn.execute(sa.text(f"UPDATE authorized_pickups t SET {column} = mm.kept_id, updated_at = now()"
                              f" FROM merge_map mm WHERE t.{column} = mm.removed_id"))
-    conn.execute(sa.text("""
-        CREATE TEMP TABLE relationship_moves ON COMMIT DROP AS
-        SELECT r.id, COALESCE(a.kept_id, r.person_id) AS person_id,
-               COALESCE(b.kept_id, r.related_person_id) AS related_person_id, r.kind
-        FROM relationships r
-        LEFT JOIN merge_map a ON a.removed_id = r.person_id
-        LEFT JOIN merge_map b ON b.removed_id = r.related_person_id
-        WHERE a.removed_id IS NOT NULL OR b.removed_id IS NOT NULL
-        """))
-    # A relationship between the two merged people, or one the survivor already has, goes.
-    conn.execute(sa.text("""
-        DELETE FROM relationships r USING relationship_moves m
-        WHERE r.id = m.id
-          AND (m.person_id = m.related_person_id
-               OR EXISTS (SELECT 1 FROM relationships o
-                          WHERE o.person_id = m.person_id AND o.related_person_id = m.related_person_id
-                            AND o.kind = m.kind AND o.id NOT IN (SELECT id FROM relationship_moves))
-               OR EXISTS (SELECT 1 FROM relationship_moves o
-                          WHERE o.person_id = m.person_id AND o.related_person_id = m.related_person_id
-                            AND o.kind = m.kind AND o.id < m.id))
-        """))
+    conn.execute(statement("people/merge_relationship_moves"))
+    conn.execute(statement("people/merge_drop_relationships"))
     conn.execute(sa.text("""
         UPDATE relationships r SET person_id = m.person_id, related_person_id = m.related_person_id,
                                    updated_at = now()

@@ -38,28 +38,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync import pco_state
+from pco_pipeline.sync.statements import statement
 
-STAGE = "stage_people"
+STAGE = "stage_people"   # the statements in sync/sql/people/match_*.sql name these temp tables
 MATCHES = "person_match"
 
 LINKING_METHODS = ("pco_id_merged", "email", "name_birthdate")
 AMBIGUOUS_METHODS = ("ambiguous_email", "ambiguous_name_birthdate", "ambiguous_claim")
-
-# Every PCO person merged away (directly or through a chain) and the person finally kept.
-MERGE_SURVIVORS = """
-WITH RECURSIVE mergers AS (
-    SELECT normalized->>'person_to_remove_id' AS removed, normalized->>'person_to_keep_id' AS kept
-    FROM pco_landing
-    WHERE resource = 'people/person_mergers' AND removed_at IS NULL
-      AND normalized->>'person_to_remove_id' IS NOT NULL AND normalized->>'person_to_keep_id' IS NOT NULL
-), chain (removed, kept, depth) AS (
-    SELECT removed, kept, 1 FROM mergers
-    UNION ALL
-    SELECT c.removed, m.kept, c.depth + 1 FROM chain c JOIN mergers m ON m.removed = c.kept WHERE c.depth < 50
-)
-SELECT DISTINCT ON (removed) removed, kept FROM chain ORDER BY removed, depth DESC
-"""
 
 
 @dataclass(frozen=True)
@@ -74,128 +59,27 @@ class MatchSummary:
     ambiguous: int = 0
 
 
-def _resolve_claims(method: str) -> str:
-    """Within one step, the earliest-created PCO person keeps a local person; the rest are ambiguous."""
-    return f"""
-    WITH ranked AS (
-        SELECT m.pco_id, m.person_id,
-               row_number() OVER claim AS rank, first_value(m.pco_id) OVER claim AS winner
-        FROM {MATCHES} m JOIN {STAGE} s ON s.pco_id = m.pco_id
-        WHERE m.method = '{method}'
-        WINDOW claim AS (PARTITION BY m.person_id
-                         ORDER BY s.pco_created_at NULLS LAST, length(m.pco_id), m.pco_id)
-    )
-    UPDATE {MATCHES} m SET method = 'ambiguous_claim', candidates = ARRAY[r.person_id],
-                           claimed_by = r.winner, person_id = NULL
-    FROM ranked r WHERE r.pco_id = m.pco_id AND r.rank > 1
-    """
-
-
-_UNDECIDED = f"NOT EXISTS (SELECT 1 FROM {MATCHES} m WHERE m.pco_id = s.pco_id)"
-_UNCLAIMED = f"NOT EXISTS (SELECT 1 FROM {MATCHES} m WHERE m.person_id = p.id)"
-
-_STEPS = (
-    f"""
-    CREATE TEMP TABLE {MATCHES} (
-        pco_id TEXT PRIMARY KEY, person_id BIGINT, method TEXT NOT NULL,
-        candidates BIGINT[], claimed_by TEXT
-    ) ON COMMIT DROP
-    """,
-    # 1. Linked, directly or through a merger.
-    f"""
-    INSERT INTO {MATCHES} (pco_id, person_id, method)
-    SELECT s.pco_id, p.id, 'pco_id' FROM {STAGE} s JOIN people p ON p.pco_id = s.pco_id
-    """,
-    f"""
-    INSERT INTO {MATCHES} (pco_id, person_id, method)
-    SELECT DISTINCT ON (s.pco_id) s.pco_id, p.id, 'pco_id_merged'
-    FROM {STAGE} s
-    JOIN ({MERGE_SURVIVORS}) v ON v.kept = s.pco_id
-    JOIN people p ON p.pco_id = v.removed
-    WHERE {_UNDECIDED}
-    ORDER BY s.pco_id, p.id
-    """,
-    # A claim lost in an earlier run stays lost while the winner still holds that local person:
-    # the cause (PCO has the person twice) is fixed in PCO or by hand, not by the next run.
-    f"""
-    INSERT INTO {MATCHES} (pco_id, person_id, method, candidates, claimed_by)
-    SELECT s.pco_id, NULL, 'ambiguous_claim', ARRAY[p.id], p.pco_id
-    FROM {STAGE} s
-    JOIN sync_quarantine q ON q.entity = 'people' AND q.record_key = s.pco_id AND q.resolved_at IS NULL
-                          AND q.details->>'rule' = 'ambiguous_claim'
-    JOIN people p ON p.id = CAST(q.details->'candidates'->>0 AS bigint) AND p.pco_id = q.details->>'claimed_by'
-    WHERE {_UNDECIDED}
-    """,
-    # 2. Email.
-    f"""
-    INSERT INTO {MATCHES} (pco_id, person_id, method, candidates)
-    WITH shared AS (
-        SELECT address_normalized FROM ({pco_state.PERSON_EMAILS}) e
-        WHERE address_normalized IS NOT NULL
-        GROUP BY address_normalized HAVING count(DISTINCT person_pco_id) > 1
-    ), pco_addresses AS (
-        SELECT DISTINCT s.pco_id, lower(btrim(s.first_name)) AS first_key,
-               e.normalized->>'address_normalized' AS address
-        FROM {STAGE} s
-        JOIN pco_landing e ON e.resource = 'people/emails' AND e.parent_pco_id = s.pco_id
-                          AND e.removed_at IS NULL
-        WHERE e.normalized->>'address_normalized' IS NOT NULL AND {_UNDECIDED}
-          AND e.normalized->>'address_normalized' NOT IN (SELECT address_normalized FROM shared)
-    ), candidates AS (
-        SELECT DISTINCT a.pco_id, p.id AS person_id, lower(btrim(p.first_name)) = a.first_key AS same_first
-        FROM pco_addresses a
-        JOIN person_emails le ON COALESCE(le.address_normalized, lower(btrim(le.address))) = a.address
-        JOIN people p ON p.id = le.person_id AND p.pco_id IS NULL
-    ), decided AS (
-        SELECT pco_id,
-               array_agg(person_id ORDER BY person_id) AS all_ids,
-               array_agg(person_id ORDER BY person_id) FILTER (WHERE same_first) AS same_first_ids
-        FROM candidates GROUP BY pco_id
-    )
-    SELECT pco_id,
-           CASE WHEN cardinality(all_ids) = 1 THEN all_ids[1]
-                WHEN cardinality(same_first_ids) = 1 THEN same_first_ids[1] END,
-           CASE WHEN cardinality(all_ids) = 1 OR cardinality(same_first_ids) = 1 THEN 'email'
-                ELSE 'ambiguous_email' END,
-           CASE WHEN cardinality(all_ids) > 1 AND cardinality(same_first_ids) > 1 THEN same_first_ids END
-    FROM decided
-    WHERE cardinality(all_ids) = 1 OR cardinality(same_first_ids) >= 1
-    """,
-    _resolve_claims("email"),
-    # 3. Name + birthdate.
-    f"""
-    INSERT INTO {MATCHES} (pco_id, person_id, method, candidates)
-    WITH candidates AS (
-        SELECT s.pco_id, p.id AS person_id
-        FROM {STAGE} s
-        JOIN people p ON p.pco_id IS NULL AND p.birthdate = s.birthdate
-                     AND lower(btrim(p.first_name)) = lower(btrim(s.first_name))
-                     AND lower(btrim(p.last_name)) = lower(btrim(s.last_name))
-        WHERE s.birthdate IS NOT NULL AND {_UNDECIDED} AND {_UNCLAIMED}
-    ), decided AS (
-        SELECT pco_id, array_agg(person_id ORDER BY person_id) AS ids FROM candidates GROUP BY pco_id
-    )
-    SELECT pco_id,
-           CASE WHEN cardinality(ids) = 1 THEN ids[1] END,
-           CASE WHEN cardinality(ids) = 1 THEN 'name_birthdate' ELSE 'ambiguous_name_birthdate' END,
-           CASE WHEN cardinality(ids) > 1 THEN ids END
-    FROM decided
-    """,
-    _resolve_claims("name_birthdate"),
-    # 4. Everyone else is new.
-    f"""
-    INSERT INTO {MATCHES} (pco_id, method)
-    SELECT s.pco_id, 'create' FROM {STAGE} s WHERE {_UNDECIDED}
-    """,
-    f"ANALYZE {MATCHES}",
+# The steps in order, each a statement in sync/sql/people/ and its parameters; a step decides only
+# the PCO people no earlier step decided.
+_STEPS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("people/match_table", {}),
+    ("people/match_pco_id", {}),
+    ("people/match_pco_id_merged", {}),
+    ("people/match_lost_claims", {}),
+    ("people/match_email", {}),
+    ("people/match_resolve_claims", {"method": "email"}),
+    ("people/match_name_birthdate", {}),
+    ("people/match_resolve_claims", {"method": "name_birthdate"}),
+    ("people/match_create", {}),
 )
 
 
 def match_people(conn: sa.Connection) -> MatchSummary:
     """Fill `person_match` for every row of `stage_people` (see the module docstring)."""
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {MATCHES}"))
-    for statement in _STEPS:
-        conn.execute(sa.text(statement))
+    for name, params in _STEPS:
+        conn.execute(statement(name), params)
+    conn.execute(sa.text(f"ANALYZE {MATCHES}"))
     counts = dict(conn.execute(sa.text(f"SELECT method, count(*) FROM {MATCHES} GROUP BY method")).all())
     return MatchSummary(
         by_pco_id=counts.get("pco_id", 0),
