@@ -1,0 +1,212 @@
+"""The conflicts of two-way sync (`sync_conflicts`): recorded from the three-way diff, listed,
+resolved by staff, marked applied by the push or load that applied them. This module is the
+table's only writer.
+
+A conflict moves through: *open* (held for a person: `decided_at` is NULL) → *decided* (by a
+policy when recorded, or by a person; `resolution_value` is what both sides must get) →
+*applied* (`applied_at`: a push or load made both sides hold it). At most one conflict per
+record field is not yet applied: seeing it again updates that row. An open conflict the diff no
+longer sees (the sides now agree, or only one of them still differs from the base) is closed as
+moot: nothing is left to decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import sqlalchemy as sa
+
+from pco_pipeline.sync.merge import EntityFields, Outcome, Policy, three_way_sql
+from pco_pipeline.sync.two_way_entities import ENTITIES
+
+MOOT = "no longer in conflict"
+
+
+class ConflictError(ValueError):
+    """A conflict cannot be resolved as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    id: int
+    entity: str
+    local_id: int
+    pco_id: str
+    field: str
+    base_value: object          # JSON value; None also when no base was known (see base_known)
+    base_known: bool
+    church_value: object        # JSON value; see church_deleted
+    church_deleted: bool
+    pco_value: object
+    pco_deleted: bool
+    church_changed_at: datetime | None
+    pco_changed_at: datetime | None
+    policy: Policy
+    outcome: str                # church_wins | pco_wins | held
+    detected_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    resolution_side: str | None
+    resolution_value: object    # JSON value; see resolution_deletes
+    resolution_deletes: bool    # the resolution is a deleted record (taking a side that deleted it)
+    applied_at: datetime | None
+
+    @property
+    def is_moot(self) -> bool:
+        """Closed because the sides no longer conflict: nothing was decided or is left to apply."""
+        return self.decided_by == MOOT
+
+    @property
+    def is_open(self) -> bool:
+        return self.decided_at is None
+
+
+_OUTCOME_COLUMN = {Outcome.CONFLICT_CHURCH_WINS: "church_wins", Outcome.CONFLICT_PCO_WINS: "pco_wins",
+                   Outcome.CONFLICT_HELD: "held"}
+
+
+def record_conflicts(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy]) -> int:
+    """Classify every linked record of `entity` (one set-based statement) and record each field in
+    conflict: decided at once when its policy decides (`decided_by` 'policy <name>'), else open.
+    Re-recording is idempotent; an open conflict's values are refreshed (and its decision taken
+    when the policy changed); open conflicts no longer in conflict are closed as moot. Returns
+    the number of conflicts inserted or refreshed."""
+    diff = three_way_sql(entity, policies, changed_only=True).text
+    per_field = ", ".join(
+        f"('{spec.name}', '{policies[spec.name].value}', d.{spec.name}__outcome, "
+        f"to_jsonb(d.{spec.name}__base), d.{spec.name}__base_known, "
+        f"to_jsonb(d.{spec.name}__church), to_jsonb(d.{spec.name}__pco))"
+        for spec in entity.fields)
+    outcome_case = " ".join(f"WHEN '{outcome}' THEN '{column}'" for outcome, column in _OUTCOME_COLUMN.items())
+    statement = f"""
+        WITH diff AS MATERIALIZED ({diff}),
+        found AS (
+            SELECT d.pco_id, d.local_id, d.church_present, d.pco_present, d.church_changed_at, d.pco_changed_at,
+                   f.field, f.policy, CASE f.outcome {outcome_case} END AS outcome,
+                   CASE WHEN f.base_known THEN COALESCE(f.base, 'null'::jsonb) END AS base_value,
+                   CASE WHEN d.church_present THEN COALESCE(f.church, 'null'::jsonb) END AS church_value,
+                   CASE WHEN d.pco_present THEN COALESCE(f.pco, 'null'::jsonb) END AS pco_value
+            FROM diff d
+            CROSS JOIN LATERAL (VALUES {per_field}) AS f(field, policy, outcome, base, base_known, church, pco)
+            WHERE f.outcome IN ({', '.join(f"'{outcome}'" for outcome in _OUTCOME_COLUMN)})
+        ),
+        closed AS (
+            UPDATE sync_conflicts sc
+            SET decided_by = '{MOOT}', decided_at = now(), resolution_side = 'value',
+                resolution_value = NULL, applied_at = now()
+            WHERE sc.entity = :entity AND sc.decided_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM found WHERE found.pco_id = sc.pco_id AND found.field = sc.field)
+        )
+        INSERT INTO sync_conflicts AS sc (
+            entity, local_id, pco_id, field, base_value, church_value, pco_value, church_changed_at,
+            pco_changed_at, policy, outcome, decided_by, decided_at, resolution_side, resolution_value)
+        SELECT :entity, local_id, pco_id, field, base_value, church_value, pco_value, church_changed_at,
+               pco_changed_at, policy, outcome,
+               CASE WHEN outcome <> 'held' THEN 'policy ' || policy END,
+               CASE WHEN outcome <> 'held' THEN now() END,
+               CASE outcome WHEN 'church_wins' THEN 'church' WHEN 'pco_wins' THEN 'pco' END,
+               CASE outcome WHEN 'church_wins' THEN church_value WHEN 'pco_wins' THEN pco_value END
+        FROM found
+        ON CONFLICT (entity, pco_id, field) WHERE applied_at IS NULL DO UPDATE
+            SET local_id = EXCLUDED.local_id, base_value = EXCLUDED.base_value,
+                church_value = EXCLUDED.church_value, pco_value = EXCLUDED.pco_value,
+                church_changed_at = EXCLUDED.church_changed_at, pco_changed_at = EXCLUDED.pco_changed_at,
+                policy = EXCLUDED.policy, outcome = EXCLUDED.outcome, decided_by = EXCLUDED.decided_by,
+                decided_at = EXCLUDED.decided_at, resolution_side = EXCLUDED.resolution_side,
+                resolution_value = EXCLUDED.resolution_value
+            WHERE sc.decided_at IS NULL
+    """
+    return conn.execute(sa.text(statement), {"entity": entity.entity}).rowcount
+
+
+_COLUMNS = ("id, entity, local_id, pco_id, field, base_value, base_value IS NOT NULL AS base_known, church_value, "
+            "church_value IS NULL AS church_deleted, pco_value, pco_value IS NULL AS pco_deleted, "
+            "church_changed_at, pco_changed_at, policy, outcome, detected_at, decided_by, decided_at, "
+            "resolution_side, resolution_value, "
+            "resolution_side IS NOT NULL AND resolution_value IS NULL AS resolution_deletes, applied_at")
+
+
+def _conflict(row: sa.Row) -> Conflict:
+    values = dict(row._mapping)
+    values["policy"] = Policy(values["policy"])
+    return Conflict(**values)
+
+
+def list_conflicts(conn: sa.Connection, *, open_only: bool = False, limit: int = 200) -> list[Conflict]:
+    """Open conflicts oldest first (`open_only`), else every conflict newest first; at most `limit`."""
+    if open_only:
+        query = f"SELECT {_COLUMNS} FROM sync_conflicts WHERE decided_at IS NULL ORDER BY detected_at, id LIMIT :n"
+    else:
+        query = f"SELECT {_COLUMNS} FROM sync_conflicts ORDER BY id DESC LIMIT :n"
+    return [_conflict(row) for row in conn.execute(sa.text(query), {"n": limit})]
+
+
+def get_conflict(conn: sa.Connection, conflict_id: int) -> Conflict | None:
+    row = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM sync_conflicts WHERE id = :id"), {"id": conflict_id}).first()
+    return _conflict(row) if row else None
+
+
+def resolve_conflict(conn: sa.Connection, conflict_id: int, *, decided_by: str,
+                     take: Literal["church", "pco"] | None = None, value: str | None = None,
+                     entities: Mapping[str, EntityFields] = ENTITIES) -> Conflict:
+    """Decide an open conflict: take one side's value (a deleted side: the record stays deleted)
+    or give `value` (text, read as the field's type). Records who and when; the resolution is
+    what the next push or load applies. Raises ConflictError when the conflict does not exist,
+    is already decided, `value` is not valid for the field, or not exactly one of take/value is
+    given."""
+    if (take is None) == (value is None):
+        raise ConflictError("say which value wins: take church, take pco, or give a value")
+    conflict = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM sync_conflicts WHERE id = :id FOR UPDATE"),
+                            {"id": conflict_id}).first()
+    if conflict is None:
+        raise ConflictError(f"no conflict {conflict_id}")
+    current = _conflict(conflict)
+    if not current.is_open:
+        raise ConflictError(f"conflict {conflict_id} was already decided by {current.decided_by} "
+                            f"at {current.decided_at:%Y-%m-%d %H:%M:%S %Z}")
+    if take is not None:
+        resolution = "church_value" if take == "church" else "pco_value"
+        conn.execute(sa.text(f"""
+            UPDATE sync_conflicts SET decided_by = :by, decided_at = now(), resolution_side = :side,
+                                      resolution_value = {resolution}
+            WHERE id = :id"""), {"by": decided_by, "side": take, "id": conflict_id})
+    else:
+        sql_type = _field_type(entities, current.entity, current.field)
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text(f"""
+                    UPDATE sync_conflicts SET decided_by = :by, decided_at = now(), resolution_side = 'value',
+                                              resolution_value = to_jsonb(CAST(:value AS {sql_type}))
+                    WHERE id = :id"""), {"by": decided_by, "value": value, "id": conflict_id})
+        except sa.exc.DataError:
+            raise ConflictError(f"{value!r} is not a valid {sql_type} for {current.entity}.{current.field}") from None
+    resolved = get_conflict(conn, conflict_id)
+    assert resolved is not None
+    return resolved
+
+
+def _field_type(entities: Mapping[str, EntityFields], entity: str, field: str) -> str:
+    declared = entities.get(entity)
+    for spec in declared.fields if declared else ():
+        if spec.name == field:
+            return spec.sql_type
+    raise ConflictError(f"{entity}.{field} is no longer a synced field: take a side instead of a value")
+
+
+def decided_to_apply(conn: sa.Connection, entity: str) -> list[Conflict]:
+    """Conflicts of `entity` decided (by a policy or a person) and not yet applied, oldest first."""
+    rows = conn.execute(sa.text(f"""
+        SELECT {_COLUMNS} FROM sync_conflicts
+        WHERE entity = :entity AND decided_at IS NOT NULL AND applied_at IS NULL ORDER BY id"""), {"entity": entity})
+    return [_conflict(row) for row in rows]
+
+
+def mark_applied(conn: sa.Connection, conflict_ids: Sequence[int]) -> int:
+    """Record that both sides now hold these conflicts' resolutions; returns how many were marked."""
+    return conn.execute(sa.text("""
+        UPDATE sync_conflicts SET applied_at = now()
+        WHERE id = ANY(:ids) AND decided_at IS NOT NULL AND applied_at IS NULL"""),
+                        {"ids": list(conflict_ids)}).rowcount

@@ -1,0 +1,75 @@
+"""The entities two-way sync compares, as `EntityFields` declarations: which fields are synced
+(with their types), where the church's linked rows and PCO's records are read from, and which
+columns belong to the church alone.
+
+Until the entity registry (`sync/registry.py`) carries each entity's field map, these
+declarations are where two-way sync reads them; the registry's entries will supply the same
+`EntityFields` and this module will go. PCO's side always comes from `sync/pco_state.py`, the one
+mapping of landed PCO records to church columns, so equal values compare equal.
+"""
+
+from __future__ import annotations
+
+from pco_pipeline.sync import pco_state
+from pco_pipeline.sync.merge import EntityFields, FieldSpec
+
+
+def _pco_side(state_sql: str, fields: tuple[FieldSpec, ...], changed_at: str) -> str:
+    columns = ", ".join(f"s.{spec.name}" for spec in fields)
+    return f"SELECT s.pco_id, {changed_at} AS changed_at, {columns} FROM ({state_sql}) s"
+
+
+def _landed_updated_at(resource: str) -> str:
+    # pco_state's contact and membership queries do not carry PCO's updated_at; the landing does.
+    return (f"(SELECT l.pco_updated_at FROM pco_landing l "
+            f"WHERE l.resource = '{resource}' AND l.pco_id = s.pco_id)")
+
+
+def _church_side(table: str, fields: tuple[FieldSpec, ...]) -> str:
+    columns = ", ".join(f"t.{spec.name}" for spec in fields)
+    return (f"SELECT t.pco_id, t.id AS local_id, t.updated_at AS changed_at, {columns} "
+            f"FROM {table} t WHERE t.pco_id IS NOT NULL")
+
+
+PEOPLE_FIELDS = (
+    FieldSpec("first_name", "text"), FieldSpec("last_name", "text"), FieldSpec("nickname", "text"),
+    FieldSpec("middle_name", "text"), FieldSpec("gender", "text"), FieldSpec("birthdate", "date"),
+    FieldSpec("child", "boolean"), FieldSpec("grade", "smallint"), FieldSpec("status", "text"),
+    FieldSpec("membership", "text"),
+)
+EMAIL_FIELDS = (FieldSpec("address", "text"), FieldSpec("location", "text"), FieldSpec("is_primary", "boolean"))
+PHONE_FIELDS = (FieldSpec("number", "text"), FieldSpec("location", "text"), FieldSpec("is_primary", "boolean"))
+FAMILY_FIELDS = (
+    FieldSpec("name", "text"), FieldSpec("street_line_1", "text"), FieldSpec("street_line_2", "text"),
+    FieldSpec("city", "text"), FieldSpec("state", "text"), FieldSpec("zip", "text"),
+    FieldSpec("country_code", "text"),
+)
+MEMBERSHIP_FIELDS = (FieldSpec("leader_type", "text"),)
+
+ENTITIES: dict[str, EntityFields] = {
+    entity.entity: entity for entity in (
+        EntityFields(
+            "people", PEOPLE_FIELDS,
+            church_relation_sql=_church_side("people", PEOPLE_FIELDS),
+            pco_relation_sql=_pco_side(pco_state.PEOPLE, PEOPLE_FIELDS, "s.pco_updated_at"),
+            church_owned=("allergies", "photo_url", "is_verified")),
+        EntityFields(
+            "person_emails", EMAIL_FIELDS,
+            church_relation_sql=_church_side("person_emails", EMAIL_FIELDS),
+            pco_relation_sql=_pco_side(pco_state.PERSON_EMAILS, EMAIL_FIELDS, _landed_updated_at("people/emails"))),
+        EntityFields(
+            "person_phones", PHONE_FIELDS,
+            church_relation_sql=_church_side("person_phones", PHONE_FIELDS),
+            pco_relation_sql=_pco_side(pco_state.PERSON_PHONES, PHONE_FIELDS,
+                                       _landed_updated_at("people/phone_numbers"))),
+        EntityFields(
+            "families", FAMILY_FIELDS,
+            church_relation_sql=_church_side("families", FAMILY_FIELDS),
+            pco_relation_sql=_pco_side(pco_state.FAMILIES, FAMILY_FIELDS, "s.pco_updated_at")),
+        EntityFields(
+            "group_memberships", MEMBERSHIP_FIELDS,
+            church_relation_sql=_church_side("group_membership", MEMBERSHIP_FIELDS),
+            pco_relation_sql=_pco_side(pco_state.GROUP_MEMBERSHIPS, MEMBERSHIP_FIELDS,
+                                       _landed_updated_at("groups/memberships"))),
+    )
+}
