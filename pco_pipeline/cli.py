@@ -8,12 +8,12 @@ import sys
 import warnings
 
 from pco_pipeline.commands import check_connection, database, demo, jobs, push, sandbox, sync, ui, webhooks
-from pco_pipeline.commands import api, console, runs, tokens, users
+from pco_pipeline.commands import api, conflicts, console, runs, tokens, users
 from pco_pipeline.commands.signals import sigterm_raises
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
 
 COMMAND_MODULES = [database, jobs, demo, ui, webhooks, api, console, users, tokens, sandbox, check_connection, sync, push,
-                   runs]
+                   runs, conflicts]
 
 
 def build_parser() -> argparse.ArgumentParser:
