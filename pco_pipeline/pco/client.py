@@ -34,7 +34,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -120,6 +120,7 @@ class PCOClient:
                 self.config.oauth, token_url=f"{self.config.base_url}/oauth/token",
                 post_form=self._post_token_form, on_tokens=on_tokens)
         else:
+            assert self.config.basic is not None, "validated(): a config without OAuth has a personal access token"
             self._auth = BasicAuthenticator(self.config.basic)
 
     @classmethod
@@ -167,7 +168,7 @@ class PCOClient:
     def _post_token_form(self, url: str, form: dict[str, str]) -> httpx.Response:
         return self._http.post(url, data=form, headers={"Accept": "application/json"})
 
-    def request(self, method: str, path: str, *, params: Iterable[tuple[str, str]] | Mapping[str, Any] | None = None,
+    def request(self, method: str, path: str, *, params: Sequence[tuple[str, str]] | Mapping[str, Any] | None = None,
                 json_body: Any = None, cancel: threading.Event | None = None,
                 decode: bool = True) -> PCOResponse:
         """Send one API request with pacing, retries and typed errors (see the module docstring).
@@ -179,7 +180,7 @@ class PCOClient:
         method = method.upper()
         path = self._relative(path)
         module = module_of(path)
-        query = list(params.items()) if isinstance(params, Mapping) else list(params or [])
+        query: list[tuple[str, Any]] = list(params.items()) if isinstance(params, Mapping) else list(params or [])
         if method == "GET":
             _refuse_ignored_parameters(path, query)
         headers = {}

@@ -208,6 +208,7 @@ def _oauth_from(client_id: str | None, client_secret: str | None, refresh_token:
     if missing:
         raise PCOConfigError(f"{', '.join(missing)} not set (OAuth needs PCO_OAUTH_CLIENT_ID, "
                              "PCO_OAUTH_CLIENT_SECRET and PCO_OAUTH_REFRESH_TOKEN)")
+    assert client_id and client_secret  # neither is missing
     return OAuthCredentials(client_id=client_id, client_secret=client_secret,
                             refresh_token=refresh_token or "", access_token=access_token,
                             token_file=token_file)

@@ -11,7 +11,7 @@ what happened in between, which is how an asset reports its own share of a share
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +45,20 @@ class Counters:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values = {f.name: f.default for f in fields(CounterSnapshot)}
+        self._totals = CounterSnapshot()
 
     def add(self, **increments: int | float) -> None:
         with self._lock:
-            for name, amount in increments.items():
-                self._values[name] += amount
+            totals = self._totals
+            self._totals = replace(totals, **{name: getattr(totals, name) + amount
+                                              for name, amount in increments.items()})
 
     def snapshot(self) -> CounterSnapshot:
         with self._lock:
-            return CounterSnapshot(**self._values)
+            return self._totals
 
     def reset(self) -> CounterSnapshot:
         """Zero the totals; returns what they were."""
         with self._lock:
-            before = CounterSnapshot(**self._values)
-            self._values = {f.name: f.default for f in fields(CounterSnapshot)}
+            before, self._totals = self._totals, CounterSnapshot()
             return before

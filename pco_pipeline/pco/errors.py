@@ -188,7 +188,10 @@ def error_for_response(status: int, body: bytes, content_type: str, *, method: s
     said = f" PCO said: {detail_text}." if detail_text else ""
     hint = _hint_text(details)
     hint_text = f" ({hint})" if hint else ""
-    kwargs = dict(status=status, method=method, path=path, request_id=request_id, details=details)
+
+    def error(kind: type[PCOHTTPError], message: str) -> PCOHTTPError:
+        return kind(message, status=status, method=method, path=path, request_id=request_id, details=details)
+
     if status == 401:
         if auth_method == "oauth":
             action = ("the OAuth access token was refused even after a refresh: reconnect the PCO "
@@ -196,25 +199,24 @@ def error_for_response(status: int, body: bytes, content_type: str, *, method: s
         else:
             action = ("check PCO_APP_ID / PCO_SECRET (a personal access token from "
                       "https://api.planningcenteronline.com/oauth/applications)")
-        return PCOAuthError(f"PCO rejected the credentials (401){hint_text}: {action}.{said}", **kwargs)
+        return error(PCOAuthError, f"PCO rejected the credentials (401){hint_text}: {action}.{said}")
     if status == 403:
         scope = f" the '{module}' module" if module else " this module"
-        return PCOForbiddenError(
-            f"PCO refused access (403){hint_text}: the credentials are valid but cannot use{scope}; "
-            f"grant the OAuth scope or give the user access to that PCO app.{said}", **kwargs)
+        return error(PCOForbiddenError,
+                     f"PCO refused access (403){hint_text}: the credentials are valid but cannot use{scope}; "
+                     f"grant the OAuth scope or give the user access to that PCO app.{said}")
     if status == 404:
-        return PCONotFound(f"not found in PCO (404).{said}", **kwargs)
+        return error(PCONotFound, f"not found in PCO (404).{said}")
     if status == 409:
-        return PCOConflictError(f"PCO reported a conflicting concurrent write (409).{said}", **kwargs)
+        return error(PCOConflictError, f"PCO reported a conflicting concurrent write (409).{said}")
     if status == 422:
         problems = "; ".join(
             f"{d.attribute or 'a field'}: {d.detail or d.title or 'invalid'}" for d in details) or "no detail"
-        return PCOValidationError(f"PCO refused the data (422): {problems}.", **kwargs)
+        return error(PCOValidationError, f"PCO refused the data (422): {problems}.")
     if status == 429:
-        return PCORateLimited(f"PCO kept answering 429 Too Many Requests after every allowed wait.{said}",
-                              **kwargs)
+        return error(PCORateLimited, f"PCO kept answering 429 Too Many Requests after every allowed wait.{said}")
     if status >= 500:
-        return PCOServerError(f"PCO failed with a server error ({status}) after every retry.{said}", **kwargs)
+        return error(PCOServerError, f"PCO failed with a server error ({status}) after every retry.{said}")
     if status == 400:
-        return PCOBadRequest(f"PCO refused the request as malformed (400).{said}", **kwargs)
-    return PCOHTTPError(f"PCO answered {status}.{said}", **kwargs)
+        return error(PCOBadRequest, f"PCO refused the request as malformed (400).{said}")
+    return error(PCOHTTPError, f"PCO answered {status}.{said}")

@@ -75,7 +75,7 @@ class Resource(msgspec.Struct, eq=False):
         data = None if value is None else value.data
         if data is None or data is msgspec.UNSET:
             return []
-        if type(data) is list:
+        if isinstance(data, list):
             return [ref.id for ref in data]
         return [data.id]
 
@@ -86,7 +86,7 @@ class Resource(msgspec.Struct, eq=False):
             data = value.data
             if data is msgspec.UNSET:
                 continue
-            ids[name] = None if data is None else [ref.id for ref in data] if type(data) is list else data.id
+            ids[name] = None if data is None else [ref.id for ref in data] if isinstance(data, list) else data.id
         return ids
 
     def related_list(self, name: str) -> list["Resource"]:
@@ -194,7 +194,7 @@ def _resolved(document: _Document, errors: list[RecordError] | None = None) -> P
             refs = relationship.data
             if refs is None:
                 related[name] = None
-            elif type(refs) is list:
+            elif isinstance(refs, list):
                 related[name] = [target for target in (index.get((ref.type, ref.id)) for ref in refs)
                                  if target is not None]
             elif refs is not msgspec.UNSET:

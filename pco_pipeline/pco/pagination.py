@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from queue import SimpleQueue
@@ -195,7 +195,8 @@ def iterate_pages(fetch: Fetch, start_offset: int = 0, prefetch: int = 1,
         yield from following
 
 
-def _following(fetch: Fetch, first: Page, prefetch: int, wake: Callable[[], None] | None) -> Iterator[Page]:
+def _following(fetch: Fetch, first: Page, prefetch: int,
+               wake: Callable[[], None] | None) -> Generator[Page, None, None]:
     """The pages after `first`, in order: planned and prefetched when its total_count allows."""
     next_offset = first.next_offset
     total = first.total_count
@@ -219,7 +220,8 @@ def _overlapping(fetch: Fetch, overlap: int) -> Fetch:
     return fetch_overlapping
 
 
-def _connected(fetch: Fetch, first: Page, following: Iterator[Page], overlap: int) -> Iterator[Page]:
+def _connected(fetch: Fetch, first: Page, following: Generator[Page, None, None],
+               overlap: int) -> Iterator[Page]:
     """`first` and `following`, each page accepted only once it holds a record of the page before it
     (else step back and re-read, page by page), records already yielded dropped."""
     seen: set[str] = set()
@@ -275,7 +277,7 @@ def _raw_id(error: RecordError) -> str | None:
 
 
 def _planned(fetch: Fetch, first: int, stride: int, total: int, prefetch: int,
-             wake: Callable[[], None] | None) -> Iterator[Page]:
+             wake: Callable[[], None] | None) -> Generator[Page, None, int | None]:
     """Pages at first, first+stride, … < total; returns where to go on from.
 
     `prefetch` requests are kept in flight while the caller waits for the page it needs next:

@@ -208,15 +208,16 @@ class RateBudget:
             if status is not None:
                 self._learned.add(slot.tier)  # a response came: its rate headers (if any) are known
                 if status.limit is not None:
-                    self._learn(slot, status, now)
+                    self._learn(slot, status, status.limit, now)
             heapq.heappush(self._completed, (now + self._period, now))
             self._wake_first()
 
-    def _learn(self, slot: Slot, status: RateLimitStatus, now: float) -> None:
+    def _learn(self, slot: Slot, status: RateLimitStatus, limit: int, now: float) -> None:
+        """What a response's rate headers (`limit`, its X-PCO-API-Request-Rate-Limit) say."""
         self.last_status = status
         if status.period:
             self._period = status.period
-        self._limits[slot.tier] = max(1, status.limit)
+        self._limits[slot.tier] = max(1, limit)
         if slot.tier == "default":
             self._limits["deep_offset"] = min(self._limits["deep_offset"], self._limits["default"])
         if status.count is None:
