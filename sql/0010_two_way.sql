@@ -49,9 +49,9 @@ CREATE TABLE sync_conflicts (
 -- At most one conflict per field waits to be applied: seeing the same conflict again on the next
 -- run updates it instead of adding a second row.
 CREATE UNIQUE INDEX sync_conflicts_pending_key ON sync_conflicts (entity, pco_id, field)
-    WHERE applied_at IS NULL;
+WHERE applied_at IS NULL;
 -- `conflicts list --open` and the asset check on the oldest waiting conflict.
 CREATE INDEX sync_conflicts_open_idx ON sync_conflicts (detected_at, id) WHERE decided_at IS NULL;
 -- Decided, not yet applied: what the next push or load picks up.
 CREATE INDEX sync_conflicts_to_apply_idx ON sync_conflicts (entity, id)
-    WHERE decided_at IS NOT NULL AND applied_at IS NULL;
+WHERE decided_at IS NOT NULL AND applied_at IS NULL;
