@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Literal
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DataError
 
 from pco_pipeline.sync.merge import EntityFields, Outcome, Policy, three_way_sql
 from pco_pipeline.sync.two_way_entities import ENTITIES
@@ -181,7 +182,7 @@ def resolve_conflict(conn: sa.Connection, conflict_id: int, *, decided_by: str,
                     UPDATE sync_conflicts SET decided_by = :by, decided_at = now(), resolution_side = 'value',
                                               resolution_value = to_jsonb(CAST(:value AS {sql_type}))
                     WHERE id = :id"""), {"by": decided_by, "value": value, "id": conflict_id})
-        except sa.exc.DataError:
+        except DataError:
             raise ConflictError(f"{value!r} is not a valid {sql_type} for {current.entity}.{current.field}") from None
     resolved = get_conflict(conn, conflict_id)
     assert resolved is not None

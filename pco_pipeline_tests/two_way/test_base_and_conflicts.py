@@ -28,6 +28,19 @@ def outcomes(conn, entity=PEOPLE, chosen=None) -> dict[str, dict[str, Outcome]]:
     return {row.pco_id: {state.field: state.outcome for state in field_states(row, entity.fields)} for row in rows}
 
 
+def linked_then_edited(conn, church: dict | None = None, pco: dict | None = None, **both: object) -> int:
+    """Person 1 linked with `both` values on both sides and its base seeded, then edited: the church
+    row to `church`, PCO's record to `pco`. Returns the church row's id."""
+    land_person(conn, "1", **both)
+    local_id = church_person(conn, "1", **both)
+    seed_base(conn, PEOPLE)
+    if church:
+        edit_church(conn, local_id, **church)
+    if pco:
+        land_person(conn, "1", **{**both, **pco})
+    return local_id
+
+
 def agreed(conn, pco_id: str) -> dict:
     return conn.execute(sa.text("SELECT agreed_values FROM sync_base WHERE entity = 'people' AND pco_id = :p"),
                         {"p": pco_id}).scalar_one_or_none()
@@ -53,11 +66,7 @@ def test_seeding_sets_the_base_of_agreeing_fields_only_so_nothing_looks_changed(
 
 def test_one_side_edits_flow_and_only_changed_fields_move(engine):
     with engine.begin() as conn:
-        land_person(conn, "1")
-        local_id = church_person(conn, "1")
-        seed_base(conn, PEOPLE)
-        edit_church(conn, local_id, last_name="Lee-Smith")
-        land_person(conn, "1", nickname="Annie")
+        linked_then_edited(conn, church={"last_name": "Lee-Smith"}, pco={"nickname": "Annie"})
         fields = outcomes(conn)["1"]
         assert fields["last_name"] is Outcome.SEND_CHURCH
         assert fields["nickname"] is Outcome.TAKE_PCO
@@ -68,11 +77,7 @@ def test_one_side_edits_flow_and_only_changed_fields_move(engine):
 def test_a_held_conflict_is_recorded_once_refreshed_and_resolved_by_staff(engine):
     manual = policies(last_name=Policy.MANUAL)
     with engine.begin() as conn:
-        land_person(conn, "1")
-        local_id = church_person(conn, "1")
-        seed_base(conn, PEOPLE)
-        edit_church(conn, local_id, last_name="Lee-Smith")
-        land_person(conn, "1", last_name="Smith")
+        local_id = linked_then_edited(conn, church={"last_name": "Lee-Smith"}, pco={"last_name": "Smith"})
         assert record_conflicts(conn, PEOPLE, manual) == 1
         assert record_conflicts(conn, PEOPLE, manual) == 1  # seen again: the same row refreshed
         [conflict] = list_conflicts(conn, open_only=True)
@@ -101,11 +106,7 @@ def test_a_held_conflict_is_recorded_once_refreshed_and_resolved_by_staff(engine
 
 def test_a_conflict_a_policy_decides_is_recorded_decided(engine):
     with engine.begin() as conn:
-        land_person(conn, "1")
-        local_id = church_person(conn, "1")
-        seed_base(conn, PEOPLE)
-        edit_church(conn, local_id, first_name="Anna")
-        land_person(conn, "1", first_name="Annie")
+        linked_then_edited(conn, church={"first_name": "Anna"}, pco={"first_name": "Annie"})
         record_conflicts(conn, PEOPLE, DEFAULTS)
         [conflict] = list_conflicts(conn)
         assert (conflict.outcome, conflict.decided_by, conflict.resolution_side, conflict.resolution_value) == (
@@ -117,11 +118,8 @@ def test_a_conflict_a_policy_decides_is_recorded_decided(engine):
 
 def test_a_deletion_against_an_edit_is_recorded_with_the_deleted_side(engine):
     with engine.begin() as conn:
-        land_person(conn, "1")
-        local_id = church_person(conn, "1")
-        seed_base(conn, PEOPLE)
+        local_id = linked_then_edited(conn, pco={"last_name": "Smith"})
         conn.execute(sa.text("DELETE FROM people WHERE id = :id"), {"id": local_id})
-        land_person(conn, "1", last_name="Smith")
         record_conflicts(conn, PEOPLE, policies(last_name=Policy.MANUAL))
         [conflict] = list_conflicts(conn, open_only=True)
         assert (conflict.field, conflict.local_id, conflict.church_deleted, conflict.pco_value) == (
@@ -133,11 +131,7 @@ def test_a_deletion_against_an_edit_is_recorded_with_the_deleted_side(engine):
 def test_an_open_conflict_the_sides_settle_themselves_is_closed_as_moot(engine):
     manual = policies(last_name=Policy.MANUAL)
     with engine.begin() as conn:
-        land_person(conn, "1")
-        local_id = church_person(conn, "1")
-        seed_base(conn, PEOPLE)
-        edit_church(conn, local_id, last_name="Lee-Smith")
-        land_person(conn, "1", last_name="Smith")
+        local_id = linked_then_edited(conn, church={"last_name": "Lee-Smith"}, pco={"last_name": "Smith"})
         record_conflicts(conn, PEOPLE, manual)
         edit_church(conn, local_id, last_name="Smith")  # staff typed what PCO has
         record_conflicts(conn, PEOPLE, manual)
@@ -148,11 +142,8 @@ def test_an_open_conflict_the_sides_settle_themselves_is_closed_as_moot(engine):
 
 def test_resolving_with_a_value_reads_it_as_the_fields_type(engine):
     with engine.begin() as conn:
-        land_person(conn, "1", birthdate="2001-02-03")
-        local_id = church_person(conn, "1", birthdate="2001-02-03")
-        seed_base(conn, PEOPLE)
-        edit_church(conn, local_id, birthdate="2001-02-04")
-        land_person(conn, "1", birthdate="2001-03-02")
+        linked_then_edited(conn, church={"birthdate": "2001-02-04"}, pco={"birthdate": "2001-03-02"},
+                           birthdate="2001-02-03")
         record_conflicts(conn, PEOPLE, policies(birthdate=Policy.MANUAL))
         [conflict] = list_conflicts(conn, open_only=True)
         with pytest.raises(ConflictError, match="'3 Feb' is not a valid date for people.birthdate"):
@@ -168,11 +159,8 @@ def test_resolving_with_a_value_reads_it_as_the_fields_type(engine):
 def test_newest_gives_the_later_side_and_holds_a_tie(engine):
     newest = policies(gender=Policy.NEWEST)
     with engine.begin() as conn:
-        land_person(conn, "1")
-        local_id = church_person(conn, "1")
-        seed_base(conn, PEOPLE)
-        edit_church(conn, local_id, gender="F")  # updated_at = now, after PCO's change in March
-        land_person(conn, "1", gender="Female")
+        # The church's edit is now, after PCO's (in March).
+        local_id = linked_then_edited(conn, church={"gender": "F"}, pco={"gender": "Female"})
         assert outcomes(conn, chosen=newest)["1"]["gender"] is Outcome.CONFLICT_CHURCH_WINS
         conn.execute(sa.text("UPDATE people SET updated_at = '2026-02-01T00:00:00Z' WHERE id = :id"),
                      {"id": local_id})
