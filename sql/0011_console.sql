@@ -13,7 +13,7 @@ CREATE TABLE match_decisions (
     decision        TEXT NOT NULL CHECK (decision IN ('link', 'create', 'hold')),
     person_id       BIGINT REFERENCES people (id) ON DELETE CASCADE,
     -- The local candidates the quarantine named when staff decided.
-    candidates      BIGINT [] NOT NULL DEFAULT '{}',
+    candidates      BIGINT[] NOT NULL DEFAULT '{}',
     quarantine_id   BIGINT REFERENCES sync_quarantine (id) ON DELETE SET NULL,
     decided_by      TEXT NOT NULL,
     decided_at      TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),

@@ -9,6 +9,10 @@ decides it:
    but one carries the id of a record PCO merged into this one (PersonMerger, followed
    transitively): that local person stays linked, to the kept record (lowest local id if
    several).
+   `staff_link` / `create` / `staff_hold` — staff decided about this PCO person in the console's
+   quarantine review (`match_decisions`, the newest decision): link it to the local person they
+   chose (while that person is still free: no pco_id, not merged away), create a new person, or
+   keep it quarantined. A person staff chose is no candidate in steps 2 and 3.
 2. `email` — the PCO person's *counting* addresses are its normalized emails that no other
    PCO person has (an address two PCO people share, a family address, identifies neither).
    Candidates: local people WITHOUT a pco_id holding one of them. One candidate: match.
@@ -43,8 +47,8 @@ from pco_pipeline.sync.statements import statement
 STAGE = "stage_people"   # the statements in sync/sql/people/match_*.sql name these temp tables
 MATCHES = "person_match"
 
-LINKING_METHODS = ("pco_id_merged", "email", "name_birthdate")
-AMBIGUOUS_METHODS = ("ambiguous_email", "ambiguous_name_birthdate", "ambiguous_claim")
+LINKING_METHODS = ("pco_id_merged", "staff_link", "email", "name_birthdate")
+AMBIGUOUS_METHODS = ("ambiguous_email", "ambiguous_name_birthdate", "ambiguous_claim", "staff_hold")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class MatchSummary:
 
     by_pco_id: int = 0
     by_merged_pco_id: int = 0
+    by_staff: int = 0          # linked as staff decided in the console
     by_email: int = 0
     by_name_birthdate: int = 0
     to_create: int = 0
@@ -65,6 +70,8 @@ _STEPS: tuple[tuple[str, dict[str, str]], ...] = (
     ("people/match_table", {}),
     ("people/match_pco_id", {}),
     ("people/match_pco_id_merged", {}),
+    ("people/match_staff_decision", {}),
+    ("people/match_resolve_claims", {"method": "staff_link"}),
     ("people/match_lost_claims", {}),
     ("people/match_email", {}),
     ("people/match_resolve_claims", {"method": "email"}),
@@ -84,6 +91,7 @@ def match_people(conn: sa.Connection) -> MatchSummary:
     return MatchSummary(
         by_pco_id=counts.get("pco_id", 0),
         by_merged_pco_id=counts.get("pco_id_merged", 0),
+        by_staff=counts.get("staff_link", 0),
         by_email=counts.get("email", 0),
         by_name_birthdate=counts.get("name_birthdate", 0),
         to_create=counts.get("create", 0),

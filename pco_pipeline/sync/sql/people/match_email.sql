@@ -35,6 +35,8 @@ candidates AS (
     INNER JOIN person_emails AS le
         ON coalesce(le.address_normalized, lower(btrim(le.address))) = a.address
     INNER JOIN people AS p ON le.person_id = p.id AND p.pco_id IS NULL
+    -- a local person staff chose for another PCO person is no one else's candidate
+    WHERE NOT EXISTS (SELECT 1 FROM person_match AS m WHERE m.person_id = p.id)
 ),
 
 decided AS (

@@ -1,5 +1,6 @@
 -- Staged PCO people the matcher found ambiguous move to the quarantine stage, with the
--- candidates staff choose from (they set pco_id on the right local person).
+-- candidates staff choose from (in the console's quarantine review, or by setting pco_id on the
+-- right local person); and those staff decided to keep held.
 WITH rejected AS (
     DELETE FROM stage_people AS s
     WHERE
@@ -27,6 +28,11 @@ SELECT
             THEN
                 'PCO person ' || r.pco_id || ' has the name and birthdate of local people '
                 || array_to_string(m.candidates, ', ') || ', none linked to PCO: set pco_id on the right one'
+        WHEN 'staff_hold'
+            THEN
+                'PCO person ' || r.pco_id || ' is held by staff (a decision in the console''s quarantine review)'
+                || ' between local people ' || array_to_string(m.candidates, ', ')
+                || ': link it or create it there when you know who it is'
         ELSE
             'PCO person ' || r.pco_id || ' matches local person ' || array_to_string(m.candidates, ', ')
             || ', which PCO person ' || m.claimed_by || ' also matches: merge the duplicates in PCO'
