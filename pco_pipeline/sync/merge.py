@@ -88,8 +88,8 @@ def decide(base: object, church: object, pco: object, policy: Policy,
            church_changed_at: datetime | None = None, pco_changed_at: datetime | None = None) -> Outcome:
     """The outcome for one field. `base` is a value or `NO_BASE`; `church` and `pco` are values or
     `DELETED`; values compare with `==` (None is a blank field, a value like any other). The change
-    times matter only to a `newest` conflict (a deleted side has none: the SQL twin has no row to
-    read it from, so `newest` holds a deletion conflict for a person). Raises ValueError for a `DELETED` base or a
+    times matter only to a `newest` conflict; a deleted side's is its deletion time (None when
+    not known: `newest` then holds the conflict for a person). Raises ValueError for a `DELETED` base or a
     `NO_BASE` side."""
     if base is DELETED or church is NO_BASE or pco is NO_BASE:
         raise ValueError("a base is a value or NO_BASE; a side is a value or DELETED")
@@ -146,12 +146,19 @@ class EntityFields:
     records PCO still has: `pco_id`, `changed_at` (PCO's updated_at) and one column per field,
     with the church's column types and normalization (so equal means equal). Both are SELECTs
     without bound parameters; each pco_id appears at most once in each. `church_owned` names the
-    entity's columns that never go to PCO (no policy may name them)."""
+    entity's columns that never go to PCO (no policy may name them).
+
+    A deleted record has no row to carry its change time, so `newest` could not weigh a deletion
+    against an edit. `church_deletions_sql` and `pco_deletions_sql`, when given, yield `pco_id`
+    and `deleted_at` (at most one row per pco_id) for records deleted on that side: the deletion
+    time is then that side's change time."""
     entity: str
     fields: tuple[FieldSpec, ...]
     church_relation_sql: str
     pco_relation_sql: str
     church_owned: tuple[str, ...] = ()
+    church_deletions_sql: str | None = None
+    pco_deletions_sql: str | None = None
 
     def __post_init__(self) -> None:
         names = [spec.name for spec in self.fields]
@@ -168,9 +175,13 @@ class EntityFields:
 
 # --- The SQL twin -------------------------------------------------------------------------------
 
-# Aliases: b = the base row (sync_base), c = the church row, p = the PCO record.
+# Aliases: b = the base row (sync_base), c = the church row, p = the PCO record, cd and pd = when
+# the record was deleted in the church and in PCO.
 _CHURCH_HERE = "(c.pco_id IS NOT NULL)"
 _PCO_HERE = "(p.pco_id IS NOT NULL)"
+CHURCH_CHANGED_AT = "COALESCE(c.changed_at, cd.deleted_at)"
+PCO_CHANGED_AT = "COALESCE(p.changed_at, pd.deleted_at)"
+_NO_DELETIONS = "SELECT CAST(NULL AS text) AS pco_id, CAST(NULL AS timestamptz) AS deleted_at WHERE false"
 
 
 def base_value_sql(spec: FieldSpec) -> str:
@@ -202,8 +213,8 @@ def _conflict_sql(policy: Policy) -> str:
     if policy is Policy.CHURCH:
         return f"'{Outcome.CONFLICT_CHURCH_WINS}'"
     if policy is Policy.NEWEST:
-        return (f"CASE WHEN c.changed_at > p.changed_at THEN '{Outcome.CONFLICT_CHURCH_WINS}' "
-                f"WHEN p.changed_at > c.changed_at THEN '{Outcome.CONFLICT_PCO_WINS}' "
+        return (f"CASE WHEN {CHURCH_CHANGED_AT} > {PCO_CHANGED_AT} THEN '{Outcome.CONFLICT_CHURCH_WINS}' "
+                f"WHEN {PCO_CHANGED_AT} > {CHURCH_CHANGED_AT} THEN '{Outcome.CONFLICT_PCO_WINS}' "
                 f"ELSE '{Outcome.CONFLICT_HELD}' END")
     return f"'{Outcome.CONFLICT_HELD}'"
 
@@ -219,26 +230,31 @@ def outcome_sql(spec: FieldSpec, policy: Policy) -> str:
 
 
 def joined_relations_sql(entity: EntityFields) -> str:
-    """FROM clause joining every linked record's base (b), church row (c) and PCO record (p):
-    records the church links or the base remembers; PCO records nobody linked are not included.
-    Binds `:entity`."""
+    """FROM clause joining every linked record's base (b), church row (c) and PCO record (p), and
+    a deleted side's deletion (cd, pd): records the church links or the base remembers; PCO
+    records nobody linked are not included. Binds `:entity`."""
     return (f"FROM (SELECT pco_id, local_id, agreed_values FROM sync_base WHERE entity = :entity) b "
             f"FULL JOIN ({entity.church_relation_sql}) c ON c.pco_id = b.pco_id "
-            f"LEFT JOIN ({entity.pco_relation_sql}) p ON p.pco_id = COALESCE(c.pco_id, b.pco_id)")
+            f"LEFT JOIN ({entity.pco_relation_sql}) p ON p.pco_id = COALESCE(c.pco_id, b.pco_id) "
+            f"LEFT JOIN ({entity.church_deletions_sql or _NO_DELETIONS}) cd "
+            f"ON c.pco_id IS NULL AND cd.pco_id = b.pco_id "
+            f"LEFT JOIN ({entity.pco_deletions_sql or _NO_DELETIONS}) pd "
+            f"ON p.pco_id IS NULL AND pd.pco_id = COALESCE(c.pco_id, b.pco_id)")
 
 
 def three_way_sql(entity: EntityFields, policies: Mapping[str, Policy], *, changed_only: bool = False) -> sa.TextClause:
     """ONE statement classifying every field of every linked record of `entity` (bind `entity`:
     the entity's name). Columns: `pco_id`, `local_id`, `church_present`, `pco_present`,
-    `church_changed_at`, `pco_changed_at`, then per field `<f>__base`, `<f>__base_known`,
-    `<f>__church`, `<f>__pco` (typed values; NULL for a deleted side or an unknown base) and
-    `<f>__outcome` (an `Outcome` value). `policies` gives each field's policy (a missing one raises KeyError). With
-    `changed_only`, records whose every field is in sync are left out. Stream it
-    (`yield_per`/server-side cursor): it is meant for a whole church at once."""
+    `church_changed_at`, `pco_changed_at` (a deleted side's: its deletion time, when declared),
+    then per field `<f>__base`, `<f>__base_known`, `<f>__church`, `<f>__pco` (typed values; NULL
+    for a deleted side or an unknown base) and `<f>__outcome` (an `Outcome` value). `policies`
+    gives each field's policy (a missing one raises KeyError). With `changed_only`, records whose
+    every field is in sync are left out. Stream it (`yield_per`/server-side cursor): it is meant
+    for a whole church at once."""
     outcome_columns = {spec.name: outcome_sql(spec, policies[spec.name]) for spec in entity.fields}
     columns = ["COALESCE(c.pco_id, b.pco_id) AS pco_id", "COALESCE(c.local_id, b.local_id) AS local_id",
                f"{_CHURCH_HERE} AS church_present", f"{_PCO_HERE} AS pco_present",
-               "c.changed_at AS church_changed_at", "p.changed_at AS pco_changed_at"]
+               f"{CHURCH_CHANGED_AT} AS church_changed_at", f"{PCO_CHANGED_AT} AS pco_changed_at"]
     for spec in entity.fields:
         columns += [f"{base_value_sql(spec)} AS {spec.name}__base", f"{_base_known_sql(spec)} AS {spec.name}__base_known",
                     f"c.{spec.name} AS {spec.name}__church",

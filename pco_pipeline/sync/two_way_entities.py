@@ -25,6 +25,16 @@ def _landed_updated_at(resource: str) -> str:
             f"WHERE l.resource = '{resource}' AND l.pco_id = s.pco_id)")
 
 
+def _church_deletions(table: str) -> str:
+    # Kept by a trigger (sql/0012_push_updates.sql) for every linked row deleted locally.
+    return f"SELECT d.pco_id, d.deleted_at FROM church_deletions d WHERE d.local_table = '{table}'"
+
+
+def _pco_deletions(resource: str) -> str:
+    return (f"SELECT l.pco_id, l.removed_at AS deleted_at FROM pco_landing l "
+            f"WHERE l.resource = '{resource}' AND l.removed_at IS NOT NULL")
+
+
 def _church_side(table: str, fields: tuple[FieldSpec, ...]) -> str:
     columns = ", ".join(f"t.{spec.name}" for spec in fields)
     return (f"SELECT t.pco_id, t.id AS local_id, t.updated_at AS changed_at, {columns} "
@@ -52,24 +62,31 @@ ENTITIES: dict[str, EntityFields] = {
             "people", PEOPLE_FIELDS,
             church_relation_sql=_church_side("people", PEOPLE_FIELDS),
             pco_relation_sql=_pco_side(pco_state.PEOPLE, PEOPLE_FIELDS, "s.pco_updated_at"),
-            church_owned=("allergies", "photo_url", "is_verified")),
+            church_owned=("allergies", "photo_url", "is_verified"),
+            church_deletions_sql=_church_deletions("people"), pco_deletions_sql=_pco_deletions("people/people")),
         EntityFields(
             "person_emails", EMAIL_FIELDS,
             church_relation_sql=_church_side("person_emails", EMAIL_FIELDS),
-            pco_relation_sql=_pco_side(pco_state.PERSON_EMAILS, EMAIL_FIELDS, _landed_updated_at("people/emails"))),
+            pco_relation_sql=_pco_side(pco_state.PERSON_EMAILS, EMAIL_FIELDS, _landed_updated_at("people/emails")),
+            church_deletions_sql=_church_deletions("person_emails"), pco_deletions_sql=_pco_deletions("people/emails")),
         EntityFields(
             "person_phones", PHONE_FIELDS,
             church_relation_sql=_church_side("person_phones", PHONE_FIELDS),
             pco_relation_sql=_pco_side(pco_state.PERSON_PHONES, PHONE_FIELDS,
-                                       _landed_updated_at("people/phone_numbers"))),
+                                       _landed_updated_at("people/phone_numbers")),
+            church_deletions_sql=_church_deletions("person_phones"),
+            pco_deletions_sql=_pco_deletions("people/phone_numbers")),
         EntityFields(
             "families", FAMILY_FIELDS,
             church_relation_sql=_church_side("families", FAMILY_FIELDS),
-            pco_relation_sql=_pco_side(pco_state.FAMILIES, FAMILY_FIELDS, "s.pco_updated_at")),
+            pco_relation_sql=_pco_side(pco_state.FAMILIES, FAMILY_FIELDS, "s.pco_updated_at"),
+            church_deletions_sql=_church_deletions("families"), pco_deletions_sql=_pco_deletions("people/households")),
         EntityFields(
             "group_memberships", MEMBERSHIP_FIELDS,
             church_relation_sql=_church_side("group_membership", MEMBERSHIP_FIELDS),
             pco_relation_sql=_pco_side(pco_state.GROUP_MEMBERSHIPS, MEMBERSHIP_FIELDS,
-                                       _landed_updated_at("groups/memberships"))),
+                                       _landed_updated_at("groups/memberships")),
+            church_deletions_sql=_church_deletions("group_membership"),
+            pco_deletions_sql=_pco_deletions("groups/memberships")),
     )
 }

@@ -4,6 +4,8 @@ engine to apply it. Real PostgreSQL, the people entity as declared."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 import sqlalchemy as sa
 
@@ -168,3 +170,13 @@ def test_newest_gives_the_later_side_and_holds_a_tie(engine):
         conn.execute(sa.text("UPDATE people SET updated_at = '2026-03-01T12:00:00Z' WHERE id = :id"),
                      {"id": local_id})
         assert outcomes(conn, chosen=newest)["1"]["gender"] is Outcome.CONFLICT_HELD
+
+
+def test_newest_weighs_a_church_deletion_by_when_it_happened(engine):
+    newest = policies(last_name=Policy.NEWEST)
+    with engine.begin() as conn:
+        local_id = linked_then_edited(conn, pco={"last_name": "Smith"})  # PCO's edit: March 2026
+        conn.execute(sa.text("DELETE FROM people WHERE id = :id"), {"id": local_id})  # now: later
+        assert outcomes(conn, chosen=newest)["1"]["last_name"] is Outcome.CONFLICT_CHURCH_WINS
+        land_person(conn, "1", last_name="Smith", updated_at=datetime.now(timezone.utc) + timedelta(hours=1))
+        assert outcomes(conn, chosen=newest)["1"]["last_name"] is Outcome.CONFLICT_PCO_WINS

@@ -21,7 +21,9 @@ FIELDS = (FieldSpec("name", "text"), FieldSpec("born", "date"), FieldSpec("child
 TOY = EntityFields(
     "toy", FIELDS,
     church_relation_sql="SELECT pco_id, local_id, changed_at, name, born, child, grade, seen, members FROM toy_church",
-    pco_relation_sql="SELECT pco_id, changed_at, name, born, child, grade, seen, members FROM toy_pco")
+    pco_relation_sql="SELECT pco_id, changed_at, name, born, child, grade, seen, members FROM toy_pco",
+    church_deletions_sql="SELECT pco_id, deleted_at FROM toy_church_deletions",
+    pco_deletions_sql="SELECT pco_id, deleted_at FROM toy_pco_deletions")
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 # Few distinct values, so bases and sides often coincide; text without NUL (PostgreSQL refuses it)
 # or lone surrogates (not encodable).
@@ -42,7 +44,8 @@ times = st.one_of(st.none(), st.integers(0, 2).map(lambda n: T0 + timedelta(seco
 @st.composite
 def records(draw):
     """(base, church, pco, church_at, pco_at): per side a {field: value} dict or DELETED; the base
-    a dict whose missing fields have no base, or None (no base row)."""
+    a dict whose missing fields have no base, or None (no base row); a side's change time (for a
+    deleted side its deletion time, None when not recorded)."""
     def side():
         return DELETED if draw(st.integers(0, 6)) == 0 else {name: draw(strategy)
                                                               for name, strategy in FIELD_VALUES.items()}
@@ -84,7 +87,9 @@ def test_sql_twin_agrees_with_the_rule(toy_conn, batch, policies):
             CREATE TEMP TABLE toy_church (pco_id text, local_id bigint, changed_at timestamptz, name text, born date,
                                           child boolean, grade smallint, seen timestamptz, members jsonb);
             CREATE TEMP TABLE toy_pco (pco_id text, changed_at timestamptz, name text, born date, child boolean,
-                                       grade smallint, seen timestamptz, members jsonb)"""))
+                                       grade smallint, seen timestamptz, members jsonb);
+            CREATE TEMP TABLE toy_church_deletions (pco_id text, deleted_at timestamptz);
+            CREATE TEMP TABLE toy_pco_deletions (pco_id text, deleted_at timestamptz)"""))
         for number, (base, church, pco, church_at, pco_at) in enumerate(batch):
             pco_id = f"p{number}"
             if base is not None:
@@ -93,10 +98,12 @@ def test_sql_twin_agrees_with_the_rule(toy_conn, batch, policies):
                     conn.execute(sa.text("INSERT INTO sync_base (entity, pco_id, local_id, agreed_values) "
                                          "VALUES ('toy', :p, :n, '{}') ON CONFLICT DO NOTHING"),
                                  {"p": pco_id, "n": number})
-            if church is not DELETED:
-                _insert_side(conn, "toy_church", pco_id, number, church, church_at)
-            if pco is not DELETED:
-                _insert_side(conn, "toy_pco", pco_id, number, pco, pco_at)
+            for table, side, changed_at in (("toy_church", church, church_at), ("toy_pco", pco, pco_at)):
+                if side is not DELETED:
+                    _insert_side(conn, table, pco_id, number, side, changed_at)
+                elif changed_at is not None:
+                    conn.execute(sa.text(f"INSERT INTO {table}_deletions VALUES (:p, :at)"),
+                                 {"p": pco_id, "at": changed_at})
         rows = {row.pco_id: row for row in conn.execute(three_way_sql(TOY, policies), {"entity": "toy"})}
         changed = {row.pco_id for row in conn.execute(three_way_sql(TOY, policies, changed_only=True),
                                                       {"entity": "toy"})}
@@ -108,15 +115,13 @@ def test_sql_twin_agrees_with_the_rule(toy_conn, batch, policies):
             assert pco_id not in rows  # neither linked nor remembered: not a linked record
             continue
         row = rows.pop(pco_id)
-        assert row.local_id == number
+        assert (row.local_id, row.church_changed_at, row.pco_changed_at) == (number, church_at, pco_at)
         expected_outcomes = []
         for state in field_states(row, FIELDS):
             expected_base = base.get(state.field, NO_BASE) if base is not None else NO_BASE
             church_value = DELETED if church is DELETED else church[state.field]
             pco_value = DELETED if pco is DELETED else pco[state.field]
-            # A deleted side has no row, so no change time.
-            expected = decide(expected_base, church_value, pco_value, policies[state.field],
-                              None if church is DELETED else church_at, None if pco is DELETED else pco_at)
+            expected = decide(expected_base, church_value, pco_value, policies[state.field], church_at, pco_at)
             assert state.outcome is expected, (state, expected_base, church_value, pco_value)
             assert state.base == expected_base
             assert state.church == church_value and state.pco == pco_value
