@@ -5,6 +5,7 @@ engine to apply it. Real PostgreSQL, the people entity as declared."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ def outcomes(conn, entity=PEOPLE, chosen=None) -> dict[str, dict[str, Outcome]]:
     return {row.pco_id: {state.field: state.outcome for state in field_states(row, entity.fields)} for row in rows}
 
 
-def linked_then_edited(conn, church: dict | None = None, pco: dict | None = None, **both: object) -> int:
+def linked_then_edited(conn, church: dict | None = None, pco: dict | None = None, **both: Any) -> int:
     """Person 1 linked with `both` values on both sides and its base seeded, then edited: the church
     row to `church`, PCO's record to `pco`. Returns the church row's id."""
     land_person(conn, "1", **both)
