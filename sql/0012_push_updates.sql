@@ -47,8 +47,9 @@ BEGIN
         INSERT INTO church_deletions (local_table, local_id, pco_id, parent_pco_id)
         VALUES (
             TG_TABLE_NAME, OLD.id, OLD.pco_id,
+            -- to_jsonb: OLD has a group_id only in group_membership (PL/pgSQL resolves OLD.x per table).
             CASE WHEN TG_TABLE_NAME = 'group_membership'
-                THEN (SELECT g.pco_id FROM church_group AS g WHERE g.id = OLD.group_id)
+                THEN (SELECT g.pco_id FROM church_group AS g WHERE g.id = CAST(to_jsonb(OLD) ->> 'group_id' AS bigint))
             END
         )
         ON CONFLICT (local_table, pco_id) DO UPDATE

@@ -4,9 +4,12 @@ Who is pushed:
 - local people without a `pco_id` (not merged away), unless the inbound sync found them
   ambiguous (a PCO person matched them and someone else: pushing would make a duplicate), and
   only once the inbound people sync is up to date (`push_engine.PEOPLE_LOADED`);
-- the still-unsent emails, phones and family address of people this pipeline created in PCO
-  (a create interrupted before its contacts, or a contact fixed after it was refused).
-People linked by the inbound sync are not pushed: PCO owns their data.
+- the emails and phones the church added to people PCO has (whoever created them), and the
+  still-unsent family address of people this pipeline created in PCO (a create interrupted
+  before its contacts, or a contact fixed after it was refused). The address of a person who came
+  from PCO is PCO's: a family address is sent only with the people the push creates.
+People PCO already has: the church's changes to them and to their emails and phones, and the
+church's deletions, are sent as updates and deletes (`people_updates`).
 
 What is sent, per person (≤ 3 requests for one email and one phone):
 1. `POST /people/v2/people` with the person's fields and `remote_id` = the local id; the PCO id
@@ -31,7 +34,7 @@ steps of the create (intent, look-up by remote_id, adoption) are `push_engine.cr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +47,8 @@ from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import clean_text, normalize_email, normalize_phone
 from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, PlannedWrite, PushReport, PushSession, Skip,
                                     refused_earlier_sql)
-from pco_pipeline.sync.push_engine import (PEOPLE_LOADED, Operation, PushKind, RecordedCreate, create_recorded,
+from pco_pipeline.sync.people_updates import delete_people_setting, plan_updates
+from pco_pipeline.sync.push_engine import (PEOPLE_LOADED, Operation, PushKind, RecordedCreate, create_recorded, execute,
                                            run_push, send)
 from pco_pipeline.sync.push_validate import (address_attributes, address_problems, email_problems, person_problems,
                                              phone_problems, printable)
@@ -167,15 +171,15 @@ SELECT p.id, p.pco_id, p.first_name, p.last_name, p.nickname, p.middle_name, p.g
        {refused_earlier_sql('people', 'p.id', 'p.updated_at')} AS refused_earlier,
        fam.id AS family_id, fam.street_line_1, fam.street_line_2, fam.city, fam.state, fam.zip,
        fam.country_code, fam.updated_at AS family_updated_at,
-       (fam.id IS NOT NULL AND NOT {_ADDRESS_PUSHED}) AS address_pending
+       (fam.id IS NOT NULL AND NOT {_ADDRESS_PUSHED} AND (p.pco_id IS NULL OR {_LEDGER_PERSON})) AS address_pending
 FROM people p
 {_FAMILY}
 WHERE p.id > :after AND p.merged_into_id IS NULL
   AND (p.pco_id IS NULL
-       OR (p.is_active AND {_LEDGER_PERSON}
+       OR (p.is_active
            AND (EXISTS (SELECT 1 FROM person_emails e WHERE e.person_id = p.id AND e.pco_id IS NULL)
                 OR EXISTS (SELECT 1 FROM person_phones ph WHERE ph.person_id = p.id AND ph.pco_id IS NULL)
-                OR (fam.id IS NOT NULL AND NOT {_ADDRESS_PUSHED}))))
+                OR (fam.id IS NOT NULL AND NOT {_ADDRESS_PUSHED} AND {_LEDGER_PERSON}))))
 ORDER BY p.id
 LIMIT :limit
 """
@@ -410,11 +414,30 @@ class _PeoplePusher:
             session.counts.add(contact.resource, "adopted" if state == "adopted" else "created")
 
 
-PEOPLE = PushKind("people", plan_batches, lambda session, client: _PeoplePusher(session, client).push,
-                  needs=PEOPLE_LOADED)
+def people_kind(*, delete_people: bool = False) -> PushKind:
+    """The people push: creates (this module), then updates and deletes of linked people and their
+    contacts (`people_updates`), executed by the engine."""
+
+    def plan(session: PushSession) -> Iterator[Sequence[Any]]:
+        yield from plan_batches(session)
+        yield from plan_updates(session, delete_people=delete_people)
+
+    def pusher(session: PushSession, client: PCOClient) -> Callable[[Any], None]:
+        creates = _PeoplePusher(session, client).push
+        return lambda unit: creates(unit) if isinstance(unit, PersonPush) else execute(session, client, unit)
+
+    return PushKind("people", plan, pusher, needs=PEOPLE_LOADED)
+
+
+PEOPLE = people_kind()
 
 
 def run_people_push(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
-                workers: int = DEFAULT_WORKERS, progress: Callable[[PushReport], None] | None = None) -> PushReport:
-    """Push church people PCO lacks (see the module docstring). A dry run needs no client and sends nothing."""
-    return run_push(PEOPLE, engine, client, run_id=run_id, dry_run=dry_run, workers=workers, progress=progress)
+                workers: int = DEFAULT_WORKERS, progress: Callable[[PushReport], None] | None = None,
+                delete_people: bool | None = None) -> PushReport:
+    """Push church people PCO lacks, and the church's changes to people it has (see the module
+    docstring). `delete_people` (default: the PCO_PUSH_DELETES_PEOPLE setting) deletes a linked
+    person deleted locally in PCO too, instead of making them inactive. A dry run needs no client
+    and sends nothing."""
+    kind = people_kind(delete_people=delete_people_setting() if delete_people is None else delete_people)
+    return run_push(kind, engine, client, run_id=run_id, dry_run=dry_run, workers=workers, progress=progress)

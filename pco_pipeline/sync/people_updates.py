@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.normalize import clean_text
+from pco_pipeline.sync.normalize import clean_text, normalize_email_record, normalize_person, normalize_phone_record
 from pco_pipeline.sync.push import PlannedWrite, PushSession, Skip, field_key, quarantine_entity
 from pco_pipeline.sync.push_engine import RecordedDelete, RecordedUpdate
 from pco_pipeline.sync.push_validate import email_problems, person_field_problems, phone_problems, printable
@@ -105,32 +105,49 @@ def contact_changes(resource: str, contact: Mapping[str, Any], landed: Mapping[s
 
 # --- planning ------------------------------------------------------------------------------------------
 
-_LINKED_PEOPLE = """
+# PCO's newest known state of a record: our own latest write's answer when it is newer than the
+# landed record (the landing catches up at the next extract), so a change already sent is not sent again.
+_WRITTEN = """
+LEFT JOIN LATERAL (
+    SELECT w.confirmed, w.pco_updated_at FROM pco_push_ledger w
+    WHERE w.resource_type = '{resource}' AND w.pco_id = {pco_id} AND w.state IN ('confirmed', 'adopted')
+      AND w.confirmed IS NOT NULL
+    ORDER BY w.confirmed_at DESC, w.id DESC
+    LIMIT 1
+) w ON true
+"""
+_LINKED_PEOPLE = f"""
 SELECT p.id, p.pco_id, p.first_name, p.last_name, p.nickname, p.middle_name, p.gender, p.birthdate, p.child,
-       p.grade, p.status, p.membership, p.is_active, p.updated_at, l.normalized AS landed
+       p.grade, p.status, p.membership, p.is_active, p.updated_at, l.normalized AS landed,
+       l.pco_updated_at AS landed_at, w.confirmed AS written, w.pco_updated_at AS written_at
 FROM people p
 JOIN pco_landing l ON l.resource = 'people/people' AND l.pco_id = p.pco_id AND l.removed_at IS NULL
+{_WRITTEN.format(resource='Person', pco_id='p.pco_id')}
 WHERE p.id > :after AND p.merged_into_id IS NULL
-  AND (btrim(p.first_name), btrim(p.last_name), nullif(btrim(p.nickname), ''), nullif(btrim(p.middle_name), ''),
-       nullif(btrim(p.gender), ''), CAST(p.birthdate AS text), p.child, CAST(p.grade AS int),
-       CASE WHEN p.is_active THEN p.status ELSE 'inactive' END, nullif(btrim(p.membership), ''))
-      IS DISTINCT FROM
-      (l.normalized->>'first_name', l.normalized->>'last_name', l.normalized->>'nickname',
-       l.normalized->>'middle_name', l.normalized->>'gender', l.normalized->>'birthdate',
-       CAST(l.normalized->>'child' AS boolean), CAST(l.normalized->>'grade' AS int), l.normalized->>'status',
-       l.normalized->>'membership')
+  AND ((btrim(p.first_name), btrim(p.last_name), nullif(btrim(p.nickname), ''), nullif(btrim(p.middle_name), ''),
+        nullif(btrim(p.gender), ''), CAST(p.birthdate AS text), p.child, CAST(p.grade AS int),
+        CASE WHEN p.is_active THEN p.status ELSE 'inactive' END, nullif(btrim(p.membership), ''))
+       IS DISTINCT FROM
+       (l.normalized->>'first_name', l.normalized->>'last_name', l.normalized->>'nickname',
+        l.normalized->>'middle_name', l.normalized->>'gender', l.normalized->>'birthdate',
+        CAST(l.normalized->>'child' AS boolean), CAST(l.normalized->>'grade' AS int), l.normalized->>'status',
+        l.normalized->>'membership')
+       OR w.pco_updated_at > l.pco_updated_at)
 ORDER BY p.id
 LIMIT :limit
 """
 # Emails and phones of linked, active people, whose values differ from PCO's landed ones.
 _LINKED_CONTACTS = """
-SELECT c.id, c.person_id, c.pco_id, c.{text} AS text, c.location, c.is_primary, c.updated_at, l.normalized AS landed,
+SELECT c.id, c.person_id, c.pco_id, c.{text} AS text, c.location, c.is_primary, c.updated_at,
+       l.normalized AS landed, l.pco_updated_at AS landed_at, w.confirmed AS written, w.pco_updated_at AS written_at,
        btrim(p.first_name || ' ' || p.last_name) AS person_name
 FROM {table} c
 JOIN people p ON p.id = c.person_id AND p.pco_id IS NOT NULL AND p.is_active
 JOIN pco_landing l ON l.resource = :resource AND l.pco_id = c.pco_id AND l.removed_at IS NULL
+{written}
 WHERE (nullif(btrim(c.{text}), ''), nullif(btrim(c.location), ''), c.is_primary)
       IS DISTINCT FROM (l.normalized->>'{text}', l.normalized->>'location', CAST(l.normalized->>'is_primary' AS boolean))
+   OR w.pco_updated_at > l.pco_updated_at
 ORDER BY c.id
 """
 # Linked records the church deleted whose PCO record is still there (as last landed).
@@ -150,6 +167,15 @@ CONTACTS = {  # local table → (PCO type, landed resource, PCO collection, loca
     "person_emails": ("Email", "people/emails", "emails", "address"),
     "person_phones": ("PhoneNumber", "people/phone_numbers", "phone_numbers", "number"),
 }
+NORMALIZERS = {"Person": normalize_person, "Email": normalize_email_record, "PhoneNumber": normalize_phone_record}
+
+
+def pco_view(resource: str, row: Any) -> Mapping[str, Any]:
+    """PCO's values of a record as last known: the landed ones, or our own later write's answer."""
+    if row.written is not None and (row.landed_at is None or (row.written_at is not None
+                                                              and row.written_at >= row.landed_at)):
+        return NORMALIZERS[resource](row.written)
+    return row.landed or {}
 
 
 @dataclass
@@ -200,7 +226,7 @@ class _Planner:
             units: list[Unit] = []
             for row in rows:
                 person = dict(row._mapping)
-                landed = row.landed or {}
+                landed = pco_view("Person", row)
                 changes = person_changes(person, landed)
                 if not changes:
                     continue
@@ -243,13 +269,14 @@ class _Planner:
         refused = self.refused_earlier(table)
         with self.session.engine.connect() as conn:
             # The table and column names come from CONTACTS, never input.
-            rows = conn.execute(sa.text(_LINKED_CONTACTS.format(table=table, text=text)),
+            written = _WRITTEN.format(resource=resource, pco_id="c.pco_id")
+            rows = conn.execute(sa.text(_LINKED_CONTACTS.format(table=table, text=text, written=written)),
                                 {"resource": landed_resource}).all()
             intents = ledger.open_intents(conn, resource, table, [str(r.id) for r in rows], action="update")
         units: list[Unit] = []
         for row in rows:
             contact = {text: row.text, "location": row.location, "is_primary": row.is_primary}
-            changes = contact_changes(resource, contact, row.landed or {})
+            changes = contact_changes(resource, contact, pco_view(resource, row))
             noun = "email" if resource == "Email" else "phone"
             label = f"{noun} {row.id} of person {row.person_id} ({printable(row.person_name)})"
             found = (email_problems(row.text, row.location) if resource == "Email"
