@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
@@ -195,6 +195,22 @@ def _field_type(entities: Mapping[str, EntityFields], entity: str, field: str) -
         if spec.name == field:
             return spec.sql_type
     raise ConflictError(f"{entity}.{field} is no longer a synced field: take a side instead of a value")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Open conflicts held for a person longer than some age: how many, and since when the oldest."""
+    count: int
+    oldest_detected_at: datetime | None
+
+
+def held_longer_than(conn: sa.Connection, age: timedelta) -> Waiting:
+    """The open conflicts detected more than `age` ago (what the asset check on waiting manual
+    conflicts reports)."""
+    count, oldest = conn.execute(sa.text("""
+        SELECT count(*), min(detected_at) FROM sync_conflicts
+        WHERE decided_at IS NULL AND detected_at < now() - :age"""), {"age": age}).one()
+    return Waiting(count, oldest)
 
 
 def decided_to_apply(conn: sa.Connection, entity: str) -> list[Conflict]:

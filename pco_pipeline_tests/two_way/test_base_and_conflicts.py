@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.sync.base import seed_base
-from pco_pipeline.sync.conflicts import (ConflictError, decided_to_apply, list_conflicts, mark_applied,
-                                         record_conflicts, resolve_conflict)
+from pco_pipeline.sync.conflicts import (ConflictError, decided_to_apply, held_longer_than, list_conflicts,
+                                         mark_applied, record_conflicts, resolve_conflict)
 from pco_pipeline.sync.merge import Outcome, Policy, field_states, three_way_sql
 from pco_pipeline.sync.policies import load_policies
 from pco_pipeline.sync.two_way_entities import ENTITIES
@@ -181,3 +181,16 @@ def test_newest_weighs_a_church_deletion_by_when_it_happened(engine):
         assert outcomes(conn, chosen=newest)["1"]["last_name"] is Outcome.CONFLICT_CHURCH_WINS
         land_person(conn, "1", last_name="Smith", updated_at=datetime.now(timezone.utc) + timedelta(hours=1))
         assert outcomes(conn, chosen=newest)["1"]["last_name"] is Outcome.CONFLICT_PCO_WINS
+
+
+def test_conflicts_held_too_long_are_counted_from_the_oldest(engine):
+    with engine.begin() as conn:
+        linked_then_edited(conn, church={"last_name": "Lee-Smith", "gender": "F"},
+                           pco={"last_name": "Smith", "gender": "Female"})
+        record_conflicts(conn, PEOPLE, policies(last_name=Policy.MANUAL, gender=Policy.MANUAL))
+        assert held_longer_than(conn, timedelta(hours=1)).count == 0
+        conn.execute(sa.text("UPDATE sync_conflicts SET detected_at = now() - interval '3 days' "
+                             "WHERE field = 'gender'"))
+        waiting = held_longer_than(conn, timedelta(hours=1))
+        assert waiting.count == 1 and waiting.oldest_detected_at is not None
+        assert held_longer_than(conn, timedelta(days=4)).count == 0
