@@ -1,0 +1,48 @@
+"""On the seeded synthetic church after its first sync (no HTTP), the two-way declarations read
+both sides alike: once the base is seeded, every field of every linked record of every declared
+entity is in sync, so the first two-way run after migrating sends, takes and records nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from pco_pipeline.db.local_dataset import load_local_dataset
+from pco_pipeline.demo_data import generate_church
+from pco_pipeline.sync.base import seed_base
+from pco_pipeline.sync.conflicts import record_conflicts
+from pco_pipeline.sync.merge import Outcome, field_states, three_way_sql
+from pco_pipeline.sync.policies import load_policies
+from pco_pipeline.sync.two_way_entities import ENTITIES
+from pco_pipeline_tests.sync.test_seeded_church import _land_everything, _load_everything
+
+
+@pytest.fixture(scope="module")
+def church():
+    return generate_church(people=400, seed=5)
+
+
+def _outcomes(conn, entity, policies) -> Counter:
+    counted: Counter = Counter()
+    for row in conn.execute(three_way_sql(entity, policies), {"entity": entity.entity}):
+        counted.update(state.outcome for state in field_states(row, entity.fields))
+    return counted
+
+
+def test_after_seeding_every_linked_field_is_in_sync(engine, church):
+    load_local_dataset(engine, church.local)
+    _land_everything(engine, church)
+    _load_everything(engine)
+    policies = load_policies(environ={})
+    with engine.begin() as conn:
+        before = {name: _outcomes(conn, entity, policies.for_entity(name)) for name, entity in ENTITIES.items()}
+        for entity in ENTITIES.values():
+            seed_base(conn, entity)
+        after = {name: _outcomes(conn, entity, policies.for_entity(name)) for name, entity in ENTITIES.items()}
+        recorded = {name: record_conflicts(conn, entity, policies.for_entity(name))
+                    for name, entity in ENTITIES.items()}
+    for name in ENTITIES:
+        assert before[name][Outcome.AGREE] > 0, name  # linked records to compare, no base yet
+        assert set(after[name]) == {Outcome.IN_SYNC}, (name, after[name])
+    assert recorded == {name: 0 for name in ENTITIES}
