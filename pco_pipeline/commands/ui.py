@@ -11,6 +11,10 @@ Dagster gets DAGSTER_HOME / DAGSTER_PG_URL (launch.prepare_environment). Then, f
   webhook sensor have a PCO to talk to;
 * neither: the UI starts anyway, and says what to set.
 
+Beside them, in this process, the staff console (`pco-pipeline console`) on `--console-port`
+(8789; `--no-console` leaves it out), launching runs through this UI's webserver; its *Test
+connection* reads the same PCO settings Dagster gets (`.env` winning, as in Dagster).
+
 `dg dev` runs in the checkout, where it loads `.env` over the environment (Dagster's rule).
 """
 
@@ -34,6 +38,7 @@ from pco_sandbox.persistence import SnapshotError
 
 # The demo's pace (PCO's 100 requests / 20 s, ten times faster), so runs from the UI feel the same.
 SANDBOX_RATE_LIMIT = "100/2s"
+CONSOLE_PORT = 8789
 
 
 def register(subparsers) -> None:
@@ -48,6 +53,9 @@ def register(subparsers) -> None:
                          help="serve this sandbox church as PCO (default: the newest one `make demo` kept, "
                               "when no PCO settings are configured)")
     sandbox.add_argument("--no-sandbox", action="store_true", help="never serve a sandbox church")
+    ui.add_argument("--console-port", type=int, default=CONSOLE_PORT,
+                    help=f"port of the staff console, on the UI's address (default {CONSOLE_PORT})")
+    ui.add_argument("--no-console", action="store_true", help="do not start the staff console")
     ui.set_defaults(handler=run_ui)
 
 
@@ -126,6 +134,8 @@ def run_ui(args) -> int:
             else:
                 print("PCO: no settings and no sandbox church: jobs that call PCO will fail until you set "
                       "PCO_APP_ID and PCO_SECRET (see README), or run `make demo` once for a sandbox church")
+            if not args.no_console:
+                stack.enter_context(_serve_console(args, target.url, dotenv))
             print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
             return _run_until_stopped(args.host, args.port)
     except SnapshotError as exc:  # the sandbox church's last save
@@ -136,6 +146,10 @@ def run_ui(args) -> int:
 def _check(args) -> str | None:
     if not 0 < args.port < 65536:
         return "--port must be between 1 and 65535"
+    if not args.no_console and not 0 < args.console_port < 65536:
+        return "--console-port must be between 1 and 65535"
+    if not args.no_console and args.console_port == args.port:
+        return "--console-port must differ from --port"
     if args.sandbox is not None and not args.sandbox.is_file():
         return f"--sandbox: no sandbox state file at {args.sandbox}"
     if not Path(sys.executable).with_name("dg").exists():
@@ -204,6 +218,42 @@ def _receiver_for(sandbox, database_url: str) -> Iterator[None]:
         yield
     finally:
         receiver.stop()
+
+
+@contextmanager
+def _serve_console(args, database_url: str, dotenv: Mapping[str, str | None]) -> Iterator[None]:
+    """The staff console on the UI's address and `--console-port`, while the UI runs. A port in use
+    or a wrong console setting is one line, and the UI starts without it."""
+    from dataclasses import replace
+
+    from pco_pipeline.console.app import create_console_app
+    from pco_pipeline.console.settings import ConsoleSettingsError, load_settings
+    from pco_pipeline.db.engine import get_engine
+    from pco_pipeline.db.migrations import apply_migrations
+    from pco_pipeline.pco.connection import check_connection
+    from pco_pipeline.webhooks.server import BackgroundServer
+
+    try:
+        settings = replace(load_settings(), dagster_url=f"http://{args.host}:{args.port}")
+    except ConsoleSettingsError as exc:
+        print(f"note: staff console not started: {exc}")
+        yield
+        return
+    apply_migrations(get_engine(database_url))
+    pco_settings = {name: value for name, value in dotenv.items() if value is not None}
+    app = create_console_app(database_url, settings, check=lambda: check_connection({**os.environ, **pco_settings}))
+    try:
+        console = BackgroundServer(app, host=args.host, port=args.console_port).start()
+    except OSError as exc:
+        print(f"note: staff console not started on port {args.console_port} ({exc.strerror or exc}); "
+              "choose another --console-port")
+        yield
+        return
+    print(f"staff console: {console.url}  (sign in with a user of `pco-pipeline users add`)")
+    try:
+        yield
+    finally:
+        console.stop()
 
 
 def _run_until_stopped(host: str, port: int) -> int:
