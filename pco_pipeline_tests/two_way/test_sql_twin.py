@@ -77,11 +77,26 @@ def toy_conn(engine):
         yield conn
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(records(), min_size=1, max_size=12),
-       st.fixed_dictionaries({spec.name: st.sampled_from(list(Policy)) for spec in FIELDS}))
+BATCHES = st.lists(records(), min_size=1, max_size=12)
+POLICIES = st.fixed_dictionaries({spec.name: st.sampled_from(list(Policy)) for spec in FIELDS})
+DATABASE_FIXTURE = [HealthCheck.function_scoped_fixture]  # one database; every example rolls back
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=DATABASE_FIXTURE)
+@given(BATCHES, POLICIES)
 def test_sql_twin_agrees_with_the_rule(toy_conn, batch, policies):
-    conn = toy_conn
+    """150 batches of up to 12 records (about 6 fields each): ~5,000 field tuples per run."""
+    _check_twin(toy_conn, batch, policies)
+
+
+@pytest.mark.slow
+@settings(max_examples=2_000, deadline=None, suppress_health_check=DATABASE_FIXTURE)
+@given(BATCHES, POLICIES)
+def test_sql_twin_agrees_with_the_rule_at_length(toy_conn, batch, policies):
+    _check_twin(toy_conn, batch, policies)
+
+
+def _check_twin(conn, batch, policies) -> None:
     with conn.begin() as transaction:
         conn.execute(sa.text("""
             CREATE TEMP TABLE toy_church (pco_id text, local_id bigint, changed_at timestamptz, name text, born date,
