@@ -3,6 +3,7 @@ values, how each was decided, and deciding the ones held for a person."""
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import os
@@ -23,7 +24,7 @@ def register(subparsers) -> None:
     listing = actions.add_parser("list", help="the latest conflicts (newest first), or only the open ones")
     listing.add_argument("--open", action="store_true",
                          help="only the conflicts held for a person (oldest first)")
-    listing.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
+    listing.add_argument("--limit", type=_positive, default=200, help="at most this many (default 200)")
     listing.set_defaults(handler=run_list)
 
     show = actions.add_parser("show", help="one conflict: base, church and PCO values, how it was decided")
@@ -37,6 +38,13 @@ def register(subparsers) -> None:
     choice.add_argument("--take", choices=["church", "pco"], help="keep this side's value")
     choice.add_argument("--value", metavar="V", help="give both sides this value instead (read as the field's type)")
     resolve.set_defaults(handler=run_resolve)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 def _engine():

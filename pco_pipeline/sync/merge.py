@@ -220,7 +220,7 @@ def _conflict_sql(policy: Policy) -> str:
 
 
 def outcome_sql(spec: FieldSpec, policy: Policy) -> str:
-    """The `decide` rule for one field as a SQL expression over b, c and p."""
+    """The `decide` rule for one field as a SQL expression over `joined_relations_sql`'s aliases."""
     church_is_base = _side_is_base_sql("c", spec)
     return (f"CASE WHEN {sides_agree_sql(spec)} AND {church_is_base} THEN '{Outcome.IN_SYNC}' "
             f"WHEN {sides_agree_sql(spec)} THEN '{Outcome.AGREE}' "
