@@ -116,7 +116,7 @@ class RequestMeter:
 
 def _church_is_empty(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT NOT EXISTS (SELECT 1 FROM people)")).scalar()
+        return conn.execute(sa.text("SELECT NOT EXISTS (SELECT 1 FROM people)")).scalar_one()
 
 
 def _forget_church_data(engine: sa.Engine) -> None:
@@ -198,11 +198,13 @@ def _apply_inbox_like_the_sensor(database_url: str) -> list:
             context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                               resources={"church_db": PostgresResource(database_url=database_url)})
             evaluation = apply_webhooks_sensor(context)
+            assert isinstance(evaluation, dg.SensorResult)  # what the sensor returns
             if not evaluation.run_requests:
                 break
             cursor = evaluation.cursor or cursor
             for request in evaluation.run_requests:
-                results.append(run_job("apply_webhooks", run_config=request.run_config, tags=dict(request.tags)))
+                results.append(run_job("apply_webhooks", run_config=dict(request.run_config),
+                                       tags=dict(request.tags)))
     return results
 
 

@@ -53,6 +53,7 @@ def run_cancel(args) -> int:
     print(f"run {run.run_id} ({run.job_name}): {outcome.status.value}; its pool slots are free and its "
           f"pco_sync_log row failed (canceled by {by})")
     if outcome.process_stopped is False:
+        assert run.process is not None  # only a process that was there can have failed to stop
         print(f"warning: its process ({run.process.describe()}) could not be stopped: stop it by hand",
               file=sys.stderr)
         return 1

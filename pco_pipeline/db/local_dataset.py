@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 # Foreign-key order: every table comes after the tables it references.
 TABLE_ORDER = ("people", "person_emails", "person_phones", "families", "family_members", "relationships",
@@ -54,7 +55,7 @@ def load_local_dataset(engine: sa.Engine, local: Mapping[str, Sequence[Mapping]]
             try:
                 with conn.begin_nested():
                     conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
-            except sa.exc.DBAPIError as exc:
+            except DBAPIError as exc:
                 raise LocalDatasetError(f"could not empty the church tables to replace them: {exc.orig}") from exc
         for table in TABLE_ORDER:
             rows = list(local.get(table, ()))
@@ -65,7 +66,7 @@ def load_local_dataset(engine: sa.Engine, local: Mapping[str, Sequence[Mapping]]
                 for start in range(0, len(rows), batch_size):
                     try:
                         conn.execute(insert, [dict(r) for r in rows[start:start + batch_size]])
-                    except sa.exc.IntegrityError as exc:
+                    except IntegrityError as exc:
                         # the driver's message names the constraint and the key, without the batch
                         raise LocalDatasetError(f"{table}: {exc.orig}") from exc
             counts[table] = len(rows)

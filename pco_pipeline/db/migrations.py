@@ -71,7 +71,9 @@ def apply_migrations(engine: sa.Engine, directory: Path | None = None) -> list[s
                 with engine.begin() as conn:
                     try:
                         # The driver connection runs the whole file as one simple-protocol batch.
-                        conn.connection.driver_connection.execute(migration.sql)
+                        driver_connection = conn.connection.driver_connection
+                        assert driver_connection is not None  # the connection is open
+                        driver_connection.execute(migration.sql)
                     except Exception as exc:
                         raise MigrationError(f"{migration.name} failed and was rolled back: "
                                              f"{str(exc).strip().splitlines()[0]}") from None

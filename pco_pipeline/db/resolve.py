@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
 from pco_pipeline.db import embedded
 from pco_pipeline.db.errors import DatabaseConfigError
@@ -111,10 +112,10 @@ def _ensure_database(server_url: URL, name: str, *, setting: str) -> None:
             if not exists:
                 try:
                     conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-                except sa.exc.ProgrammingError as exc:
+                except ProgrammingError as exc:
                     if "already exists" not in str(exc):  # another process won the race
                         raise
-    except sa.exc.SQLAlchemyError as exc:
+    except SQLAlchemyError as exc:
         raise DatabaseConfigError(f"{setting}: cannot create database {name!r}: {server_message(exc)}") from None
     finally:
         engine.dispose()

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 
 from pco_pipeline.db.resolve import with_driver
 from pco_pipeline.runs import control
@@ -63,7 +64,7 @@ def pools_held(instance: dg.DagsterInstance, pools: Collection[str], *, dagster_
     finally:
         try:
             connection.close()  # releases the locks
-        except sa.exc.SQLAlchemyError:
+        except SQLAlchemyError:
             pass  # the connection is gone already, and its locks with it
         lock_engine.dispose()
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import sqlalchemy as sa
+from sqlalchemy.exc import InterfaceError, OperationalError, TimeoutError as PoolTimeoutError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 # SQLAlchemy failures that mean "the database is not there right now", as opposed to a bug.
-UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
 def health_endpoint(ping: Callable[[], Awaitable[None]],
