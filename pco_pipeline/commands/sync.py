@@ -28,9 +28,10 @@ def job_run_config(job_name: str, full_refresh: bool) -> dict:
     """The run config the CLI passes: full_refresh on every pco/* step of the job when asked."""
     if not full_refresh:
         return {}
-    from pco_pipeline.defs.inbound.jobs import JOB_ASSETS, full_refresh_run_config, ALL_EXTRACTS
+    from pco_pipeline.defs.inbound.jobs import full_refresh_run_config
+    from pco_pipeline.sync.registry import DEFAULT
 
-    extracts = ALL_EXTRACTS if job_name == "full_sync" else JOB_ASSETS[job_name][0]
+    extracts, _ = DEFAULT.job_assets(job_name)
     return full_refresh_run_config(extracts)
 
 

@@ -21,28 +21,16 @@ from types import MappingProxyType
 
 from pco_pipeline.pco import bounded_json
 from pco_pipeline.pco.jsonapi import DocumentError, Resource, parse_document
-from pco_pipeline.sync.catalog import ResourceSpec, spec_for
+from pco_pipeline.sync.catalog import ResourceSpec
+from pco_pipeline.sync.registry import DEFAULT, Registry
 from pco_pipeline.sync.webhook_inbox import InboxRow
 
-ACTIONS = ("created", "updated", "destroyed")
-
-# The event resources this pipeline applies → the landing resource they change. Check-Ins and
-# Calendar have no webhooks that matter here (PCO sends none for check-ins).
-EVENT_RESOURCES: Mapping[str, str] = MappingProxyType({
-    "people.v2.events.person": "people/people",
-    "people.v2.events.email": "people/emails",
-    "people.v2.events.phone_number": "people/phone_numbers",
-    "people.v2.events.address": "people/addresses",
-    "people.v2.events.household": "people/households",
-    "people.v2.events.person_merger": "people/person_mergers",
-    "groups.v2.events.membership": "groups/memberships",
-})
-# A merger is only ever created.
-_ONLY = {"people.v2.events.person_merger": ("created",)}
-
-# Every event name the pipeline subscribes to (one PCO subscription each).
-SUBSCRIBED_EVENTS: tuple[str, ...] = tuple(
-    f"{prefix}.{action}" for prefix in EVENT_RESOURCES for action in _ONLY.get(prefix, ACTIONS))
+# The event subjects this pipeline applies → the landing resource each changes, and every event
+# name it subscribes to (one PCO subscription each): declared per resource in the catalog
+# (`ResourceSpec.webhooks`). Check-Ins and Calendar have none (PCO sends none for check-ins).
+EVENT_RESOURCES: Mapping[str, str] = MappingProxyType(
+    {subject: spec.name for subject, spec in DEFAULT.event_resources.items()})
+SUBSCRIBED_EVENTS: tuple[str, ...] = DEFAULT.subscribed_events
 
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -78,10 +66,11 @@ class WebhookEvent:
         return f"{self.name} {self.resource.type} {self.resource.id} (inbox row {self.row.id})"
 
 
-def parse_event(row: InboxRow) -> WebhookEvent:
-    """The event stored in `row`. Raises UnreadableDelivery or NotApplied, whatever the row holds
-    (its body and payload are decoded within bounded_json's limits: rows written before the
-    receiver checked them may be nested deeper, or hold longer numbers, than Python decodes)."""
+def parse_event(row: InboxRow, registry: Registry = DEFAULT) -> WebhookEvent:
+    """The event stored in `row`, for a pipeline applying `registry`'s webhook events. Raises
+    UnreadableDelivery or NotApplied, whatever the row holds (its body and payload are decoded
+    within bounded_json's limits: rows written before the receiver checked them may be nested
+    deeper, or hold longer numbers, than Python decodes)."""
     try:
         document = bounded_json.loads(row.raw_body)
     except bounded_json.JSONLimitExceeded as exc:
@@ -97,13 +86,14 @@ def parse_event(row: InboxRow) -> WebhookEvent:
         delivery = items[0]  # the id came from the X-PCO-Webhooks-Event header
     if delivery is None:
         raise UnreadableDelivery(f"the stored body holds no delivery {row.delivery_id}")
-    attributes = delivery.get("attributes") if isinstance(delivery.get("attributes"), dict) else {}
+    attributes = delivery.get("attributes")
+    attributes = attributes if isinstance(attributes, dict) else {}
 
     subject, _, action = row.event_name.rpartition(".")
-    if subject not in EVENT_RESOURCES or action not in _ONLY.get(subject, ACTIONS):
+    spec = registry.event_resources.get(subject)
+    if spec is None or row.event_name not in registry.subscribed_events:
         raise NotApplied(f"{row.event_name} is not an event this pipeline applies "
-                         f"(it applies {', '.join(sorted({n.rpartition('.')[0] for n in SUBSCRIBED_EVENTS}))})")
-    spec = spec_for(EVENT_RESOURCES[subject])
+                         f"(it applies {', '.join(sorted(registry.event_resources))})")
     try:
         payload = bounded_json.loads(attributes.get("payload") or "")
         parsed = parse_document(payload)

@@ -6,7 +6,8 @@ from pco_pipeline.sync.load_checkins import load_checkins, load_events
 from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
 from pco_pipeline.sync.load_people import load_people
-from pco_pipeline.sync.reconcile import COMPARISONS, FieldDifference, reconcile
+from pco_pipeline.sync.reconcile import FieldDifference, reconcile
+from pco_pipeline.sync.registry import DEFAULT
 from pco_pipeline_tests.sync.pco_docs import (
     address, calendar_event, checkin, checkin_event, email, event_instance, execute, group, group_type, household,
     land, local_person, location, membership, person, phone)
@@ -43,7 +44,7 @@ def _full_load(engine):
 
 
 def test_every_synced_entity_is_compared():
-    assert [c.entity for c in COMPARISONS] == [
+    assert [c.entity for c in DEFAULT.comparisons] == [
         "people", "person_emails", "person_phones", "families", "family_members", "church_groups",
         "group_memberships", "events", "checkin_events", "locations", "event_times", "headcounts", "checkins"]
 

@@ -21,18 +21,15 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 import sqlalchemy as sa
 
-from pco_pipeline.defs.inbound.asset_graph import EXTRACTS, church_key, pco_key
-from pco_pipeline.sync.catalog import spec_for
+from pco_pipeline.defs.inbound.keys import church_key, pco_key
 from pco_pipeline.sync.loading import LoadCounts
 from pco_pipeline.sync.push import PushReport
+from pco_pipeline.sync.registry import DEFAULT
 from pco_pipeline.sync.webhook_events import EVENT_RESOURCES
 
-# The entity names the inbound loads report counts under → the `church/*` asset they belong to.
+# The entity names the inbound loads report counts under → the `church/*` asset showing them.
 CHURCH_ASSET_OF_LOAD: Mapping[str, str] = {
-    "people": "people", "person_emails": "people", "person_phones": "people",
-    "families": "families", "family_members": "families",
-    "church_groups": "church_groups", "group_memberships": "group_memberships",
-}
+    table.entity: DEFAULT.entity_of_table(table.entity)[1].name for entity in DEFAULT.entities for table in entity.tables}
 
 # PCO record type a push writes → the `pco/*` asset that lands it.
 PCO_ASSET_OF_PUSHED: Mapping[str, str] = {
@@ -51,10 +48,7 @@ CHURCH_ASSET_OF_PUSHED: Mapping[str, str] = {
 def pco_asset_of_landing(resource: str) -> dg.AssetKey:
     """The `pco/*` asset whose landing rows hold `resource` (itself, or as an owned child: emails
     are landed by `pco/people`)."""
-    for extract in EXTRACTS:
-        if resource == extract.resource or resource in spec_for(extract.resource).children.values():
-            return extract.key
-    raise KeyError(f"no pco/* asset lands {resource!r}")
+    return pco_key(DEFAULT.landing_asset(resource))
 
 
 def _event_subject(event_name: str) -> str:

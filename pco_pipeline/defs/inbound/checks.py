@@ -1,20 +1,19 @@
-"""Asset checks on the church tables the inbound sync writes."""
+"""Asset checks on the church tables the inbound sync writes: per table the registry marks
+(`Table.unique_pco_id`) a blocking check that no PCO id is held twice, per asset naming
+quarantine entities a check on the open quarantine, and the checks particular to one entity."""
+
+from collections.abc import Mapping
 
 import dagster as dg
 import sqlalchemy as sa
 
 from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.inbound.asset_graph import church_key
-from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
+from pco_pipeline.defs.inbound.keys import church_key
 from pco_pipeline.sync import quarantine
+from pco_pipeline.sync.registry import Registry
 
-# church asset -> table whose pco_id must be unique
-PCO_ID_TABLES = {"people": "people", "families": "families", "church_groups": "church_group",
-                 "events": "events", "locations": "locations", "checkins": "checkins",
-                 "group_memberships": "group_membership"}
 # Open quarantine rows above this many for an entity warrant a look.
 QUARANTINE_WARN_AT = 25
-COUNT_TOLERANCE = (5, 0.01)  # absolute, relative: whichever is larger
 
 
 def _duplicate_check(asset: str, table: str) -> dg.AssetChecksDefinition:
@@ -32,57 +31,6 @@ def _duplicate_check(asset: str, table: str) -> dg.AssetChecksDefinition:
                       "examples": ", ".join(f"{r[0]} ×{r[1]}" for r in rows) or "none"})
 
     return _check
-
-
-duplicate_checks = [_duplicate_check(asset, table) for asset, table in PCO_ID_TABLES.items()]
-
-
-@dg.asset_check(asset=church_key("families"), name="no_orphan_family_members",
-                description="Every PCO family has members, and no PCO family still lists a person merged away "
-                            "or deactivated because PCO removed them.")
-def no_orphan_family_members(church_db: PostgresResource) -> dg.AssetCheckResult:
-    with church_db.get_engine().connect() as conn:
-        empty = conn.execute(sa.text(
-            "SELECT count(*) FROM families f WHERE f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL"
-            " AND NOT EXISTS (SELECT 1 FROM family_members m WHERE m.family_id = f.id)")).scalar_one()
-        stale = conn.execute(sa.text(
-            "SELECT count(*) FROM family_members m JOIN families f ON f.id = m.family_id"
-            " JOIN people p ON p.id = m.person_id"
-            " WHERE f.pco_id IS NOT NULL AND p.pco_id IS NOT NULL AND NOT p.is_active")).scalar_one()
-    return dg.AssetCheckResult(passed=empty == 0 and stale == 0, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"families_without_members": empty,
-                                         "members_removed_in_pco": stale})
-
-
-@dg.asset_check(asset=church_key("group_memberships"), name="no_orphan_group_memberships",
-                description="No PCO-sourced membership points at a group PCO removed or a person PCO removed.")
-def no_orphan_group_memberships(church_db: PostgresResource) -> dg.AssetCheckResult:
-    with church_db.get_engine().connect() as conn:
-        removed_group = conn.execute(sa.text(
-            "SELECT count(*) FROM group_membership m JOIN church_group g ON g.id = m.group_id"
-            " WHERE m.source = 'pco' AND g.pco_removed_at IS NOT NULL")).scalar_one()
-        removed_person = conn.execute(sa.text(
-            "SELECT count(*) FROM group_membership m JOIN people p ON p.id = m.person_id"
-            " WHERE m.source = 'pco' AND NOT p.is_active")).scalar_one()
-    return dg.AssetCheckResult(passed=removed_group == 0 and removed_person == 0,
-                               severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"in_groups_removed_in_pco": removed_group,
-                                         "of_people_removed_in_pco": removed_person})
-
-
-@dg.asset_check(asset=church_key("people"), name="people_count_matches_pco",
-                description="Active church people linked to PCO vs PCO's own total_count (one request), within "
-                            f"max({COUNT_TOLERANCE[0]}, {COUNT_TOLERANCE[1]:.0%}).", pool=PCO_API_POOL)
-def people_count_matches_pco(pco: PCOResource, church_db: PostgresResource) -> dg.AssetCheckResult:
-    document = pco.get_client().get("/people/v2/people", params={"per_page": 1})
-    pco_total = int(document["meta"]["total_count"])
-    with church_db.get_engine().connect() as conn:
-        local = conn.execute(sa.text(
-            "SELECT count(*) FROM people WHERE pco_id IS NOT NULL AND is_active")).scalar_one()
-    tolerance = max(COUNT_TOLERANCE[0], int(pco_total * COUNT_TOLERANCE[1]))
-    return dg.AssetCheckResult(passed=abs(pco_total - local) <= tolerance, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"pco_total_count": pco_total, "church_linked_active": local,
-                                         "difference": local - pco_total, "tolerance": tolerance})
 
 
 def _quarantine_check(asset: str, entities: tuple[str, ...]) -> dg.AssetChecksDefinition:
@@ -103,14 +51,59 @@ def _quarantine_check(asset: str, entities: tuple[str, ...]) -> dg.AssetChecksDe
     return _check
 
 
-quarantine_checks = [
-    _quarantine_check("people", ("people", "person_emails", "person_phones")),
-    _quarantine_check("families", ("families", "family_members")),
-    _quarantine_check("group_memberships", ("group_memberships",)),
-    _quarantine_check("checkins", ("checkins", "locations", "checkin_events")),
-]
+def _nothing_found_check(asset: str, name: str, description: str, counts: Mapping[str, str]
+                         ) -> dg.AssetChecksDefinition:
+    """A warning check that passes when every count query (metadata key → SQL) finds nothing."""
+    @dg.asset_check(asset=church_key(asset), name=name, description=description)
+    def _check(church_db: PostgresResource) -> dg.AssetCheckResult:
+        with church_db.get_engine().connect() as conn:
+            found = {key: conn.execute(sa.text(sql)).scalar_one() for key, sql in counts.items()}
+        return dg.AssetCheckResult(passed=not any(found.values()), severity=dg.AssetCheckSeverity.WARN,
+                                   metadata=found)
+
+    return _check
 
 
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[*duplicate_checks, *quarantine_checks])
+def _no_orphan_family_members() -> dg.AssetChecksDefinition:
+    return _nothing_found_check(
+        "families", "no_orphan_family_members",
+        "Every PCO family has members, and no PCO family still lists a person merged away or deactivated because "
+        "PCO removed them.",
+        {"families_without_members":
+            "SELECT count(*) FROM families f WHERE f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM family_members m WHERE m.family_id = f.id)",
+         "members_removed_in_pco":
+            "SELECT count(*) FROM family_members m JOIN families f ON f.id = m.family_id"
+            " JOIN people p ON p.id = m.person_id"
+            " WHERE f.pco_id IS NOT NULL AND p.pco_id IS NOT NULL AND NOT p.is_active"})
+
+
+def _no_orphan_group_memberships() -> dg.AssetChecksDefinition:
+    return _nothing_found_check(
+        "group_memberships", "no_orphan_group_memberships",
+        "No PCO-sourced membership points at a group PCO removed or a person PCO removed.",
+        {"in_groups_removed_in_pco":
+            "SELECT count(*) FROM group_membership m JOIN church_group g ON g.id = m.group_id"
+            " WHERE m.source = 'pco' AND g.pco_removed_at IS NOT NULL",
+         "of_people_removed_in_pco":
+            "SELECT count(*) FROM group_membership m JOIN people p ON p.id = m.person_id"
+            " WHERE m.source = 'pco' AND NOT p.is_active"})
+
+
+# The checks particular to one entity, by the church/* asset they check (built per call: a
+# module-level check would be collected by the code location on its own).
+_ENTITY_CHECKS = {"families": _no_orphan_family_members, "group_memberships": _no_orphan_group_memberships}
+
+
+def asset_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
+    """Every check on the registry's church/* assets."""
+    checks = []
+    for entity in registry.entities:
+        for table in entity.tables:
+            if table.unique_pco_id:
+                _, asset = registry.entity_of_table(table.entity)
+                checks.append(_duplicate_check(asset.name, table.table))
+        checks += [_quarantine_check(asset.name, asset.quarantine_check)
+                   for asset in entity.assets if asset.quarantine_check]
+    assets = {asset.name for asset in registry.church_assets}
+    return checks + [build() for asset, build in _ENTITY_CHECKS.items() if asset in assets]

@@ -1,5 +1,6 @@
 """`pco/*` assets: each reads one PCO resource through the rate-limited PCO resource and lands
-it in `pco_landing` page by page (raw JSON plus normalized values), with its cursor."""
+it in `pco_landing` page by page (raw JSON plus normalized values), with its cursor. One asset per
+resource the registry gives an `Extract` (`sync/catalog.py`)."""
 
 import dagster as dg
 import sqlalchemy as sa
@@ -7,8 +8,9 @@ import sqlalchemy as sa
 from pco_pipeline.defs.church_db.previews import markdown_preview
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
-from pco_pipeline.defs.inbound.asset_graph import EXTRACT_GROUP, EXTRACTS, ExtractAsset
+from pco_pipeline.defs.inbound.keys import EXTRACT_GROUP, pco_key
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
+from pco_pipeline.sync.catalog import Extract, ResourceSpec
 from pco_pipeline.sync.extract import ExtractReport, extract_resource
 
 PREVIEW_ROWS = 10
@@ -22,24 +24,24 @@ class ExtractConfig(dg.Config):
 PREVIEW_HEADERS = ("pco id", "record", "PCO updated_at", "landed change", "removed")
 
 
-def _preview(engine: sa.Engine, asset: ExtractAsset) -> str:
+def _preview(engine: sa.Engine, resource: str, extract: Extract) -> str:
     """The most recently changed landed records, as a markdown table."""
     with engine.connect() as conn:
         return markdown_preview(conn, sa.text(
-            f"SELECT l.pco_id, {asset.label_sql} AS label, l.pco_updated_at,"
+            f"SELECT l.pco_id, {extract.label_sql} AS label, l.pco_updated_at,"
             " to_char(l.changed_at, 'YYYY-MM-DD HH24:MI:SS') AS changed,"
             " CASE WHEN l.removed_at IS NOT NULL THEN 'yes' END AS removed"
             " FROM pco_landing l WHERE l.resource = :r ORDER BY l.changed_at DESC, l.pco_id LIMIT :n"),
-            {"r": asset.resource, "n": PREVIEW_ROWS}, PREVIEW_HEADERS)
+            {"r": resource, "n": PREVIEW_ROWS}, PREVIEW_HEADERS)
 
 
-def _metadata(report: ExtractReport, engine: sa.Engine, asset: ExtractAsset, full_refresh: bool) -> dict:
+def _metadata(report: ExtractReport, engine: sa.Engine, resource: str, extract: Extract, full_refresh: bool) -> dict:
     own = report.own_counts()
     with engine.connect() as conn:
         active = conn.execute(sa.text(
             "SELECT count(*) FROM pco_landing WHERE resource = :r AND removed_at IS NULL"),
-            {"r": asset.resource}).scalar_one()
-    children = {name: counts for name, counts in report.landing.counts.items() if name != asset.resource}
+            {"r": resource}).scalar_one()
+    children = {name: counts for name, counts in report.landing.counts.items() if name != resource}
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(active),
         "requested": "full refresh" if full_refresh else "incremental",
@@ -61,22 +63,28 @@ def _metadata(report: ExtractReport, engine: sa.Engine, asset: ExtractAsset, ful
         "cursor_before": report.cursor_before,
         "cursor_after": report.cursor_after,
         "duration_seconds": dg.MetadataValue.float(round(report.seconds, 2)),
-        "preview": dg.MetadataValue.md(_preview(engine, asset)),
+        "preview": dg.MetadataValue.md(_preview(engine, resource, extract)),
     }
     for name, counts in children.items():
         metadata[f"{name}: new/changed/removed"] = f"{counts.inserted}/{counts.changed}/{counts.removed}"
     return metadata
 
 
-def build_extract_asset(asset: ExtractAsset) -> dg.AssetsDefinition:
+def extract_asset(spec: ResourceSpec) -> dg.AssetsDefinition:
+    """The `pco/*` asset reading `spec` (which must have an `extract`)."""
+    extract = spec.extract
+    if extract is None:
+        raise ValueError(f"PCO resource {spec.name} has no pco/* asset: it is landed through another resource")
+    resource = spec.name
+
     @dg.asset(
-        key=asset.key,
+        key=pco_key(extract.asset),
         group_name=EXTRACT_GROUP,
         kinds={"pco", "postgres"},
-        description=asset.description,
-        deps=[dg.AssetKey(["pco", d]) for d in asset.deps],
+        description=extract.description,
+        deps=[pco_key(d) for d in extract.deps],
         pool=PCO_API_POOL,
-        tags={"pco/resource": asset.resource.replace("/", "__")},
+        tags={"pco/resource": resource.replace("/", "__")},
     )
     def _extract(context: dg.AssetExecutionContext, config: ExtractConfig, pco: PCOResource,
                  church_db: PostgresResource) -> dg.MaterializeResult:
@@ -84,25 +92,17 @@ def build_extract_asset(asset: ExtractAsset) -> dg.AssetsDefinition:
         with step_log(context, engine, "inbound") as step:
 
             def progress(report: ExtractReport) -> None:
-                step.progress(f"{asset.resource}: {report.records} records in {report.pages} pages, "
+                step.progress(f"{resource}: {report.records} records in {report.pages} pages, "
                               f"{report.requests.requests} requests, {report.requests.rate_limited} 429s",
                               created=report.own_counts().inserted, updated=report.own_counts().changed,
                               skipped=report.unreadable, requests_used=report.requests.requests)
 
-            report = extract_resource(pco.get_client(), engine, asset.resource,
+            report = extract_resource(pco.get_client(), engine, resource,
                                       full_refresh=config.full_refresh, progress=progress)
             step.finish(created=report.own_counts().inserted, updated=report.own_counts().changed,
                         skipped=report.unreadable, requests_used=report.requests.requests)
-        context.log.info(f"{asset.resource}: {report.records} records, {report.changed} new or changed, "
+        context.log.info(f"{resource}: {report.records} records, {report.changed} new or changed, "
                          f"{report.removed} removed, {report.requests.requests} requests")
-        return dg.MaterializeResult(metadata=_metadata(report, engine, asset, config.full_refresh))
+        return dg.MaterializeResult(metadata=_metadata(report, engine, resource, extract, config.full_refresh))
 
     return _extract
-
-
-extract_assets = [build_extract_asset(asset) for asset in EXTRACTS]
-
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(assets=extract_assets)

@@ -14,8 +14,6 @@ as it is: families and memberships of people the first step would create show as
 What a push wrote shows in lineage as asset events (`defs/church_db/lineage.py`).
 """
 
-from collections.abc import Callable
-
 import dagster as dg
 import sqlalchemy as sa
 
@@ -23,10 +21,10 @@ from pco_pipeline.defs.church_db.lineage import push_asset_events
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
+from pco_pipeline.sync.people_push import DEFAULT_WORKERS
 from pco_pipeline.sync.push import PushAborted, PushReport
-from pco_pipeline.sync.families_push import run_families_push
-from pco_pipeline.sync.memberships_push import run_group_memberships_push
-from pco_pipeline.sync.people_push import DEFAULT_WORKERS, run_people_push
+from pco_pipeline.sync.push_engine import run_push
+from pco_pipeline.sync.registry import DEFAULT, Push, Registry
 
 OUTBOUND_TAGS = {"pco/direction": "outbound"}
 
@@ -36,9 +34,9 @@ class PushConfig(dg.Config):
     """Plan only: show what would be sent, send nothing (no request at all)."""
 
 
-class PeoplePushConfig(PushConfig):
+class ParallelPushConfig(PushConfig):
     workers: int = DEFAULT_WORKERS
-    """People pushed at once (they share the one rate budget; more hides PCO's latency)."""
+    """Records pushed at once (they share the one rate budget; more hides PCO's latency)."""
 
 
 def _metadata(report: PushReport, requests: int) -> dict:
@@ -59,14 +57,15 @@ def _metadata(report: PushReport, requests: int) -> dict:
     return metadata
 
 
-def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: PCOResource, dry_run: bool,
-              push: Callable[..., PushReport]) -> None:
+def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: PCOResource, push: Push,
+              config: PushConfig) -> None:
     engine: sa.Engine = church_db.get_engine()
+    dry_run = config.dry_run
     client = None if dry_run else pco.get_client()
     before = client.counters.snapshot() if client is not None else None
 
     def requests() -> int:
-        return (client.counters.snapshot() - before).requests if client is not None else 0
+        return (client.counters.snapshot() - before).requests if client is not None and before is not None else 0
 
     try:
         with step_log(context, engine, "outbound") as step:
@@ -76,7 +75,9 @@ def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: 
                 step.progress(f"{report.push}: {report.counts.totals()}", **report.counts.sync_log(),
                               requests_used=requests())
 
-            report = push(engine, client, run_id=context.run.run_id, dry_run=dry_run, progress=progress)
+            workers = config.workers if isinstance(config, ParallelPushConfig) else 1
+            report = run_push(push.kind, engine, client, run_id=context.run.run_id, dry_run=dry_run,
+                              workers=workers, progress=progress)
             if dry_run:
                 step.finish(skipped=sum(report.plan.skips.values()))
             else:
@@ -92,72 +93,54 @@ def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: 
         context.log_event(event)
 
 
-@dg.op(pool=PCO_API_POOL,
-       description="Creates church people PCO lacks (remote_id = local id) with their emails, phones and family "
-                   "address; stores each PCO id as soon as PCO confirms it. Crash-safe: a create whose answer was "
-                   "lost is found by remote_id, not made twice.")
-def people_to_pco(context: dg.OpExecutionContext, config: PeoplePushConfig, church_db: PostgresResource,
-                pco: PCOResource) -> None:
-    _run_push(context, church_db, pco, config.dry_run,
-              lambda *args, **kwargs: run_people_push(*args, workers=config.workers, **kwargs))
+def _push_op(push: Push, first: bool) -> dg.OpDefinition:
+    """The step running `push`; every step but the first waits on the one before it in full_push."""
+    ins = {} if first else {"after": dg.In(dg.Nothing)}
+    if push.parallel:
+        def parallel(context: dg.OpExecutionContext, config: ParallelPushConfig, church_db: PostgresResource,
+                     pco: PCOResource) -> None:
+            _run_push(context, church_db, pco, push, config)
+
+        body = parallel
+    else:
+        def one_at_a_time(context: dg.OpExecutionContext, config: PushConfig, church_db: PostgresResource,
+                          pco: PCOResource) -> None:
+            _run_push(context, church_db, pco, push, config)
+
+        body = one_at_a_time
+    return dg.op(name=push.op, pool=PCO_API_POOL, ins=ins, description=push.op_description)(body)
 
 
-@dg.op(pool=PCO_API_POOL, ins={"after": dg.In(dg.Nothing)},
-       description="Creates PCO households for church families whose members are in PCO (with the primary "
-                   "contact), and adds members PCO's households lack with pending: false.")
-def families_to_pco(context: dg.OpExecutionContext, config: PushConfig, church_db: PostgresResource,
-                  pco: PCOResource) -> None:
-    _run_push(context, church_db, pco, config.dry_run, run_families_push)
+def outbound_jobs(registry: Registry) -> list[dg.JobDefinition]:
+    """One job per push, and full_push running them all in registry order."""
+    ops = [_push_op(push, index == 0) for index, push in enumerate(registry.pushes)]
+
+    def job(name: str, description: str, steps: list[dg.OpDefinition]) -> dg.JobDefinition:
+        def chain() -> None:
+            previous = None
+            for step in steps:
+                previous = step() if previous is None else step(after=previous)
+
+        # One process per run: one shared rate budget, steps in order.
+        return dg.job(name=name, description=description, tags=OUTBOUND_TAGS,
+                      executor_def=dg.in_process_executor)(chain)
+
+    return [*(job(push.job, push.job_description, [op]) for push, op in zip(registry.pushes, ops)),
+            job(registry.full_push.name, registry.full_push.description, ops)]
 
 
-@dg.op(pool=PCO_API_POOL, ins={"after": dg.In(dg.Nothing)},
-       description="Adds the church's memberships in PCO groups that PCO lacks (leader → leader, else member) and "
-                   "corrects roles that differ. Never writes groups themselves.")
-def group_memberships_to_pco(context: dg.OpExecutionContext, config: PushConfig, church_db: PostgresResource,
-                           pco: PCOResource) -> None:
-    _run_push(context, church_db, pco, config.dry_run, run_group_memberships_push)
-
-
-def _job(name: str, description: str):
-    # One process per run: one shared rate budget, steps in order.
-    return dg.job(name=name, description=description, tags=OUTBOUND_TAGS, executor_def=dg.in_process_executor)
-
-
-@_job("push_people", "Church people PCO lacks → PCO people (with emails, phones, family address). Set dry_run "
-                     "to see the plan without sending anything.")
-def push_people():
-    people_to_pco()
-
-
-@_job("push_families", "Church families → PCO households, and new members → household members. Run after "
-                       "push_people.")
-def push_families():
-    families_to_pco()
-
-
-@_job("push_group_memberships", "Church memberships in PCO groups → PCO memberships (and role changes).")
-def push_group_memberships():
-    group_memberships_to_pco()
-
-
-@_job("full_push", "Everything outbound in order: people → families → group memberships. Set dry_run on each "
-                   "step to see the whole plan without sending anything.")
-def full_push():
-    group_memberships_to_pco(after=families_to_pco(after=people_to_pco()))
-
-
-OUTBOUND_JOBS = (push_people, push_families, push_group_memberships, full_push)
-# The op each push job runs (run config: ops.<op>.config.dry_run).
-PUSH_OPS = {"push_people": ("people_to_pco",), "push_families": ("families_to_pco",),
-            "push_group_memberships": ("group_memberships_to_pco",),
-            "full_push": ("people_to_pco", "families_to_pco", "group_memberships_to_pco")}
+def push_ops(job_name: str, registry: Registry = DEFAULT) -> tuple[str, ...]:
+    """The op(s) a push job runs (run config: ops.<op>.config.dry_run)."""
+    if job_name == registry.full_push.name:
+        return tuple(push.op for push in registry.pushes)
+    return tuple(push.op for push in registry.pushes if push.job == job_name)
 
 
 def dry_run_config(job_name: str) -> dict:
     """Run config that makes every push step of `job_name` a dry run."""
-    return {"ops": {op: {"config": {"dry_run": True}} for op in PUSH_OPS[job_name]}}
+    return {"ops": {op: {"config": {"dry_run": True}} for op in push_ops(job_name)}}
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(jobs=list(OUTBOUND_JOBS))
+    return dg.Definitions(jobs=outbound_jobs(DEFAULT))
