@@ -37,6 +37,7 @@ from pco_pipeline.console.security import (
 )
 from pco_pipeline.console.session import end_session, start_session
 from pco_pipeline.console.settings import ConsoleSettings
+from pco_pipeline.db.sync_log import recent_runs
 from pco_pipeline.pco.connection import ConnectionReport, check_connection
 from pco_pipeline.sync.people_push import HELD_CANDIDATES
 from pco_pipeline.webhooks.database import make_engine
@@ -129,9 +130,8 @@ class Console:
     # --- actions ------------------------------------------------------------------------------
 
     async def _runs(self) -> tuple[list, list]:
-        def read(conn: sa.Connection) -> tuple[list, list]:
-            return dashboard.running(conn), dashboard.recent_runs(conn)
-        return await self._read(read)  # type: ignore[return-value]
+        running = await self._read(dashboard.running)
+        return running, await run_in_threadpool(recent_runs, self.engine)  # type: ignore[return-value]
 
     async def actions(self, request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
         running, recent = await self._runs()

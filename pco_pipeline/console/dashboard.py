@@ -1,41 +1,24 @@
 """What the dashboard shows, read from the church database: the last run of each job (its
-`pco_sync_log` row), the open quarantine, the webhook configuration and inbox, and what is waiting
-to be pushed. The PCO connection check is `pco.connection.check_connection`, run on request.
+`pco_sync_log` row, as `db.sync_log.RunSummary`), the open quarantine, the webhook configuration
+and inbox, and what is waiting to be pushed. The PCO connection check is
+`pco.connection.check_connection`, run on request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 
 from pco_pipeline.console.review import open_count
+from pco_pipeline.db.sync_log import RunSummary
 from pco_pipeline.sync.quarantine import open_counts
 from pco_pipeline.sync.webhook_events import SUBSCRIBED_EVENTS
 from pco_pipeline.sync.webhook_inbox import Backlog, backlog
 from pco_pipeline.webhooks.subscriptions import stored_subscriptions
 
 
-@dataclass(frozen=True)
-class RunRow:
-    """One `pco_sync_log` row."""
-
-    id: int
-    run_id: str | None
-    sync_type: str
-    direction: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    created_count: int
-    updated_count: int
-    skipped_count: int
-    failed_count: int
-    requests_used: int
-    error_message: str | None
-
-
+# RunSummary's fields, in order.
 RUN_COLUMNS = ("id, run_id, sync_type, direction, status, started_at, finished_at, created_count, updated_count,"
                " skipped_count, failed_count, requests_used, error_message")
 
@@ -51,7 +34,7 @@ class SubscriptionStatus:
 @dataclass(frozen=True)
 class Dashboard:
     database: str
-    last_runs: list[RunRow]
+    last_runs: list[RunSummary]
     quarantine_open: int
     quarantine_by_entity: dict[str, int]
     subscriptions: list[SubscriptionStatus]
@@ -64,20 +47,15 @@ class Dashboard:
         return sorted({s.url for s in self.subscriptions if s.active})
 
 
-def last_runs(conn: sa.Connection) -> list[RunRow]:
+def last_runs(conn: sa.Connection) -> list[RunSummary]:
     """The newest run of each job (sync type and direction), newest first."""
-    return [RunRow(*row) for row in conn.execute(sa.text(
+    return [RunSummary(*row) for row in conn.execute(sa.text(
         f"SELECT * FROM (SELECT DISTINCT ON (sync_type, direction) {RUN_COLUMNS} FROM pco_sync_log"
         " ORDER BY sync_type, direction, started_at DESC, id DESC) newest ORDER BY started_at DESC, id DESC"))]
 
 
-def recent_runs(conn: sa.Connection, limit: int = 20) -> list[RunRow]:
-    return [RunRow(*row) for row in conn.execute(sa.text(
-        f"SELECT {RUN_COLUMNS} FROM pco_sync_log ORDER BY started_at DESC, id DESC LIMIT :limit"), {"limit": limit})]
-
-
-def running(conn: sa.Connection) -> list[RunRow]:
-    return [RunRow(*row) for row in conn.execute(sa.text(
+def running(conn: sa.Connection) -> list[RunSummary]:
+    return [RunSummary(*row) for row in conn.execute(sa.text(
         f"SELECT {RUN_COLUMNS} FROM pco_sync_log WHERE status = 'running' ORDER BY started_at DESC, id DESC"))]
 
 
