@@ -11,6 +11,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pco_pipeline.sync.normalize import normalize_email
@@ -41,6 +42,13 @@ class ExpectedMatch:
     reason: str
     candidates: tuple[str, ...] = ()
     resembles: str | None = None
+
+
+def _email_key(address: str) -> str:
+    """The matching key of an address the seed generated (never blank)."""
+    key = normalize_email(address)
+    assert key is not None
+    return key
 
 
 def name_key(first: str, last: str, birthdate: date | None) -> tuple[str, str, date] | None:
@@ -90,7 +98,7 @@ class _Local:
         self.key_owners: dict[tuple, set[str]] = defaultdict(set)
         for p in app.people:
             for e in p.emails:
-                self.email_owners[normalize_email(e["attributes"]["address"])].add(p.id)
+                self.email_owners[_email_key(e["attributes"]["address"])].add(p.id)
             key = name_key(p.first_name, p.last_name, p.birthdate)
             if key:
                 self.key_owners[key].add(p.id)
@@ -105,7 +113,7 @@ class _Local:
         seen, out = set(), []
         for e in p.emails:
             address = e["attributes"]["address"]
-            key = normalize_email(address)
+            key = _email_key(address)
             if key not in seen and self.email_owners[key] == {p.id} and not self.unlinked_emails[key]:
                 seen.add(key)
                 out.append(address)
@@ -132,11 +140,13 @@ class _Local:
         row = self.person_rows[person_id]
         return row["created_at"], row["updated_at"]
 
-    def pco_updated_at(self, pco_updated: datetime, pco_created: datetime) -> datetime:
-        """What the last sync saw: current if PCO has not changed since, else an older value."""
-        if pco_updated <= self.last_sync:
-            return pco_updated
-        return between(self.rng, pco_created, min(pco_updated, self.last_sync))
+    def pco_updated_at(self, record: Person | Household) -> datetime:
+        """What the last sync saw of PCO's `record`: current if PCO has not changed it since, else
+        an older value."""
+        assert record.created_at is not None and record.updated_at is not None  # the seed stamps every record
+        if record.updated_at <= self.last_sync:
+            return record.updated_at
+        return between(self.rng, record.created_at, min(record.updated_at, self.last_sync))
 
     def add_person(self, *, first: str, last: str, birthdate: date | None, pco: Person | None = None,
                    pco_id: str | None = None, nickname: str | None = None, middle: str | None = None,
@@ -155,7 +165,7 @@ class _Local:
             "allergies": allergies,
             "photo_url": f"https://photos.church.example.org/people/{person_id}.jpg" if rng.random() < 0.25 else None,
             "is_verified": rng.random() < (0.7 if pco_id else 0.25),
-            "pco_updated_at": self.pco_updated_at(pco.updated_at, pco.created_at) if pco is not None and pco_id else None,
+            "pco_updated_at": self.pco_updated_at(pco) if pco is not None and pco_id else None,
             "created_at": created, "updated_at": updated,
         }
         self.tables["people"].append(row)
@@ -175,7 +185,7 @@ class _Local:
             "created_at": created, "updated_at": updated,
         })
         if self.person_rows[person_id]["pco_id"] is None:
-            self.unlinked_emails[normalize_email(address)] += 1
+            self.unlinked_emails[_email_key(address)] += 1
 
     def add_phone(self, person_id: int, number: PhoneText, location: str | None, primary: bool,
                   pco_id: str | None = None) -> None:
@@ -202,7 +212,7 @@ class _Local:
             "street_line_1": address.get("street_line_1"), "street_line_2": address.get("street_line_2"),
             "city": address.get("city"), "state": address.get("state"), "zip": address.get("zip"),
             "country_code": address.get("country_code"),
-            "pco_updated_at": self.pco_updated_at(household.updated_at, household.created_at)
+            "pco_updated_at": self.pco_updated_at(household)
             if household is not None and pco_id else None,
             "created_at": created, "updated_at": updated,
         })
@@ -220,7 +230,7 @@ class _Local:
         self.expected.append(ExpectedMatch(person_id, kind, pco_person_id, reason, candidates, resembles))
 
     def from_pco(self, p: Person, *, linked: bool, first: str | None = None, last: str | None = None,
-                 birthdate: date | None | str = "same", nickname: str | None | str = "same",
+                 birthdate: date | None | Literal["same"] = "same", nickname: str | None | str = "same",
                  pco_id: str | None = None, seen: Person | None = None) -> int:
         """A local person copied from PCO person `p`; linked: it carries p's pco_id (or `pco_id`,
         the id of `seen`, the record the last sync saw)."""
@@ -306,10 +316,9 @@ class _Local:
                 local_id = self.name_match(p)
             else:
                 continue
-            if family_id is None and h is None:  # someone PCO has in no household
-                family_id = self.add_family(p.last_name, _address_of(p))
-            elif family_id is None:
-                family_id = self.add_family(h.name, h.address)
+            if family_id is None:  # the first one found: the family (their own for someone in no PCO household)
+                name, address = (p.last_name, _address_of(p)) if h is None else (h.name, h.address)
+                family_id = self.add_family(name, address)
             self.add_member(family_id, local_id, _role(p) if h else "head", h is None or p is h.primary_contact)
 
     def email_match(self, p: Person, address: str) -> int:
@@ -326,8 +335,10 @@ class _Local:
         if variant == "no_birthdate":
             birthdate = None
         elif variant == "nickname_as_first_name":
+            assert p.nickname  # the variant is offered only with a nickname
             first = p.nickname
         else:
+            assert p.birthdate  # a birthdate typo is offered only with a birthdate
             birthdate = _shifted(rng, p.birthdate)
         if not self.free_key(first, p.last_name, birthdate):
             birthdate = None  # so no other PCO person could claim it by name + birthdate
@@ -347,7 +358,7 @@ class _Local:
         last = self.mangle_case(p.last_name) if mangled and first == p.first_name else p.last_name
         local_id = self.from_pco(p, linked=False, first=first, last=last)
         shared = [e["attributes"]["address"] for e in p.emails
-                  if len(self.email_owners[normalize_email(e["attributes"]["address"])]) > 1]
+                  if len(self.email_owners[_email_key(e["attributes"]["address"])]) > 1]
         if shared:  # the family address several PCO people share identifies none of them
             self.add_email(local_id, shared[0], "Home", True)
         elif rng.random() < 0.3:
@@ -529,12 +540,13 @@ def generate_local(app: PeopleApp, groups: GroupsApp, seed: int, now: datetime) 
     #    out of the local database so nothing else claims them
     by_id = lambda p: int(p.id)  # noqa: E731
     mergers = [m for m in sorted(app.mergers, key=lambda m: int(m.id)) if rng.random() < 0.7]
-    duplicates = [d for d in sorted((p for p in app.people if p.duplicate_of is not None), key=by_id)
+    pairs = [(d.duplicate_of, d) for d in sorted(app.people, key=by_id) if d.duplicate_of is not None]
+    duplicates = [(original, d) for original, d in pairs
                   if name_key(d.first_name, d.last_name, d.birthdate) is not None and
                   name_key(d.first_name, d.last_name, d.birthdate) ==
-                  name_key(d.duplicate_of.first_name, d.duplicate_of.last_name, d.duplicate_of.birthdate)]
+                  name_key(original.first_name, original.last_name, original.birthdate)]
     duplicates = duplicates[:max(1, n // 400)]
-    reserved = [m.keeper for m in mergers] + [d.duplicate_of for d in duplicates]
+    reserved = [m.keeper for m in mergers] + [original for original, _ in duplicates]
     kept_out = {h.id for p in reserved for h in p.households}
     reserved_ids = {p.id for p in reserved}
 
@@ -567,9 +579,9 @@ def generate_local(app: PeopleApp, groups: GroupsApp, seed: int, now: datetime) 
     for merger in mergers:
         if merger.keeper.id not in b.claimed:
             b.merged_away(merger)
-    for dup in duplicates:
-        if dup.duplicate_of.id not in b.claimed:
-            b.pco_duplicate(dup.duplicate_of, dup)
+    for original, dup in duplicates:
+        if original.id not in b.claimed:
+            b.pco_duplicate(original, dup)
     keepers = {m.keeper.id for m in app.mergers}
     duplicated = {p.duplicate_of.id for p in app.people if p.duplicate_of is not None}
     pool = sorted({p.id: p for p in absent}.values(), key=by_id)
