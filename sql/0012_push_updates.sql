@@ -28,7 +28,8 @@ WHERE state = 'sent';
 -- `SET LOCAL pco_pipeline.origin = 'pco'` and the trigger records nothing. Without the mark the
 -- push still sends nothing for it: it sends a deletion only while PCO's landed record is there.
 CREATE TABLE church_deletions (
-    local_table TEXT NOT NULL,                     -- people, person_emails, person_phones, families, group_membership
+    local_table TEXT NOT NULL,                     -- people, person_emails, person_phones, families,
+    -- group_membership, family_members
     local_id BIGINT NOT NULL,
     pco_id TEXT NOT NULL,
     parent_pco_id TEXT,                            -- the group of a membership (its DELETE path names it)
@@ -70,3 +71,30 @@ CREATE TRIGGER families_record_deletion AFTER DELETE ON families
 FOR EACH ROW EXECUTE FUNCTION record_church_deletion();
 CREATE TRIGGER group_membership_record_deletion AFTER DELETE ON group_membership
 FOR EACH ROW EXECUTE FUNCTION record_church_deletion();
+
+-- A member taken out of a linked family: its PCO household membership is the pair
+-- "<household id>:<person id>" (PCO's membership id is only known to PCO; the push looks it up).
+-- Not recorded when the family itself is being deleted (the family's own row says so).
+CREATE FUNCTION record_family_member_deletion() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    household TEXT;
+    person TEXT;
+BEGIN
+    IF coalesce(current_setting('pco_pipeline.origin', true), '') = 'pco' THEN
+        RETURN OLD;
+    END IF;
+    SELECT f.pco_id INTO household FROM families AS f WHERE f.id = OLD.family_id;
+    SELECT p.pco_id INTO person FROM people AS p WHERE p.id = OLD.person_id;
+    IF household IS NOT NULL AND person IS NOT NULL THEN
+        INSERT INTO church_deletions (local_table, local_id, pco_id, parent_pco_id)
+        VALUES ('family_members', OLD.family_id, household || ':' || person, household)
+        ON CONFLICT (local_table, pco_id) DO UPDATE
+        SET local_id = excluded.local_id, deleted_at = excluded.deleted_at, pushed_at = NULL, pushed_as = NULL;
+    END IF;
+    RETURN OLD;
+END;
+$$;
+
+CREATE TRIGGER family_members_record_deletion AFTER DELETE ON family_members
+FOR EACH ROW EXECUTE FUNCTION record_family_member_deletion();

@@ -17,6 +17,15 @@
    email). The household's current members are read first (one GET per family), so a member is
    never added twice.
 
+3. A linked family the church renamed (its name differs from PCO's household as last landed) →
+   `PATCH /people/v2/households/{id}` with the name (`push_engine.update_recorded`).
+4. A member the church took out of a linked family (`church_deletions`, recorded by a trigger) whom
+   PCO's household still lists → the household's memberships are read and that person's is
+   deleted (`DELETE /people/v2/households/{id}/household_memberships/{membership}`); a membership
+   PCO no longer has is already gone.
+A family's address is not sent for people PCO already has (in PCO an address belongs to a person),
+and a family deleted locally is not deleted in PCO: both are listed as needing action in PCO.
+
 Needs the inbound sync's view of PCO's households (`push_engine.HOUSEHOLDS_LOADED`), because that
 is how a family PCO already has is told apart from a new one. The create's ledger steps (intent,
 look-up after a lost answer, adoption) are `push_engine.create_recorded`'s.
@@ -35,11 +44,11 @@ from pco_pipeline.pco.client import PCOClient, resource_body
 from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.normalize import clean_text
+from pco_pipeline.sync.normalize import clean_text, normalize_household
 from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, PlannedWrite, PushReport, PushSession, Skip,
-                                    refused_earlier_sql)
-from pco_pipeline.sync.push_engine import (HOUSEHOLDS_LOADED, Operation, PushKind, RecordedCreate, create_recorded,
-                                           run_push, send)
+                                    latest_write_sql, pco_view, refused_earlier_sql)
+from pco_pipeline.sync.push_engine import (HOUSEHOLDS_LOADED, Operation, PushKind, RecordedCreate, RecordedDelete,
+                                           RecordedUpdate, create_recorded, delete_recorded, execute, run_push, send)
 from pco_pipeline.sync.push_validate import household_problems, printable
 from pco_pipeline.sync.quarantine import INVALID_DATA
 
@@ -204,10 +213,93 @@ def _missing_members(session: PushSession, rows: list[dict], households_of: dict
     return list(additions.values())
 
 
-def plan_batches(session: PushSession) -> Iterator[Sequence[FamilyPush]]:
+# Linked families whose name differs from PCO's household (or our own later write of it).
+_RENAMED = f"""
+SELECT f.id, f.pco_id, f.name, f.updated_at, l.normalized AS landed, l.pco_updated_at AS landed_at,
+       w.confirmed AS written, w.pco_updated_at AS written_at
+FROM families f
+JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = f.pco_id AND l.removed_at IS NULL
+{latest_write_sql('Household', 'f.pco_id')}
+WHERE f.pco_removed_at IS NULL
+  AND (btrim(f.name) IS DISTINCT FROM l.normalized->>'name' OR w.pco_updated_at > l.pco_updated_at)
+ORDER BY f.id
+"""
+# Members taken out of linked families whom PCO's household (as landed) still lists.
+_REMOVED_MEMBERS = """
+SELECT d.local_id AS family_id, d.parent_pco_id AS household, split_part(d.pco_id, ':', 2) AS person, d.pco_id AS pair,
+       l.normalized->>'name' AS household_name
+FROM church_deletions d
+JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = d.parent_pco_id AND l.removed_at IS NULL
+WHERE d.local_table = 'family_members' AND d.pushed_at IS NULL
+  AND l.relationships->'people' ? split_part(d.pco_id, ':', 2)
+ORDER BY d.deleted_at, d.pco_id
+"""
+_DELETED_FAMILIES = """
+SELECT d.local_id, d.pco_id, l.normalized->>'name' AS name
+FROM church_deletions d
+JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = d.pco_id AND l.removed_at IS NULL
+WHERE d.local_table = 'families' AND d.pushed_at IS NULL
+ORDER BY d.deleted_at
+"""
+
+
+@dataclass
+class MemberRemoval:
+    """A person the church took out of a linked family: their PCO household membership goes."""
+
+    family_id: int
+    household: str
+    person: str               # PCO person id
+    pair: str                 # church_deletions' key: "<household>:<person>"
+    household_name: str
+
+    @property
+    def label(self) -> str:
+        return f"PCO person {self.person} in household {self.household} ({printable(self.household_name)})"
+
+
+def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
+    """Renamed families and removed members; a family deleted locally is listed as needing action."""
+    plan = session.report.plan
+    with session.engine.connect() as conn:
+        renamed = conn.execute(sa.text(_RENAMED)).all()
+        removed = conn.execute(sa.text(_REMOVED_MEMBERS)).all()
+        deleted = conn.execute(sa.text(_DELETED_FAMILIES)).all()
+        intents = ledger.open_intents(conn, "Household", "families", [str(r.id) for r in renamed], action="update")
+    units: list[RecordedUpdate | MemberRemoval] = []
+    for row in renamed:
+        name = clean_text(row.name) or ""
+        theirs = pco_view(row, normalize_household).get("name")
+        if name == theirs:
+            continue
+        label = f"family {row.id} ({printable(name)})"
+        problems = household_problems(name)
+        if problems:
+            session.skip("Household", Skip("families", f"{row.id}#name", row.id, INVALID_DATA,
+                                           f"{label}: " + "; ".join(problems), record={"name": name}))
+            continue
+        units.append(RecordedUpdate("Household", "families", str(row.id), row.id, label, row.pco_id,
+                                    f"/people/v2/households/{row.pco_id}", {"name": name},
+                                    intent=intents.get(str(row.id))))
+        plan.add(PlannedWrite("update", "Household", f"{label}, PCO {row.pco_id}", (("name", f"{theirs!r} → {name!r}"),)))
+    for row in removed:
+        item = MemberRemoval(row.family_id, row.household, row.person, row.pair, row.household_name or "")
+        units.append(item)
+        plan.add(PlannedWrite("delete", "HouseholdMembership", f"family {row.family_id}: {item.label}",
+                              (("person", row.person),)))
+    for row in deleted:
+        plan.needs_action_in_pco("families deleted in the church whose PCO household remains",
+                                 f"family {row.local_id} was deleted in the church; PCO household {row.pco_id} "
+                                 f"({printable(row.name)}) remains: delete it in PCO if it is gone for good")
+    return units
+
+
+def plan_batches(session: PushSession) -> Iterator[Sequence[FamilyPush | RecordedUpdate | MemberRemoval]]:
     """The plan, one family per batch (so the run log's progress moves family by family)."""
     for item in plan_families(session):
         yield (item,)
+    for change in plan_changes(session):
+        yield (change,)
 
 
 # --- execution ----------------------------------------------------------------------------------
@@ -216,8 +308,12 @@ class _FamilyPusher:
     def __init__(self, session: PushSession, client: PCOClient) -> None:
         self.session, self.client = session, client
 
-    def push(self, item: FamilyPush) -> None:
-        if item.pco_id is None:
+    def push(self, item: FamilyPush | RecordedUpdate | MemberRemoval) -> None:
+        if isinstance(item, RecordedUpdate):
+            execute(self.session, self.client, item)
+        elif isinstance(item, MemberRemoval):
+            self._remove_member(item)
+        elif item.pco_id is None:
             household, _ = create_recorded(self.session, self.client, item)
             if household is not None:
                 missing = [m for m in item.members if m.pco_id not in set(household.relationship_ids("people"))]
@@ -261,6 +357,31 @@ class _FamilyPusher:
                                     parent_pco_id=item.pco_id)
                 session.resolve(conn, op.table, key)
             session.counts.add(op.resource, "created")
+
+
+    def _remove_member(self, item: MemberRemoval) -> None:
+        """Find the person's membership in the household (PCO's id for it is not landed), then delete it."""
+        session = self.session
+
+        def mark(conn: sa.Connection, outcome: str) -> None:
+            conn.execute(sa.text("UPDATE church_deletions SET pushed_at = clock_timestamp(), pushed_as = :outcome"
+                                 " WHERE local_table = 'family_members' AND pco_id = :pair"),
+                         {"outcome": outcome, "pair": item.pair})
+
+        try:
+            memberships = list(self.client.iter_records(
+                f"/people/v2/households/{item.household}/household_memberships"))
+        except PCONotFound:
+            memberships = []
+        found = next((m for m in memberships if m.relationship_ids("person") == [item.person]), None)
+        if found is None:
+            with session.engine.begin() as conn:
+                mark(conn, "already_gone")
+            session.counts.add("HouseholdMembership", "deleted")
+            return
+        delete_recorded(session, self.client, RecordedDelete(
+            "HouseholdMembership", "family_members", item.pair, item.family_id, item.label, found.id,
+            f"/people/v2/households/{item.household}/household_memberships/{found.id}", store=mark))
 
 
 FAMILIES = PushKind("families", plan_batches, lambda session, client: _FamilyPusher(session, client).push,

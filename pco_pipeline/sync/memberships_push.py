@@ -1,14 +1,19 @@
 """The group memberships push: the church's group memberships → PCO Groups memberships.
 
-In scope: memberships the church made (`source = 'local'`) in groups PCO has (a level-3 group
-with a `pco_id`, active, not removed from PCO), of people PCO has (`pco_id`, active). Groups
-themselves are never created or changed (PCO's Groups are read-only to this pipeline).
+In scope: memberships the church made (`source = 'local'`), and every linked membership, in
+groups PCO has (a level-3 group with a `pco_id`, active, not removed from PCO), of people PCO has
+(`pco_id`, active). Groups themselves are never created or changed by this pipeline (PCO's API
+could rename one, but the church's hierarchy of groups is loaded from PCO's, not pushed).
 
 - not linked yet (no `pco_id`) → created: `POST /groups/v2/groups/{group}/memberships` with the
   person and the role (local leader → `leader`, every other leader type → `member`) and the
   local joined_at;
-- linked, and the role PCO has (as last read by the inbound sync) differs from the local one →
-  `PATCH /groups/v2/groups/{group}/memberships/{id}` with the role.
+- linked (made by the church or loaded from PCO), and the role PCO has (as last read by the
+  inbound sync) differs from the local one → `PATCH /groups/v2/groups/{group}/memberships/{id}`
+  with the role;
+- linked and deleted in the church (`church_deletions`) while PCO still has it →
+  `DELETE /groups/v2/groups/{group}/memberships/{id}` (PCO's Groups reference allows it;
+  `push_engine.delete_recorded`: a 404 means already gone).
 Before writing to a group, its memberships are listed (`GET …/memberships`, 100 per page), so a
 person PCO already has in the group is linked (and its role corrected) instead of added twice —
 which is also what makes a push interrupted at any point safe to run again. A membership PCO
@@ -32,7 +37,7 @@ from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.push import MISSING_IN_PCO, PlannedWrite, PushReport, PushSession, Skip, refused_earlier_sql
-from pco_pipeline.sync.push_engine import Operation, PushKind, run_push, send
+from pco_pipeline.sync.push_engine import Operation, PushKind, RecordedDelete, execute, run_push, send
 
 PCO_ROLES = {"leader": "leader"}   # every other local leader type is a PCO member
 
@@ -93,7 +98,7 @@ FROM group_membership gm
 JOIN church_group g ON g.id = gm.group_id
 JOIN people p ON p.id = gm.person_id
 LEFT JOIN pco_landing m ON m.resource = 'groups/memberships' AND m.pco_id = gm.pco_id
-WHERE gm.source = 'local' AND g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL AND g.is_active
+WHERE (gm.source = 'local' OR gm.pco_id IS NOT NULL) AND g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL AND g.is_active
   AND p.pco_id IS NOT NULL AND p.is_active
 ORDER BY g.pco_id, gm.id
 """
@@ -139,10 +144,45 @@ def plan_memberships(session: PushSession) -> dict[str, list[MembershipPush]]:
     return by_group
 
 
-def plan_batches(session: PushSession) -> Iterator[Sequence[tuple[str, list[MembershipPush]]]]:
-    """The plan, one PCO group per batch: (group id, its memberships to write)."""
+# Linked memberships the church deleted that PCO still has (as landed).
+_DELETED = """
+SELECT d.local_id, d.pco_id, coalesce(d.parent_pco_id, m.parent_pco_id) AS group_pco_id
+FROM church_deletions d
+JOIN pco_landing m ON m.resource = 'groups/memberships' AND m.pco_id = d.pco_id AND m.removed_at IS NULL
+WHERE d.local_table = 'group_membership' AND d.pushed_at IS NULL
+ORDER BY d.deleted_at, d.pco_id
+"""
+
+
+def plan_deletes(session: PushSession) -> list[RecordedDelete]:
+    with session.engine.connect() as conn:
+        rows = conn.execute(sa.text(_DELETED)).all()
+    deletes = []
+    for row in rows:
+        label = f"membership {row.local_id} (deleted in the church)"
+        deletes.append(RecordedDelete("Membership", "group_membership", str(row.local_id), row.local_id, label,
+                                      row.pco_id, f"/groups/v2/groups/{row.group_pco_id}/memberships/{row.pco_id}",
+                                      store=_mark_deleted(row.pco_id)))
+        session.report.plan.add(PlannedWrite("delete", "Membership", f"{label}, PCO {row.pco_id}",
+                                             (("group", row.group_pco_id),)))
+    return deletes
+
+
+def _mark_deleted(pco_id: str) -> Callable[[sa.Connection, str], None]:
+    def mark(conn: sa.Connection, outcome: str) -> None:
+        conn.execute(sa.text("UPDATE church_deletions SET pushed_at = clock_timestamp(), pushed_as = :outcome"
+                             " WHERE local_table = 'group_membership' AND pco_id = :pco_id"),
+                     {"outcome": outcome, "pco_id": pco_id})
+    return mark
+
+
+def plan_batches(session: PushSession) -> Iterator[Sequence[tuple[str, list[MembershipPush]] | RecordedDelete]]:
+    """The plan, one PCO group per batch: (group id, its memberships to write); then the deletes."""
     for group in plan_memberships(session).items():
         yield (group,)
+    deletes = plan_deletes(session)
+    if deletes:
+        yield deletes
 
 
 # --- execution ----------------------------------------------------------------------------------
@@ -150,6 +190,12 @@ def plan_batches(session: PushSession) -> Iterator[Sequence[tuple[str, list[Memb
 class _MembershipPusher:
     def __init__(self, session: PushSession, client: PCOClient) -> None:
         self.session, self.client = session, client
+
+    def push(self, unit: tuple[str, list[MembershipPush]] | RecordedDelete) -> None:
+        if isinstance(unit, RecordedDelete):
+            execute(self.session, self.client, unit)
+        else:
+            self.push_group(unit)
 
     def push_group(self, group: tuple[str, list[MembershipPush]]) -> None:
         session = self.session
@@ -201,7 +247,7 @@ class _MembershipPusher:
 
 
 GROUP_MEMBERSHIPS = PushKind("group_memberships", plan_batches,
-                             lambda session, client: _MembershipPusher(session, client).push_group)
+                             lambda session, client: _MembershipPusher(session, client).push)
 
 
 def run_group_memberships_push(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None,

@@ -30,7 +30,8 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import clean_text, normalize_email_record, normalize_person, normalize_phone_record
-from pco_pipeline.sync.push import PlannedWrite, PushSession, Skip, field_key, quarantine_entity
+from pco_pipeline.sync.push import (PlannedWrite, PushSession, Skip, field_key, latest_write_sql, pco_view,
+                                    quarantine_entity)
 from pco_pipeline.sync.push_engine import RecordedDelete, RecordedUpdate
 from pco_pipeline.sync.push_validate import email_problems, person_field_problems, phone_problems, printable
 from pco_pipeline.sync.quarantine import INVALID_DATA
@@ -105,24 +106,13 @@ def contact_changes(resource: str, contact: Mapping[str, Any], landed: Mapping[s
 
 # --- planning ------------------------------------------------------------------------------------------
 
-# PCO's newest known state of a record: our own latest write's answer when it is newer than the
-# landed record (the landing catches up at the next extract), so a change already sent is not sent again.
-_WRITTEN = """
-LEFT JOIN LATERAL (
-    SELECT w.confirmed, w.pco_updated_at FROM pco_push_ledger w
-    WHERE w.resource_type = '{resource}' AND w.pco_id = {pco_id} AND w.state IN ('confirmed', 'adopted')
-      AND w.confirmed IS NOT NULL
-    ORDER BY w.confirmed_at DESC, w.id DESC
-    LIMIT 1
-) w ON true
-"""
 _LINKED_PEOPLE = f"""
 SELECT p.id, p.pco_id, p.first_name, p.last_name, p.nickname, p.middle_name, p.gender, p.birthdate, p.child,
        p.grade, p.status, p.membership, p.is_active, p.updated_at, l.normalized AS landed,
        l.pco_updated_at AS landed_at, w.confirmed AS written, w.pco_updated_at AS written_at
 FROM people p
 JOIN pco_landing l ON l.resource = 'people/people' AND l.pco_id = p.pco_id AND l.removed_at IS NULL
-{_WRITTEN.format(resource='Person', pco_id='p.pco_id')}
+{latest_write_sql('Person', 'p.pco_id')}
 WHERE p.id > :after AND p.merged_into_id IS NULL
   AND ((btrim(p.first_name), btrim(p.last_name), nullif(btrim(p.nickname), ''), nullif(btrim(p.middle_name), ''),
         nullif(btrim(p.gender), ''), CAST(p.birthdate AS text), p.child, CAST(p.grade AS int),
@@ -140,7 +130,7 @@ LIMIT :limit
 _LINKED_CONTACTS = """
 SELECT c.id, c.person_id, c.pco_id, c.{text} AS text, c.location, c.is_primary, c.updated_at,
        l.normalized AS landed, l.pco_updated_at AS landed_at, w.confirmed AS written, w.pco_updated_at AS written_at,
-       btrim(p.first_name || ' ' || p.last_name) AS person_name
+       btrim(p.first_name || ' ' || p.last_name) AS person_name, p.pco_id AS person_pco_id
 FROM {table} c
 JOIN people p ON p.id = c.person_id AND p.pco_id IS NOT NULL AND p.is_active
 JOIN pco_landing l ON l.resource = :resource AND l.pco_id = c.pco_id AND l.removed_at IS NULL
@@ -152,7 +142,7 @@ ORDER BY c.id
 """
 # Linked records the church deleted whose PCO record is still there (as last landed).
 _DELETED = """
-SELECT d.local_table, d.local_id, d.pco_id, d.deleted_at, l.normalized AS landed
+SELECT d.local_table, d.local_id, d.pco_id, d.deleted_at, l.normalized AS landed, l.parent_pco_id
 FROM church_deletions d
 JOIN pco_landing l ON l.resource = :resource AND l.pco_id = d.pco_id AND l.removed_at IS NULL
 WHERE d.local_table = :table AND d.pushed_at IS NULL
@@ -167,15 +157,7 @@ CONTACTS = {  # local table → (PCO type, landed resource, PCO collection, loca
     "person_emails": ("Email", "people/emails", "emails", "address"),
     "person_phones": ("PhoneNumber", "people/phone_numbers", "phone_numbers", "number"),
 }
-NORMALIZERS = {"Person": normalize_person, "Email": normalize_email_record, "PhoneNumber": normalize_phone_record}
-
-
-def pco_view(resource: str, row: Any) -> Mapping[str, Any]:
-    """PCO's values of a record as last known: the landed ones, or our own later write's answer."""
-    if row.written is not None and (row.landed_at is None or (row.written_at is not None
-                                                              and row.written_at >= row.landed_at)):
-        return NORMALIZERS[resource](row.written)
-    return row.landed or {}
+NORMALIZERS = {"Email": normalize_email_record, "PhoneNumber": normalize_phone_record}
 
 
 @dataclass
@@ -226,7 +208,7 @@ class _Planner:
             units: list[Unit] = []
             for row in rows:
                 person = dict(row._mapping)
-                landed = pco_view("Person", row)
+                landed = pco_view(row, normalize_person)
                 changes = person_changes(person, landed)
                 if not changes:
                     continue
@@ -269,14 +251,14 @@ class _Planner:
         refused = self.refused_earlier(table)
         with self.session.engine.connect() as conn:
             # The table and column names come from CONTACTS, never input.
-            written = _WRITTEN.format(resource=resource, pco_id="c.pco_id")
+            written = latest_write_sql(resource, "c.pco_id")
             rows = conn.execute(sa.text(_LINKED_CONTACTS.format(table=table, text=text, written=written)),
                                 {"resource": landed_resource}).all()
             intents = ledger.open_intents(conn, resource, table, [str(r.id) for r in rows], action="update")
         units: list[Unit] = []
         for row in rows:
             contact = {text: row.text, "location": row.location, "is_primary": row.is_primary}
-            changes = contact_changes(resource, contact, pco_view(resource, row))
+            changes = contact_changes(resource, contact, pco_view(row, NORMALIZERS[resource]))
             noun = "email" if resource == "Email" else "phone"
             label = f"{noun} {row.id} of person {row.person_id} ({printable(row.person_name)})"
             found = (email_problems(row.text, row.location) if resource == "Email"
@@ -287,7 +269,8 @@ class _Planner:
             if not changes:
                 continue
             update = RecordedUpdate(resource, table, str(row.id), row.id, label, row.pco_id,
-                                    f"/people/v2/{collection}/{row.pco_id}", changes, intent=intents.get(str(row.id)))
+                                    f"/people/v2/{collection}/{row.pco_id}", changes, intent=intents.get(str(row.id)),
+                                    parent_pco_id=row.person_pco_id)
             units.append(self.add(update, list(changes.items())))
         return units
 
@@ -299,7 +282,7 @@ class _Planner:
         return [self.add(RecordedDelete(resource, table, str(row.local_id), row.local_id,
                                         f"{noun} {row.local_id} ({printable((row.landed or {}).get(text))}, "
                                         "deleted in the church)", row.pco_id, f"/people/v2/{collection}/{row.pco_id}",
-                                        store=_mark_pushed(table, row.pco_id)),
+                                        store=_mark_pushed(table, row.pco_id), parent_pco_id=row.parent_pco_id),
                          [(text, (row.landed or {}).get(text))]) for row in rows]
 
 

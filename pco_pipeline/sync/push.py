@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -331,6 +331,31 @@ def changed_by_pco(sent: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[s
         if not same:
             changed[name] = (value, theirs)
     return changed
+
+
+def latest_write_sql(resource: str, pco_id_sql: str) -> str:
+    """SQL `LEFT JOIN LATERAL … w`: our latest confirmed write of a PCO record (`w.confirmed`: PCO's
+    answer, `w.pco_updated_at`). Planning reads it with `pco_view`. `resource` is a PCO type from
+    the push's own code, never input."""
+    return f"""
+LEFT JOIN LATERAL (
+    SELECT w.confirmed, w.pco_updated_at FROM pco_push_ledger w
+    WHERE w.resource_type = '{resource}' AND w.pco_id = {pco_id_sql} AND w.state IN ('confirmed', 'adopted')
+      AND w.confirmed IS NOT NULL
+    ORDER BY w.confirmed_at DESC, w.id DESC
+    LIMIT 1
+) w ON true
+"""
+
+
+def pco_view(row: Any, normalize: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Mapping[str, Any]:
+    """PCO's values of a record as last known: the landed ones (`row.landed`, `row.landed_at`), or
+    our own later write's answer (`row.written`, `row.written_at`, normalized like a landing) — the
+    landing catches up at the next extract, so a change already sent is not sent again meanwhile."""
+    if row.written is not None and (row.landed_at is None or (row.written_at is not None
+                                                              and row.written_at >= row.landed_at)):
+        return normalize(row.written)
+    return row.landed or {}
 
 
 def refused_earlier_sql(table: str, key_sql: str, updated_at_sql: str) -> str:

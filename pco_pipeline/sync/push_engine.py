@@ -279,6 +279,7 @@ class RecordedUpdate:
     changes: dict[str, Any]
     store: Callable[[sa.Connection, Resource], None] | None = None   # e.g. keep PCO's updated_at locally
     intent: ledger.Intent | None = None                              # left open by a previous run
+    parent_pco_id: str | None = None                                 # the person of a contact (echoes)
 
     def operation(self, fields: Iterable[str]) -> Operation:
         sent = {name: self.changes[name] for name in fields}
@@ -299,6 +300,7 @@ class RecordedDelete:
     pco_id: str
     path: str
     store: Callable[[sa.Connection, str], None] | None = None
+    parent_pco_id: str | None = None     # the person of a contact (echoes)
 
 
 def _unsent(changes: Mapping[str, Any], record: Resource) -> dict[str, Any]:
@@ -331,7 +333,7 @@ def update_recorded(session: PushSession, client: PCOClient, update: RecordedUpd
         with session.engine.begin() as conn:
             intent = ledger.record_intent(conn, run_id=session.run_id, resource_type=op.resource,
                                           local_table=op.table, local_key=op.key, sent=op.sent, action="update",
-                                          pco_id=update.pco_id)
+                                          pco_id=update.pco_id, parent_pco_id=update.parent_pco_id)
         try:
             result = client.patch(op.path, op.body)
         except PCOValidationError as exc:
@@ -410,7 +412,7 @@ def delete_recorded(session: PushSession, client: PCOClient, delete: RecordedDel
     with session.engine.begin() as conn:
         intent = ledger.record_intent(conn, run_id=session.run_id, resource_type=delete.resource,
                                       local_table=delete.table, local_key=delete.key, sent={}, action="delete",
-                                      pco_id=delete.pco_id)
+                                      pco_id=delete.pco_id, parent_pco_id=delete.parent_pco_id)
     outcome = "deleted"
     try:
         client.delete(delete.path)

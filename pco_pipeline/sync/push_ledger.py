@@ -203,12 +203,33 @@ def same_attributes(ours: Mapping[str, Any], theirs: Mapping[str, Any],
                for name, value in ours.items() if name not in ignore)
 
 
+# A write under a person (a contact created, changed or deleted) moves the person's updated_at,
+# and PCO sends a person.updated for it with nothing else changed (pco_api.md §6.2).
+_UNDER_PERSON = ("Email", "PhoneNumber", "Address")
+
+
 def was_our_write(conn: sa.Connection, resource_type: str, pco_id: str, attributes: Mapping[str, Any],
                   within: timedelta = ECHO_WINDOW) -> bool:
     """True when a webhook about (`resource_type`, `pco_id`) with these `attributes` is an echo of
-    one of our own recent writes (see the module docstring), so applying it would change nothing."""
-    return any(same_attributes(write.confirmed, attributes)
-               for write in recent_writes(conn, resource_type, pco_id, within))
+    one of our own recent writes (see the module docstring), so applying it would change nothing.
+    A person.updated is also ours when we recently wrote one of the person's contacts and the
+    person's attributes are those last landed (only updated_at moved)."""
+    if any(same_attributes(write.confirmed, attributes) for write in recent_writes(conn, resource_type, pco_id, within)):
+        return True
+    return resource_type == "Person" and _touched_by_our_contact_write(conn, pco_id, attributes, within)
+
+
+def _touched_by_our_contact_write(conn: sa.Connection, pco_id: str, attributes: Mapping[str, Any],
+                                  within: timedelta) -> bool:
+    landed = conn.execute(sa.text(
+        "SELECT l.attributes FROM pco_landing l WHERE l.resource = 'people/people' AND l.pco_id = :pco_id"
+        "   AND l.removed_at IS NULL"
+        "   AND EXISTS (SELECT 1 FROM pco_push_ledger w WHERE w.parent_pco_id = :pco_id"
+        "               AND w.resource_type = ANY(:types) AND w.state IN ('confirmed', 'adopted')"
+        "               AND w.confirmed_at >= clock_timestamp() - CAST(:within AS interval))"),
+        {"pco_id": str(pco_id), "types": list(_UNDER_PERSON), "within": f"{within.total_seconds()} seconds"}
+    ).scalar()
+    return landed is not None and same_attributes(landed, attributes)
 
 
 def is_own_echo(conn: sa.Connection, resource_type: str, pco_id: str, values: Mapping[str, Any] | None, *,

@@ -19,13 +19,16 @@ def mark_households_read(engine) -> None:
                              " VALUES ('people/households', now(), now())"))
 
 
-def land_household(engine, household_id: str, people: list[str]) -> None:
+def land_household(engine, household_id: str, people: list[str], name: str) -> None:
     """What the inbound extract leaves for a PCO household it read."""
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO pco_landing (resource, pco_id, attributes, relationships, normalized)"
-            " VALUES ('people/households', :id, '{}', CAST(:rel AS jsonb), '{\"problems\": []}')"),
-            {"id": household_id, "rel": json.dumps({"people": people, "primary_contact": people[0]})})
+            " VALUES ('people/households', :id, CAST(:attributes AS jsonb), CAST(:rel AS jsonb),"
+            " CAST(:normalized AS jsonb))"),
+            {"id": household_id, "attributes": json.dumps({"name": name}),
+             "rel": json.dumps({"people": people, "primary_contact": people[0]}),
+             "normalized": json.dumps({"name": name, "problems": []})})
 
 
 def household_members(sandbox, household_id: str) -> dict[str, bool]:
@@ -73,7 +76,7 @@ def test_a_member_pushed_later_is_added_to_the_household_without_pending(engine,
         baby = add_person(conn, "Newborn", "Ng", child=True)
         family = add_family(conn, "Ng", [pat, baby])
         conn.execute(sa.text("UPDATE families SET pco_id = :h WHERE id = :f"), {"h": household.id, "f": family})
-    land_household(engine, household.id, [parent.id])
+    land_household(engine, household.id, [parent.id], "Ng")
     mark_people_read(engine)
     mark_households_read(engine)
     run_people_push(engine, client)
@@ -103,7 +106,7 @@ def test_a_family_whose_members_pco_already_houses_is_not_duplicated(engine, cli
         add_family(conn, "Nobody In PCO", [add_person(conn, "New", "Person")])
         from_pco = add_family(conn, "Cho", [kim])
         conn.execute(sa.text("UPDATE families SET pco_id = :h WHERE id = :f"), {"h": household.id, "f": from_pco})
-    land_household(engine, household.id, [parent.id])
+    land_household(engine, household.id, [parent.id], "Cho")
     mark_households_read(engine)
 
     report = run_families_push(engine, None, dry_run=True)
