@@ -41,7 +41,7 @@ CREATE TABLE church_deletions (
 CREATE INDEX church_deletions_unpushed_idx ON church_deletions (local_table, deleted_at)
 WHERE pushed_at IS NULL;
 
-CREATE FUNCTION record_church_deletion() RETURNS trigger
+CREATE FUNCTION record_church_deletion() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.pco_id IS NOT NULL AND coalesce(current_setting('pco_pipeline.origin', true), '') <> 'pco' THEN
@@ -75,7 +75,7 @@ FOR EACH ROW EXECUTE FUNCTION record_church_deletion();
 -- A member taken out of a linked family: its PCO household membership is the pair
 -- "<household id>:<person id>" (PCO's membership id is only known to PCO; the push looks it up).
 -- Not recorded when the family itself is being deleted (the family's own row says so).
-CREATE FUNCTION record_family_member_deletion() RETURNS trigger
+CREATE FUNCTION record_family_member_deletion() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 DECLARE
     household TEXT;
