@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
+    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
 
 
 def _upsert(conn: sa.Connection, table: str, stage_name: str, fields: tuple[str, ...],
@@ -59,40 +59,44 @@ def _mark_removed(conn: sa.Connection, table: str, where: str, landing_resource:
 
 
 EVENT_FIELDS = ("name", "description", "starts_at", "ends_at", "all_day", "location")
+EVENTS = Staging(
+    entity="events", state_sql=pco_state.EVENTS, landing="calendar/event_instances",
+    rejections=(missing_parent("NOT s.has_event",
+                               "'PCO event instance ' || s.pco_id || ' belongs to calendar event '"
+                               " || COALESCE(s.event_pco_id, '(none)') || ', which has not been landed'"),
+                invalid_data("event instance")))
 
 
 def load_events(engine: sa.Engine) -> LoadReport:
     """Calendar event instances → `events`; returns counts for `events`."""
     with engine.begin() as conn:
         begin_load(conn, "events")
-        counts = LoadCounts()
-        staged = stage(conn, "stage_events", pco_state.EVENTS)
-        record = landed_record("calendar/event_instances")
-        counts.quarantined = reject(
-            conn, "events", "stage_events", "NOT s.has_event", quarantine.MISSING_PARENT,
-            "'PCO event instance ' || s.pco_id || ' belongs to calendar event '"
-            " || COALESCE(s.event_pco_id, '(none)') || ', which has not been landed'", record_sql=record)
-        counts.quarantined += reject_invalid(conn, "events", "stage_events", "event instance", record_sql=record)
+        counts, staged = stage_checked(conn, EVENTS)
         counts.created, counts.updated = _upsert(conn, "events", "stage_events", EVENT_FIELDS,
                                                  {"source": "'calendar'"})
-        counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+        counts.settle(staged)
         counts.deactivated = _mark_removed(conn, "events", "t.source = 'calendar'", "calendar/event_instances",
                                            "t.pco_id")
         quarantine.apply_stage(conn, "events")
         return {"events": counts}
 
 
+# A check-in event's landed id, from its local pco_id ('check-ins:<id>') in `alias`.
+def _checkin_event_landed_id(alias: str) -> str:
+    return f"substr({alias}.pco_id, {len(pco_state.CHECKIN_EVENT_PREFIX) + 1})"
+
+
+CHECKIN_EVENTS = Staging(entity="checkin_events", state_sql=pco_state.CHECKIN_EVENTS, landing="check-ins/events",
+                         landing_id_sql=_checkin_event_landed_id("s"), rejections=(invalid_data("check-in event"),))
+
+
 def load_checkin_events(conn: sa.Connection) -> LoadCounts:
-    counts = LoadCounts()
-    staged = stage(conn, "stage_checkin_events", pco_state.CHECKIN_EVENTS)
-    counts.quarantined = reject_invalid(
-        conn, "checkin_events", "stage_checkin_events", "check-in event",
-        record_sql=landed_record("check-ins/events", f"substr(s.pco_id, {len(pco_state.CHECKIN_EVENT_PREFIX) + 1})"))
+    counts, staged = stage_checked(conn, CHECKIN_EVENTS)
     counts.created, counts.updated = _upsert(conn, "events", "stage_checkin_events", ("name",),
                                              {"source": "'check-ins'"})
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     counts.deactivated = _mark_removed(conn, "events", "t.source = 'check-ins'", "check-ins/events",
-                                       f"substr(t.pco_id, {len(pco_state.CHECKIN_EVENT_PREFIX) + 1})")
+                                       _checkin_event_landed_id("t"))
     quarantine.apply_stage(conn, "checkin_events")
     return counts
 
@@ -100,11 +104,12 @@ def load_checkin_events(conn: sa.Connection) -> LoadCounts:
 LOCATION_FIELDS = ("name", "kind", "age_min_months", "age_max_months", "grade_min", "grade_max", "capacity")
 
 
+LOCATIONS = Staging(entity="locations", state_sql=pco_state.LOCATIONS, landing="check-ins/locations",
+                    rejections=(invalid_data("location"),))
+
+
 def load_locations(conn: sa.Connection) -> LoadCounts:
-    counts = LoadCounts()
-    staged = stage(conn, "stage_locations", pco_state.LOCATIONS)
-    counts.quarantined = reject_invalid(conn, "locations", "stage_locations", "location",
-                                        record_sql=landed_record("check-ins/locations"))
+    counts, staged = stage_checked(conn, LOCATIONS)
     fields = ", ".join(LOCATION_FIELDS)
     # New locations first, so a folder and its rooms landed in the same run can point at each other.
     created = set(conn.execute(sa.text(f"""
@@ -123,48 +128,44 @@ def load_locations(conn: sa.Connection) -> LoadCounts:
         RETURNING t.pco_id""")).scalars())
     counts.created = len(created)
     counts.updated = len(updated - created)
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     counts.deactivated = _mark_removed(conn, "locations", "TRUE", "check-ins/locations", "t.pco_id")
     quarantine.apply_stage(conn, "locations")
     return counts
 
 
 EVENT_TIME_FIELDS = ("event_id", "name", "starts_at", "regular_count", "guest_count", "volunteer_count")
+EVENT_TIMES = Staging(
+    entity="event_times", state_sql=pco_state.EVENT_TIMES, landing="check-ins/event_times",
+    columns="e.id AS event_id", joins="LEFT JOIN events e ON e.pco_id = s.event_pco_id AND e.source = 'check-ins'",
+    rejections=(invalid_data("event time"),
+                missing_parent("s.event_pco_id IS NOT NULL AND s.event_id IS NULL",
+                               "'PCO event time ' || s.pco_id || ' belongs to check-in event ' || s.event_pco_id"
+                               " || ', not in the church database'")))
 
 
 def load_event_times(conn: sa.Connection) -> LoadCounts:
     """Service times of check-in events → `event_times` (after the check-in events are loaded)."""
-    counts = LoadCounts()
-    staged = stage(conn, "stage_event_times", pco_state.EVENT_TIMES, columns="e.id AS event_id",
-                   joins="LEFT JOIN events e ON e.pco_id = s.event_pco_id AND e.source = 'check-ins'")
-    record = landed_record("check-ins/event_times")
-    counts.quarantined = reject_invalid(conn, "event_times", "stage_event_times", "event time", record_sql=record)
-    counts.quarantined += reject(
-        conn, "event_times", "stage_event_times", "s.event_pco_id IS NOT NULL AND s.event_id IS NULL",
-        quarantine.MISSING_PARENT,
-        "'PCO event time ' || s.pco_id || ' belongs to check-in event ' || s.event_pco_id"
-        " || ', not in the church database'", record_sql=record)
+    counts, staged = stage_checked(conn, EVENT_TIMES)
     counts.created, counts.updated = _upsert(conn, "event_times", "stage_event_times", EVENT_TIME_FIELDS)
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     counts.deactivated = _mark_removed(conn, "event_times", "TRUE", "check-ins/event_times", "t.pco_id")
     quarantine.apply_stage(conn, "event_times")
     return counts
 
 
 HEADCOUNT_FIELDS = ("event_time_id", "attendance_type", "total")
+HEADCOUNTS = Staging(
+    entity="headcounts", state_sql=pco_state.HEADCOUNTS, landing="check-ins/headcounts", columns="t.id AS event_time_id",
+    joins="LEFT JOIN event_times t ON t.pco_id = s.event_time_pco_id",
+    rejections=(invalid_data("headcount"),
+                missing_parent("s.event_time_id IS NULL", "'PCO headcount ' || s.pco_id || ' was taken at event time '"
+                               " || COALESCE(s.event_time_pco_id, '(none)') || ', not in the church database'")))
 
 
 def load_headcounts(conn: sa.Connection) -> LoadCounts:
     """Headcounts → `headcounts` (after the service times); one PCO no longer has is deleted."""
-    counts = LoadCounts()
-    staged = stage(conn, "stage_headcounts", pco_state.HEADCOUNTS, columns="t.id AS event_time_id",
-                   joins="LEFT JOIN event_times t ON t.pco_id = s.event_time_pco_id")
-    record = landed_record("check-ins/headcounts")
-    counts.quarantined = reject_invalid(conn, "headcounts", "stage_headcounts", "headcount", record_sql=record)
-    counts.quarantined += reject(
-        conn, "headcounts", "stage_headcounts", "s.event_time_id IS NULL", quarantine.MISSING_PARENT,
-        "'PCO headcount ' || s.pco_id || ' was taken at event time ' || COALESCE(s.event_time_pco_id, '(none)')"
-        " || ', not in the church database'", record_sql=record)
+    counts, staged = stage_checked(conn, HEADCOUNTS)
     fields = ", ".join(HEADCOUNT_FIELDS)
     staged_fields = ", ".join(f"s.{f}" for f in HEADCOUNT_FIELDS)
     counts.updated = count(conn, f"""
@@ -178,7 +179,7 @@ def load_headcounts(conn: sa.Connection) -> LoadCounts:
         WHERE NOT EXISTS (SELECT 1 FROM headcounts h WHERE h.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     counts.deactivated = count(conn, """
         DELETE FROM headcounts h
         WHERE EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'check-ins/headcounts'
@@ -190,6 +191,25 @@ def load_headcounts(conn: sa.Connection) -> LoadCounts:
 
 CHECKIN_FIELDS = ("person_id", "event_id", "location_id", "event_time_id", "first_name", "last_name", "kind",
                   "security_code", "checked_in_at", "checked_out_at")
+# The local rows a check-in points at, each missing one named (a NULL when none is missing).
+_CHECKIN_PARENTS = (("person", "person"), ("event", "event"), ("location", "location"), ("event_time", "event time"))
+_MISSING_CHECKIN_PARENT = " OR ".join(f"(s.{p}_pco_id IS NOT NULL AND s.{p}_id IS NULL)" for p, _ in _CHECKIN_PARENTS)
+CHECKINS = Staging(
+    entity="checkins", state_sql=pco_state.CHECKINS, landing="check-ins/check_ins",
+    columns="p.id AS person_id, e.id AS event_id, l.id AS location_id, t.id AS event_time_id",
+    joins="LEFT JOIN people p ON p.pco_id = s.person_pco_id"
+          " LEFT JOIN events e ON e.pco_id = s.event_pco_id AND e.source = 'check-ins'"
+          " LEFT JOIN locations l ON l.pco_id = s.location_pco_id"
+          " LEFT JOIN event_times t ON t.pco_id = s.event_time_pco_id",
+    rejections=(
+        invalid_data("check-in"),
+        missing_parent(
+            _MISSING_CHECKIN_PARENT,
+            "'PCO check-in ' || s.pco_id || ' refers to ' || concat_ws(', ', "
+            + ", ".join(f"CASE WHEN s.{p}_pco_id IS NOT NULL AND s.{p}_id IS NULL THEN '{what} ' || s.{p}_pco_id END"
+                        for p, what in _CHECKIN_PARENTS)
+            + ") || ', not in the church database'",
+            "jsonb_build_object(" + ", ".join(f"'{p}', s.{p}_pco_id" for p, _ in _CHECKIN_PARENTS) + ")")))
 
 
 def load_checkins(engine: sa.Engine) -> LoadReport:
@@ -200,30 +220,7 @@ def load_checkins(engine: sa.Engine) -> LoadReport:
         report = {"checkin_events": load_checkin_events(conn), "locations": load_locations(conn)}
         report["event_times"] = load_event_times(conn)
         report["headcounts"] = load_headcounts(conn)
-        counts = LoadCounts()
-        staged = stage(conn, "stage_checkins", pco_state.CHECKINS,
-                       columns="p.id AS person_id, e.id AS event_id, l.id AS location_id, t.id AS event_time_id",
-                       joins="LEFT JOIN people p ON p.pco_id = s.person_pco_id"
-                             " LEFT JOIN events e ON e.pco_id = s.event_pco_id AND e.source = 'check-ins'"
-                             " LEFT JOIN locations l ON l.pco_id = s.location_pco_id"
-                             " LEFT JOIN event_times t ON t.pco_id = s.event_time_pco_id")
-        record = landed_record("check-ins/check_ins")
-        counts.quarantined = reject_invalid(conn, "checkins", "stage_checkins", "check-in", record_sql=record)
-        counts.quarantined += reject(
-            conn, "checkins", "stage_checkins",
-            "(s.person_pco_id IS NOT NULL AND s.person_id IS NULL) OR (s.event_pco_id IS NOT NULL AND s.event_id IS NULL)"
-            " OR (s.location_pco_id IS NOT NULL AND s.location_id IS NULL)"
-            " OR (s.event_time_pco_id IS NOT NULL AND s.event_time_id IS NULL)",
-            quarantine.MISSING_PARENT,
-            "'PCO check-in ' || s.pco_id || ' refers to ' || concat_ws(', ',"
-            " CASE WHEN s.person_pco_id IS NOT NULL AND s.person_id IS NULL THEN 'person ' || s.person_pco_id END,"
-            " CASE WHEN s.event_pco_id IS NOT NULL AND s.event_id IS NULL THEN 'event ' || s.event_pco_id END,"
-            " CASE WHEN s.location_pco_id IS NOT NULL AND s.location_id IS NULL THEN 'location ' || s.location_pco_id END,"
-            " CASE WHEN s.event_time_pco_id IS NOT NULL AND s.event_time_id IS NULL"
-            "      THEN 'event time ' || s.event_time_pco_id END)"
-            " || ', not in the church database'",
-            details_sql="jsonb_build_object('person', s.person_pco_id, 'event', s.event_pco_id,"
-                        " 'location', s.location_pco_id, 'event_time', s.event_time_pco_id)", record_sql=record)
+        counts, staged = stage_checked(conn, CHECKINS)
         set_fields = ", ".join(f"{f} = s.{f}" for f in CHECKIN_FIELDS)
         counts.updated = count(conn, f"""
             UPDATE checkins c SET {set_fields}, updated_at = now()
@@ -237,7 +234,7 @@ def load_checkins(engine: sa.Engine) -> LoadReport:
             WHERE NOT EXISTS (SELECT 1 FROM checkins c WHERE c.pco_id = s.pco_id)
             ORDER BY s.checked_in_at, length(s.pco_id), s.pco_id
             """)
-        counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+        counts.settle(staged)
         counts.deactivated = count(conn, """
             DELETE FROM checkins c
             WHERE c.source = 'pco'

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
+    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage, stage_checked)
+from pco_pipeline.sync.statements import statement
 
 FAMILY_FIELDS = ("name", "street_line_1", "street_line_2", "city", "state", "zip", "country_code")
 
@@ -40,11 +41,12 @@ def load_families(engine: sa.Engine) -> LoadReport:
         return {"families": families, "family_members": members}
 
 
+FAMILIES = Staging(entity="families", state_sql=pco_state.FAMILIES, landing="people/households",
+                   rejections=(invalid_data("household"),))
+
+
 def _load_families(conn: sa.Connection) -> LoadCounts:
-    counts = LoadCounts()
-    staged = stage(conn, "stage_families", pco_state.FAMILIES)
-    counts.quarantined = reject_invalid(conn, "families", "stage_families", "household",
-                                        record_sql=landed_record("people/households"))
+    counts, staged = stage_checked(conn, FAMILIES)
     linked = _link_church_families(conn)
     set_fields = ", ".join(f"{f} = s.{f}" for f in FAMILY_FIELDS)
     counts.updated = count(conn, f"""
@@ -62,7 +64,7 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
         WHERE NOT EXISTS (SELECT 1 FROM families f WHERE f.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     counts.deactivated = count(conn, """
         UPDATE families f SET pco_removed_at = now(), updated_at = now()
         WHERE f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL
@@ -75,57 +77,26 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
 def _link_church_families(conn: sa.Connection) -> list[int]:
     """Give new households' pco_ids to the church's own families that hold their members (see the
     module doc); returns the ids of the families linked."""
-    return list(conn.execute(sa.text("""
-        WITH church_members AS (  -- the PCO-linked people of the families the church entered
-            SELECT fm.family_id, p.pco_id AS person_pco_id
-            FROM family_members fm
-            JOIN families f ON f.id = fm.family_id AND f.pco_id IS NULL
-            JOIN people p ON p.id = fm.person_id AND p.pco_id IS NOT NULL
-        ), candidates AS (
-            SELECT DISTINCT hp.family_pco_id AS household, cm.family_id
-            FROM stage_household_people hp
-            JOIN stage_families s ON s.pco_id = hp.family_pco_id
-            JOIN church_members cm ON cm.person_pco_id = hp.person_pco_id
-            WHERE NOT EXISTS (SELECT 1 FROM families g WHERE g.pco_id = hp.family_pco_id)
-        ), counted AS (
-            SELECT household, family_id,
-                   count(*) OVER (PARTITION BY household) AS families_of_household,
-                   count(*) OVER (PARTITION BY family_id) AS households_of_family
-            FROM candidates
-        ), would_leave AS (  -- pairs where a PCO-linked member of the family is not in the household
-            SELECT DISTINCT c.household, c.family_id
-            FROM candidates c
-            JOIN church_members cm ON cm.family_id = c.family_id
-            LEFT JOIN stage_household_people hp ON hp.family_pco_id = c.household
-                                               AND hp.person_pco_id = cm.person_pco_id
-            WHERE hp.family_pco_id IS NULL
-        ), unique_pairs AS (
-            SELECT c.household, c.family_id FROM counted c
-            LEFT JOIN would_leave w ON w.household = c.household AND w.family_id = c.family_id
-            WHERE c.families_of_household = 1 AND c.households_of_family = 1 AND w.family_id IS NULL
-        )
-        UPDATE families f SET pco_id = u.household, updated_at = now()
-        FROM unique_pairs u WHERE f.id = u.family_id
-        RETURNING f.id
-        """)).scalars())
+    return list(conn.execute(statement("families/link_church_families")).scalars())
 
 
-def _load_members(conn: sa.Connection) -> LoadCounts:
-    counts = LoadCounts()
-    stage(conn, "stage_family_members", "SELECT * FROM stage_household_people",
-          columns="f.id AS family_id, p.id AS person_id, p.child",
-          joins="LEFT JOIN families f ON f.pco_id = s.family_pco_id LEFT JOIN people p ON p.pco_id = s.person_pco_id")
-    # An invalid household is quarantined as a family; its members wait for it silently.
-    conn.execute(sa.text("DELETE FROM stage_family_members WHERE problems IS NOT NULL"))
-    staged = conn.execute(sa.text("SELECT count(*) FROM stage_family_members")).scalar_one()
-    counts.quarantined = reject(
-        conn, "family_members", "stage_family_members", "s.family_id IS NULL OR s.person_id IS NULL",
-        quarantine.MISSING_PARENT,
+# Who is in which household (staged once by `load_families`), with the local ids. An invalid
+# household is quarantined as a family; its members wait for it silently.
+FAMILY_MEMBERS = Staging(
+    entity="family_members", state_sql="SELECT * FROM stage_household_people WHERE problems IS NULL",
+    landing="people/households", landing_id_sql="s.family_pco_id",
+    columns="f.id AS family_id, p.id AS person_id, p.child",
+    joins="LEFT JOIN families f ON f.pco_id = s.family_pco_id LEFT JOIN people p ON p.pco_id = s.person_pco_id",
+    rejections=(missing_parent(
+        "s.family_id IS NULL OR s.person_id IS NULL",
         "CASE WHEN s.family_id IS NULL THEN 'household ' || s.family_pco_id || ' is not in the church database'"
         " ELSE 'PCO person ' || s.person_pco_id || ' (member of household ' || s.family_pco_id"
         " || ') is not in the church database' END",
-        details_sql="jsonb_build_object('household', s.family_pco_id, 'person', s.person_pco_id)",
-        record_sql=landed_record("people/households", "s.family_pco_id"))
+        "jsonb_build_object('household', s.family_pco_id, 'person', s.person_pco_id)"),))
+
+
+def _load_members(conn: sa.Connection) -> LoadCounts:
+    counts, staged = stage_checked(conn, FAMILY_MEMBERS)
     counts.updated = count(conn, """
         UPDATE family_members fm SET is_primary_contact = s.is_primary_contact, updated_at = now()
         FROM stage_family_members s
@@ -140,7 +111,7 @@ def _load_members(conn: sa.Connection) -> LoadCounts:
         FROM stage_family_members s
         WHERE NOT EXISTS (SELECT 1 FROM family_members fm WHERE fm.family_id = s.family_id AND fm.person_id = s.person_id)
         """)
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     # PCO-linked people no longer in a present PCO household leave its family.
     counts.deactivated = count(conn, """
         DELETE FROM family_members fm USING families f, people p

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
+    LoadCounts, LoadReport, Rejection, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
 
 
 def load_groups(engine: sa.Engine) -> LoadReport:
@@ -29,10 +29,7 @@ def load_groups(engine: sa.Engine) -> LoadReport:
     with engine.begin() as conn:
         begin_load(conn, "church_groups")
         department_id = _ensure_department(conn)
-        counts = _load_areas(conn, department_id)
-        groups = _load_groups(conn)
-        for name in ("created", "updated", "unchanged", "quarantined", "deactivated"):
-            setattr(counts, name, getattr(counts, name) + getattr(groups, name))
+        counts = LoadCounts.combined([_load_areas(conn, department_id), _load_groups(conn)])
         quarantine.apply_stage(conn, "church_groups")
         return {"church_groups": counts}
 
@@ -48,12 +45,14 @@ def _ensure_department(conn: sa.Connection) -> int:
     return department
 
 
+GROUP_AREAS = Staging(
+    entity="church_groups", table="stage_group_areas", state_sql=pco_state.GROUP_AREAS, landing="groups/group_types",
+    landing_id_sql=f"substr(s.pco_id, {len(pco_state.GROUP_TYPE_PREFIX) + 1})",
+    rejections=(invalid_data("group type"),))
+
+
 def _load_areas(conn: sa.Connection, department_id: int) -> LoadCounts:
-    counts = LoadCounts()
-    staged = stage(conn, "stage_group_areas", pco_state.GROUP_AREAS)
-    counts.quarantined = reject_invalid(
-        conn, "church_groups", "stage_group_areas", "group type",
-        record_sql=landed_record("groups/group_types", f"substr(s.pco_id, {len(pco_state.GROUP_TYPE_PREFIX) + 1})"))
+    counts, staged = stage_checked(conn, GROUP_AREAS)
     counts.updated = count(conn, """
         UPDATE church_group g SET name = s.name, description = s.description,
                                   is_active = true, pco_removed_at = NULL, updated_at = now()
@@ -68,7 +67,7 @@ def _load_areas(conn: sa.Connection, department_id: int) -> LoadCounts:
         WHERE NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)
         ORDER BY s.pco_id
         """, {"dept": department_id})
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     counts.deactivated = count(conn, f"""
         UPDATE church_group g SET is_active = false, pco_removed_at = now(), updated_at = now()
         WHERE g.level = 2 AND g.pco_removed_at IS NULL
@@ -78,18 +77,17 @@ def _load_areas(conn: sa.Connection, department_id: int) -> LoadCounts:
     return counts
 
 
+GROUPS = Staging(
+    entity="church_groups", table="stage_groups", state_sql=pco_state.GROUPS, landing="groups/groups",
+    columns="area.id AS parent_id", joins="LEFT JOIN church_group area ON area.pco_id = s.area_pco_id AND area.level = 2",
+    rejections=(invalid_data("group"),
+                missing_parent("s.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)",
+                               "'PCO group ' || s.pco_id || ' belongs to group type ' || s.area_pco_id"
+                               " || ', which is not in the church database (not landed, or quarantined)'")))
+
+
 def _load_groups(conn: sa.Connection) -> LoadCounts:
-    counts = LoadCounts()
-    staged = stage(conn, "stage_groups", pco_state.GROUPS, columns="area.id AS parent_id",
-                   joins="LEFT JOIN church_group area ON area.pco_id = s.area_pco_id AND area.level = 2")
-    record = landed_record("groups/groups")
-    counts.quarantined = reject_invalid(conn, "church_groups", "stage_groups", "group", record_sql=record)
-    counts.quarantined += reject(
-        conn, "church_groups", "stage_groups",
-        "s.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)",
-        quarantine.MISSING_PARENT,
-        "'PCO group ' || s.pco_id || ' belongs to group type ' || s.area_pco_id"
-        " || ', which is not in the church database (not landed, or quarantined)'", record_sql=record)
+    counts, staged = stage_checked(conn, GROUPS)
     counts.updated = count(conn, """
         UPDATE church_group g SET name = s.name, description = s.description,
                                   meeting_day = COALESCE(s.meeting_day, g.meeting_day),
@@ -105,7 +103,7 @@ def _load_groups(conn: sa.Connection) -> LoadCounts:
         WHERE NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     counts.deactivated = count(conn, """
         UPDATE church_group g SET is_active = false, pco_removed_at = now(), updated_at = now()
         WHERE g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL
@@ -115,31 +113,30 @@ def _load_groups(conn: sa.Connection) -> LoadCounts:
     return counts
 
 
+GROUP_MEMBERSHIPS = Staging(
+    entity="group_memberships", table="stage_memberships", state_sql=pco_state.GROUP_MEMBERSHIPS,
+    landing="groups/memberships", columns="g.id AS group_id, p.id AS person_id",
+    joins="LEFT JOIN church_group g ON g.pco_id = s.group_pco_id AND g.level = 3"
+          " LEFT JOIN people p ON p.pco_id = s.person_pco_id",
+    rejections=(
+        invalid_data("membership"),
+        missing_parent("s.group_id IS NULL OR s.person_id IS NULL",
+                       "'PCO membership ' || s.pco_id || ': ' || CASE WHEN s.group_id IS NULL"
+                       " THEN 'group ' || COALESCE(s.group_pco_id, '(none)')"
+                       " ELSE 'person ' || COALESCE(s.person_pco_id, '(none)') END || ' is not in the church database'",
+                       "jsonb_build_object('group', s.group_pco_id, 'person', s.person_pco_id)"),
+        Rejection("EXISTS (SELECT 1 FROM stage_memberships o WHERE o.group_id = s.group_id"
+                  " AND o.person_id = s.person_id AND (length(o.pco_id), o.pco_id) < (length(s.pco_id), s.pco_id))",
+                  quarantine.INVALID_DATA,
+                  "'PCO membership ' || s.pco_id || ' repeats another membership of person ' || s.person_pco_id"
+                  " || ' in group ' || s.group_pco_id")))
+
+
 def load_group_memberships(engine: sa.Engine) -> LoadReport:
     """Load landed group memberships (after `load_people` and `load_groups`)."""
     with engine.begin() as conn:
         begin_load(conn, "group_memberships")
-        counts = LoadCounts()
-        stage(conn, "stage_memberships", pco_state.GROUP_MEMBERSHIPS, columns="g.id AS group_id, p.id AS person_id",
-              joins="LEFT JOIN church_group g ON g.pco_id = s.group_pco_id AND g.level = 3"
-                    " LEFT JOIN people p ON p.pco_id = s.person_pco_id")
-        record = landed_record("groups/memberships")
-        counts.quarantined = reject_invalid(conn, "group_memberships", "stage_memberships", "membership",
-                                            record_sql=record)
-        counts.quarantined += reject(
-            conn, "group_memberships", "stage_memberships", "s.group_id IS NULL OR s.person_id IS NULL",
-            quarantine.MISSING_PARENT,
-            "'PCO membership ' || s.pco_id || ': ' || CASE WHEN s.group_id IS NULL"
-            " THEN 'group ' || COALESCE(s.group_pco_id, '(none)') ELSE 'person ' || COALESCE(s.person_pco_id, '(none)') END"
-            " || ' is not in the church database'",
-            details_sql="jsonb_build_object('group', s.group_pco_id, 'person', s.person_pco_id)", record_sql=record)
-        counts.quarantined += reject(
-            conn, "group_memberships", "stage_memberships",
-            "EXISTS (SELECT 1 FROM stage_memberships o WHERE o.group_id = s.group_id AND o.person_id = s.person_id"
-            " AND (length(o.pco_id), o.pco_id) < (length(s.pco_id), s.pco_id))",
-            quarantine.INVALID_DATA,
-            "'PCO membership ' || s.pco_id || ' repeats another membership of person ' || s.person_pco_id"
-            " || ' in group ' || s.group_pco_id", record_sql=record)
+        counts, _ = stage_checked(conn, GROUP_MEMBERSHIPS)
 
         # Gone from PCO: the sync's own rows go; the church's rows stay, no longer linked to the
         # PCO membership that is gone (a later push may create it again: memberships are the church's).

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import match, pco_state, quarantine
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, begin_load, count, landed_record, reject, reject_invalid, stage)
+    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
 from pco_pipeline.sync.statements import statement
 
 PCO_OWNED_PERSON_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate",
@@ -46,16 +46,13 @@ def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None) -> P
     with engine.begin() as conn:
         begin_load(conn, "people")
         result = PeopleLoadResult()
-        people = LoadCounts()
-        staged = stage(conn, match.STAGE, pco_state.PEOPLE, scope=pco_ids)
-        people.quarantined += reject_invalid(conn, "people", match.STAGE, "person",
-                                             record_sql=landed_record("people/people"))
+        people, staged = stage_checked(conn, PEOPLE, scope=pco_ids)
         result.matches = match.match_people(conn)
         people.quarantined += _reject_ambiguous(conn)
         people.updated += _update_linked(conn)
         people.updated += _link_matched(conn)
         people.created += _create_new(conn)
-        people.unchanged = staged - people.quarantined - people.created - people.updated
+        people.settle(staged)
         people.deactivated = _deactivate_removed(conn, pco_ids)
         result.merges_applied = apply_person_mergers(conn)
         quarantine.apply_stage(conn, "people", scope=pco_ids)
@@ -63,6 +60,10 @@ def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None) -> P
         result.counts["person_emails"] = _load_contacts(conn, EMAILS, pco_ids)
         result.counts["person_phones"] = _load_contacts(conn, PHONES, pco_ids)
         return result
+
+
+PEOPLE = Staging(entity="people", table=match.STAGE, state_sql=pco_state.PEOPLE, landing="people/people",
+                 rejections=(invalid_data("person"),))
 
 
 def _reject_ambiguous(conn: sa.Connection) -> int:
@@ -173,39 +174,37 @@ def apply_person_mergers(conn: sa.Connection) -> int:
 
 @dataclass(frozen=True)
 class _ContactKind:
-    entity: str               # church table, also the quarantine entity
-    landing: str              # landing resource
+    staging: Staging          # entity = the church table, also the quarantine entity
     relationship: str         # the Person relationship listing them
-    state_sql: str            # pco_state query
     fields: tuple[str, ...]   # PCO-owned columns
     adopt_key: str            # staged column a local contact without pco_id is adopted on
     local_key: str            # the same value on the local row
-    what: str
+
+
+def _contact_staging(entity: str, landing: str, state_sql: str, what: str) -> Staging:
+    return Staging(
+        entity=entity, state_sql=state_sql, landing=landing, columns="p.id AS person_id",
+        joins="LEFT JOIN people p ON p.pco_id = s.person_pco_id", scope_column="person_pco_id",
+        rejections=(invalid_data(what), missing_parent(
+            "s.person_id IS NULL", f"'PCO {what} ' || s.pco_id || ' belongs to PCO person ' || s.person_pco_id"
+            " || ', who is not in the church database (see that person''s quarantine entry)'")))
 
 
 EMAILS = _ContactKind(
-    entity="person_emails", landing="people/emails", relationship="emails", state_sql=pco_state.PERSON_EMAILS,
-    fields=("address", "address_normalized", "location", "is_primary"),
-    adopt_key="address_normalized", local_key="COALESCE(c.address_normalized, lower(btrim(c.address)))",
-    what="email")
+    staging=_contact_staging("person_emails", "people/emails", pco_state.PERSON_EMAILS, "email"),
+    relationship="emails", fields=("address", "address_normalized", "location", "is_primary"),
+    adopt_key="address_normalized", local_key="COALESCE(c.address_normalized, lower(btrim(c.address)))")
 PHONES = _ContactKind(
-    entity="person_phones", landing="people/phone_numbers", relationship="phone_numbers",
-    state_sql=pco_state.PERSON_PHONES, fields=("number", "e164", "location", "is_primary"),
-    adopt_key="e164", local_key="c.e164", what="phone number")
+    staging=_contact_staging("person_phones", "people/phone_numbers", pco_state.PERSON_PHONES, "phone number"),
+    relationship="phone_numbers", fields=("number", "e164", "location", "is_primary"),
+    adopt_key="e164", local_key="c.e164")
 
 
 def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str] | None) -> LoadCounts:
-    counts = LoadCounts()
-    stage_name = f"stage_{kind.entity}"
-    staged = stage(conn, stage_name, kind.state_sql, columns="p.id AS person_id",
-                   joins="LEFT JOIN people p ON p.pco_id = s.person_pco_id",
-                   scope=people_scope, scope_column="person_pco_id")
-    record = landed_record(kind.landing)
-    counts.quarantined += reject_invalid(conn, kind.entity, stage_name, kind.what, record_sql=record)
-    counts.quarantined += reject(
-        conn, kind.entity, stage_name, "s.person_id IS NULL", quarantine.MISSING_PARENT,
-        f"'PCO {kind.what} ' || s.pco_id || ' belongs to PCO person ' || s.person_pco_id"
-        " || ', who is not in the church database (see that person''s quarantine entry)'", record_sql=record)
+    """One shape for both contact kinds: the statements are composed from the kind's identifiers
+    (its table, stage, columns and keys; a fixed set of two), values are bound."""
+    entity, stage_name, landing = kind.staging.entity, kind.staging.table, kind.staging.landing
+    counts, staged = stage_checked(conn, kind.staging, scope=people_scope)
 
     fields = ", ".join(kind.fields)
     set_fields = ", ".join(f"{f} = s.{f}" for f in kind.fields)
@@ -219,45 +218,46 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
                                            ORDER BY length(s.pco_id), s.pco_id) AS n
             FROM {stage_name} s
             WHERE s.{kind.adopt_key} IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM {kind.entity} c WHERE c.pco_id = s.pco_id)
+              AND NOT EXISTS (SELECT 1 FROM {entity} c WHERE c.pco_id = s.pco_id)
         ), local_free AS (
             SELECT c.id, c.person_id, {kind.local_key} AS key,
                    row_number() OVER (PARTITION BY c.person_id, {kind.local_key} ORDER BY c.id) AS n
-            FROM {kind.entity} c
+            FROM {entity} c
             WHERE c.pco_id IS NULL AND c.person_id IN (SELECT person_id FROM pco_new)
         )
-        UPDATE {kind.entity} c SET pco_id = s.pco_id, {set_fields}, updated_at = now()
+        UPDATE {entity} c SET pco_id = s.pco_id, {set_fields}, updated_at = now()
         FROM local_free f JOIN pco_new s ON s.person_id = f.person_id AND s.{kind.adopt_key} = f.key AND s.n = f.n
         WHERE c.id = f.id
         """)
     counts.updated += count(conn, f"""
-        UPDATE {kind.entity} c SET person_id = s.person_id, {set_fields}, updated_at = now()
+        UPDATE {entity} c SET person_id = s.person_id, {set_fields}, updated_at = now()
         FROM {stage_name} s
         WHERE c.pco_id = s.pco_id AND (c.person_id, {local_tuple}) IS DISTINCT FROM (s.person_id, {staged_tuple})
         """)
     counts.created += count(conn, f"""
-        INSERT INTO {kind.entity} (person_id, pco_id, {fields})
+        INSERT INTO {entity} (person_id, pco_id, {fields})
         SELECT s.person_id, s.pco_id, {staged_tuple} FROM {stage_name} s
-        WHERE NOT EXISTS (SELECT 1 FROM {kind.entity} c WHERE c.pco_id = s.pco_id)
+        WHERE NOT EXISTS (SELECT 1 FROM {entity} c WHERE c.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
-    counts.unchanged = staged - counts.quarantined - counts.created - counts.updated
+    counts.settle(staged)
     # PCO-sourced contacts of active linked people that PCO no longer lists for them. Only what
     # PCO positively says counts: the contact's landed row is removed, or the person was landed
     # with this relationship (so its complete contact list is known) and does not name it.
     counts.deactivated = count(conn, f"""
-        DELETE FROM {kind.entity} c USING people p, pco_landing pl
+        DELETE FROM {entity} c USING people p, pco_landing pl
         WHERE c.person_id = p.id AND c.pco_id IS NOT NULL AND p.is_active
           AND pl.resource = 'people/people' AND pl.pco_id = p.pco_id AND pl.removed_at IS NULL
           AND (CAST(:scope AS text[]) IS NULL OR p.pco_id = ANY(CAST(:scope AS text[])))
           AND NOT EXISTS (SELECT 1 FROM {stage_name} s WHERE s.pco_id = c.pco_id)
           AND NOT EXISTS (SELECT 1 FROM {quarantine.STAGE} q
-                          WHERE q.entity = '{kind.entity}' AND q.record_key = c.pco_id)
-          AND (pl.relationships ? '{kind.relationship}'
-               OR EXISTS (SELECT 1 FROM pco_landing x WHERE x.resource = '{kind.landing}'
+                          WHERE q.entity = :entity AND q.record_key = c.pco_id)
+          AND (pl.relationships ? :relationship
+               OR EXISTS (SELECT 1 FROM pco_landing x WHERE x.resource = :landing
                             AND x.pco_id = c.pco_id AND x.removed_at IS NOT NULL))
-        """, {"scope": list(people_scope) if people_scope is not None else None})
-    quarantine.apply_stage(conn, kind.entity, scope=None if people_scope is None else _scope_keys(conn, kind, people_scope))
+        """, {"scope": list(people_scope) if people_scope is not None else None, "entity": entity,
+              "relationship": kind.relationship, "landing": landing})
+    quarantine.apply_stage(conn, entity, scope=None if people_scope is None else _scope_keys(conn, kind, people_scope))
     return counts
 
 
@@ -265,4 +265,4 @@ def _scope_keys(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[
     """Contact ids a people-restricted run looked at (for resolving their quarantine rows)."""
     return list(conn.execute(sa.text(
         "SELECT pco_id FROM pco_landing WHERE resource = :r AND parent_pco_id = ANY(:people)"),
-        {"r": kind.landing, "people": list(people_scope)}).scalars())
+        {"r": kind.staging.landing, "people": list(people_scope)}).scalars())

@@ -26,6 +26,10 @@ class LoadCounts:
     quarantined: int = 0
     deactivated: int = 0  # made inactive, marked removed, or (links only) deleted
 
+    def settle(self, staged: int) -> None:
+        """Count as unchanged the `staged` rows not quarantined, created or updated."""
+        self.unchanged = staged - self.quarantined - self.created - self.updated
+
     @property
     def writes(self) -> int:
         return self.created + self.updated + self.deactivated
@@ -52,15 +56,16 @@ LOAD_WORK_MEM = "64MB"
 
 def begin_load(conn: sa.Connection, entity: str) -> None:
     """Start a load in this transaction: one load of `entity` at a time, memory for its statements,
-    and the quarantine stage its rejects go to."""
+    the quarantine stage its rejects go to, and the mark that its writes apply PCO's data."""
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"load:{entity}"})
     conn.execute(sa.text(f"SET LOCAL work_mem = '{LOAD_WORK_MEM}'"))
+    # A row a load deletes is PCO's deletion, not the church's: sql/0012's trigger records none.
+    conn.execute(sa.text("SET LOCAL pco_pipeline.origin = 'pco'"))
     quarantine.open_stage(conn)
 
 
 def stage(conn: sa.Connection, name: str, select_sql: str, *, columns: str = "", joins: str = "",
-          scope: Sequence[str] | None = None, scope_column: str = "pco_id",
-          params: Mapping[str, Any] | None = None) -> int:
+          scope: Sequence[str] | None = None, scope_column: str = "pco_id") -> int:
     """Materialize `select_sql` (alias `s`) as the temp table `name` (dropped at commit); returns its rows.
 
     `columns` adds computed columns and `joins` the joins they need (e.g. the local ids of the
@@ -71,7 +76,7 @@ def stage(conn: sa.Connection, name: str, select_sql: str, *, columns: str = "",
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
     conn.execute(sa.text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS"
                          f" SELECT s.*{extra} FROM ({select_sql}) s {joins}{where}"),
-                 {**(params or {}), **({"scope": list(scope)} if scope is not None else {})})
+                 {"scope": list(scope)} if scope is not None else {})
     conn.execute(sa.text(f"ANALYZE {name}"))  # temp tables have no statistics otherwise
     return conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
 
@@ -81,30 +86,84 @@ def landed_record(resource: str, id_sql: str = "s.pco_id") -> str:
     return f"(SELECT attributes FROM pco_landing WHERE resource = '{resource}' AND pco_id = {id_sql})"
 
 
-def reject(conn: sa.Connection, entity: str, stage_name: str, where_sql: str, reason_code: str,
-           reason_sql: str, *, record_sql: str, details_sql: str = "'{}'::jsonb", key_sql: str = "s.pco_id",
-           params: Mapping[str, Any] | None = None) -> int:
-    """Move staged rows matching `where_sql` (alias `s`) into the quarantine stage.
+@dataclass(frozen=True)
+class Rejection:
+    """Staged rows a load cannot apply, and what the quarantine says about them.
 
-    `reason_sql`, `record_sql` (usually `landed_record(...)`) and `details_sql` are SQL
-    expressions over `s`. Returns the number rejected.
+    `where_sql`, `reason_sql` and `details_sql` are SQL over the staged row (alias `s`).
+    """
+
+    where_sql: str
+    reason_code: str
+    reason_sql: str
+    details_sql: str = "'{}'::jsonb"
+
+
+def missing_parent(where_sql: str, reason_sql: str, details_sql: str = "'{}'::jsonb") -> Rejection:
+    """Staged rows pointing at a record the church database does not hold (yet)."""
+    return Rejection(where_sql, quarantine.MISSING_PARENT, reason_sql, details_sql)
+
+
+def invalid_data(what: str) -> Rejection:
+    """Staged rows whose normalization found problems (`s.problems`), named as PCO's `what`."""
+    return Rejection("s.problems IS NOT NULL", quarantine.INVALID_DATA,
+                     f"'PCO {what} ' || s.pco_id || ' cannot be stored: ' || "
+                     "(SELECT string_agg(p, '; ') FROM jsonb_array_elements_text(s.problems) AS p)",
+                     "jsonb_build_object('problems', s.problems)")
+
+
+@dataclass(frozen=True)
+class Staging:
+    """How a load stages one entity: PCO's state (a `pco_state` query) into a temp table, with
+    the local ids it needs, minus the rows it cannot apply (checked in order, first reason wins).
+
+    `landing` is the resource (and `landing_id_sql` the landed id, SQL over `s`) whose record a
+    rejected row keeps in the quarantine.
+    """
+
+    entity: str                  # the quarantine entity
+    state_sql: str
+    landing: str
+    rejections: tuple[Rejection, ...]
+    columns: str = ""
+    joins: str = ""
+    landing_id_sql: str = "s.pco_id"
+    scope_column: str = "pco_id"
+    table: str = ""              # the temp table; stage_<entity> when not given
+
+    def __post_init__(self) -> None:
+        if not self.table:
+            object.__setattr__(self, "table", f"stage_{self.entity}")
+
+
+def stage_checked(conn: sa.Connection, staging: Staging, *,
+                  scope: Sequence[str] | None = None) -> tuple[LoadCounts, int]:
+    """Stage `staging` (only rows whose scope column is in `scope`, when given) and move the rows
+    it rejects into the quarantine stage. Returns the entity's counts so far (the rows quarantined)
+    and the rows staged before rejecting (what `LoadCounts.settle` counts from)."""
+    staged = stage(conn, staging.table, staging.state_sql, columns=staging.columns, joins=staging.joins,
+                   scope=scope, scope_column=staging.scope_column)
+    record_sql = landed_record(staging.landing, staging.landing_id_sql)
+    counts = LoadCounts()
+    for rejection in staging.rejections:
+        counts.quarantined += reject(conn, staging.entity, staging.table, rejection, record_sql=record_sql)
+    return counts, staged
+
+
+def reject(conn: sa.Connection, entity: str, stage_name: str, rejection: Rejection, *, record_sql: str) -> int:
+    """Move staged rows matching `rejection` into the quarantine stage; returns how many.
+
+    `record_sql` (usually `landed_record(...)`) is SQL over the staged row `s`.
     """
     return conn.execute(sa.text(f"""
-        WITH rejected AS (DELETE FROM {stage_name} AS s WHERE {where_sql} RETURNING s.*)
+        WITH rejected AS (DELETE FROM {stage_name} AS s WHERE {rejection.where_sql} RETURNING s.*)
         INSERT INTO {quarantine.STAGE} (entity, record_key, pco_id, reason_code, reason, details, record)
-        SELECT :entity, {key_sql}, s.pco_id, :code, {reason_sql}, {details_sql}, {record_sql}
+        SELECT :entity, s.pco_id, s.pco_id, :code, {rejection.reason_sql}, {rejection.details_sql}, {record_sql}
         FROM rejected AS s
-        """), {"entity": entity, "code": reason_code, **(params or {})}).rowcount
+        """), {"entity": entity, "code": rejection.reason_code}).rowcount
 
 
-def reject_invalid(conn: sa.Connection, entity: str, stage_name: str, what: str, *, record_sql: str) -> int:
-    """Quarantine staged rows whose normalization found problems."""
-    return reject(conn, entity, stage_name, "s.problems IS NOT NULL", quarantine.INVALID_DATA,
-                  f"'PCO {what} ' || s.pco_id || ' cannot be stored: ' || "
-                  "(SELECT string_agg(p, '; ') FROM jsonb_array_elements_text(s.problems) AS p)",
-                  record_sql=record_sql, details_sql="jsonb_build_object('problems', s.problems)")
-
-
-def count(conn: sa.Connection, sql: str, params: Mapping[str, Any] | None = None) -> int:
-    """Run a data-changing statement and return how many rows it touched."""
-    return conn.execute(sa.text(sql), dict(params or {})).rowcount
+def count(conn: sa.Connection, sql: str | sa.TextClause, params: Mapping[str, Any] | None = None) -> int:
+    """Run a data-changing statement (SQL text, or a `statements.statement`) and return how many
+    rows it touched."""
+    return conn.execute(sa.text(sql) if isinstance(sql, str) else sql, dict(params or {})).rowcount
