@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -48,6 +49,7 @@ from pco_pipeline.webhooks.listener import (
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"htmx.min.js": "text/javascript", "htmx.LICENSE": "text/plain", "console.css": "text/css"}
 SESSION_COOKIE = "pco_console_session"
+T = TypeVar("T")
 
 # The least role that may use each route. Viewers read; admins act (launch, test, decide).
 ROUTE_ROLES: dict[str, Role] = {
@@ -83,8 +85,8 @@ class Console:
         self.check = check
         self.last_check: ConnectionCheck | None = None
 
-    def _read(self, work: Callable[[sa.Connection], object]) -> Awaitable[object]:
-        def run() -> object:
+    def _read(self, work: Callable[[sa.Connection], T]) -> Awaitable[T]:
+        def run() -> T:
             with self.engine.connect() as conn:
                 return work(conn)
         return run_in_threadpool(run)
@@ -131,7 +133,7 @@ class Console:
 
     async def _runs(self) -> tuple[list, list]:
         running = await self._read(dashboard.running)
-        return running, await run_in_threadpool(recent_runs, self.engine)  # type: ignore[return-value]
+        return running, await run_in_threadpool(recent_runs, self.engine)
 
     async def actions(self, request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
         running, recent = await self._runs()
@@ -168,8 +170,8 @@ class Console:
                 f"SELECT h.person_id, h.pco_person, h.linked_to, p.first_name, p.last_name"
                 f" FROM ({HELD_CANDIDATES}) h JOIN people p ON p.id = h.person_id"
                 f" WHERE p.pco_id IS NULL AND h.linked_to IS NOT NULL ORDER BY h.person_id")).all()
-            return open_quarantine(conn), held
-        rows, held = await self._read(read)  # type: ignore[misc]
+            return open_quarantine(conn), list(held)
+        rows, held = await self._read(read)
         return self.pages.render(request, "quarantine.html", {"rows": rows, "held": held})
 
     async def review(self, request: Request, *, error: str | None = None, status_code: int = 200) -> Response:

@@ -127,8 +127,8 @@ def load_review(conn: sa.Connection, quarantine_id: int) -> Review | None:
     review = Review(QuarantineRow(*row[:10]), row.version, dict(row.details or {}), row.record)
     if review.row.is_ambiguous_person:
         review.pco = pco_person(conn, review.row.record_key)
-        review.candidates = [local_person(conn, person_id) for person_id in candidate_ids(review.details)]
-        review.candidates = [c for c in review.candidates if c is not None]
+        found = (local_person(conn, person_id) for person_id in candidate_ids(review.details))
+        review.candidates = [candidate for candidate in found if candidate is not None]
         review.decisions = decisions_for(conn, review.row.record_key)
         review.distinct = set(conn.execute(sa.text(
             "SELECT person_id FROM distinct_people WHERE pco_person_id = :pco"),

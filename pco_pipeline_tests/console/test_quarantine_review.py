@@ -44,8 +44,9 @@ def _quarantine_id(engine: sa.Engine) -> int:
 def _decide(http, quarantine_id: int, decision: str, person_id: int | None = None, *, page: str | None = None):
     """Submit a decision form of the review page as a browser does (its CSRF token and version)."""
     html = page if page is not None else http.get(f"/quarantine/{quarantine_id}").text
-    version = re.search(r'name="version" value="([0-9a-f]+)"', html).group(1)
-    data = {"csrf_token": form_token(html), "decision": decision, "version": version}
+    version = re.search(r'name="version" value="([0-9a-f]+)"', html)
+    assert version, "the review page has no decision form"
+    data = {"csrf_token": form_token(html), "decision": decision, "version": version.group(1)}
     if person_id is not None:
         data["person_id"] = str(person_id)
     return http.post(f"/quarantine/{quarantine_id}/decision", data=data)
