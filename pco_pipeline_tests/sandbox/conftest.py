@@ -6,9 +6,12 @@ answers that". The clock is frozen at NOW unless a test advances it.
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from pco_sandbox.core import Sandbox, SandboxConfig
@@ -168,3 +171,38 @@ def sandbox():
 def client(sandbox):
     with sandbox.client() as client:
         yield client
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+RECEIVER = "http://receiver.test/pco"
+
+
+class Receiver:
+    """An in-process webhook endpoint answering from a script of statuses (then 200)."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.statuses = list(statuses or [])
+        self.requests: list[httpx.Request] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.requests.append(request)
+            status = self.statuses.pop(0) if self.statuses else 200
+        return httpx.Response(status, text="ok")
+
+    def deliveries(self) -> list[dict]:
+        return [json.loads(r.content)["data"][0] for r in self.requests]
+
+
+@pytest.fixture
+def receiver():
+    return Receiver()
+
+
+@pytest.fixture
+def hooked(receiver):
+    """A sandbox delivering its webhooks to `receiver` at once."""
+    with make_sandbox(webhook_transport=httpx.MockTransport(receiver), webhook_time_scale=0.0001) as sandbox:
+        yield sandbox

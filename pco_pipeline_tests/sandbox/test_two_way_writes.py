@@ -14,11 +14,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 
-from pco_pipeline_tests.sandbox.conftest import make_sandbox
-from pco_pipeline_tests.sandbox.test_webhooks import RECEIVER, Receiver
+from pco_pipeline_tests.sandbox.conftest import RECEIVER
 
 STAMP = "2026-03-10T18:00:00Z"
 
@@ -139,20 +137,9 @@ WRITES = [
 ]
 
 
-@pytest.fixture
-def receiver():
-    return Receiver()
-
-
-@pytest.fixture
-def hooked(receiver):
-    with make_sandbox(webhook_transport=httpx.MockTransport(receiver), webhook_time_scale=0.0001) as sandbox:
-        sandbox.webhooks.subscribe_all(RECEIVER, prefix="")
-        yield sandbox
-
-
 @pytest.mark.parametrize("write", WRITES, ids=[w.name for w in WRITES])
 def test_write_is_answered_as_pco_answers_it(hooked, receiver, write: Write):
+    hooked.webhooks.subscribe_all(RECEIVER, prefix="")
     with hooked.client() as client:
         response = client.request(write.method, write.path, json=write.body)
         assert response.status_code == write.status, response.text
@@ -180,6 +167,7 @@ def test_write_is_answered_as_pco_answers_it(hooked, receiver, write: Write):
 
 def test_a_patch_echo_carries_what_was_written(hooked, receiver):
     """The person.updated a PATCH fires carries the new values: what the push ledger recognises as its own."""
+    hooked.webhooks.subscribe_all(RECEIVER, prefix="")
     with hooked.client() as client:
         client.patch("/people/v2/people/102", json=_body("Person", {"last_name": "Byron-King"}))
     assert hooked.webhooks.wait_idle(5)

@@ -9,41 +9,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import pytest
 
 from pco_sandbox.webhooks import RETRY_SCHEDULE_SECONDS
-from pco_pipeline_tests.sandbox.conftest import make_sandbox
-
-RECEIVER = "http://receiver.test/pco"
-
-
-class Receiver:
-    """An in-process webhook endpoint answering from a script of statuses (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.statuses = list(statuses or [])
-        self.requests: list[httpx.Request] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        with self.lock:
-            self.requests.append(request)
-            status = self.statuses.pop(0) if self.statuses else 200
-        return httpx.Response(status, text="ok")
-
-    def deliveries(self) -> list[dict]:
-        return [json.loads(r.content)["data"][0] for r in self.requests]
-
-
-@pytest.fixture
-def receiver():
-    return Receiver()
-
-
-@pytest.fixture
-def hooked(receiver):
-    with make_sandbox(webhook_transport=httpx.MockTransport(receiver), webhook_time_scale=0.0001) as sandbox:
-        yield sandbox
+from pco_pipeline_tests.sandbox.conftest import RECEIVER, make_sandbox
 
 
 def subscribe(client, name, url=RECEIVER, version=None):
