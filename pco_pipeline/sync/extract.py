@@ -188,11 +188,11 @@ def _land(engine: sa.Engine, spec: ResourceSpec, report: ExtractReport, records:
     report.records += len(records)
 
 
-def _cursor_stamps(spec: ResourceSpec, records: list[Resource]) -> list[tuple[str, datetime]]:
+def _cursor_stamps(cursor: str, records: list[Resource]) -> list[tuple[str, datetime]]:
     stamps = []
     for record in records:
         try:
-            stamp = parse_timestamp(record.attributes.get(spec.cursor))
+            stamp = parse_timestamp(record.attributes.get(cursor))
         except InvalidValue:
             continue  # quarantined by the landing; it cannot anchor the keyset
         if stamp is not None:
@@ -211,6 +211,7 @@ def _read_keyset(client: PCOClient, engine: sa.Engine, spec: ResourceSpec, repor
     With `cursor` None (a complete read) the anchor is kept in memory from the first record on;
     the stored cursor still only moves forward, page by page.
     """
+    assert spec.cursor is not None  # plan_for keyset-reads only a resource with a cursor
     anchor = cursor or landing.Cursor(spec.name)
     params = landing.first_page_params(spec, cursor)
     while True:
@@ -219,7 +220,7 @@ def _read_keyset(client: PCOClient, engine: sa.Engine, spec: ResourceSpec, repor
         _land(engine, spec, report, parsed.records, parsed.errors, parent_pco_id=None,
               advance_cursor=True, phone_region=phone_region)
         after_page()
-        anchor = anchor.advanced_by(_cursor_stamps(spec, parsed.records))
+        anchor = anchor.advanced_by(_cursor_stamps(spec.cursor, parsed.records))
         rows = len(parsed.records) + len(parsed.errors)
         if not _has_next(document, rows) or anchor.value is None:
             return

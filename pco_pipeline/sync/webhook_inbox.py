@@ -170,10 +170,9 @@ def claim(engine: sa.Engine, ids: Sequence[int], policy: RetryPolicy = RetryPoli
 
 
 def _quarantine(conn: sa.Connection, row: InboxRow, reason: str) -> None:
-    reason = _short(reason)
     conn.execute(sa.text(
         "UPDATE webhook_inbox SET status = 'quarantined', status_reason = :reason, next_try_at = NULL,"
-        " processed_at = now() WHERE id = :id"), {"id": row.id, "reason": reason})
+        " processed_at = now() WHERE id = :id"), {"id": row.id, "reason": _short(reason)})
     quarantine.quarantine_record(
         conn, QUARANTINE_ENTITY, row.delivery_id, "webhook_failed",
         f"webhook {row.event_name} (inbox row {row.id}) could not be applied: {reason}",

@@ -107,8 +107,9 @@ def _server(app: Any, *, access_log: bool, configure_logging: bool, limits: Conn
     config = uvicorn.Config(
         app, lifespan="on", access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # uvicorn only calls `http` to make each connection's protocol, so a partial carrying the
-        # timeout serves where it expects a class.
-        http=functools.partial(ReadTimeoutProtocol, read_timeout=limits.read_timeout_seconds),
+        # timeout serves where it expects a class (and where its annotation says a class).
+        http=functools.partial(  # pyright: ignore[reportArgumentType]
+            ReadTimeoutProtocol, read_timeout=limits.read_timeout_seconds),
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_keep_alive=limits.keep_alive_seconds,  # type: ignore[arg-type]  # used as call_later's delay
         limit_concurrency=limits.max_concurrency,

@@ -16,6 +16,10 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SECRETS_ENV = "PCO_WEBHOOK_SECRETS"
 MAX_BODY_ENV = "PCO_WEBHOOK_MAX_BODY_BYTES"
@@ -94,7 +98,7 @@ def _range(env: str, low: int | float, high: int | float, unit: str) -> dict:
     return {"range": _Range(env, low, high, unit)}
 
 
-def _check_ranges(settings: object) -> None:
+def _check_ranges(settings: DataclassInstance) -> None:
     for f in fields(settings):
         if "range" in f.metadata:
             f.metadata["range"].check(f.name, getattr(settings, f.name))

@@ -67,8 +67,9 @@ class PCOResource(dg.ConfigurableResource):
     @classmethod
     def from_environment(cls) -> "PCOResource":
         """Bind a `dg.EnvVar` for every PCO variable set now (see the module docstring)."""
-        return cls(**{name: dg.EnvVar(variable) for name, variable in ENVIRONMENT.items()
-                      if os.environ.get(variable, "").strip()})
+        # ENVIRONMENT names text fields only; pyright checks the mapping against every field.
+        return cls(**{name: dg.EnvVar(variable)  # pyright: ignore[reportArgumentType]
+                      for name, variable in ENVIRONMENT.items() if os.environ.get(variable, "").strip()})
 
     def pco_config(self) -> PCOConfig:
         """The client configuration; PCOConfigError names what is missing."""
