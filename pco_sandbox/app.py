@@ -157,6 +157,7 @@ class SandboxApp:
                                           verdict.retry_after)
             if refused is not None:
                 raise refused
+            assert principal is not None  # authenticate() returned one, or raised `refused`
             if plan.terminal is not None and plan.terminal.kind == "error":
                 status = plan.terminal.status
                 raise ApiError(status, [errors.error_object(status, "Injected by the sandbox's fault injection.")])
@@ -171,7 +172,8 @@ class SandboxApp:
             response = _error_response(ApiError(500, [errors.error_object(
                 500, "The sandbox could not handle this request; its log has the details.")]))
         headers = self._headers(response, verdict, principal, request_id, started, method)
-        terminal = plan.terminal.kind if plan.terminal is not None else None
+        fault = plan.terminal
+        terminal = fault.kind if fault is not None else None
         self._log(method, path, query_string, response.status if terminal not in ("reset", "timeout") else 0,
                   rate_key, started, plan, request_id)
         if terminal == "malformed":
@@ -181,8 +183,8 @@ class SandboxApp:
             if self.over_http and abort_connection(send):
                 return
             raise httpx.RemoteProtocolError("Server disconnected without sending a response. (sandbox fault)")
-        elif terminal == "timeout":
-            await self._hang(receive, plan.terminal.seconds)
+        elif fault is not None and terminal == "timeout":
+            await self._hang(receive, fault.seconds)
             if self.over_http and abort_connection(send):
                 return
             raise httpx.ReadTimeout("The read operation timed out (sandbox fault)")

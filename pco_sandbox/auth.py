@@ -129,7 +129,7 @@ class Auth:
         if basic is not None:
             client_id, client_secret = basic
         registered = self._clients.get(client_id or "")
-        if registered is None or not hmac.compare_digest(registered[0], client_secret or ""):
+        if client_id is None or registered is None or not hmac.compare_digest(registered[0], client_secret or ""):
             raise OAuthError(401, "invalid_client", _INVALID_CLIENT)
         grant_type = form.get("grant_type")
         now = self.clock.now()

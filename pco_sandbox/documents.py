@@ -178,9 +178,12 @@ class Renderer:
         if memo is not None:
             return memo
         if rel.source == "reverse":
+            if rel.via is None:
+                raise ValueError(f"{kind.key}.{name}: a reverse relationship names the child's relationship (via)")
             children = store.children(rel.target, rel.via, record.id)
             if rel.via == "customizable":  # field data of a Person, not of the Organization
-                children = [c for c in children if c.relationships.get("customizable", ("",))[0] == kind.type]
+                children = [c for c in children
+                            if isinstance(owner := c.relationships.get("customizable"), tuple) and owner[0] == kind.type]
             memo = (target, [c.ref() for c in children], children)
             self._resolved[memo_key] = memo
             return memo

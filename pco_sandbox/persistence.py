@@ -190,6 +190,8 @@ def restored_clock(document: Mapping[str, Any], wall_now: datetime | None = None
     following one keeps its offset from the wall clock, and never runs back behind the snapshot."""
     clock = document["clock"]
     saved = _parse_moment(clock["now"])
+    if saved is None:
+        raise ValueError(f"the snapshot's clock.now {clock['now']!r} is not an ISO 8601 time")
     if clock["frozen"]:
         return saved, True
     following = (wall_now or datetime.now(UTC)) + timedelta(seconds=clock["offset_seconds"])

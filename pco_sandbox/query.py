@@ -236,7 +236,8 @@ _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
 
 
-def _attribute_predicate(name: str, type_: str, operator: str | None, value: str, ctx: Context) -> Predicate:
+def _attribute_predicate(name: str, type_: str, operator: str | None, value: str, ctx: Context) -> Predicate | None:
+    """None: PCO ignores this condition (e.g. an operator on a boolean)."""
     if type_ == DATETIME:
         return _datetime_predicate(name, operator, value, ctx)
     if type_ == DATE:

@@ -92,6 +92,10 @@ class Store:
     def kind(self, key: str) -> Kind | None:
         return self._kinds.get(key)
 
+    def require_kind(self, key: str) -> Kind:
+        """The kind of a collection the sandbox is built with (a KeyError is a bug, not bad input)."""
+        return self._kinds[key]
+
     def kinds(self) -> list[Kind]:
         return list(self._kinds.values())
 
@@ -191,14 +195,15 @@ class Store:
 
     def _derive_household_memberships(self, households: Iterable[Mapping[str, Any]]) -> None:
         memberships = self._records["people/household_memberships"]
-        covered = {m.relationships["household"][1] for m in memberships.values() if m.relationships.get("household")}
+        covered = {hid for m in memberships.values() for hid in m.rel_ids("household")}
         next_id = max((int(i) for i in memberships if i.isdigit()), default=0) + 1
         for household in households:
             household_id = str(household["id"])
             if household_id in covered:
                 continue
             people = (household.get("relationships") or {}).get("people")
-            for ref in _parse_rel(people, f"household {household_id} people") or []:
+            refs = _parse_rel(people, f"household {household_id} people")
+            for ref in refs if isinstance(refs, list) else [refs] if refs else []:
                 membership = Record("HouseholdMembership", str(next_id),
                                     {"household_role": None, "pending": False, "person_name": None},
                                     {"person": ref, "household": ("Household", household_id)})
@@ -233,6 +238,13 @@ class Store:
         with self.lock:
             return self._records.get(key, {}).get(resource_id)
 
+    def require(self, key: str, resource_id: str) -> Record:
+        """A record the caller knows exists (just written, or checked under the lock)."""
+        record = self.get(key, resource_id)
+        if record is None:
+            raise KeyError(f"{key} {resource_id} is not in the store")
+        return record
+
     def all(self, key: str) -> list[Record]:
         """Every record of a collection, ordered by numeric id (the list is shared: don't mutate)."""
         with self.lock:
@@ -256,9 +268,8 @@ class Store:
 
     def household_people(self, household_id: str) -> list[Ref]:
         """A household's members as Person refs, in membership order."""
-        return [m.relationships["person"] for m in self.children("people/household_memberships", "household",
-                                                                  household_id)
-                if isinstance(m.relationships.get("person"), tuple)]
+        return [person for m in self.children("people/household_memberships", "household", household_id)
+                if isinstance(person := m.relationships.get("person"), tuple)]
 
     def person_households(self, person_id: str) -> list[Record]:
         """Households holding a membership for the person, by household id."""
@@ -278,7 +289,7 @@ class Store:
     def _next_numeric_id(self, key: str) -> int:
         ordered = self._ordered[key]
         numeric_end = bisect.bisect_left(ordered, (1, ""), key=_sort_key)  # numeric ids sort first
-        highest = ordered[numeric_end - 1].sort_key[1] if numeric_end else 0
+        highest = int(ordered[numeric_end - 1].sort_key[1]) if numeric_end else 0
         return max(highest, self._retired_up_to.get(key, 0)) + 1
 
     def id_counters(self) -> dict[str, int]:

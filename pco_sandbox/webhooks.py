@@ -224,7 +224,7 @@ class WebhookHub:
 
     def ignore(self, event: Record) -> None:
         status = event.attributes.get("status")
-        self._set_event(event.id, f"ignored_{status}" if status in ("failed", "skipped", "duplicated") else status)
+        self._set_event(event.id, f"ignored_{status}" if status in ("failed", "skipped", "duplicated") else str(status))
         with self._cond:
             self._queue = [job for job in self._queue if job.event_id != event.id]
             heapq.heapify(self._queue)

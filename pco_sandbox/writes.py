@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -265,7 +265,8 @@ class Writer:
                          ("people/field_data", "customizable"), ("people/household_memberships", "person"),
                          ("groups/memberships", "person")):
             for child in list(self.store.children(key, via, person.id)):
-                if key == "people/field_data" and child.relationships.get("customizable", ("",))[0] != "Person":
+                owner = child.relationships.get("customizable")
+                if key == "people/field_data" and not (isinstance(owner, tuple) and owner[0] == "Person"):
                     continue
                 self.store.delete(key, child.id)
                 if key == "people/household_memberships":
@@ -283,7 +284,7 @@ class Writer:
         updated = person.copy()
         updated.attributes["updated_at"] = self.clock.timestamp()
         self.store.replace("people/people", updated)
-        return [Change(self.store.kind("people/people"), updated, "updated")]
+        return [Change(self.store.require_kind("people/people"), updated, "updated")]
 
     # --- emails, phone numbers, addresses --------------------------------------------------------------
 
@@ -305,7 +306,8 @@ class Writer:
             if number is not None:
                 values.update(derive_phone_fields(number, self.country_code))
             return values
-        assigners = {name: _string for name in ("city", "state", "zip", "location", "street_line_1", "street_line_2")}
+        assigners: dict[str, Callable[[Any], Any]] = {
+            name: _string for name in ("city", "state", "zip", "location", "street_line_1", "street_line_2")}
         assigners.update({"primary": _boolean, "country_code": _string, "street": _string})
         values = self._assign(kind, data, assigners)
         if "street" in values:  # the 2018-08-01 shape
@@ -368,7 +370,7 @@ class Writer:
             raise errors.unprocessable([_relationship_error("people", f"not found: {', '.join(missing)}")])
         if contact_id not in person_ids:
             raise errors.unprocessable([_relationship_error("primary_contact", "must be one of the household's people")])
-        contact = self.store.get("people/people", contact_id)
+        contact = self.store.require("people/people", contact_id)
         now = self.clock.timestamp()
         attributes: dict[str, Any] = {name: None for name in kind.attributes}
         attributes.update({"name": values.get("name") or f"{contact.attributes.get('last_name') or ''} Household".strip(),
@@ -379,7 +381,8 @@ class Writer:
         for person_id in person_ids:
             self._insert_membership(household.id, person_id, pending=False, role=None)
         self.recount_household(household.id)
-        return self.store.get(kind.key, household.id), [Change(kind, self.store.get(kind.key, household.id), "created")]
+        created = self.store.require(kind.key, household.id)
+        return created, [Change(kind, created, "created")]
 
     def _update_household(self, kind: Kind, record: Record, data: dict[str, Any]) -> tuple[Record, list[Change]]:
         values = self._assign(kind, data, {"name": _string, "avatar": _string, "primary_contact_id": _string})
@@ -398,7 +401,7 @@ class Writer:
         updated.relationships.update(relationships)
         updated = self._save(kind, updated, values, touch=True)
         self.recount_household(record.id)
-        updated = self.store.get(kind.key, record.id)
+        updated = self.store.require(kind.key, record.id)
         return updated, [Change(kind, updated, "updated")]
 
     def _create_household_membership(self, kind: Kind, data: dict[str, Any], household: Record
