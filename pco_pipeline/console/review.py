@@ -46,6 +46,7 @@ class QuarantineRow:
     last_seen_at: datetime
     seen_count: int
     resolved_at: datetime | None = None
+    name: str | None = None   # the person's name in the record, when it names one
 
     @property
     def plain_reason(self) -> str:
@@ -101,7 +102,9 @@ class Review:
 
 
 _COLUMNS = ("q.id, q.entity, q.direction, q.record_key, q.reason_code, q.reason, q.first_seen_at, q.last_seen_at,"
-            " q.seen_count, q.resolved_at")
+            " q.seen_count, q.resolved_at,"
+            " CASE WHEN jsonb_typeof(q.record) = 'object' THEN nullif(concat_ws(' ', q.record->>'first_name',"
+            " q.record->>'last_name'), '') END")
 
 
 def open_quarantine(conn: sa.Connection, limit: int = PAGE_SIZE) -> list[QuarantineRow]:
@@ -124,7 +127,7 @@ def load_review(conn: sa.Connection, quarantine_id: int) -> Review | None:
         {"id": quarantine_id}).first()
     if row is None:
         return None
-    review = Review(QuarantineRow(*row[:10]), row.version, dict(row.details or {}), row.record)
+    review = Review(QuarantineRow(*row[:11]), row.version, dict(row.details or {}), row.record)
     if review.row.is_ambiguous_person:
         review.pco = pco_person(conn, review.row.record_key)
         found = (local_person(conn, person_id) for person_id in candidate_ids(review.details))

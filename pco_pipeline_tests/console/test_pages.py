@@ -41,8 +41,7 @@ def test_pco_text_holding_html_is_shown_as_text_on_every_page(engine, admin):
         page = admin.get(path)
         assert page.status_code == 200, path
         assert SCRIPT not in page.text and "<img src=x" not in page.text, path
-    for path in (f"/quarantine/{quarantine_id}", f"/people/{twin}"):   # the pages that show names
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in admin.get(path).text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, path
 
 
 def test_the_dashboard_counts_the_quarantine_backlog_and_runs_and_tests_the_connection(engine, admin, checks):
