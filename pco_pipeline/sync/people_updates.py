@@ -106,13 +106,16 @@ def contact_changes(resource: str, contact: Mapping[str, Any], landed: Mapping[s
 
 # --- planning ------------------------------------------------------------------------------------------
 
-_LINKED_PEOPLE = f"""
+# A linked person with PCO's values as last known (landed, or our later write's answer).
+_PERSON_WITH_PCO = f"""
 SELECT p.id, p.pco_id, p.first_name, p.last_name, p.nickname, p.middle_name, p.gender, p.birthdate, p.child,
        p.grade, p.status, p.membership, p.is_active, p.updated_at, l.normalized AS landed,
        l.pco_updated_at AS landed_at, w.confirmed AS written, w.pco_updated_at AS written_at
 FROM people p
 JOIN pco_landing l ON l.resource = 'people/people' AND l.pco_id = p.pco_id AND l.removed_at IS NULL
 {latest_write_sql('Person', 'p.pco_id')}
+"""
+_LINKED_PEOPLE = _PERSON_WITH_PCO + """
 WHERE p.id > :after AND p.merged_into_id IS NULL
   AND ((btrim(p.first_name), btrim(p.last_name), nullif(btrim(p.nickname), ''), nullif(btrim(p.middle_name), ''),
         nullif(btrim(p.gender), ''), CAST(p.birthdate AS text), p.child, CAST(p.grade AS int),
@@ -194,6 +197,25 @@ class _Planner:
         return unit
 
     # --- people ---
+
+    def settle_agreed_fields(self) -> None:
+        """Close the quarantine rows of person fields the church has since put back to PCO's value
+        (nothing is left to send for them). A real run only: a dry run writes nothing."""
+        if self.session.dry_run:
+            return
+        with self.session.engine.begin() as conn:
+            keys = set(conn.execute(sa.text(
+                "SELECT record_key FROM sync_quarantine WHERE entity = :entity AND resolved_at IS NULL"
+                " AND record_key ~ '^[0-9]+#'"), {"entity": quarantine_entity("people")}).scalars())
+            if not keys:
+                return
+            ids = sorted({int(key.split("#", 1)[0]) for key in keys})
+            rows = conn.execute(sa.text(_PERSON_WITH_PCO + " WHERE p.id = ANY(:ids)"), {"ids": ids}).all()
+            for row in rows:
+                changed = person_changes(dict(row._mapping), pco_view(row, normalize_person))
+                for field in PERSON_UPDATE_FIELDS:
+                    if field not in changed and field_key(str(row.id), field) in keys:
+                        self.session.resolve(conn, "people", field_key(str(row.id), field))
 
     def people(self) -> Iterator[list[Unit]]:
         refused = self.refused_earlier("people")
@@ -289,6 +311,7 @@ class _Planner:
 def plan_updates(session: PushSession, *, delete_people: bool = False) -> Iterator[list[Unit]]:
     """The people push's updates and deletes, in batches (see the module docstring)."""
     planner = _Planner(session, delete_people)
+    planner.settle_agreed_fields()
     yield from planner.people()
     tail: list[Unit] = planner.deleted_people()
     for table in CONTACTS:

@@ -182,6 +182,22 @@ def test_a_422_quarantines_that_field_with_pcos_words_and_the_other_fields_still
     assert pco_attributes(sandbox, "people/people", ada)["gender"] == "Male"
 
 
+def test_a_refused_field_put_back_to_pcos_value_leaves_the_quarantine(engine, client, sandbox, church):
+    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    local = church[ada]
+    edit(engine, "UPDATE people SET gender = 'Nonbinary', updated_at = now() WHERE id = :i", i=local)
+    run_people_push(engine, client)
+    assert f"{local}#gender" in open_quarantine(engine, "push_people")
+    edit(engine, "UPDATE people SET gender = 'Female', updated_at = now() + interval '1 second' WHERE id = :i",
+         i=local)
+    sandbox.controls.reset_request_log()
+
+    run_people_push(engine, client)
+
+    assert writes(sandbox) == []                     # nothing to send: church and PCO agree
+    assert f"{local}#gender" not in open_quarantine(engine, "push_people")
+
+
 def test_a_value_pco_would_blank_is_quarantined_locally_and_the_rest_is_sent(engine, client, sandbox, church):
     ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
     local = church[ada]
