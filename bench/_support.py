@@ -42,7 +42,7 @@ def start_sandbox(python_args: Sequence[str], port: int, timeout_s: float) -> su
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited: {process.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"sandbox exited: {process.communicate()[1].decode()[-2000:]}")
         try:
             httpx.get(f"http://127.0.0.1:{port}/_sandbox", timeout=1)
             return process

@@ -122,7 +122,7 @@ def _median(runs: list[Run]) -> Run:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_client", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="bench_client", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3,000 people, 10 requests / 2 s, 50 ms latency")
     parser.add_argument("--repeat", type=int, default=None, help="runs per client (median reported)")
     parser.add_argument("--no-pypco", action="store_true", help="measure our client only")

@@ -97,7 +97,7 @@ def _one_run(args) -> tuple[list[tuple], float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--rate-limit", default="100/20s")
     parser.add_argument("--runs", type=int, default=3)

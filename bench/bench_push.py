@@ -123,7 +123,7 @@ def _duration(seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_push", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="bench_push", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--people", type=int, default=5_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)

@@ -67,6 +67,8 @@ class Change:
 
     @property
     def latency(self) -> float:
+        """Seconds from the change in PCO to the watcher seeing it (only for a change it saw)."""
+        assert self.seen_at is not None
         return self.seen_at - self.made_at
 
 
@@ -104,7 +106,9 @@ def make_changes(sandbox: Sandbox, linked: list[str], watch: Watch, seed: int = 
                 address = f"latency{index}@example.org"
                 data = {"type": "Email", "attributes": {"address": address, "location": "Work"}}
                 api.post(f"/people/v2/people/{pco_id}/emails", json={"data": data}).raise_for_status()
-                change = Change(kind, pco_id, normalize_email(address), made_at)
+                expected = normalize_email(address)
+                assert expected is not None  # a non-blank address
+                change = Change(kind, pco_id, expected, made_at)
             with watch.lock:
                 watch.changes.append(change)
 
@@ -154,8 +158,9 @@ def drive_sensor(instance: dg.DagsterInstance, resources: dict, interval: int, w
         context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                           resources={"church_db": resources["church_db"]})
         result = apply_webhooks_sensor(context)
+        assert isinstance(result, dg.SensorResult)  # what the sensor returns
         cursor = result.cursor or cursor
-        for request in result.run_requests:
+        for request in result.run_requests or ():
             started = time.monotonic()
             run = apply_webhooks.execute_in_process(run_config={**request.run_config, **quiet},
                                                     resources=resources, instance=instance, tags=request.tags)

@@ -111,8 +111,8 @@ class ExtractReport:
     """What one extract read and landed."""
 
     resource: str
+    plan: ReadPlan
     mode: str = ""                      # incremental | complete
-    plan: ReadPlan | None = None
     pages: int = 0
     records: int = 0
     unreadable: int = 0
