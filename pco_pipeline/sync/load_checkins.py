@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pco_pipeline.sync import pco_state, quarantine
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
+from pco_pipeline.sync.statements import statement
 
 
 def _upsert(conn: sa.Connection, table: str, stage_name: str, fields: tuple[str, ...],
@@ -180,11 +181,7 @@ def load_headcounts(conn: sa.Connection) -> LoadCounts:
         ORDER BY length(s.pco_id), s.pco_id
         """)
     counts.settle(staged)
-    counts.deactivated = count(conn, """
-        DELETE FROM headcounts h
-        WHERE EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'check-ins/headcounts'
-                        AND l.pco_id = h.pco_id AND l.removed_at IS NOT NULL)
-        """)
+    counts.deactivated = count(conn, statement("checkins/remove_headcounts"))
     quarantine.apply_stage(conn, "headcounts")
     return counts
 
@@ -235,12 +232,7 @@ def load_checkins(engine: sa.Engine) -> LoadReport:
             ORDER BY s.checked_in_at, length(s.pco_id), s.pco_id
             """)
         counts.settle(staged)
-        counts.deactivated = count(conn, """
-            DELETE FROM checkins c
-            WHERE c.source = 'pco'
-              AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'check-ins/check_ins'
-                            AND l.pco_id = c.pco_id AND l.removed_at IS NOT NULL)
-            """)
+        counts.deactivated = count(conn, statement("checkins/remove_checkins"))
         quarantine.apply_stage(conn, "checkins")
         report["checkins"] = counts
         return report

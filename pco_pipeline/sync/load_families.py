@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage, stage_checked)
+    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, load_staged, missing_parent, stage,
+    stage_checked)
 from pco_pipeline.sync.statements import statement
 
 FAMILY_FIELDS = ("name", "street_line_1", "street_line_2", "city", "state", "zip", "country_code")
@@ -65,12 +66,7 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
         ORDER BY length(s.pco_id), s.pco_id
         """)
     counts.settle(staged)
-    counts.deactivated = count(conn, """
-        UPDATE families f SET pco_removed_at = now(), updated_at = now()
-        WHERE f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL
-          AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'people/households'
-                        AND l.pco_id = f.pco_id AND l.removed_at IS NOT NULL)
-        """)
+    counts.deactivated = count(conn, statement("families/mark_removed"))
     return counts
 
 
@@ -96,31 +92,5 @@ FAMILY_MEMBERS = Staging(
 
 
 def _load_members(conn: sa.Connection) -> LoadCounts:
-    counts, staged = stage_checked(conn, FAMILY_MEMBERS)
-    counts.updated = count(conn, """
-        UPDATE family_members fm SET is_primary_contact = s.is_primary_contact, updated_at = now()
-        FROM stage_family_members s
-        WHERE fm.family_id = s.family_id AND fm.person_id = s.person_id
-          AND fm.is_primary_contact IS DISTINCT FROM s.is_primary_contact
-        """)
-    counts.created = count(conn, """
-        INSERT INTO family_members (family_id, person_id, role, is_primary_contact)
-        SELECT s.family_id, s.person_id,
-               CASE WHEN s.is_primary_contact THEN 'head' WHEN s.child THEN 'child' ELSE 'other' END,
-               s.is_primary_contact
-        FROM stage_family_members s
-        WHERE NOT EXISTS (SELECT 1 FROM family_members fm WHERE fm.family_id = s.family_id AND fm.person_id = s.person_id)
-        """)
-    counts.settle(staged)
-    # PCO-linked people no longer in a present PCO household leave its family.
-    counts.deactivated = count(conn, """
-        DELETE FROM family_members fm USING families f, people p
-        WHERE fm.family_id = f.id AND fm.person_id = p.id
-          AND f.pco_id IS NOT NULL AND p.pco_id IS NOT NULL
-          AND EXISTS (SELECT 1 FROM pco_landing h WHERE h.resource = 'people/households'
-                        AND h.pco_id = f.pco_id AND h.removed_at IS NULL
-                        AND h.normalized->'problems' = '[]'::jsonb)
-          AND NOT EXISTS (SELECT 1 FROM stage_family_members s
-                          WHERE s.family_id = fm.family_id AND s.person_id = fm.person_id)
-        """)
-    return counts
+    return load_staged(conn, FAMILY_MEMBERS, update="families/update_members", create="families/create_members",
+                       retire="families/remove_departed_members")

@@ -21,7 +21,9 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, Rejection, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
+    LoadCounts, LoadReport, Rejection, Staging, begin_load, count, invalid_data, load_staged, missing_parent,
+    stage_checked)
+from pco_pipeline.sync.statements import statement
 
 
 def load_groups(engine: sa.Engine) -> LoadReport:
@@ -52,29 +54,8 @@ GROUP_AREAS = Staging(
 
 
 def _load_areas(conn: sa.Connection, department_id: int) -> LoadCounts:
-    counts, staged = stage_checked(conn, GROUP_AREAS)
-    counts.updated = count(conn, """
-        UPDATE church_group g SET name = s.name, description = s.description,
-                                  is_active = true, pco_removed_at = NULL, updated_at = now()
-        FROM stage_group_areas s
-        WHERE g.pco_id = s.pco_id
-          AND (g.name, g.description, g.is_active, g.pco_removed_at IS NULL)
-              IS DISTINCT FROM (s.name, s.description, true, true)
-        """)
-    counts.created = count(conn, """
-        INSERT INTO church_group (pco_id, parent_id, level, name, description)
-        SELECT s.pco_id, :dept, 2, s.name, s.description FROM stage_group_areas s
-        WHERE NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)
-        ORDER BY s.pco_id
-        """, {"dept": department_id})
-    counts.settle(staged)
-    counts.deactivated = count(conn, f"""
-        UPDATE church_group g SET is_active = false, pco_removed_at = now(), updated_at = now()
-        WHERE g.level = 2 AND g.pco_removed_at IS NULL
-          AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'groups/group_types' AND l.removed_at IS NOT NULL
-                        AND '{pco_state.GROUP_TYPE_PREFIX}' || l.pco_id = g.pco_id)
-        """)
-    return counts
+    return load_staged(conn, GROUP_AREAS, update="church_groups/update_areas", create="church_groups/create_areas",
+                       retire="church_groups/deactivate_areas", params={"department_id": department_id})
 
 
 GROUPS = Staging(
@@ -87,30 +68,8 @@ GROUPS = Staging(
 
 
 def _load_groups(conn: sa.Connection) -> LoadCounts:
-    counts, staged = stage_checked(conn, GROUPS)
-    counts.updated = count(conn, """
-        UPDATE church_group g SET name = s.name, description = s.description,
-                                  meeting_day = COALESCE(s.meeting_day, g.meeting_day),
-                                  is_active = s.is_active, pco_removed_at = NULL, updated_at = now()
-        FROM stage_groups s
-        WHERE g.pco_id = s.pco_id
-          AND (g.name, g.description, g.meeting_day, g.is_active, g.pco_removed_at IS NULL)
-              IS DISTINCT FROM (s.name, s.description, COALESCE(s.meeting_day, g.meeting_day), s.is_active, true)
-        """)
-    counts.created = count(conn, """
-        INSERT INTO church_group (pco_id, parent_id, level, name, description, meeting_day, is_active)
-        SELECT s.pco_id, s.parent_id, 3, s.name, s.description, s.meeting_day, s.is_active FROM stage_groups s
-        WHERE NOT EXISTS (SELECT 1 FROM church_group g WHERE g.pco_id = s.pco_id)
-        ORDER BY length(s.pco_id), s.pco_id
-        """)
-    counts.settle(staged)
-    counts.deactivated = count(conn, """
-        UPDATE church_group g SET is_active = false, pco_removed_at = now(), updated_at = now()
-        WHERE g.level = 3 AND g.pco_id IS NOT NULL AND g.pco_removed_at IS NULL
-          AND EXISTS (SELECT 1 FROM pco_landing l WHERE l.resource = 'groups/groups'
-                        AND l.pco_id = g.pco_id AND l.removed_at IS NOT NULL)
-        """)
-    return counts
+    return load_staged(conn, GROUPS, update="church_groups/update_groups", create="church_groups/create_groups",
+                       retire="church_groups/deactivate_groups")
 
 
 GROUP_MEMBERSHIPS = Staging(
@@ -137,45 +96,10 @@ def load_group_memberships(engine: sa.Engine) -> LoadReport:
     with engine.begin() as conn:
         begin_load(conn, "group_memberships")
         counts, _ = stage_checked(conn, GROUP_MEMBERSHIPS)
-
-        # Gone from PCO: the sync's own rows go; the church's rows stay, no longer linked to the
-        # PCO membership that is gone (a later push may create it again: memberships are the church's).
-        gone = f"""
-            gm.pco_id IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM stage_memberships s WHERE s.pco_id = gm.pco_id)
-              AND NOT EXISTS (SELECT 1 FROM {quarantine.STAGE} q
-                              WHERE q.entity = 'group_memberships' AND q.record_key = gm.pco_id)"""
-        counts.deactivated = count(conn, f"DELETE FROM group_membership gm WHERE gm.source = 'pco' AND {gone}")
-        unlinked = count(conn, f"""
-            UPDATE group_membership gm SET pco_id = NULL, updated_at = now()
-            WHERE gm.source = 'local' AND {gone}""")
-        counts.updated = count(conn, """
-            UPDATE group_membership gm SET group_id = s.group_id, person_id = s.person_id,
-                                           leader_type = s.leader_type, joined_at = s.joined_at, updated_at = now()
-            FROM stage_memberships s
-            WHERE gm.pco_id = s.pco_id AND gm.source = 'pco'
-              AND (gm.group_id, gm.person_id, gm.leader_type, gm.joined_at)
-                  IS DISTINCT FROM (s.group_id, s.person_id, s.leader_type, s.joined_at)
-            """)
-        # The same person in the same group under another (or no) pco_id: link that row.
-        counts.updated += count(conn, """
-            UPDATE group_membership gm SET pco_id = s.pco_id,
-                   leader_type = CASE WHEN gm.source = 'pco' THEN s.leader_type ELSE gm.leader_type END,
-                   joined_at = CASE WHEN gm.source = 'pco' THEN s.joined_at ELSE gm.joined_at END,
-                   updated_at = now()
-            FROM stage_memberships s
-            WHERE gm.group_id = s.group_id AND gm.person_id = s.person_id
-              AND gm.pco_id IS DISTINCT FROM s.pco_id
-              AND NOT EXISTS (SELECT 1 FROM group_membership o WHERE o.pco_id = s.pco_id)
-            """)
-        counts.created = count(conn, """
-            INSERT INTO group_membership (group_id, person_id, pco_id, leader_type, joined_at, source)
-            SELECT s.group_id, s.person_id, s.pco_id, s.leader_type, s.joined_at, 'pco' FROM stage_memberships s
-            WHERE NOT EXISTS (SELECT 1 FROM group_membership gm WHERE gm.pco_id = s.pco_id)
-              AND NOT EXISTS (SELECT 1 FROM group_membership gm
-                              WHERE gm.group_id = s.group_id AND gm.person_id = s.person_id)
-            ORDER BY length(s.pco_id), s.pco_id
-            """)
+        counts.deactivated, unlinked = conn.execute(statement("group_memberships/remove_gone")).one()
+        counts.updated = count(conn, statement("group_memberships/update"))
+        counts.updated += count(conn, statement("group_memberships/link_same_person"))
+        counts.created = count(conn, statement("group_memberships/create"))
         remaining = conn.execute(sa.text("SELECT count(*) FROM stage_memberships")).scalar_one()
         counts.unchanged = remaining - counts.created - counts.updated
         counts.updated += unlinked  # not staged rows: counted after `unchanged`

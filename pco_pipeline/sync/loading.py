@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pco_pipeline.sync import quarantine
+from pco_pipeline.sync.statements import statement
 
 
 @dataclass
@@ -148,6 +149,19 @@ def stage_checked(conn: sa.Connection, staging: Staging, *,
     for rejection in staging.rejections:
         counts.quarantined += reject(conn, staging.entity, staging.table, rejection, record_sql=record_sql)
     return counts, staged
+
+
+def load_staged(conn: sa.Connection, staging: Staging, *, update: str, create: str, retire: str,
+                params: Mapping[str, Any] | None = None) -> LoadCounts:
+    """The common load of one entity: stage `staging`, then run the named statements (`statements`)
+    that update the church rows whose values differ, create the missing ones and retire the ones
+    PCO no longer has (each given `params`); returns what each did."""
+    counts, staged = stage_checked(conn, staging)
+    counts.updated = count(conn, statement(update), params)
+    counts.created = count(conn, statement(create), params)
+    counts.settle(staged)
+    counts.deactivated = count(conn, statement(retire), params)
+    return counts
 
 
 def reject(conn: sa.Connection, entity: str, stage_name: str, rejection: Rejection, *, record_sql: str) -> int:

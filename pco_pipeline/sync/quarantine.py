@@ -22,8 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from pco_pipeline.pco.jsonapi import RecordError
+from pco_pipeline.sync.statements import statement
 
-STAGE = "quarantine_stage"
+STAGE = "quarantine_stage"  # the temp table the statements in sync/sql/quarantine/ name
 
 INVALID_DATA = "invalid_data"
 AMBIGUOUS_MATCH = "ambiguous_match"
@@ -33,11 +34,7 @@ UNREADABLE = "unreadable"
 
 def open_stage(conn: sa.Connection) -> None:
     """Create this transaction's stage table of rejects (shared by the loads it runs, keyed by entity)."""
-    conn.execute(sa.text(
-        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
-        " entity TEXT NOT NULL, record_key TEXT NOT NULL, pco_id TEXT, local_id BIGINT,"
-        " reason_code TEXT NOT NULL, reason TEXT NOT NULL, details JSONB NOT NULL DEFAULT '{}',"
-        " record JSONB) ON COMMIT DROP"))
+    conn.execute(statement("quarantine/open_stage"))
 
 
 def apply_stage(conn: sa.Connection, entity: str, *, scope: Sequence[str] | None = None,
@@ -48,32 +45,9 @@ def apply_stage(conn: sa.Connection, entity: str, *, scope: Sequence[str] | None
     resolve rejects it did not look at); None means the run covered every record of `entity`.
     Returns how many records of `entity` are quarantined by this run.
     """
-    staged = conn.execute(sa.text(f"""
-        WITH one_per_key AS (
-            SELECT DISTINCT ON (record_key) * FROM {STAGE} WHERE entity = :entity ORDER BY record_key
-        ), refreshed AS (
-            UPDATE sync_quarantine q SET last_seen_at = now(), seen_count = q.seen_count + 1,
-                   reason_code = s.reason_code, reason = s.reason, details = s.details,
-                   record = s.record, pco_id = s.pco_id, local_id = s.local_id
-            FROM one_per_key s
-            WHERE q.entity = :entity AND q.record_key = s.record_key AND q.resolved_at IS NULL
-            RETURNING q.record_key
-        ), opened AS (
-            INSERT INTO sync_quarantine (entity, direction, record_key, pco_id, local_id, reason_code,
-                                         reason, details, record)
-            SELECT :entity, :direction, s.record_key, s.pco_id, s.local_id, s.reason_code, s.reason,
-                   s.details, s.record
-            FROM one_per_key s WHERE s.record_key NOT IN (SELECT record_key FROM refreshed)
-            RETURNING record_key
-        )
-        SELECT (SELECT count(*) FROM refreshed) + (SELECT count(*) FROM opened)
-        """), {"entity": entity, "direction": direction}).scalar_one()
-    conn.execute(sa.text(f"""
-        UPDATE sync_quarantine q SET resolved_at = now()
-        WHERE q.entity = :entity AND q.resolved_at IS NULL
-          AND (CAST(:scope AS text[]) IS NULL OR q.record_key = ANY(CAST(:scope AS text[])))
-          AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.entity = :entity AND s.record_key = q.record_key)
-        """), {"entity": entity, "scope": list(scope) if scope is not None else None})
+    staged = conn.execute(statement("quarantine/apply_stage"), {"entity": entity, "direction": direction}).scalar_one()
+    conn.execute(statement("quarantine/resolve_unstaged"),
+                 {"entity": entity, "scope": list(scope) if scope is not None else None})
     return int(staged)
 
 

@@ -1,0 +1,13 @@
+-- A new member's role is derived once (primary contact → head, a child → child, otherwise
+-- other); refining it afterwards is the church's.
+INSERT INTO family_members (family_id, person_id, role, is_primary_contact)
+SELECT
+    s.family_id,
+    s.person_id,
+    CASE WHEN s.is_primary_contact THEN 'head' WHEN s.child THEN 'child' ELSE 'other' END AS role,
+    s.is_primary_contact
+FROM stage_family_members AS s
+WHERE NOT EXISTS (
+    SELECT 1 FROM family_members AS fm
+    WHERE fm.family_id = s.family_id AND fm.person_id = s.person_id
+)
