@@ -38,6 +38,10 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 MAX_OFFSET = 10_000_000
 
+# The listings are SQLAlchemy Core queries, not `text()` statements like the rest of the project:
+# each request adds any subset of optional filters, and Core composes those WHERE clauses, the
+# count and the page from one declaration with every value bound, where text would need SQL
+# assembled from fragments.
 people = sa.table("people", sa.column("id"), sa.column("pco_id"))
 events = sa.table(
     "events", *(sa.column(name) for name in (
