@@ -16,6 +16,7 @@ import pytest
 
 from pco_pipeline.pco import (BasicCredentials, OAuthCredentials, PCOAuthError, PCOClient, PCOConfig,
                               PCOValidationError, PCOWriteOutcomeUnknown, RetryPolicy, resource_body)
+from pco_pipeline.pco.auth import OAuthSession
 from pco_sandbox.core import Sandbox, SandboxConfig
 from pco_sandbox.server import run_sandbox_server
 from pco_sandbox.transport import InProcessTransport
@@ -77,6 +78,7 @@ def connect():
             config.setdefault("retry", FAST_RETRIES)
             credentials = BasicCredentials(app_id, secret)
             if mode == "http":
+                assert base_url is not None, "an http client needs the server's base_url"
                 client = PCOClient(PCOConfig(base_url=base_url, basic=credentials, **config))
             else:
                 client = PCOClient(PCOConfig(base_url=IN_PROCESS_BASE, basic=credentials, **config),
@@ -239,6 +241,7 @@ def test_oauth_refresh_before_expiry_and_on_401_over_http(tmp_path):
                                expires_at=tokens["created_at"] + tokens["expires_in"],
                                token_file=str(tmp_path / "tokens.json"))
         client.get("/people/v2")
+        assert isinstance(client._auth, OAuthSession)
         assert client._auth.refreshes == 1  # refreshed before using a token about to expire
         assert client.oauth_scopes == ("groups", "people")
         sandbox.controls.advance_clock(7200)  # PCO now considers the new access token expired

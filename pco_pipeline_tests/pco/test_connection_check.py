@@ -35,10 +35,16 @@ def base_url(sandbox):
         yield url
 
 
-def _cli(env: dict[str, str]) -> subprocess.CompletedProcess:
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PCO_")}
-    return subprocess.run([sys.executable, "-m", "pco_pipeline.cli", "check-connection", *env.pop("_args", [])],
+    return subprocess.run([sys.executable, "-m", "pco_pipeline.cli", "check-connection", *args],
                           cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120)
+
+
+def _error_message(failure: dg.DagsterEvent) -> str:
+    error = failure.step_failure_data.error
+    assert error is not None
+    return error.message
 
 
 def _free_port() -> int:
@@ -66,7 +72,7 @@ def test_cli_reports_organization_auth_rate_limit_and_modules(sandbox, base_url)
 
 
 def test_cli_json_report(base_url):
-    result = _cli({"PCO_API_BASE": base_url, "PCO_APP_ID": APP_ID, "PCO_SECRET": SECRET, "_args": ["--json"]})
+    result = _cli({"PCO_API_BASE": base_url, "PCO_APP_ID": APP_ID, "PCO_SECRET": SECRET}, "--json")
     report = json.loads(result.stdout)
     assert report["ok"] and report["organization"] == "Sandbox Community Church"
     assert [m["module"] for m in report["modules"]] == ["People", "Groups", "Check-Ins", "Calendar", "Webhooks"]
@@ -89,7 +95,7 @@ def test_cli_says_exactly_what_is_wrong(base_url, env, says):
 def test_unreachable_api_names_the_base_setting():
     report = check_connection({"PCO_API_BASE": f"http://127.0.0.1:{_free_port()}", "PCO_APP_ID": "a",
                                "PCO_SECRET": "s"})
-    assert not report.ok and report.configured and "PCO_API_BASE" in report.problem
+    assert not report.ok and report.configured and "PCO_API_BASE" in (report.problem or "")
 
 
 def _run_job(resource: PCOResource):
@@ -106,9 +112,10 @@ def test_job_reports_into_metadata_and_never_shows_the_secret(base_url):
     output = result.output_for_node("report_pco_connection")
     assert output["organization"] == "Sandbox Community Church"
     (step_output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    metadata = step_output.event_specific_data.metadata
+    metadata = step_output.step_output_data.metadata
     assert metadata["organization"].value == "Sandbox Community Church"
-    assert "| People | yes |" in metadata["modules"].value
+    modules = metadata["modules"]
+    assert isinstance(modules, dg.MarkdownMetadataValue) and "| People | yes |" in modules.value
     assert SECRET not in "\n".join(e.to_json() if hasattr(e, "to_json") else str(e) for e in events)
 
 
@@ -116,7 +123,7 @@ def test_job_fails_with_the_setting_to_fix(base_url):
     result, events = _run_job(PCOResource(base_url=base_url, app_id=APP_ID, secret="nope-" + SECRET))
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert "check PCO_APP_ID / PCO_SECRET" in failure.event_specific_data.error.message
+    assert "check PCO_APP_ID / PCO_SECRET" in _error_message(failure)
     assert SECRET not in "\n".join(str(e) for e in events)
 
 
@@ -125,7 +132,7 @@ def test_job_without_any_credentials_says_what_to_set(monkeypatch):
         monkeypatch.delenv(variable, raising=False)
     result, _ = _run_job(PCOResource.from_environment())
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert "set PCO_APP_ID and PCO_SECRET" in failure.event_specific_data.error.message
+    assert "set PCO_APP_ID and PCO_SECRET" in _error_message(failure)
 
 
 def test_resource_binds_only_the_variables_that_are_set(monkeypatch):
@@ -145,5 +152,5 @@ def test_resource_binds_only_the_variables_that_are_set(monkeypatch):
 def test_the_pool_is_the_one_dagster_yaml_limits():
     assert PCO_API_POOL == "pco_api"
     op = defs().resolve_job_def("check_pco_connection").get_node_named("report_pco_connection").definition
-    assert op.pool == PCO_API_POOL
+    assert isinstance(op, dg.OpDefinition) and op.pool == PCO_API_POOL
     assert "default_limit: 1" in (ROOT / "dagster.yaml").read_text()

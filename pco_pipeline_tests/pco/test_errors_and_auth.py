@@ -70,7 +70,7 @@ def test_error_bodies_of_every_shape_parse():
     oauth = parse_error_body(b'{"error":"invalid_grant","error_description":"expired"}')[0]
     assert (oauth.title, oauth.detail) == ("invalid_grant", "expired")
     rate = parse_error_body(b'{"errors":[{"code":"429","detail":"Rate limit exceeded: 118 of 100 requests"}]}')[0]
-    assert rate.code == "429" and "118 of 100" in rate.detail
+    assert rate.code == "429" and "118 of 100" in (rate.detail or "")
 
 
 def test_api_version_and_user_agent_on_every_request(make_fake, make_client):
@@ -203,7 +203,7 @@ def test_secrets_never_appear_in_errors_logs_or_reprs(make_fake, credential, cap
     texts: list[str] = []
     caplog.set_level(logging.DEBUG)
 
-    def collect(exc: BaseException) -> None:
+    def collect(exc: BaseException | None) -> None:
         while exc is not None:
             texts.extend([str(exc), repr(exc)])
             exc = exc.__cause__ or exc.__context__
