@@ -1,6 +1,6 @@
 """The staff console in a real browser (Debian's Chromium driven by Playwright, as the Dagster UI test):
-an admin signs in, sees the dashboard's counts, and resolves a quarantined match, which the next
-people load applies.
+an admin signs in, sees the dashboard's counts, resolves a quarantined match, which the next
+people load applies, and watches the Actions page's progress refresh by itself.
 
 Set PCO_UPDATE_SCREENSHOT=1 to refresh docs/console-dashboard.png and docs/console-quarantine.png
 (for the README) from this run.
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from pco_pipeline.console.app import create_console_app
 from pco_pipeline.sync.load_people import load_people
@@ -70,3 +71,12 @@ def test_an_admin_signs_in_sees_the_counts_and_links_a_quarantined_person(engine
     assert load_people(engine).matches.by_staff == 1
     assert scalar(engine, "SELECT pco_id FROM people WHERE id = :i", i=first) == "501"
     assert scalar(engine, "SELECT pco_id FROM people WHERE id = :i", i=second) is None
+
+    # The Actions page refreshes its progress from pco_sync_log every 3 s (htmx), without a reload.
+    page.get_by_role("link", name="Actions").click()
+    page.wait_for_selector("text=Nothing is running.")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO pco_sync_log (sync_type, direction, created_count)"
+                             " VALUES ('families', 'inbound', 17)"))
+    page.locator("#progress td", has_text="families").first.wait_for(timeout=10_000)
+    assert page.get_by_text("Nothing is running.").count() == 0

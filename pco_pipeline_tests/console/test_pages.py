@@ -124,3 +124,21 @@ def test_settings_name_the_wrong_setting_and_keep_a_generated_secret_private(tmp
         with pytest.raises(ConsoleSettingsError, match=setting) as error:
             load_settings(environ, secret_dir=tmp_path)
         assert "short" not in str(error.value).replace(setting, "")
+
+
+def test_an_invalid_record_shows_its_reason_in_plain_words_and_the_record_but_takes_no_decision(engine, admin):
+    land(engine, "people/people", [person("1", "Ann", "Lee", birthdate="1990-02-30")])
+    load_people(engine)
+    quarantine_id = scalar(engine, "SELECT id FROM sync_quarantine WHERE entity = 'people'")
+
+    page = admin.get(f"/quarantine/{quarantine_id}").text
+
+    assert "birthdate &#39;1990-02-30&#39;" in page                       # the load's reason
+    assert "Correct it in PCO; the next sync loads the record." in page   # what to do, in plain words
+    assert '"first_name": "Ann"' in page                                  # the record as received
+    assert "Link to this person" not in page and "Keep held" not in page
+    version = scalar(engine, "SELECT md5(reason_code || reason || details::text || coalesce(record::text, ''))"
+                             " FROM sync_quarantine WHERE id = :i", i=quarantine_id)
+    refused = admin.post(f"/quarantine/{quarantine_id}/decision", data={
+        "csrf_token": form_token(page), "decision": "create", "version": version})
+    assert refused.status_code == 409 and "fixed at its source" in refused.text
