@@ -291,3 +291,17 @@ def test_own_writes_are_recognised_as_echoes_and_later_pco_edits_are_not(engine,
     with engine.connect() as conn:
         assert not push_ledger.is_own_echo(conn, "Person", ada, theirs, updated_at=theirs["updated_at"])
         assert not push_ledger.is_own_echo(conn, "Person", ada, None)   # we deleted nothing
+
+
+def test_a_422_naming_no_field_splits_the_patch_per_field_to_find_the_refused_one(engine, client, sandbox, church):
+    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    edit(engine, "UPDATE people SET last_name = 'King', gender = 'Unknown' WHERE pco_id = :p", p=ada)
+    # PCO refuses the whole record without saying which field (an error without a source pointer).
+    sandbox.faults.add("error", status=422, method="PATCH", path_prefix=f"/people/v2/people/{ada}", count=1)
+
+    run_people_push(engine, client)
+
+    assert [w["status"] for w in writes(sandbox)] == [422, 200, 422]   # whole, then one PATCH per field
+    assert pco_attributes(sandbox, "people/people", ada)["last_name"] == "King"
+    assert f"{church[ada]}#gender" in open_quarantine(engine, "push_people")
+    assert f"{church[ada]}#last_name" not in open_quarantine(engine, "push_people")
