@@ -165,10 +165,11 @@ def test_newest_gives_the_later_side_and_holds_a_tie(engine):
         # The church's edit is now, after PCO's (in March).
         local_id = linked_then_edited(conn, church={"gender": "F"}, pco={"gender": "Female"})
         assert outcomes(conn, chosen=newest)["1"]["gender"] is Outcome.CONFLICT_CHURCH_WINS
-        conn.execute(sa.text("UPDATE people SET updated_at = '2026-02-01T00:00:00Z' WHERE id = :id"),
+        # The church's edit stated as made in February (a writer giving the time of its change is believed).
+        conn.execute(sa.text("UPDATE people SET gender = 'f', updated_at = '2026-02-01T00:00:00Z' WHERE id = :id"),
                      {"id": local_id})
         assert outcomes(conn, chosen=newest)["1"]["gender"] is Outcome.CONFLICT_PCO_WINS
-        conn.execute(sa.text("UPDATE people SET updated_at = '2026-03-01T12:00:00Z' WHERE id = :id"),
+        conn.execute(sa.text("UPDATE people SET gender = 'F', updated_at = '2026-03-01T12:00:00Z' WHERE id = :id"),
                      {"id": local_id})
         assert outcomes(conn, chosen=newest)["1"]["gender"] is Outcome.CONFLICT_HELD
 
