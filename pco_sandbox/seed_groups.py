@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pco_sandbox import seed_vocab as vocab
-from pco_sandbox.seed_people import PeopleApp, Person, ascii_fold
+from pco_sandbox.seed_people import PeopleApp, Person, ascii_fold, stamped
 from pco_sandbox.seed_support import IdSequence, between, iso, iso_or_none, stream, to_one
 
 _TYPE_WEIGHTS = {"Small Groups": 40, "Classes": 12, "Serve Teams": 25, "Support & Recovery": 5,
@@ -123,8 +123,8 @@ def generate_groups(app: PeopleApp, seed: int, now: datetime) -> GroupsApp:
         size = rng.randint(low, high)
         pool = students if type_name == "Students" else adults
         last_join = (archived_at or now) - timedelta(hours=1)
-        chosen = [p for p in rng.sample(pool, min(size, len(pool))) if p.created_at < last_join]
-        leader_pool = [p for p in rng.sample(adults, min(2, len(adults))) if p.created_at < last_join] \
+        chosen = [p for p in rng.sample(pool, min(size, len(pool))) if stamped(p.created_at) < last_join]
+        leader_pool = [p for p in rng.sample(adults, min(2, len(adults))) if stamped(p.created_at) < last_join] \
             if type_name == "Students" else chosen
         leaders = leader_pool[:rng.choice((1, 1, 2))]
         seen = set()
@@ -133,7 +133,7 @@ def generate_groups(app: PeopleApp, seed: int, now: datetime) -> GroupsApp:
                 continue
             seen.add(id(person))
             role = "leader" if person in leaders else "member"
-            start = max(created_at, person.created_at)
+            start = max(created_at, stamped(person.created_at))
             joined = start if role == "leader" else between(rng, start, last_join)
             group.memberships.append(GroupMembership(id="", person=person, role=role, joined_at=joined))
         group.memberships.sort(key=lambda m: m.joined_at)

@@ -32,6 +32,13 @@ ORGANIZATION = {
 MEMBERSHIPS = ("Full Member", "Regular Attendee", "Visitor")
 
 
+def stamped(moment: datetime | None) -> datetime:
+    """A timestamp the generator has given by now (None here is a bug in the generator's order)."""
+    if moment is None:
+        raise ValueError("a person or household was used before it was given its timestamps")
+    return moment
+
+
 @dataclass(eq=False, slots=True)
 class Person:
     """One PCO person as the generator sees it (rendered later by `render_person`)."""
@@ -472,8 +479,9 @@ def generate_people(people: int, seed: int, now: datetime) -> PeopleApp:
         for member in household.members:
             if member.created_at is None:
                 b.stamp(member, household.joined_at)
-        household.created_at = min(m.created_at for m in household.members) + timedelta(seconds=rng.randint(1, 600))
-        household.created_at = min(household.created_at, now - timedelta(minutes=30))
+        first_arrival = min(stamped(m.created_at) for m in household.members)
+        household.created_at = first_arrival + timedelta(seconds=rng.randint(1, 600))
+        household.created_at = min(stamped(household.created_at), now - timedelta(minutes=30))
         household.updated_at = household.created_at if rng.random() < 0.6 else recent(
             rng, household.created_at, now - timedelta(minutes=5), mean_days=300)
     for p in unhoused:
@@ -499,7 +507,7 @@ def generate_people(people: int, seed: int, now: datetime) -> PeopleApp:
                      birthdate=original.birthdate if rng.random() < 0.6 else None, role="other",
                      sex=original.sex, age=original.age, duplicate_of=original, membership="Visitor")
         dup.child = False
-        b.stamp(dup, between(rng, original.created_at + timedelta(days=3), now - timedelta(hours=2)))
+        b.stamp(dup, between(rng, stamped(original.created_at) + timedelta(days=3), now - timedelta(hours=2)))
         duplicates.append(dup)
     b.persons.extend(duplicates)
 
@@ -508,9 +516,10 @@ def generate_people(people: int, seed: int, now: datetime) -> PeopleApp:
     for keeper in rng.sample(adults, min(max(1, people // 200), len(adults))) if people >= 20 else []:
         ghost = Person(first_name=keeper.first_name, last_name=keeper.last_name, gender=keeper.gender,
                        birthdate=None, role="other", sex=keeper.sex, age=keeper.age)
-        b.stamp(ghost, between(rng, keeper.created_at, now - timedelta(days=2)))
-        merged_at = between(rng, max(keeper.created_at, ghost.created_at) + timedelta(hours=1), now - timedelta(hours=1))
-        keeper.updated_at = max(keeper.updated_at, merged_at)
+        b.stamp(ghost, between(rng, stamped(keeper.created_at), now - timedelta(days=2)))
+        both_exist = max(stamped(keeper.created_at), stamped(ghost.created_at))
+        merged_at = between(rng, both_exist + timedelta(hours=1), now - timedelta(hours=1))
+        keeper.updated_at = max(stamped(keeper.updated_at), merged_at)
         mergers.append(Merger(keeper=keeper, removed=ghost, created_at=merged_at))
 
     _inactivate(b, rng)
@@ -537,7 +546,7 @@ def generate_people(people: int, seed: int, now: datetime) -> PeopleApp:
     _assign_contact_ids(b.persons, seed, people)
     for p in b.persons:  # contact edits bump the person's updated_at, as live
         latest = max((r["attributes"]["updated_at"] for r in p.emails + p.phones + p.addresses), default="")
-        if latest > iso(p.updated_at):
+        if latest > iso(stamped(p.updated_at)):
             p.updated_at = _parse_iso(latest)
     return PeopleApp(people=b.persons, households=b.households, mergers=mergers, campuses=campuses,
                      emails=b.emails, phones=b.phones, phone_texts=b.phone_texts, now=now)
@@ -551,19 +560,19 @@ def _inactivate(b: _Builder, rng: random.Random) -> None:
     """A few people and a few whole households (moved away) are inactive."""
     for household in b.households:
         if rng.random() < 0.02:
-            moment = between(rng, household.created_at + timedelta(days=30), b.now - timedelta(days=1))
+            moment = between(rng, stamped(household.created_at) + timedelta(days=30), b.now - timedelta(days=1))
             for member in household.members:
                 _make_inactive(member, moment)
     for p in b.persons:
         if p.active and rng.random() < 0.025:
-            _make_inactive(p, between(rng, p.created_at + timedelta(days=30), b.now - timedelta(days=1)))
+            _make_inactive(p, between(rng, stamped(p.created_at) + timedelta(days=30), b.now - timedelta(days=1)))
 
 
 def _make_inactive(person: Person, moment: datetime) -> None:
-    moment = max(moment, person.created_at)
+    moment = max(moment, stamped(person.created_at))
     person.status = "inactive"
     person.inactivated_at = moment
-    person.updated_at = max(person.updated_at, moment + timedelta(seconds=5))
+    person.updated_at = max(stamped(person.updated_at), moment + timedelta(seconds=5))
 
 
 def _staff(b: _Builder, rng: random.Random) -> None:
@@ -646,6 +655,8 @@ def _contacts(b: _Builder, duplicates: list[Person]) -> None:
                 _address(b, p, street_address(rng), "Home", primary=True)
     for dup in duplicates:
         original = dup.duplicate_of
+        if original is None:
+            continue
         if original.emails and rng.random() < 0.5:
             # the same address typed on a connection card: now two PCO people share it
             _email(b, dup, original.emails[0]["attributes"]["address"], "Home", primary=True)
@@ -686,8 +697,9 @@ def _personal_contacts(b: _Builder, p: Person, rng: random.Random, has_shared_em
 
 def _email(b: _Builder, p: Person, address: str, location: str, primary: bool) -> None:
     rng = b.crng
-    created = between(rng, p.created_at, min(b.now - timedelta(minutes=10), p.created_at + timedelta(days=2))) \
-        if rng.random() < 0.8 else between(rng, p.created_at, b.now - timedelta(minutes=10))
+    arrived = stamped(p.created_at)
+    created = between(rng, arrived, min(b.now - timedelta(minutes=10), arrived + timedelta(days=2))) \
+        if rng.random() < 0.8 else between(rng, arrived, b.now - timedelta(minutes=10))
     p.emails.append({
         "type": "Email", "id": "",
         "attributes": {
@@ -701,7 +713,8 @@ def _email(b: _Builder, p: Person, address: str, location: str, primary: bool) -
 
 def _phone(b: _Builder, p: Person, number: PhoneText, location: str, primary: bool) -> None:
     rng = b.crng
-    created = between(rng, p.created_at, min(b.now - timedelta(minutes=10), p.created_at + timedelta(days=3)))
+    arrived = stamped(p.created_at)
+    created = between(rng, arrived, min(b.now - timedelta(minutes=10), arrived + timedelta(days=3)))
     derived = number.derived
     record = {
         "type": "PhoneNumber", "id": "",
@@ -743,7 +756,8 @@ def street_address(rng: random.Random) -> dict:
 
 def _address(b: _Builder, p: Person, address: dict, location: str, primary: bool) -> None:
     rng = b.crng
-    created = between(rng, p.created_at, min(b.now - timedelta(minutes=10), p.created_at + timedelta(days=5)))
+    arrived = stamped(p.created_at)
+    created = between(rng, arrived, min(b.now - timedelta(minutes=10), arrived + timedelta(days=5)))
     attributes = dict(address)
     attributes.update({"created_at": iso(created), "location": location, "primary": primary,
                        "updated_at": iso(created if rng.random() < 0.9 else between(rng, created, b.now - timedelta(minutes=5)))})
@@ -781,7 +795,7 @@ def render_person(p: Person) -> dict:
             "can_create_forms": staff,
             "can_email_lists": staff,
             "child": p.child,
-            "created_at": iso(p.created_at),
+            "created_at": iso(stamped(p.created_at)),
             "demographic_avatar_url": None,
             "directory_status": None,
             "first_name": p.first_name,
@@ -804,7 +818,7 @@ def render_person(p: Person) -> dict:
             "school_type": None,
             "site_administrator": p.site_administrator,
             "status": p.status,
-            "updated_at": iso(p.updated_at),
+            "updated_at": iso(stamped(p.updated_at)),
         },
         "relationships": {"primary_campus": to_one("Campus", p.campus_id)},
     }
@@ -815,12 +829,12 @@ def render_household(h: Household) -> dict:
         "type": "Household", "id": h.id,
         "attributes": {
             "avatar": None,
-            "created_at": iso(h.created_at),
+            "created_at": iso(stamped(h.created_at)),
             "member_count": len(h.members),
             "name": h.name,
             "primary_contact_id": h.primary_contact.id,
             "primary_contact_name": h.primary_contact.name,
-            "updated_at": iso(h.updated_at),
+            "updated_at": iso(stamped(h.updated_at)),
         },
         "relationships": {
             "people": to_many("Person", [m.id for m in h.members]),
