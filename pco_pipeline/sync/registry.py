@@ -278,6 +278,9 @@ class Registry:
     def job_assets(self, job: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The `pco/*` and `church/*` asset names `job` runs (`full_sync`: all of them)."""
         every = job == self.full_sync.name
+        if not every and job not in {j.name for j in self.jobs}:
+            raise KeyError(f"unknown inbound job {job!r}; known: {', '.join(j.name for j in self.jobs)}, "
+                           f"{self.full_sync.name}")
         extracts = tuple(s.extract.asset for s in self.extracts if s.extract and (every or s.extract.job == job))
         loads = tuple(a.name for e in self.entities if every or e.job == job for a in e.assets)
         return extracts, loads
