@@ -8,6 +8,7 @@ and says why). Every route is a `ConsoleRoute` (a `ProtectedRoute`) or a `Public
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +30,8 @@ from pco_pipeline.accounts.identity import Role
 from pco_pipeline.accounts.login import PasswordLogin
 from pco_pipeline.api.access import PublicRoute, check_every_route_declares_access
 from pco_pipeline.console import dashboard, launch
+from pco_pipeline.console.conflicts_review import conflicts_page, person_conflicts, shown_version
+from pco_pipeline.console.conflicts_review import decide as decide_conflicts
 from pco_pipeline.console.decisions import DecisionRefused, declare_distinct, record_decision
 from pco_pipeline.console.person_history import person_history
 from pco_pipeline.console.rendering import Pages
@@ -40,6 +43,7 @@ from pco_pipeline.console.session import end_session, start_session
 from pco_pipeline.console.settings import ConsoleSettings
 from pco_pipeline.db.sync_log import recent_runs
 from pco_pipeline.pco.connection import ConnectionReport, check_connection
+from pco_pipeline.sync.conflicts import ConflictError
 from pco_pipeline.sync.people_push import HELD_CANDIDATES
 from pco_pipeline.webhooks.database import make_engine
 from pco_pipeline.webhooks.listener import (
@@ -64,6 +68,8 @@ ROUTE_ROLES: dict[str, Role] = {
     "/quarantine/{quarantine_id:int}/decision": Role.ADMIN,
     "/people/{person_id:int}": Role.VIEWER,
     "/people/{person_id:int}/distinct": Role.ADMIN,
+    "/conflicts": Role.VIEWER,
+    "/conflicts/decision": Role.ADMIN,
 }
 
 
@@ -209,14 +215,41 @@ class Console:
             return self.pages.refusal(request, 409, "Not recorded", str(exc))
         return RedirectResponse(safe_next(form.get("next")), status_code=303)
 
+    # --- conflicts review --------------------------------------------------------------------------
+
+    async def conflicts(self, request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
+        page = await self._read(conflicts_page)
+        return self.pages.render(request, "conflicts.html", {
+            "page": page, "error": error, "version_of": shown_version,
+            "decided_count": request.query_params.get("decided")}, status_code=status_code)
+
+    async def decide_conflicts(self, request: Request) -> Response:
+        form = request.state.form
+        ids_text = form.get("ids", "")
+        if not re.fullmatch(r"[0-9]+(,[0-9]+)*", ids_text):
+            return await self.conflicts(request, error=f"ids must be conflict ids separated by commas, got {ids_text!r}",
+                                        status_code=400)
+        take = form.get("take") or None
+        value = form.get("value") if form.get("decision") == "value" else None
+        if take not in (None, "church", "pco"):
+            return await self.conflicts(request, error=f"take must be church or pco, got {take!r}", status_code=400)
+        try:
+            decided = await run_in_threadpool(
+                decide_conflicts, self.engine, [int(i) for i in ids_text.split(",")], form.get("version", ""),
+                decided_by=request.state.identity.name, take=take, value=value)
+        except ConflictError as exc:
+            return await self.conflicts(request, error=str(exc), status_code=409)
+        return RedirectResponse(f"/conflicts?decided={decided}", status_code=303)
+
     # --- a person's sync page -------------------------------------------------------------------
 
     async def person(self, request: Request) -> Response:
         person_id = request.path_params["person_id"]
         history = await self._read(lambda conn: person_history(conn, person_id))
+        conflicts = await self._read(lambda conn: person_conflicts(conn, person_id))
         if history is None:
             return self.pages.refusal(request, 404, "Not found", f"there is no church person {person_id}")
-        return self.pages.render(request, "person.html", {"history": history})
+        return self.pages.render(request, "person.html", {"history": history, "conflicts": conflicts})
 
     # --- public ----------------------------------------------------------------------------------
 
@@ -266,6 +299,8 @@ def create_console_app(database_url: str, settings: ConsoleSettings, *,
         protected("/quarantine/{quarantine_id:int}/decision", console.decide, methods=("POST",)),
         protected("/people/{person_id:int}", console.person),
         protected("/people/{person_id:int}/distinct", console.distinct, methods=("POST",)),
+        protected("/conflicts", console.conflicts),
+        protected("/conflicts/decision", console.decide_conflicts, methods=("POST",)),
     ]
     check_every_route_declares_access(routes)
     middleware = [

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from pco_pipeline.console.conflicts_review import open_conflict_count
 from pco_pipeline.console.review import open_count
 from pco_pipeline.db.sync_log import RunSummary
 from pco_pipeline.sync.quarantine import open_counts
@@ -37,6 +38,7 @@ class Dashboard:
     last_runs: list[RunSummary]
     quarantine_open: int
     quarantine_by_entity: dict[str, int]
+    conflicts_open: int
     subscriptions: list[SubscriptionStatus]
     events_expected: int
     inbox: Backlog
@@ -67,5 +69,6 @@ def load_dashboard(conn: sa.Connection, database: str) -> Dashboard:
     people_to_push = conn.execute(sa.text(
         "SELECT count(*) FROM people WHERE pco_id IS NULL AND merged_into_id IS NULL")).scalar_one()
     return Dashboard(database=database, last_runs=last_runs(conn), quarantine_open=open_count(conn),
-                     quarantine_by_entity=open_counts(conn), subscriptions=subscriptions,
+                     quarantine_by_entity=open_counts(conn), conflicts_open=open_conflict_count(conn),
+                     subscriptions=subscriptions,
                      events_expected=len(SUBSCRIBED_EVENTS), inbox=backlog(conn), people_to_push=int(people_to_push))

@@ -8,6 +8,7 @@ check the role themselves).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,11 @@ def when(value: datetime | None) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def json_text(value: Any) -> str:
+    """A JSON value as staff read it (`"Smith"`, `null`, `3`), as text: autoescaping makes it safe."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def ago(value: datetime | None) -> str:
     """How long ago `value` was: '42 s', '7 min', '3 h', '2 d'; '–' when there is none."""
     if value is None:
@@ -46,7 +52,7 @@ class Pages:
     def __init__(self, *, dagster_url: str) -> None:
         self.environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
-        self.environment.filters.update(when=when, ago=ago)
+        self.environment.filters.update(when=when, ago=ago, json_text=json_text)
         self.environment.globals.update(dagster_url=dagster_url, csrf_field=CSRF_FIELD)
 
     def render(self, request: Request, template: str, context: dict[str, Any] | None = None, *,
