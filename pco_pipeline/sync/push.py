@@ -204,7 +204,7 @@ class PushCounts:
 
     def totals(self) -> dict[str, int]:
         with self._lock:
-            totals = dict.fromkeys(OUTCOMES, 0)
+            totals: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
             for (_, outcome), n in self._counts.items():
                 totals[outcome] += n
             return totals

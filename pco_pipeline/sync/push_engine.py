@@ -337,7 +337,7 @@ def update_recorded(session: PushSession, client: PCOClient, update: RecordedUpd
         try:
             result = client.patch(op.path, op.body)
         except PCOValidationError as exc:
-            named = {attribute for attribute, _ in exc.problems if attribute in op.sent}
+            named = {attribute for attribute, _ in exc.problems if attribute is not None and attribute in op.sent}
             if not named and len(fields) > 1:
                 pending = [[name] for name in fields] + pending
                 continue

@@ -45,8 +45,16 @@ def church(engine, client, sandbox):
 
 
 def pco_attributes(sandbox, key: str, pco_id: str) -> dict:
-    record = sandbox.store.get(key, pco_id)
-    return None if record is None else dict(record.attributes)
+    return dict(sandbox.store.require(key, pco_id).attributes)
+
+
+def in_pco(sandbox, key: str, pco_id: str) -> bool:
+    return sandbox.store.get(key, pco_id) is not None
+
+
+def named(sandbox, church: dict, first_name: str) -> str:
+    """The PCO id of the church's person with that first name."""
+    return next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == first_name)
 
 
 def ledger_rows(engine, action: str) -> list:
@@ -64,7 +72,7 @@ def edit(engine, sql: str, **params) -> None:
 # --- "What is wrong today" (issue 16), each now a test ------------------------------------------------
 
 def test_a_linked_persons_last_name_corrected_locally_reaches_pco(engine, client, sandbox, church):
-    ada = next(pco for pco, local in church.items() if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     edit(engine, "UPDATE people SET last_name = 'Lovelace', updated_at = now() WHERE pco_id = :p", p=ada)
 
     report = run_people_push(engine, client, run_id="push-1")
@@ -82,7 +90,7 @@ def test_a_linked_persons_last_name_corrected_locally_reaches_pco(engine, client
 
 
 def test_a_phone_added_to_a_person_who_came_from_pco_is_sent(engine, client, sandbox, church):
-    bob = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Bob")
+    bob = named(sandbox, church, "Bob")
     edit(engine, "INSERT INTO person_phones (person_id, number, location, is_primary)"
                  " VALUES (:p, '(217) 555-0199', 'Work', false)", p=church[bob])
 
@@ -95,7 +103,7 @@ def test_a_phone_added_to_a_person_who_came_from_pco_is_sent(engine, client, san
 
 
 def test_an_email_deleted_locally_is_deleted_in_pco_not_recreated(engine, client, sandbox, church):
-    bob = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Bob")
+    bob = named(sandbox, church, "Bob")
     [email] = pco_children(sandbox, "people/emails", bob)
     edit(engine, "DELETE FROM person_emails WHERE pco_id = :e", e=email.id)
 
@@ -112,7 +120,7 @@ def test_an_email_deleted_locally_is_deleted_in_pco_not_recreated(engine, client
 
 
 def test_local_deactivation_makes_the_person_inactive_in_pco(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     edit(engine, "UPDATE people SET is_active = false, updated_at = now() WHERE pco_id = :p", p=ada)
 
     run_people_push(engine, client)
@@ -122,7 +130,7 @@ def test_local_deactivation_makes_the_person_inactive_in_pco(engine, client, san
 
 
 def test_a_linked_person_deleted_locally_is_made_inactive_in_pco_and_pushes_go_on(engine, client, sandbox, church):
-    bob = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Bob")
+    bob = named(sandbox, church, "Bob")
     edit(engine, "DELETE FROM people WHERE pco_id = :p", p=bob)
 
     report = run_people_push(engine, client)   # no "PCO people were read but not loaded" abort
@@ -138,7 +146,7 @@ def test_a_linked_person_deleted_locally_is_made_inactive_in_pco_and_pushes_go_o
 
 
 def test_a_real_pco_delete_only_when_the_setting_says_so(engine, client, sandbox, church, monkeypatch):
-    bob = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Bob")
+    bob = named(sandbox, church, "Bob")
     edit(engine, "DELETE FROM people WHERE pco_id = :p", p=bob)
     monkeypatch.setenv(DELETE_PEOPLE_SETTING, "maybe")
     with pytest.raises(ValueError, match=DELETE_PEOPLE_SETTING):
@@ -148,14 +156,14 @@ def test_a_real_pco_delete_only_when_the_setting_says_so(engine, client, sandbox
 
     report = run_people_push(engine, client)
 
-    assert pco_attributes(sandbox, "people/people", bob) is None
+    assert not in_pco(sandbox, "people/people", bob)
     assert report.counts.by_resource()["Person"]["deleted"] == 1
 
 
 # --- the engine's rules ----------------------------------------------------------------------------
 
 def test_a_422_quarantines_that_field_with_pcos_words_and_the_other_fields_still_go(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     local = church[ada]
     edit(engine, "UPDATE people SET gender = 'Nonbinary', last_name = 'King', updated_at = now() WHERE id = :i",
          i=local)
@@ -183,7 +191,7 @@ def test_a_422_quarantines_that_field_with_pcos_words_and_the_other_fields_still
 
 
 def test_a_refused_field_put_back_to_pcos_value_leaves_the_quarantine(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     local = church[ada]
     edit(engine, "UPDATE people SET gender = 'Nonbinary', updated_at = now() WHERE id = :i", i=local)
     run_people_push(engine, client)
@@ -199,7 +207,7 @@ def test_a_refused_field_put_back_to_pcos_value_leaves_the_quarantine(engine, cl
 
 
 def test_a_value_pco_would_blank_is_quarantined_locally_and_the_rest_is_sent(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     local = church[ada]
     edit(engine, "UPDATE people SET birthdate = :b, membership = 'Visitor' WHERE id = :i",
          b=date(2999, 1, 1), i=local)
@@ -212,7 +220,7 @@ def test_a_value_pco_would_blank_is_quarantined_locally_and_the_rest_is_sent(eng
 
 
 def test_a_crash_between_intent_and_outcome_is_resumed_without_a_second_patch(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     edit(engine, "UPDATE people SET middle_name = 'Augusta' WHERE pco_id = :p", p=ada)
     # PCO applies the PATCH but the answer never arrives (twice: the client's one retry too).
     sandbox.faults.add("reset", method="PATCH", path_prefix="/people/v2/people/", count=2)
@@ -233,7 +241,7 @@ def test_a_crash_between_intent_and_outcome_is_resumed_without_a_second_patch(en
 
 
 def test_an_intent_whose_patch_never_arrived_is_sent_once(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     local = church[ada]
     edit(engine, "UPDATE people SET nickname = 'Addie' WHERE id = :i", i=local)
     with engine.begin() as conn:   # a run died after committing its intent, before sending
@@ -248,7 +256,7 @@ def test_an_intent_whose_patch_never_arrived_is_sent_once(engine, client, sandbo
 
 
 def test_delete_is_idempotent_a_record_already_gone_is_done(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     [phone] = pco_children(sandbox, "people/phone_numbers", ada)
     edit(engine, "DELETE FROM person_phones WHERE pco_id = :p", p=phone.id)
     client.delete(f"/people/v2/phone_numbers/{phone.id}")      # someone removed it in PCO meanwhile
@@ -264,7 +272,7 @@ def test_delete_is_idempotent_a_record_already_gone_is_done(engine, client, sand
 
 
 def test_dry_run_writes_nothing_and_shows_each_field(engine, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     edit(engine, "UPDATE people SET last_name = 'Lovelace' WHERE pco_id = :p", p=ada)
     edit(engine, "DELETE FROM person_emails WHERE person_id = :i", i=church[ada])
 
@@ -277,7 +285,7 @@ def test_dry_run_writes_nothing_and_shows_each_field(engine, sandbox, church):
 
 
 def test_own_writes_are_recognised_as_echoes_and_later_pco_edits_are_not(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     edit(engine, "UPDATE people SET last_name = 'Lovelace' WHERE pco_id = :p", p=ada)
     run_people_push(engine, client)
     ours = client.get_resource(f"/people/v2/people/{ada}").attributes   # as a webhook or a load brings it
@@ -294,7 +302,7 @@ def test_own_writes_are_recognised_as_echoes_and_later_pco_edits_are_not(engine,
 
 
 def test_a_422_naming_no_field_splits_the_patch_per_field_to_find_the_refused_one(engine, client, sandbox, church):
-    ada = next(pco for pco in church if pco_attributes(sandbox, "people/people", pco)["first_name"] == "Ada")
+    ada = named(sandbox, church, "Ada")
     edit(engine, "UPDATE people SET last_name = 'King', gender = 'Unknown' WHERE pco_id = :p", p=ada)
     # PCO refuses the whole record without saying which field (an error without a source pointer).
     sandbox.faults.add("error", status=422, method="PATCH", path_prefix=f"/people/v2/people/{ada}", count=1)

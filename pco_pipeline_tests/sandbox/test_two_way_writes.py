@@ -152,7 +152,7 @@ def test_write_is_answered_as_pco_answers_it(hooked, receiver, write: Write):
                 assert error["detail"] == write.error
                 assert error["source"]["pointer"].startswith("/data/")
         else:
-            assert response.json()["data"]["type"] == write.body["data"]["type"]
+            assert write.body is not None and response.json()["data"]["type"] == write.body["data"]["type"]
         for path, values in write.shows.items():
             shown = client.get(path)
             if write.method == "DELETE" and not values:
