@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
@@ -53,7 +54,8 @@ def test_the_pinned_dagster_is_the_one_the_fixes_were_written_for():
 def test_a_pending_claim_not_yet_due_is_waited_for():
     context = InstanceConcurrencyContext.__new__(InstanceConcurrencyContext)  # only the claim bookkeeping
     context._pending_claims = {"pco__people"}
-    context._pending_timeouts = {"pco__people": time.time() + 4.0, "claimed_long_ago": time.time() - 60}
+    context._pending_timeouts = defaultdict(float, {"pco__people": time.time() + 4.0,
+                                                    "claimed_long_ago": time.time() - 60})
     assert 3.0 < context.interval_to_next_pending_claim_check() <= 4.0
     context._pending_timeouts["pco__people"] = time.time() - 1  # due: check at once
     assert context.interval_to_next_pending_claim_check() == 0.0

@@ -42,6 +42,7 @@ def test_check_database_job_reports_row_counts(database_url, engine):
     assert result.success
     assert result.output_for_node("count_church_tables")["people"] == 2
     (materialized,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    metadata = materialized.event_specific_data.metadata
+    metadata = materialized.step_output_data.metadata
     assert metadata["total_rows"].value == 2
-    assert "| people | 2 |" in metadata["tables"].value
+    tables = metadata["tables"]
+    assert isinstance(tables, dg.MarkdownMetadataValue) and "| people | 2 |" in tables.value

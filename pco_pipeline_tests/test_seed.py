@@ -486,7 +486,7 @@ def test_scenarios_are_what_their_reasons_say(church):
         assert e["address_normalized"] == e["address"].strip().casefold()
     for m in church.expected_matches:
         row = local[m.local_person_id]
-        target = pco.get(m.pco_person_id or m.resembles or (m.candidates[0] if m.candidates else ""))
+        target = pco.get(m.pco_person_id or m.resembles or (m.candidates[0] if m.candidates else ""), {})
         if m.reason == "email_case_whitespace":
             assert any(a not in pco_emails[m.pco_person_id] and a.strip().casefold() in
                        {x.casefold() for x in pco_emails[m.pco_person_id]} for a in local_emails[row["id"]])

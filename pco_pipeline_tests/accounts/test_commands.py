@@ -121,7 +121,8 @@ def test_tokens_create_prints_the_token_once_and_list_never_shows_it(cli, engine
     token = out.strip()
     assert out == token + "\n" and TOKEN_PATTERN.fullmatch(token)  # alone on stdout: $(…) captures it
     assert "shown this once" in err and token not in err
-    assert identify_token(engine, token).name == "reports"
+    identity = identify_token(engine, token)
+    assert identity is not None and identity.name == "reports"
     with engine.connect() as conn:
         stored = " ".join(str(value) for value in conn.execute(sa.text("SELECT * FROM api_tokens")).one())
     assert token not in stored

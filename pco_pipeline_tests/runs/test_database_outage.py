@@ -78,7 +78,7 @@ def test_a_database_lost_mid_sync_is_one_line_and_the_rerun_equals_pco(tmp_path,
         assert listed.returncode == 0, listed.stderr
         assert listed.stdout.strip() == "no unfinished runs"
         [(status, error)] = log_rows(church, "people")
-        assert status == "failed" and "ended before the run did" in error
+        assert status == "failed" and error is not None and "ended before the run did" in error
 
         rerun = cli.run("sync", "people")
         assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-3000:]

@@ -55,9 +55,9 @@ def password_role(pg_server_url, database_url: str, empty_database_url: str) -> 
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
         conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{DATABASE_PASSWORD}'")
-    as_role = {"username": role, "password": DATABASE_PASSWORD}
-    yield (make_url(database_url).set(**as_role).render_as_string(hide_password=False),
-           make_url(empty_database_url).set(drivername="postgresql+psycopg2", **as_role)
+    yield (make_url(database_url).set(username=role, password=DATABASE_PASSWORD)
+           .render_as_string(hide_password=False),
+           make_url(empty_database_url).set(drivername="postgresql+psycopg2", username=role, password=DATABASE_PASSWORD)
            .render_as_string(hide_password=False))
     for url in (database_url, empty_database_url):  # what the role created goes with its database
         owner = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)

@@ -28,7 +28,7 @@ def test_runs_lists_a_live_push_and_cancel_stops_it(cli, held_push, engine, dags
     assert dagster_tables.runs()[held_push.run_id] == ("push_people", "CANCELED")
     assert held_push.run_id not in dagster_tables.slot_holders()
     [(status, error)] = log_rows(engine, "push_people")
-    assert status == "failed" and error.startswith("canceled by ") and "pco-pipeline runs cancel" in error
+    assert status == "failed" and error is not None and error.startswith("canceled by ") and "pco-pipeline runs cancel" in error
 
     after = cli.run("runs")
     assert after.returncode == 0, after.stderr

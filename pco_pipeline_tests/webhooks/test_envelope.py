@@ -36,6 +36,7 @@ def test_destroyed_payload_has_only_type_id_and_parent():
 
 def test_naive_event_time_is_read_as_utc():
     [delivery] = parse_deliveries(encode(delivery_document(event_time="2025-06-01T10:00:00")))
+    assert delivery.event_time is not None
     assert delivery.event_time.utcoffset() == timedelta(0) and delivery.event_time.hour == 10
 
 

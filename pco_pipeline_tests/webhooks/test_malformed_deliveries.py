@@ -8,6 +8,7 @@ import asyncio
 import json
 import random
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import pytest
@@ -73,7 +74,7 @@ CASES = {
 }
 
 
-def rejections(engine: sa.Engine) -> list[sa.Row]:
+def rejections(engine: sa.Engine) -> Sequence[sa.Row]:
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT reason, raw_body, received_at FROM webhook_rejections ORDER BY id")).all()
 

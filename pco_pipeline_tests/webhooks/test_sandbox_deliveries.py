@@ -20,7 +20,7 @@ def test_sandbox_deliveries_for_every_subscription_are_stored_once(database_url,
         url = f"http://127.0.0.1:{port}/api/pco/webhook"
         subscriptions = sandbox.webhooks.subscribe_all(url)
         assert len(subscriptions) > 1
-        settings = ReceiverSettings(secrets=[s.attributes["authenticity_secret"] for s in subscriptions])
+        settings = ReceiverSettings(secrets=tuple(s.attributes["authenticity_secret"] for s in subscriptions))
         with BackgroundServer(create_app(database_url, settings), port=port), sandbox.client() as client:
             client.patch("/people/v2/people/101", json={"data": {"type": "Person", "attributes": {"nickname": "Countess"}}})
             client.post("/people/v2/people/103/emails", json={"data": {"type": "Email", "attributes": {

@@ -42,7 +42,7 @@ def test_secrets_never_appear_in_repr_or_errors():
 
 def test_a_bare_string_is_not_taken_for_a_list_of_secrets():
     with pytest.raises(WebhookSettingsError):
-        ReceiverSettings(secrets="abc")
+        ReceiverSettings(secrets="abc")  # pyright: ignore[reportArgumentType]  # the wrong type on purpose
 
 
 def test_connection_limits_have_named_defaults_and_are_read_from_the_environment():
