@@ -10,6 +10,7 @@ import warnings
 from pco_pipeline.commands import check_connection, database, demo, jobs, push, sandbox, sync, ui, webhooks
 from pco_pipeline.commands import api, conflicts, console, runs, tokens, users
 from pco_pipeline.commands.signals import sigterm_raises
+from pco_pipeline.commands.startup import SETTINGS_ERRORS, check_settings
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
 
 COMMAND_MODULES = [database, jobs, demo, ui, webhooks, api, console, users, tokens, sandbox, check_connection, sync, push,
@@ -37,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         # SIGTERM stops the command as Ctrl-C does (a run waiting for a pool, or not yet started, is
         # then left canceled, not STARTED). Commands that serve install their own handler meanwhile.
         with sigterm_raises(KeyboardInterrupt):
+            check_settings()
             return args.handler(args)
-    except (DatabaseConfigError, MigrationError) as exc:
+    except (DatabaseConfigError, MigrationError, *SETTINGS_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -204,12 +204,14 @@ class Waiting:
     oldest_detected_at: datetime | None
 
 
-def held_longer_than(conn: sa.Connection, age: timedelta) -> Waiting:
-    """The open conflicts detected more than `age` ago (what the asset check on waiting manual
-    conflicts reports)."""
+def held_longer_than(conn: sa.Connection, age: timedelta, entities: Sequence[str] | None = None) -> Waiting:
+    """The open conflicts (of `entities`, when given) detected more than `age` ago (what the asset
+    check on waiting manual conflicts reports)."""
     count, oldest = conn.execute(sa.text("""
         SELECT count(*), min(detected_at) FROM sync_conflicts
-        WHERE decided_at IS NULL AND detected_at < now() - :age"""), {"age": age}).one()
+        WHERE decided_at IS NULL AND detected_at < now() - :age
+          AND (CAST(:entities AS text[]) IS NULL OR entity = ANY(CAST(:entities AS text[])))"""),
+        {"age": age, "entities": None if entities is None else list(entities)}).one()
     return Waiting(count, oldest)
 
 

@@ -1,4 +1,5 @@
-"""The conflict policies: per entity and field, which side wins a conflict (`merge.Policy`).
+"""The conflict policies: per entity and field, which side wins a conflict (`merge.Policy`), and
+how long a conflict held for a person may wait (`max_wait`).
 
 The shipped file `pco_pipeline/sync_policies.toml` gives every synced field a policy; a church's
 own file, named by the `PCO_SYNC_POLICIES` setting, overrides the fields it names. Both are
@@ -13,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from pco_pipeline.paths import PACKAGE_DIR
@@ -20,6 +22,8 @@ from pco_pipeline.sync.merge import EntityFields, Policy
 from pco_pipeline.sync.two_way_entities import ENTITIES
 
 POLICIES_SETTING = "PCO_SYNC_POLICIES"
+MAX_WAIT_SETTING = "PCO_CONFLICT_MAX_WAIT_HOURS"
+DEFAULT_MAX_WAIT_HOURS = 72
 DEFAULT_POLICIES_FILE = PACKAGE_DIR / "sync_policies.toml"
 _POLICY_NAMES = ", ".join(policy.value for policy in Policy)
 
@@ -98,3 +102,20 @@ def _policy(label: str, entity: EntityFields, field: str, value: object) -> Poli
         return Policy(value)
     except ValueError:
         raise PolicyError(f"{where}: {value!r} is not a policy (one of {_POLICY_NAMES})") from None
+
+
+def max_wait(environ: Mapping[str, str] = os.environ) -> timedelta:
+    """How long a conflict held for a person may wait before the asset check on waiting conflicts
+    fails: `PCO_CONFLICT_MAX_WAIT_HOURS` (a positive number of hours; default 72). Raises
+    PolicyError naming the setting when it is not one."""
+    text = environ.get(MAX_WAIT_SETTING, "").strip()
+    if not text:
+        return timedelta(hours=DEFAULT_MAX_WAIT_HOURS)
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = float("nan")
+    if not 0 < hours < 24 * 365 * 100:
+        raise PolicyError(f"{MAX_WAIT_SETTING}={text!r} is not a positive number of hours "
+                          f"(unset: {DEFAULT_MAX_WAIT_HOURS})")
+    return timedelta(hours=hours)
