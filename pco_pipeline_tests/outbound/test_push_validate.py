@@ -58,7 +58,7 @@ def test_addresses():
     family = {"street_line_1": " 1 Main St ", "street_line_2": "", "city": "Springfield", "state": "IL",
               "zip": "62701", "country_code": "US"}
     attributes = address_attributes(family)
-    assert attributes == {"street_line_1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "62701",
+    assert attributes is not None and attributes == {"street_line_1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "62701",
                           "country_code": "US"}
     assert address_problems(attributes) == []
     assert address_attributes({"street_line_1": None, "city": " "}) is None

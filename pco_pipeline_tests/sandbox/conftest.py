@@ -179,17 +179,18 @@ RECEIVER = "http://receiver.test/pco"
 
 
 class Receiver:
-    """An in-process webhook endpoint answering from a script of statuses (then 200)."""
+    """An in-process webhook endpoint answering from a script of statuses, then `otherwise`."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, *, otherwise: int = 200) -> None:
         self.statuses = list(statuses or [])
+        self.otherwise = otherwise
         self.requests: list[httpx.Request] = []
         self.lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
             self.requests.append(request)
-            status = self.statuses.pop(0) if self.statuses else 200
+            status = self.statuses.pop(0) if self.statuses else self.otherwise
         return httpx.Response(status, text="ok")
 
     def deliveries(self) -> list[dict]:

@@ -40,7 +40,7 @@ def test_cli_serves_a_seeded_church_with_the_demo_credentials():
                 response = httpx.get(f"http://127.0.0.1:{port}/people/v2/people", auth=("sandbox-app-id", "sandbox-secret"))
                 break
             except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read()
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
         assert response.status_code == 200

@@ -33,6 +33,7 @@ from pco_pipeline_tests.sandbox.golden import (GOLDEN_DIR, LIVE_BASE, ORGANIZATI
                                                recorded_resources)
 
 RECORDINGS = load_recordings()
+RECORDED: dict[str, dict[str, Any]] = RECORDINGS or {}   # what the tests that run read (they skip without it)
 
 # Recording name -> why the sandbox answers it differently on purpose.
 DIVERGENCES: dict[str, str] = {
@@ -163,10 +164,10 @@ def compare_resource(live: dict[str, Any], ours: dict[str, Any], where: str) -> 
 
 def _covering_pages(name: str) -> int:
     """How many leading rows of this recording's query other recordings show (from offset 0)."""
-    request = RECORDINGS[name]["request"]
+    request = RECORDED[name]["request"]
     query = {k: v for k, v in parse_qsl(request["query"]) if k != "offset"}
     shown = 0
-    for other in sorted(RECORDINGS.values(), key=lambda r: int(dict(parse_qsl(r["request"]["query"])).get("offset", 0))):
+    for other in sorted(RECORDED.values(), key=lambda r: int(dict(parse_qsl(r["request"]["query"])).get("offset", 0))):
         params = dict(parse_qsl(other["request"]["query"]))
         if other["request"]["path"] != request["path"] or {k: v for k, v in params.items() if k != "offset"} != query:
             continue
@@ -177,7 +178,7 @@ def _covering_pages(name: str) -> int:
 
 def differences(name: str, client: httpx.Client) -> list[str]:
     """Everything about the sandbox's answer to recording `name` that differs from live."""
-    recording = RECORDINGS[name]
+    recording = RECORDED[name]
     live_status, live = recording["response"]["status"], recording["response"]["body"]
     response = replay(client, recording)
     if response.status_code != live_status:

@@ -21,22 +21,10 @@ import pytest
 from pco_sandbox.core import Sandbox, SandboxConfig
 from pco_sandbox.persistence import SnapshotError, autosave
 from pco_sandbox.webhooks import sign
-from pco_pipeline_tests.sandbox.conftest import NOW
+from pco_pipeline_tests.sandbox.conftest import NOW, Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 PEOPLE, SEED = 40, 5
-
-
-class Receiver:
-    """A webhook endpoint answering every delivery with `status`."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return httpx.Response(self.status, text="ok")
 
 
 def config(receiver: Receiver | None = None, **options) -> SandboxConfig:
@@ -82,7 +70,7 @@ def every_listing(sandbox: Sandbox) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def busy_church(tmp_path):
+def busy(tmp_path):
     """A seeded church after a day of changes: API writes, a deletion, a merge, subscriptions."""
     receiver = Receiver()
     sandbox = Sandbox.seeded(people=PEOPLE, seed=SEED, config=config(receiver))
@@ -102,10 +90,19 @@ def busy_church(tmp_path):
     sandbox.controls.delete_person(doomed["id"])
     sandbox.clock.advance(60)
     assert sandbox.webhooks.wait_idle()
-    sandbox.receiver = receiver
-    sandbox.doomed_id = doomed["id"]
-    yield sandbox
+    yield sandbox, doomed["id"]
     sandbox.close()
+
+
+@pytest.fixture
+def busy_church(busy) -> Sandbox:
+    return busy[0]
+
+
+@pytest.fixture
+def doomed_id(busy) -> str:
+    """The id of the person the busy day created last and deleted."""
+    return busy[1]
 
 
 def test_reopened_sandbox_serves_every_listing_byte_for_byte(busy_church, tmp_path):
@@ -122,11 +119,11 @@ def test_reopened_sandbox_serves_every_listing_byte_for_byte(busy_church, tmp_pa
     assert different == []
 
 
-def test_new_records_after_reopening_get_ids_never_used_before(busy_church, tmp_path):
+def test_new_records_after_reopening_get_ids_never_used_before(busy_church, doomed_id, tmp_path):
     state = tmp_path / "church.json"
     busy_church.save(state)
     highest_person = max(int(r.id) for r in busy_church.store.all("people/people"))
-    assert int(busy_church.doomed_id) > highest_person  # the deleted person had the highest id
+    assert int(doomed_id) > highest_person  # the deleted person had the highest id
     email_ids = {r.id for r in busy_church.store.all("people/emails")}
     with Sandbox.open(state, people=PEOPLE, seed=SEED, config=config()) as reopened, reopened.client() as client:
         person = client.post("/people/v2/people", json={"data": {"attributes": {
@@ -134,7 +131,7 @@ def test_new_records_after_reopening_get_ids_never_used_before(busy_church, tmp_
         email = client.post(f"/people/v2/people/{person['id']}/emails", json={"data": {"attributes": {
             "address": "new@example.org", "location": "Home"}}}).json()["data"]
         merger = reopened.controls.merge_people(person["id"], reopened.store.all("people/people")[0].id)
-    assert int(person["id"]) == int(busy_church.doomed_id) + 1
+    assert int(person["id"]) == int(doomed_id) + 1
     assert email["id"] not in email_ids and int(email["id"]) > max(int(i) for i in email_ids)
     assert int(merger.id) > max(int(r.id) for r in busy_church.store.all("people/person_mergers"))
 
@@ -158,7 +155,7 @@ def test_subscriptions_and_their_secrets_survive_and_sign_later_deliveries(busy_
 
 
 def test_a_delivery_pending_at_save_is_delivered_after_reopening(tmp_path):
-    failing = Receiver(status=503)
+    failing = Receiver(otherwise=503)
     state = tmp_path / "church.json"
     with Sandbox.seeded(people=5, seed=SEED, config=config(failing, webhook_time_scale=1.0)) as sandbox:
         sandbox.webhooks.subscribe("people.v2.events.person.created", "http://receiver.test/hooks")
@@ -281,7 +278,7 @@ def _wait_for(process: subprocess.Popen, url: str) -> None:
             httpx.get(url)
             return
         except httpx.TransportError:
-            assert process.poll() is None, process.stderr.read()
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline
             time.sleep(0.1)
 

@@ -135,7 +135,7 @@ def test_final_failure_deactivates_after_sixteen_retries(receiver):
         sandbox.controls.create_person(first_name="Never", last_name="Delivered")
         assert sandbox.webhooks.wait_idle(10)
         assert len(receiver.requests) == len(RETRY_SCHEDULE_SECONDS) + 1 == 17
-        assert sandbox.store.get("webhooks/subscriptions", subscription.id).attributes["active"] is False
+        assert sandbox.store.require("webhooks/subscriptions", subscription.id).attributes["active"] is False
         [event] = sandbox.store.all("webhooks/events")
         assert event.attributes["status"] == "failed"
 
