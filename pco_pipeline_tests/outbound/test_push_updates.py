@@ -114,6 +114,9 @@ def test_an_email_deleted_locally_is_deleted_in_pco_not_recreated(engine, client
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT pushed_as FROM church_deletions WHERE pco_id = :e"),
                             {"e": email.id}).scalar_one() == "deleted"
+        assert push_ledger.is_own_echo(conn, "Email", email.id, None)   # its email.destroyed is our echo
+        # and so is the person.updated PCO fires for it (only updated_at moved)
+        assert push_ledger.was_our_write(conn, "Person", bob, client.get_resource(f"/people/v2/people/{bob}").attributes)
     sandbox.controls.reset_request_log()
     run_people_push(engine, client)
     assert writes(sandbox) == []
