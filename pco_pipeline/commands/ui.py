@@ -31,6 +31,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pco_pipeline.commands.console import DEFAULT_PORT as CONSOLE_PORT
 from pco_pipeline.runs.launch import prepare_environment
 from pco_pipeline.paths import project_root, state_dir
 from pco_pipeline.pco.config import DEFAULT_BASE_URL as DEFAULT_PCO_BASE
@@ -38,7 +39,6 @@ from pco_sandbox.persistence import SnapshotError
 
 # The demo's pace (PCO's 100 requests / 20 s, ten times faster), so runs from the UI feel the same.
 SANDBOX_RATE_LIMIT = "100/2s"
-CONSOLE_PORT = 8789
 
 
 def register(subparsers) -> None:
