@@ -48,3 +48,25 @@ def test_a_busy_console_port_is_one_note_and_the_ui_goes_on(database_url, tmp_pa
 def test_pco_pipeline_console_is_a_command_with_host_and_port():
     args = build_parser().parse_args(["console", "--port", "9001"])
     assert (args.host, args.port) == ("127.0.0.1", 9001)
+
+
+def test_pco_pipeline_console_on_a_busy_port_says_so_in_one_line(database_url, tmp_path, monkeypatch, capsys):
+    from pco_pipeline.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("PCO_PIPELINE_HOME", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["console", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_pco_pipeline_console_names_a_wrong_setting(monkeypatch, capsys):
+    from pco_pipeline.cli import main
+
+    monkeypatch.setenv("PCO_CONSOLE_SESSION_HOURS", "forever")
+    assert main(["console"]) == 2
+    assert "PCO_CONSOLE_SESSION_HOURS" in capsys.readouterr().err
