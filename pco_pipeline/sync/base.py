@@ -24,10 +24,24 @@ def seed_base(conn: sa.Connection, entity: EntityFields) -> int:
     base of records gone from both sides. Run after a load, so the first two-way run after
     migrating does not see every field as changed on both sides. Idempotent; returns the number
     of records whose base was written or dropped. Generic over `entity`'s declaration."""
+    written = advance_agreed(conn, entity)
+    dropped = conn.execute(sa.text(f"""
+        DELETE FROM sync_base b
+        WHERE b.entity = :entity
+          AND NOT EXISTS (SELECT 1 FROM ({entity.church_relation_sql}) c WHERE c.pco_id = b.pco_id)
+          AND NOT EXISTS (SELECT 1 FROM ({entity.pco_relation_sql}) p WHERE p.pco_id = b.pco_id)
+    """), {"entity": entity.entity}).rowcount
+    return written + dropped
+
+
+def advance_agreed(conn: sa.Connection, entity: EntityFields) -> int:
+    """For every record both of `entity`'s relations hold, move the base of each field on which
+    the two agree to that value (other fields keep theirs). A load calls it after its writes with
+    relations narrowed to the records it looked at. Returns the number of records written."""
     agreed = " || ".join(
         f"CASE WHEN {sides_agree_sql(spec)} THEN jsonb_build_object('{spec.name}', to_jsonb(c.{spec.name})) "
         f"ELSE '{{}}'::jsonb END" for spec in entity.fields)
-    written = conn.execute(sa.text(f"""
+    return conn.execute(sa.text(f"""
         INSERT INTO sync_base AS sb (entity, pco_id, local_id, agreed_values)
         SELECT :entity, c.pco_id, c.local_id, a.agreed_values
         FROM ({entity.church_relation_sql}) c
@@ -40,13 +54,6 @@ def seed_base(conn: sa.Connection, entity: EntityFields) -> int:
             WHERE sb.local_id IS DISTINCT FROM EXCLUDED.local_id
                OR sb.agreed_values || EXCLUDED.agreed_values IS DISTINCT FROM sb.agreed_values
     """), {"entity": entity.entity}).rowcount
-    dropped = conn.execute(sa.text(f"""
-        DELETE FROM sync_base b
-        WHERE b.entity = :entity
-          AND NOT EXISTS (SELECT 1 FROM ({entity.church_relation_sql}) c WHERE c.pco_id = b.pco_id)
-          AND NOT EXISTS (SELECT 1 FROM ({entity.pco_relation_sql}) p WHERE p.pco_id = b.pco_id)
-    """), {"entity": entity.entity}).rowcount
-    return written + dropped
 
 
 def advance_base(conn: sa.Connection, entity: str, pco_id: str, local_id: int,

@@ -69,13 +69,23 @@ _OUTCOME_COLUMN = {Outcome.CONFLICT_CHURCH_WINS: "church_wins", Outcome.CONFLICT
                    Outcome.CONFLICT_HELD: "held"}
 
 
-def record_conflicts(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy]) -> int:
+def record_conflicts(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy], *,
+                     classified: str | None = None) -> int:
     """Classify every linked record of `entity` (one set-based statement) and record each field in
     conflict: decided at once when its policy decides (`decided_by` 'policy <name>'), else open.
     Re-recording is idempotent; an open conflict's values are refreshed (and its decision taken
     when the policy changed); open conflicts no longer in conflict are closed as moot. Returns
-    the number of conflicts inserted or refreshed."""
-    diff = three_way_sql(entity, policies, changed_only=True).text
+    the number of conflicts inserted or refreshed.
+
+    `classified` names a table a load already filled with `three_way_sql`'s rows for the records
+    it looked at (`three_way_load.classify`): the conflicts are read from it, and only those
+    records' open conflicts can be closed as moot."""
+    if classified is None:
+        diff = three_way_sql(entity, policies, changed_only=True).text
+        looked_at = "true"
+    else:
+        diff = f"SELECT * FROM {classified}"
+        looked_at = f"sc.pco_id IN (SELECT pco_id FROM {classified})"
     per_field = ", ".join(
         f"('{spec.name}', '{policies[spec.name].value}', d.{spec.name}__outcome, "
         f"to_jsonb(d.{spec.name}__base), d.{spec.name}__base_known, "
@@ -98,7 +108,7 @@ def record_conflicts(conn: sa.Connection, entity: EntityFields, policies: Mappin
             UPDATE sync_conflicts sc
             SET decided_by = '{MOOT}', decided_at = now(), resolution_side = 'value',
                 resolution_value = NULL, applied_at = now()
-            WHERE sc.entity = :entity AND sc.decided_at IS NULL
+            WHERE sc.entity = :entity AND sc.decided_at IS NULL AND {looked_at}
               AND NOT EXISTS (SELECT 1 FROM found WHERE found.pco_id = sc.pco_id AND found.field = sc.field)
         )
         INSERT INTO sync_conflicts AS sc (
@@ -221,6 +231,22 @@ def decided_to_apply(conn: sa.Connection, entity: str) -> list[Conflict]:
         SELECT {_COLUMNS} FROM sync_conflicts
         WHERE entity = :entity AND decided_at IS NOT NULL AND applied_at IS NULL ORDER BY id"""), {"entity": entity})
     return [_conflict(row) for row in rows]
+
+
+def mark_held_by_both(conn: sa.Connection, entity: EntityFields) -> int:
+    """Mark applied every decided, not yet applied conflict of `entity` whose resolution both
+    sides now hold (the church row and PCO's record as `entity`'s relations read them; a load
+    passes relations narrowed to the records it looked at). Returns how many were marked."""
+    value_of = " ".join(f"WHEN '{spec.name}' THEN COALESCE(to_jsonb({{side}}.{spec.name}), 'null'::jsonb)"
+                        for spec in entity.fields)
+    return conn.execute(sa.text(f"""
+        UPDATE sync_conflicts sc SET applied_at = now()
+        FROM ({entity.church_relation_sql}) c JOIN ({entity.pco_relation_sql}) p ON p.pco_id = c.pco_id
+        WHERE sc.entity = :entity AND sc.decided_at IS NOT NULL AND sc.applied_at IS NULL
+          AND sc.resolution_value IS NOT NULL AND c.pco_id = sc.pco_id
+          AND (CASE sc.field {value_of.format(side="c")} END) = sc.resolution_value
+          AND (CASE sc.field {value_of.format(side="p")} END) = sc.resolution_value
+    """), {"entity": entity.entity}).rowcount
 
 
 def mark_applied(conn: sa.Connection, conflict_ids: Sequence[int]) -> int:
