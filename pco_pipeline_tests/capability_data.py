@@ -107,6 +107,7 @@ def dataset(key: str, count: int, *, first_id: int = 7_000_001) -> Dataset:
                 links[name] = {"data": [_ref(target, chosen)] if rel.to_many else _ref(target, chosen)}
         elif rel.source == "reverse" and rel.target != key:
             child_kind = KINDS[rel.target]
+            assert rel.via is not None  # a reverse relationship names the child's link back
             via = child_kind.relationships.get(rel.via)
             for i in range(RELATED):  # children of the first few records
                 child_id = str(next(next_id))

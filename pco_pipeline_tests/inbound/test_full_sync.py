@@ -22,7 +22,7 @@ def quarantined_ids(conn, entity: str) -> set[str]:
 def assert_church_equals_sandbox(engine, sandbox) -> None:
     store = sandbox.store
     pco_people = {r.id: r for r in store.all("people/people")}
-    pco_emails: dict[str, set[str]] = {}
+    pco_emails: dict[str, set[str | None]] = {}
     for email in store.all("people/emails"):
         (person_id,) = email.rel_ids("person")
         pco_emails.setdefault(person_id, set()).add(normalize_email(email.attributes["address"]))

@@ -16,7 +16,7 @@ NEVER_IN_PCO = ("990000001", "990000002")
 
 
 def _one(conn: sa.Connection, sql: str) -> sa.Row:
-    return conn.execute(sa.text(sql)).first()
+    return conn.execute(sa.text(sql)).one()
 
 
 def _inactive_people(engine: sa.Engine) -> set[int]:

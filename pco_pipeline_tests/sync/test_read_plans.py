@@ -49,7 +49,7 @@ def test_keyset_only_where_pco_can_order_and_filter_by_the_cursor(name):
     spec, plan = RESOURCES[name], plan_for(RESOURCES[name])
     if name in KEYSET:
         assert (plan.method, spec.cursor) == ("keyset", KEYSET[name])
-        assert capability(name).keyset_on(spec.cursor)
+        assert capability(name).keyset_on(KEYSET[name])
     else:
         assert plan.method in ("listing", "nested listing") and plan.complete_listing
         assert spec.cursor is None and not spec.incremental

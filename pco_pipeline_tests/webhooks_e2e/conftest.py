@@ -8,7 +8,7 @@ and the receiver accepts exactly the secrets that stored.
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -20,6 +20,7 @@ from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.defs.webhooks.apply import apply_webhooks
 from pco_pipeline.defs.webhooks.sensor import apply_webhooks_sensor
+from pco_pipeline.demo_data import SyntheticChurch
 from pco_sandbox.core import Sandbox
 from pco_pipeline.sync.normalize import normalize_email
 from pco_pipeline.sync.reconcile import reconcile
@@ -43,17 +44,22 @@ SEED = 7
 # PCO retries after 30 s, 1 min, 2 min, …; scaled so a retry comes within milliseconds.
 TIME_SCALE = 0.0005
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
+def seeded() -> Iterator[tuple[Sandbox, SyntheticChurch]]:
+    """A sandbox holding PCO's side of the synthetic church, and that church."""
     box = demo_sandbox(webhook_time_scale=TIME_SCALE, webhook_timeout=5.0)
-    box.generated = seed_church(box, people=CHURCH_PEOPLE, seed=SEED)
-    yield box
+    yield box, seed_church(box, people=CHURCH_PEOPLE, seed=SEED)
     box.close()
 
 
 @pytest.fixture
-def synced(sandbox: Sandbox, pco: PCOResource, engine: sa.Engine) -> sa.Engine:
+def sandbox(seeded: tuple[Sandbox, SyntheticChurch]) -> Sandbox:
+    return seeded[0]
+
+
+@pytest.fixture
+def synced(seeded: tuple[Sandbox, SyntheticChurch], pco: PCOResource, engine: sa.Engine) -> sa.Engine:
     """The church database after an inbound sync: equal to PCO before any webhook."""
-    load_local_dataset(engine, sandbox.generated.local)
+    load_local_dataset(engine, seeded[1].local)
     sync_webhook_resources(pco.get_client(), engine)
     report = reconcile(engine)
     assert report.in_sync, report.table()
@@ -105,6 +111,7 @@ def drain(instance: dg.DagsterInstance, resources: dict, cursor: str | None = No
         context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                           resources={"church_db": resources["church_db"]})
         result = apply_webhooks_sensor(context)
+        assert isinstance(result, dg.SensorResult)
         if not result.run_requests:
             return Drained(tick, runs, keys, cursor)
         cursor = result.cursor or cursor
@@ -133,7 +140,7 @@ def differences_from_pco(engine: sa.Engine, sandbox: Sandbox) -> list[str]:
     store = sandbox.store
     problems: list[str] = []
     pco_people = {r.id: r for r in store.all("people/people")}
-    emails: dict[str, set[str]] = {}
+    emails: dict[str, set[str | None]] = {}
     for email in store.all("people/emails"):
         emails.setdefault(email.rel_ids("person")[0], set()).add(normalize_email(email.attributes["address"]))
     phones: dict[str, set[str]] = {}
@@ -231,11 +238,13 @@ def captured_while_down(sandbox: Sandbox) -> list[bytes]:
     (they are ignored in PCO's event log), so the test decides when and in what order they arrive."""
     failed = [d for d in sandbox.webhooks.deliveries() if d.status is None and d.attempt == 1]
     for delivery in failed:
-        sandbox.webhooks.ignore(sandbox.store.get("webhooks/events", delivery.event_id))
+        event = sandbox.store.get("webhooks/events", delivery.event_id)
+        assert event is not None
+        sandbox.webhooks.ignore(event)
     return [d.body for d in failed]
 
 
-def inbox_rows(engine: sa.Engine) -> list:
+def inbox_rows(engine: sa.Engine) -> Sequence[sa.Row]:
     with engine.connect() as conn:
         return conn.execute(sa.text(
             "SELECT id, event_name, resource_id, status, status_reason, tries, attempt FROM webhook_inbox ORDER BY id"

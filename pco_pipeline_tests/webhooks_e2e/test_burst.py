@@ -1,5 +1,7 @@
 """A burst of changes in PCO reaches the church database through webhooks alone."""
 
+from collections.abc import Set
+
 import sqlalchemy as sa
 
 from pco_pipeline.sync.reconcile import reconcile
@@ -14,7 +16,7 @@ def api_body(type_: str, attributes: dict, relationships: dict | None = None) ->
 
 
 def pick_people(sandbox, engine, count: int, *, with_household: bool = False, with_groups: bool = False,
-                exclude: set[str] = frozenset()) -> list[str]:
+                exclude: Set[str] = frozenset()) -> list[str]:
     """PCO people with an email who are linked in the church database, first by id."""
     store = sandbox.store
     with engine.connect() as conn:

@@ -1,5 +1,7 @@
 """apply_webhooks_sensor: bounded batches, its own cursor, a run key per batch, retries when due."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 import pytest
 import sqlalchemy as sa
@@ -22,7 +24,15 @@ def store_rows(engine, count: int) -> list[int]:
 
 def tick(database_url: str, cursor: str | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(cursor=cursor, resources={"church_db": PostgresResource(database_url=database_url)})
-    return apply_webhooks_sensor(context)
+    result = apply_webhooks_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def requests_of(result: dg.SensorResult) -> Sequence[dg.RunRequest]:
+    """The runs a tick asks for (it asks for none with a skip reason instead)."""
+    assert result.run_requests is not None, result.skip_reason
+    return result.run_requests
 
 
 def ids_of(request: dg.RunRequest) -> list[int]:
@@ -33,14 +43,15 @@ def test_sensor_hands_out_bounded_batches_and_moves_its_cursor(database_url, eng
     monkeypatch.setenv(BATCH_ENV, "3")
     ids = store_rows(engine, 5)
     first = tick(database_url)
-    (request,) = first.run_requests
+    (request,) = requests_of(first)
     assert (request.run_key, ids_of(request), first.cursor) == (f"webhooks:{ids[0]}-{ids[2]}", ids[:3], str(ids[2]))
     assert request.tags["pco/direction"] == "webhook"
     second = tick(database_url, first.cursor)
-    (request,) = second.run_requests
+    (request,) = requests_of(second)
     assert (request.run_key, ids_of(request), second.cursor) == (f"webhooks:{ids[3]}-{ids[4]}", ids[3:], str(ids[4]))
     idle = tick(database_url, second.cursor)
-    assert idle.run_requests == [] and "nothing waiting" in idle.skip_reason.skip_message
+    assert idle.run_requests == [] and idle.skip_reason is not None
+    assert "nothing waiting" in (idle.skip_reason.skip_message or "")
 
 
 def test_rows_due_again_are_handed_out_once_per_retry(database_url, engine):
@@ -50,15 +61,15 @@ def test_rows_due_again_are_handed_out_once_per_retry(database_url, engine):
         conn.execute(sa.text("UPDATE webhook_inbox SET status = CASE WHEN id = :failed THEN 'failed' ELSE 'applied' END,"
                              " tries = 1, next_try_at = CASE WHEN id = :failed THEN now() - interval '1 s' END"),
                      {"failed": ids[1]})
-    (retry,) = tick(database_url, cursor).run_requests
-    assert ids_of(retry) == [ids[1]] and retry.run_key.startswith(f"webhooks-retry:{ids[1]}-{ids[1]}:1@")
+    (retry,) = requests_of(tick(database_url, cursor))
+    assert ids_of(retry) == [ids[1]] and (retry.run_key or "").startswith(f"webhooks-retry:{ids[1]}-{ids[1]}:1@")
     again = tick(database_url, cursor)
-    assert [r.run_key for r in again.run_requests] == [retry.run_key]  # same due rows, same key: launched once
+    assert [r.run_key for r in requests_of(again)] == [retry.run_key]  # same due rows, same key: launched once
     assert again.cursor == cursor
     with engine.begin() as conn:  # its second try failed too: a new retry, a new key
         conn.execute(sa.text("UPDATE webhook_inbox SET tries = 2, next_try_at = now() - interval '0.5 s' WHERE id = :i"),
                      {"i": ids[1]})
-    (later,) = tick(database_url, cursor).run_requests
+    (later,) = requests_of(tick(database_url, cursor))
     assert later.run_key != retry.run_key and ids_of(later) == [ids[1]]
     with engine.begin() as conn:  # a claimed row (lease not over) is not handed out
         conn.execute(sa.text("UPDATE webhook_inbox SET next_try_at = now() + interval '10 min' WHERE id = :i"),
@@ -72,7 +83,7 @@ def test_rows_of_a_run_that_never_started_are_handed_out_again(database_url, eng
     assert tick(database_url, cursor).run_requests == []
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE webhook_inbox SET received_at = now() - interval '1 hour'"))
-    (retry,) = tick(database_url, cursor).run_requests
+    (retry,) = requests_of(tick(database_url, cursor))
     assert ids_of(retry) == ids
 
 
@@ -108,5 +119,6 @@ def test_the_job_takes_an_id_range_and_says_what_is_missing_from_its_config(data
 
     refused = run_job(database_url, {})
     assert not refused.success
-    failure = next(e for e in refused.all_events if e.is_step_failure).event_specific_data.error
+    failure = next(e for e in refused.all_events if e.is_step_failure).step_failure_data.error
+    assert failure is not None
     assert "name the webhook_inbox rows to apply: inbox_ids, or first_id (and last_id)" in failure.message
