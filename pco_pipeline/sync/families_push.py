@@ -128,7 +128,8 @@ UNION
 SELECT p.pco_id, l.parent_pco_id
 FROM pco_push_ledger l
 JOIN people p ON l.local_table = 'family_members' AND p.id = CAST(split_part(l.local_key, ':', 2) AS bigint)
-WHERE l.resource_type = 'HouseholdMembership' AND l.state IN ('confirmed', 'adopted') AND p.pco_id IS NOT NULL
+WHERE l.resource_type = 'HouseholdMembership' AND l.action = 'create' AND l.state IN ('confirmed', 'adopted')
+  AND p.pco_id IS NOT NULL
 """
 
 
@@ -227,7 +228,8 @@ ORDER BY f.id
 # Members taken out of linked families whom PCO's household (as landed) still lists.
 _REMOVED_MEMBERS = """
 SELECT d.local_id AS family_id, d.parent_pco_id AS household, split_part(d.pco_id, ':', 2) AS person, d.pco_id AS pair,
-       l.normalized->>'name' AS household_name
+       l.normalized->>'name' AS household_name,
+       (SELECT p.id FROM people p WHERE p.pco_id = split_part(d.pco_id, ':', 2)) AS person_id
 FROM church_deletions d
 JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = d.parent_pco_id AND l.removed_at IS NULL
 WHERE d.local_table = 'family_members' AND d.pushed_at IS NULL
@@ -252,6 +254,7 @@ class MemberRemoval:
     person: str               # PCO person id
     pair: str                 # church_deletions' key: "<household>:<person>"
     household_name: str
+    person_id: int | None     # the local person (the ledger and quarantine key is "<family>:<person>", as for adding)
 
     @property
     def label(self) -> str:
@@ -283,7 +286,8 @@ def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
                                     intent=intents.get(str(row.id))))
         plan.add(PlannedWrite("update", "Household", f"{label}, PCO {row.pco_id}", (("name", f"{theirs!r} → {name!r}"),)))
     for row in removed:
-        item = MemberRemoval(row.family_id, row.household, row.person, row.pair, row.household_name or "")
+        item = MemberRemoval(row.family_id, row.household, row.person, row.pair, row.household_name or "",
+                             row.person_id)
         units.append(item)
         plan.add(PlannedWrite("delete", "HouseholdMembership", f"family {row.family_id}: {item.label}",
                               (("person", row.person),)))
@@ -380,8 +384,8 @@ class _FamilyPusher:
             session.counts.add("HouseholdMembership", "deleted")
             return
         delete_recorded(session, self.client, RecordedDelete(
-            "HouseholdMembership", "family_members", item.pair, item.family_id, item.label, found.id,
-            f"/people/v2/households/{item.household}/household_memberships/{found.id}", store=mark))
+            "HouseholdMembership", "family_members", f"{item.family_id}:{item.person_id}", item.person_id, item.label,
+            found.id, f"/people/v2/households/{item.household}/household_memberships/{found.id}", store=mark))
 
 
 FAMILIES = PushKind("families", plan_batches, lambda session, client: _FamilyPusher(session, client).push,

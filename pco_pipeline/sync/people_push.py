@@ -147,7 +147,8 @@ def person_attributes(person: dict[str, Any]) -> dict[str, Any]:
 
 # --- planning -----------------------------------------------------------------------------------
 
-_LEDGER_PERSON = ("EXISTS (SELECT 1 FROM pco_push_ledger l WHERE l.resource_type = 'Person'"
+# A person this pipeline created in PCO (not one it only updated).
+_LEDGER_PERSON = ("EXISTS (SELECT 1 FROM pco_push_ledger l WHERE l.resource_type = 'Person' AND l.action = 'create'"
                   " AND l.local_table = 'people' AND l.local_key = CAST(p.id AS text) AND l.pco_id = p.pco_id"
                   " AND l.state IN ('confirmed', 'adopted'))")
 _ADDRESS_PUSHED = ("EXISTS (SELECT 1 FROM pco_push_ledger l WHERE l.resource_type = 'Address'"

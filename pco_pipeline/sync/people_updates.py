@@ -240,9 +240,10 @@ class _Planner:
                                              row.updated_at)
                 if not changes:
                     continue
+                # Nothing is stored on the church row: it did not change (and its updated_at, which a
+                # trigger moves on any write, is when the church last edited it).
                 update = RecordedUpdate("Person", "people", str(row.id), row.id, label, row.pco_id,
-                                        f"/people/v2/people/{row.pco_id}", changes, store=_store_person(row.id),
-                                        intent=intents.get(str(row.id)))
+                                        f"/people/v2/people/{row.pco_id}", changes, intent=intents.get(str(row.id)))
                 units.append(self.add(update, [(f, f"{landed.get(f)!r} → {v!r}") for f, v in changes.items()]))
             if units:
                 yield units
@@ -329,15 +330,6 @@ def _full_name(values: Mapping[str, Any]) -> str:
 def _person_label(person_id: int, first: Any, last: Any) -> str:
     name = _full_name({"first_name": first, "last_name": last})
     return f"person {person_id} ({printable(name)})" if name else f"person {person_id}"
-
-
-def _store_person(person_id: int):
-    def store(conn: sa.Connection, resource: Any) -> None:
-        """Keep PCO's updated_at of our write: the inbound load's monotonic guard then sees our own echo
-        as nothing new."""
-        conn.execute(sa.text("UPDATE people SET pco_updated_at = CAST(:updated AS timestamptz) WHERE id = :id"),
-                     {"updated": resource.get("updated_at"), "id": person_id})
-    return store
 
 
 def _mark_pushed(table: str, pco_id: str):

@@ -13,7 +13,7 @@ from pco_pipeline.sync import push_ledger
 from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline.sync.people_updates import DELETE_PEOPLE_SETTING, delete_people_setting
 from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
-from pco_pipeline_tests.outbound.conftest import open_quarantine, pco_children, writes
+from pco_pipeline_tests.outbound.conftest import add_family, open_quarantine, pco_children, writes
 
 
 def pco_person(client, first: str, last: str, *, email: str | None = None, phone: str | None = None,
@@ -316,3 +316,17 @@ def test_a_422_naming_no_field_splits_the_patch_per_field_to_find_the_refused_on
     assert pco_attributes(sandbox, "people/people", ada)["last_name"] == "King"
     assert f"{church[ada]}#gender" in open_quarantine(engine, "push_people")
     assert f"{church[ada]}#last_name" not in open_quarantine(engine, "push_people")
+
+
+def test_updating_a_person_from_pco_never_sends_their_family_address(engine, client, sandbox, church):
+    """In PCO an address belongs to the person: a family address goes only with people the push creates."""
+    ada = named(sandbox, church, "Ada")
+    with engine.begin() as conn:
+        add_family(conn, "Byron", [church[ada]], street="1 Main St", city="Springfield", state="IL", zip_code="62701")
+    edit(engine, "UPDATE people SET last_name = 'Lovelace' WHERE pco_id = :p", p=ada)
+
+    run_people_push(engine, client)
+    run_people_push(engine, client)
+
+    assert [w["method"] for w in writes(sandbox)] == ["PATCH"]
+    assert pco_children(sandbox, "people/addresses", ada) == []
