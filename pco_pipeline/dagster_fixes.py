@@ -42,7 +42,7 @@ def apply() -> bool:
     if dg.__version__ != PINNED_DAGSTER_VERSION:
         return False
     context = InstanceConcurrencyContext
-    context.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check  # type: ignore[method-assign]
+    context.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
     return True
 
 

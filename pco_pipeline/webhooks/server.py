@@ -48,7 +48,7 @@ class ReadTimeoutProtocol(H11Protocol):
         self.read_timeout = read_timeout
         self._read_deadline: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
         self._arm_read_deadline()
 
@@ -111,7 +111,8 @@ def _server(app: Any, *, access_log: bool, configure_logging: bool, limits: Conn
         http=functools.partial(  # pyright: ignore[reportArgumentType]
             ReadTimeoutProtocol, read_timeout=limits.read_timeout_seconds),
         h11_max_incomplete_event_size=limits.max_header_bytes,
-        timeout_keep_alive=limits.keep_alive_seconds,  # type: ignore[arg-type]  # used as call_later's delay
+        # Annotated int, used as call_later's delay: a float serves.
+        timeout_keep_alive=limits.keep_alive_seconds,  # pyright: ignore[reportArgumentType]
         limit_concurrency=limits.max_concurrency,
         backlog=limits.backlog,
         ws="none",  # nothing here speaks WebSocket: an upgrade request is served as plain HTTP

@@ -56,4 +56,4 @@ def test_malformed_text_fails_as_json_loads_does():
     with pytest.raises(UnicodeDecodeError):
         loads(b'"\xff\xfe"')
     with pytest.raises(TypeError):
-        loads({"already": "decoded"})  # type: ignore[arg-type]
+        loads({"already": "decoded"})  # pyright: ignore[reportArgumentType]  # the wrong type on purpose
