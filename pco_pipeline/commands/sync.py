@@ -57,7 +57,8 @@ def run_sync(args) -> int:
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                print(f"  {event.step_key}: {event.event_specific_data.error.message.strip()}", file=sys.stderr)
+                error = event.step_failure_data.error
+                print(f"  {event.step_key}: {error.message.strip() if error else 'failed'}", file=sys.stderr)
     return 0 if result.success else 1
 
 
