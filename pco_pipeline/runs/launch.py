@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.errors import DatabaseUnavailableError
@@ -177,6 +178,9 @@ class _StreamWithout:
     def write(self, text: str) -> int:
         return len(text) if text.startswith(self._prefix) else self._stream.write(text)
 
+    def flush(self) -> None:
+        self._stream.flush()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
@@ -188,7 +192,7 @@ def _database_outage_reported(target: DatabaseTarget, launch: _Launch) -> Iterat
 
     try:
         yield
-    except (DagsterPostgresException, sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError) as exc:
+    except (DagsterPostgresException, OperationalError, InterfaceError, psycopg.OperationalError) as exc:
         log.debug("lost the database (%s run %s)", launch.job_name, launch.run_id, exc_info=True)
         cause: BaseException = exc
         while isinstance(cause, DagsterPostgresException) and cause.__cause__ is not None:

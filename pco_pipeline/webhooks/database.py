@@ -46,7 +46,8 @@ def make_engine(database_url: str) -> sa.Engine:
 def connect_arguments(database_url: str) -> dict[str, Any]:
     """psycopg connect() keyword arguments for a SQLAlchemy URL (host, socket dir, password, options)."""
     url = with_driver(database_url, "psycopg")
-    _, params = sa.create_engine(url, poolclass=sa.pool.NullPool).dialect.create_connect_args(url)
+    _, connect_params = sa.create_engine(url, poolclass=sa.pool.NullPool).dialect.create_connect_args(url)
+    params = dict(connect_params)
     params.pop("context", None)  # SQLAlchemy's adapter map; the async connections use psycopg's own
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     params.setdefault("application_name", APPLICATION_NAME)

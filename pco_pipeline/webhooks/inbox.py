@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import LiteralString
 
 import psycopg
 
@@ -23,7 +24,7 @@ from pco_pipeline.db.refusals import refuses_values
 from pco_pipeline.webhooks.database import ConnectionPool, describe_failure
 from pco_pipeline.webhooks.envelope import Delivery
 
-COLUMNS = ("event_name", "delivery_id", "attempt", "idempotency_token", "event_time",
+COLUMNS: tuple[LiteralString, ...] = ("event_name", "delivery_id", "attempt", "idempotency_token", "event_time",
            "resource_type", "resource_id", "raw_body")
 
 
@@ -63,9 +64,9 @@ class StoreResult:
 # of webhooks/database.py, its hot path (measured in bench/bench_receiver.py). Values are still
 # bound parameters.
 @lru_cache(maxsize=8)
-def _insert_sql(rows: int) -> str:
-    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    return (f"INSERT INTO webhook_inbox ({', '.join(COLUMNS)}) VALUES {', '.join([placeholders] * rows)} "
+def _insert_sql(rows: int) -> LiteralString:
+    placeholders = "(" + ", ".join("%s" for _ in COLUMNS) + ")"
+    return (f"INSERT INTO webhook_inbox ({', '.join(COLUMNS)}) VALUES {', '.join(placeholders for _ in range(rows))} "
             f"ON CONFLICT DO NOTHING RETURNING delivery_id")
 
 
