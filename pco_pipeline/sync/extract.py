@@ -135,14 +135,17 @@ class ExtractReport:
 Progress = Callable[[ExtractReport], None]
 
 
-def extract_resource(client: PCOClient, engine: sa.Engine, resource: str, *, full_refresh: bool = False,
-                     progress: Progress | None = None, phone_region: str = "US") -> ExtractReport:
-    """Read `resource` (a catalog name such as "people/people") from PCO and land it.
+def extract_resource(client: PCOClient, engine: sa.Engine, resource: str | ResourceSpec, *,
+                     full_refresh: bool = False, progress: Progress | None = None,
+                     phone_region: str = "US") -> ExtractReport:
+    """Read `resource` from PCO and land it: a catalog name such as "people/people", or the spec
+    itself (a registry's resource the catalog does not hold is read by the spec it is given).
 
     Raises the client's PCOError when PCO cannot be read; everything landed before that stays
     landed (with its cursor), and an unfinished complete listing removes nothing.
     """
-    spec = spec_for(resource)
+    spec = spec_for(resource) if isinstance(resource, str) else resource
+    resource = spec.name
     plan = plan_for(spec)
     report = ExtractReport(resource=resource, plan=plan)
     started, counters_before = time.monotonic(), client.counters.snapshot()

@@ -18,10 +18,12 @@
    - **land** the record with `landing.land_records` (never moving the incremental cursor), or mark
      it removed for a destroyed event with `landing.tombstone` (a placeholder when it was never
      landed) — this module only reads `pco_landing`; `sync/landing.py` writes it;
-3. runs the same loads as the inbound assets, once per batch, scoped where the load allows it:
+3. runs the same loads as the inbound assets, once per batch, chosen from the entity registry:
    `load_people(pco_ids=…)` for every person touched (match → upsert, removals → inactive,
-   merges re-pointed by `apply_person_mergers`, contacts), then `load_families` and
-   `load_group_memberships` when a household, address or membership changed;
+   merges re-pointed by `apply_person_mergers`, contacts), then, in the registry's order, the
+   load of every other church entity whose assets read the `pco/*` asset landing a changed
+   resource (households → families, memberships → group memberships; an address → families,
+   whose address is chosen from the members' PCO addresses);
 4. records every row's outcome: `applied`, `ignored` (why), or `failed` (the error; retried with
    backoff, quarantined after the last try). An event whose own values the database refuses
    (text it cannot hold, say) is quarantined at once: no retry can change them.
@@ -51,19 +53,19 @@ from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import landing
 from pco_pipeline.sync.catalog import ResourceSpec, spec_for
-from pco_pipeline.sync.load_families import load_families
-from pco_pipeline.sync.load_groups import load_group_memberships
 from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.loading import LoadCounts
 from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION, InvalidValue, parse_timestamp
 from pco_pipeline.sync.push_ledger import was_our_write
+from pco_pipeline.sync.registry import DEFAULT as REGISTRY, PEOPLE_ENTITY, ChurchEntity, Registry
 from pco_pipeline.sync.webhook_events import NotApplied, UnreadableDelivery, WebhookEvent, in_event_order, parse_event
 from pco_pipeline.sync.webhook_inbox import Claim, Outcome, RetryPolicy, claim, record_outcomes
 
 PEOPLE = spec_for("people/people")
 HOUSEHOLDS = spec_for("people/households")
 MEMBERSHIPS = spec_for("groups/memberships")
-CONTACTS = ("people/emails", "people/phone_numbers", "people/addresses")
+ADDRESSES = spec_for("people/addresses")
+CONTACTS = ("people/emails", "people/phone_numbers", ADDRESSES.name)
 # What a person is re-read with after a merger: its contacts and the households it is now in.
 PERSON_WITH_HOUSEHOLDS = (*PEOPLE.include, "households")
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
@@ -101,16 +103,15 @@ class ApplyReport:
 
 @dataclass
 class _Effects:
-    """What the landed events ask the loads to do."""
+    """What the landed events ask the loads to do: the people to load, and the other resources
+    whose landing changed (their loads come from the registry)."""
 
     people: set[str] = field(default_factory=set)
-    families: bool = False
-    memberships: bool = False
+    resources: set[str] = field(default_factory=set)
 
     def add(self, other: "_Effects") -> None:
         self.people |= other.people
-        self.families |= other.families
-        self.memberships |= other.memberships
+        self.resources |= other.resources
 
 
 class _Ignore(Exception):
@@ -149,7 +150,7 @@ class _Reader:
 
 
 def apply_inbox_rows(engine: sa.Engine, ids: Sequence[int], *, pco: PCOFactory | None = None,
-                     settings: ApplySettings = ApplySettings()) -> ApplyReport:
+                     settings: ApplySettings = ApplySettings(), registry: Registry = REGISTRY) -> ApplyReport:
     """Apply the inbox rows `ids` (those still open and not held by another run); see the module doc.
 
     `pco` creates the PCO client for re-reads, on first need. Never raises for a bad row: each
@@ -205,7 +206,7 @@ def apply_inbox_rows(engine: sa.Engine, ids: Sequence[int], *, pco: PCOFactory |
 
     if landed:
         try:
-            report.loads = _run_loads(engine, effects)
+            report.loads = _run_loads(engine, effects, registry)
         except Exception as exc:
             for event, _ in landed:
                 outcomes[event.row.id] = Outcome(event.row.id, "failed", f"the load failed: {_describe(exc)}")
@@ -231,16 +232,24 @@ def _describe(exc: BaseException) -> str:
     return redact_secrets(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
-def _run_loads(engine: sa.Engine, effects: _Effects) -> dict[str, LoadCounts]:
-    """The inbound loads the landed events call for, people first (families and groups point at them)."""
+def _run_loads(engine: sa.Engine, effects: _Effects, registry: Registry) -> dict[str, LoadCounts]:
+    """The inbound loads the landed events call for: the people touched first, scoped to them
+    (families and groups point at people), then in the registry's order every other entity's
+    load reading a changed resource."""
     report: dict[str, LoadCounts] = {}
     if effects.people:
         report.update(load_people(engine, pco_ids=sorted(effects.people)).counts)
-    if effects.families:
-        report.update(load_families(engine))
-    if effects.memberships:
-        report.update(load_group_memberships(engine))
+    for entity in _entities_reading(registry, effects.resources):
+        report.update(entity.load(engine).counts)
     return report
+
+
+def _entities_reading(registry: Registry, resources: set[str]) -> list[ChurchEntity]:
+    """The church entities, other than people (loaded scoped, above), whose assets read the
+    `pco/*` asset landing any of `resources`, in the registry's order."""
+    assets = {registry.landing_asset(resource) for resource in resources}
+    return [entity for entity in registry.entities
+            if entity.name != PEOPLE_ENTITY.name and any(assets & set(asset.reads) for asset in entity.assets)]
 
 
 # --- one event ------------------------------------------------------------------------------------
@@ -356,7 +365,7 @@ def _person(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reader
         return _gone(conn, event, held, reader, settings, reason)
     _land(conn, PEOPLE, [current], settings)
     # The re-read brings the person's addresses, from which the family address is chosen.
-    return _Effects(people={person_id}, families=True), f"re-read: {reason}"
+    return _Effects(people={person_id}, resources=_address_effect(ADDRESSES)), f"re-read: {reason}"
 
 
 def _contact(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reader: _Reader,
@@ -364,14 +373,14 @@ def _contact(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reade
     """An email, phone number or address: landed under its person (re-read with the person when that
     person was never landed)."""
     person_id = _parent_of(event, held)
-    is_address = event.spec.name == "people/addresses"
     person = _held(conn, PEOPLE.name, person_id) if person_id else None
     if person_id and (person is None or person.removed):
         current = reader.get(_single_path(PEOPLE, person_id), PEOPLE.include)
         if current is None:
             raise _Ignore(f"its person {person_id} is no longer in PCO")
         _land(conn, PEOPLE, [current], settings)
-        return _Effects(people={person_id}, families=True), f"re-read person {person_id}: it was not landed yet"
+        return (_Effects(people={person_id}, resources=_address_effect(ADDRESSES)),
+                f"re-read person {person_id}: it was not landed yet")
     reason = _reread_reason(event, held, settings)
     record = event.resource
     if reason is not None:
@@ -380,7 +389,7 @@ def _contact(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reade
             return _gone(conn, event, held, reader, settings, reason)
         person_id = record.relationship_ids("person")[0] if record.relationship_ids("person") else person_id
     _land(conn, event.spec, [record], settings, parent_pco_id=person_id)
-    effects = _Effects(people={person_id} if person_id else set(), families=is_address)
+    effects = _Effects(people={person_id} if person_id else set(), resources=_address_effect(event.spec))
     return effects, f"re-read: {reason}" if reason else ""
 
 
@@ -395,11 +404,14 @@ def _record(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reader
         if record is None:
             return _gone(conn, event, held, reader, settings, reason)
     _land(conn, event.spec, [record], settings, parent_pco_id=parent)
-    return _effects_of(event.spec), f"re-read: {reason}" if reason else ""
+    return _Effects(resources={event.spec.name}), f"re-read: {reason}" if reason else ""
 
 
-def _effects_of(spec: ResourceSpec) -> _Effects:
-    return _Effects(families=spec is HOUSEHOLDS, memberships=spec is MEMBERSHIPS)
+def _address_effect(spec: ResourceSpec) -> set[str]:
+    """The resources whose loads a change of `spec` runs besides its person's: an address changes
+    the family address, which the households' load chooses from the members' PCO addresses (the
+    registry's families asset reads households; addresses are landed with people)."""
+    return {HOUSEHOLDS.name} if spec is ADDRESSES else set()
 
 
 def _gone(conn: sa.Connection, event: WebhookEvent, held: _Held | None, reader: _Reader,
@@ -429,8 +441,8 @@ def _destroy(conn: sa.Connection, spec: ResourceSpec, pco_id: str, resource: Res
         effects.add(_reread_dependents(conn, [pco_id], reader, settings))
         return effects, ""
     if spec.name in CONTACTS:
-        return _Effects(people={parent} if parent else set(), families=spec.name == "people/addresses"), ""
-    return _effects_of(spec), ""
+        return _Effects(people={parent} if parent else set(), resources=_address_effect(spec)), ""
+    return _Effects(resources={spec.name}), ""
 
 
 def _merge(conn: sa.Connection, event: WebhookEvent, reader: _Reader, settings: ApplySettings
@@ -456,7 +468,7 @@ def _merge(conn: sa.Connection, event: WebhookEvent, reader: _Reader, settings: 
             if households:
                 _land(conn, HOUSEHOLDS, households, settings)
                 survivor_households = {h.id for h in households}
-                effects.families = True
+                effects.resources.add(HOUSEHOLDS.name)
     if remove:
         effects.add(_reread_dependents(conn, [remove], reader, settings, skip_households=survivor_households))
     return effects, f"merged PCO person {remove} into {keep}; re-read the survivor and what the merge moved"
@@ -480,7 +492,7 @@ def _reread_dependents(conn: sa.Connection, people: Sequence[str], reader: _Read
             landing.tombstone(conn, HOUSEHOLDS.name, [household_id])
         else:
             _land(conn, HOUSEHOLDS, [current], settings)
-        effects.families = True
+        effects.resources.add(HOUSEHOLDS.name)
     memberships = conn.execute(sa.text(
         "SELECT pco_id, COALESCE(parent_pco_id, relationships->>'group') AS group_id FROM pco_landing"
         " WHERE resource = 'groups/memberships' AND removed_at IS NULL AND relationships->>'person' = ANY(:p)"
@@ -491,5 +503,5 @@ def _reread_dependents(conn: sa.Connection, people: Sequence[str], reader: _Read
             landing.tombstone(conn, MEMBERSHIPS.name, [membership_id], parent_pco_id=group_id)
         else:
             _land(conn, MEMBERSHIPS, [current], settings, parent_pco_id=group_id)
-        effects.memberships = True
+        effects.resources.add(MEMBERSHIPS.name)
     return effects
