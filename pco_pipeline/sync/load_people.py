@@ -3,15 +3,18 @@
 `load_people` runs in one transaction:
 1. stage PCO's people (`pco_state.PEOPLE`); quarantine the ones with invalid data;
 2. match them (`match.match_people`); quarantine the ambiguous ones;
-3. write: linked people get PCO's values where they differ (never older ones: the stored
-   `pco_updated_at` is a monotonic guard), matched people are linked (pco_id set, or moved from
-   a merged-away record to the kept one) and updated, the rest are created;
+3. write: linked people get PCO's value of each field PCO changed since the two sides last
+   agreed (two-way sync, `three_way_load`: a field the church changed keeps the church's value,
+   a field both changed is a conflict recorded and decided by its policy; never older data: the
+   stored `pco_updated_at` is a monotonic guard), matched people are linked (pco_id set, or moved
+   from a merged-away record to the kept one) and updated, the rest are created; what staff
+   decided for a conflict is applied, and the base moves to every value both sides now hold;
 4. people PCO no longer has (removed from a complete listing, or merged away) become
    `is_active = false`; a merge re-points every local link of the removed person to the survivor;
-5. contacts (`person_emails`, `person_phones`): PCO owns them. A linked person's PCO-sourced
-   contacts (those with a pco_id) are made equal to PCO's; a local contact with the same
-   normalized value is adopted (given the pco_id) rather than duplicated; local-only contacts
-   that PCO does not have are kept.
+5. contacts (`person_emails`, `person_phones`), the same way: a linked person's PCO-sourced
+   contacts (those with a pco_id) get the values PCO changed (the church's own edits stay); a
+   local contact with the same normalized value is adopted (given the pco_id) rather than
+   duplicated; local-only contacts that PCO does not have are kept.
 Church-owned fields (allergies, photo_url, is_verified, and every link table) are never written
 except by the merge re-pointing.
 """
@@ -23,10 +26,14 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync import match, pco_state, quarantine
+from pco_pipeline.sync import match, pco_state, quarantine, three_way_load
+from pco_pipeline.sync.conflicts import record_conflicts
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
+from pco_pipeline.sync.merge import EntityFields
+from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
+from pco_pipeline.sync.two_way_entities import ENTITIES
 
 PCO_OWNED_PERSON_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate",
                            "child", "grade", "status", "membership")
@@ -41,29 +48,47 @@ class PeopleLoadResult:
     merges_applied: int = 0
 
 
-def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None) -> PeopleLoadResult:
-    """Load landed PCO people (all, or only `pco_ids`) into the church tables; see the module doc."""
+def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None,
+                policies: SyncPolicies | None = None) -> PeopleLoadResult:
+    """Load landed PCO people (all, or only `pco_ids`) into the church tables; see the module doc.
+    `policies` decide conflicts (default: `policies.load_policies()`, the shipped file and
+    PCO_SYNC_POLICIES)."""
+    policies = policies or load_policies()
     with engine.begin() as conn:
         begin_load(conn, "people")
         result = PeopleLoadResult()
         people, staged = stage_checked(conn, PEOPLE, scope=pco_ids)
         result.matches = match.match_people(conn)
         people.quarantined += _reject_ambiguous(conn)
-        people.updated += _update_linked(conn)
+        two_way = _classify(conn, STAGED_PEOPLE, policies)
+        people.updated += _update_linked(conn, two_way)
         people.updated += _link_matched(conn)
         people.created += _create_new(conn)
+        three_way_load.apply_resolutions(conn, STAGED_PEOPLE, "people")
+        three_way_load.settle(conn, STAGED_PEOPLE)
         people.settle(staged)
         people.deactivated = _deactivate_removed(conn, pco_ids)
         result.merges_applied = apply_person_mergers(conn)
         quarantine.apply_stage(conn, "people", scope=pco_ids)
         result.counts["people"] = people
-        result.counts["person_emails"] = _load_contacts(conn, EMAILS, pco_ids)
-        result.counts["person_phones"] = _load_contacts(conn, PHONES, pco_ids)
+        result.counts["person_emails"] = _load_contacts(conn, EMAILS, pco_ids, policies)
+        result.counts["person_phones"] = _load_contacts(conn, PHONES, pco_ids, policies)
         return result
 
 
 PEOPLE = Staging(entity="people", table=match.STAGE, state_sql=pco_state.PEOPLE, landing="people/people",
                  rejections=(invalid_data("person"),))
+# Two-way sync's view of the people this load staged (PCO's side: the stage).
+STAGED_PEOPLE = three_way_load.staged(ENTITIES["people"], match.STAGE)
+
+
+def _classify(conn: sa.Connection, entity: EntityFields, policies: SyncPolicies) -> str:
+    """Classify the linked records `entity` (a staged entity) holds and record their conflicts
+    before any write; returns the classified table."""
+    chosen = policies.for_entity(entity.entity)
+    classified = three_way_load.classify(conn, entity, chosen)
+    record_conflicts(conn, entity, chosen, classified=classified)
+    return classified
 
 
 def _reject_ambiguous(conn: sa.Connection) -> int:
@@ -72,19 +97,23 @@ def _reject_ambiguous(conn: sa.Connection) -> int:
 
 
 # The person statements are composed from PCO_OWNED_PERSON_FIELDS, the one statement of which
-# person columns PCO owns (identifiers from that fixed tuple; values are bound).
+# person columns PCO owns, and the two-way declaration of the same fields (identifiers from those
+# fixed tuples; values are bound).
 _SET_FIELDS = ", ".join(f"{f} = s.{f}" for f in PCO_OWNED_PERSON_FIELDS)
-_LOCAL_TUPLE = ", ".join(f"p.{f}" for f in PCO_OWNED_PERSON_FIELDS)
 _STAGED_TUPLE = ", ".join(f"s.{f}" for f in PCO_OWNED_PERSON_FIELDS)
+_SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec, 'p')}"
+                           for spec in STAGED_PEOPLE.fields)
 
 
-def _update_linked(conn: sa.Connection) -> int:
+def _update_linked(conn: sa.Connection, classified: str) -> int:
+    """Linked people: the fields PCO changed (per the classified outcomes), and active again."""
     return count(conn, f"""
-        UPDATE people p SET {_SET_FIELDS}, is_active = true, pco_updated_at = s.pco_updated_at, updated_at = now()
+        UPDATE people p SET {_SET_THREE_WAY}, is_active = true, pco_updated_at = s.pco_updated_at
         FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'pco_id'
+             JOIN {classified} d ON d.pco_id = s.pco_id
         WHERE p.id = m.person_id
           AND (p.pco_updated_at IS NULL OR s.pco_updated_at IS NULL OR s.pco_updated_at >= p.pco_updated_at)
-          AND ({_LOCAL_TUPLE}, p.is_active) IS DISTINCT FROM ({_STAGED_TUPLE}, true)
+          AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR NOT p.is_active)
         """)
 
 
@@ -179,6 +208,8 @@ class _ContactKind:
     fields: tuple[str, ...]   # PCO-owned columns
     adopt_key: str            # staged column a local contact without pco_id is adopted on
     local_key: str            # the same value on the local row
+    two_way: EntityFields     # two-way sync's view of the staged contacts
+    derived: tuple[tuple[str, str], ...]  # (column, the synced field it is computed from)
 
 
 def _contact_staging(entity: str, landing: str, state_sql: str, what: str) -> Staging:
@@ -190,25 +221,41 @@ def _contact_staging(entity: str, landing: str, state_sql: str, what: str) -> St
             " || ', who is not in the church database (see that person''s quarantine entry)'")))
 
 
+def _staged_contacts(entity: str, landing: str) -> EntityFields:
+    # PCO's contact views do not carry its updated_at; the landing does.
+    return three_way_load.staged(
+        ENTITIES[entity], f"stage_{entity}",
+        changed_at_sql=f"(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = '{landing}'"
+                       " AND l.pco_id = s.pco_id)")
+
+
 EMAILS = _ContactKind(
     staging=_contact_staging("person_emails", "people/emails", pco_state.PERSON_EMAILS, "email"),
     relationship="emails", fields=("address", "address_normalized", "location", "is_primary"),
-    adopt_key="address_normalized", local_key="COALESCE(c.address_normalized, lower(btrim(c.address)))")
+    adopt_key="address_normalized", local_key="COALESCE(c.address_normalized, lower(btrim(c.address)))",
+    two_way=_staged_contacts("person_emails", "people/emails"), derived=(("address_normalized", "address"),))
 PHONES = _ContactKind(
     staging=_contact_staging("person_phones", "people/phone_numbers", pco_state.PERSON_PHONES, "phone number"),
     relationship="phone_numbers", fields=("number", "e164", "location", "is_primary"),
-    adopt_key="e164", local_key="c.e164")
+    adopt_key="e164", local_key="c.e164",
+    two_way=_staged_contacts("person_phones", "people/phone_numbers"), derived=(("e164", "number"),))
 
 
-def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str] | None) -> LoadCounts:
+def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str] | None,
+                   policies: SyncPolicies) -> LoadCounts:
     """One shape for both contact kinds: the statements are composed from the kind's identifiers
     (its table, stage, columns and keys; a fixed set of two), values are bound."""
     entity, stage_name, landing = kind.staging.entity, kind.staging.table, kind.staging.landing
     counts, staged = stage_checked(conn, kind.staging, scope=people_scope)
+    classified = _classify(conn, kind.two_way, policies)
+    synced = {spec.name: spec for spec in kind.two_way.fields}
+    three_way_set = ", ".join(
+        [f"{spec.name} = {three_way_load.field_value_sql(spec, 'c')}" for spec in kind.two_way.fields]
+        + [f"{column} = CASE WHEN {three_way_load.takes_pco_sql(synced[source])} THEN s.{column} ELSE c.{column} END"
+           for column, source in kind.derived])
 
     fields = ", ".join(kind.fields)
     set_fields = ", ".join(f"{f} = s.{f}" for f in kind.fields)
-    local_tuple = ", ".join(f"c.{f}" for f in kind.fields)
     staged_tuple = ", ".join(f"s.{f}" for f in kind.fields)
     # Pair local contacts without a pco_id with new PCO contacts of the same person and value,
     # one to one (the n-th local duplicate with the n-th PCO duplicate).
@@ -230,9 +277,10 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
         WHERE c.id = f.id
         """)
     counts.updated += count(conn, f"""
-        UPDATE {entity} c SET person_id = s.person_id, {set_fields}, updated_at = now()
-        FROM {stage_name} s
-        WHERE c.pco_id = s.pco_id AND (c.person_id, {local_tuple}) IS DISTINCT FROM (s.person_id, {staged_tuple})
+        UPDATE {entity} c SET person_id = s.person_id, {three_way_set}
+        FROM {stage_name} s JOIN {classified} d ON d.pco_id = s.pco_id
+        WHERE c.pco_id = s.pco_id
+          AND (c.person_id IS DISTINCT FROM s.person_id OR {three_way_load.any_taken_sql(kind.two_way, 'c')})
         """)
     counts.created += count(conn, f"""
         INSERT INTO {entity} (person_id, pco_id, {fields})
@@ -240,6 +288,8 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
         WHERE NOT EXISTS (SELECT 1 FROM {entity} c WHERE c.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
+    three_way_load.apply_resolutions(conn, kind.two_way, entity)
+    three_way_load.settle(conn, kind.two_way)
     counts.settle(staged)
     # PCO-sourced contacts of active linked people that PCO no longer lists for them. Only what
     # PCO positively says counts: the contact's landed row is removed, or the person was landed
