@@ -67,7 +67,7 @@ def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None,
         three_way_load.apply_resolutions(conn, STAGED_PEOPLE, "people")
         three_way_load.settle(conn, STAGED_PEOPLE)
         people.settle(staged)
-        people.deactivated = _deactivate_removed(conn, pco_ids)
+        people.deactivated = _deactivate_removed(conn, pco_ids, policies)
         result.merges_applied = apply_person_mergers(conn)
         quarantine.apply_stage(conn, "people", scope=pco_ids)
         result.counts["people"] = people
@@ -136,10 +136,24 @@ def _create_new(conn: sa.Connection) -> int:
         """)
 
 
-def _deactivate_removed(conn: sa.Connection, pco_ids: Sequence[str] | None) -> int:
-    """Linked people PCO no longer has (removed from its listing, or merged away) → inactive."""
-    return conn.execute(statement("people/deactivate_removed"),
-                        {"scope": list(pco_ids) if pco_ids is not None else None}).rowcount
+def _deactivate_removed(conn: sa.Connection, pco_ids: Sequence[str] | None, policies: SyncPolicies) -> int:
+    """Linked people PCO no longer has (removed from its listing, or merged away) → inactive,
+    except the ones PCO deleted while the church edited them: those are conflicts (recorded),
+    and the church keeps the person when the policy gives it the field or holds it for a person."""
+    scope = list(pco_ids) if pco_ids is not None else None
+    chosen = policies.for_entity("people")
+    classified = three_way_load.classify(conn, REMOVED_PEOPLE, chosen, deleted_in_pco=True)
+    record_conflicts(conn, REMOVED_PEOPLE, chosen, classified=classified)
+    kept = three_way_load.kept_against_pco_deletion(conn, REMOVED_PEOPLE, classified)
+    return conn.execute(statement("people/deactivate_removed"), {"scope": scope, "kept": kept}).rowcount
+
+
+# Two-way sync's view of the active linked people PCO removed (all of them, whatever the load's
+# scope: there are few, and their conflicts are the same whichever run records them).
+REMOVED_PEOPLE = three_way_load.pco_deletions(
+    ENTITIES["people"], STAGED_PEOPLE,
+    "SELECT l.pco_id FROM pco_landing l JOIN people a ON a.pco_id = l.pco_id AND a.is_active"
+    " WHERE l.resource = 'people/people' AND l.removed_at IS NOT NULL")
 
 
 # --- merges ---------------------------------------------------------------------------------

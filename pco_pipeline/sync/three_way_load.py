@@ -51,15 +51,18 @@ def classified_table(entity: EntityFields) -> str:
     return f"three_way_{entity.entity}"
 
 
-def classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy]) -> str:
+def classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy], *,
+             deleted_in_pco: bool = False) -> str:
     """Classify every record both of `entity`'s relations hold (a `staged` entity: what the load
     looks at) into a temp table dropped at commit, whose name it returns: `three_way_sql`'s
-    columns, one row per record, with the no-base exception of the module docstring applied."""
-    table = classified_table(entity)
+    columns, one row per record, with the no-base exception of the module docstring applied.
+    With `deleted_in_pco`, the records the church's relation holds and PCO's does not (`entity`
+    narrowed to the records PCO deleted; see `pco_deletions`)."""
+    table = classified_table(entity) + ("_deleted_in_pco" if deleted_in_pco else "")
     diff = three_way_sql(entity, policies).text
+    present = "d.church_present AND NOT d.pco_present" if deleted_in_pco else "d.church_present AND d.pco_present"
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-    conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS "
-                         f"SELECT * FROM ({diff}) d WHERE d.church_present AND d.pco_present"),
+    conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS SELECT * FROM ({diff}) d WHERE {present}"),
                  {"entity": entity.entity})
     no_base = " AND ".join(f"NOT d.{spec.name}__base_known" for spec in entity.fields)
     conflict = ", ".join(f"'{outcome}'" for outcome in _CONFLICTS)
@@ -76,11 +79,14 @@ def classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, P
 def _keep_decisions(conn: sa.Connection, entity: EntityFields, table: str) -> None:
     """A decided conflict not yet applied stands whatever the policy says now: the church's side
     keeps the church's value (`conflict_church_wins`) until the push applies it; a person's
-    `take pco` or value is written by `apply_resolutions`, not taken from PCO's current record.
+    `take pco` or value is written by `apply_resolutions`, not taken from PCO's current record
+    (`take pco` of a record PCO deleted: the deletion, `conflict_pco_wins`).
     (A policy's `pco` decision is this load's own to apply.)"""
     kept = ", ".join(
         f"{spec.name}__outcome = CASE x.sides ->> '{spec.name}' "
-        f"WHEN 'church' THEN '{Outcome.CONFLICT_CHURCH_WINS}' WHEN 'pco' THEN '{Outcome.CONFLICT_HELD}' "
+        f"WHEN 'church' THEN '{Outcome.CONFLICT_CHURCH_WINS}' "
+        f"WHEN 'pco' THEN CASE WHEN d.pco_present THEN '{Outcome.CONFLICT_HELD}' "
+        f"ELSE '{Outcome.CONFLICT_PCO_WINS}' END "
         f"WHEN 'value' THEN '{Outcome.CONFLICT_HELD}' ELSE d.{spec.name}__outcome END" for spec in entity.fields)
     conn.execute(sa.text(f"""
         UPDATE {table} d SET {kept}
@@ -90,6 +96,24 @@ def _keep_decisions(conn: sa.Connection, entity: EntityFields, table: str) -> No
                 AND NOT (sc.decided_by LIKE 'policy %' AND sc.resolution_side = 'pco')
               GROUP BY sc.pco_id) x
         WHERE x.pco_id = d.pco_id"""), {"entity": entity.entity})
+
+
+def pco_deletions(entity: EntityFields, staged_entity: EntityFields, deleted_sql: str) -> EntityFields:
+    """`entity` narrowed to the linked church records whose PCO id `deleted_sql` (a SELECT of
+    `pco_id`s) names as deleted in PCO, PCO's side read from the load's stage (`staged_entity`,
+    which does not hold them), for `classify(..., deleted_in_pco=True)`."""
+    return replace(entity, pco_relation_sql=staged_entity.pco_relation_sql,
+                   church_relation_sql=(f"SELECT * FROM ({entity.church_relation_sql}) c "
+                                        f"WHERE c.pco_id IN ({deleted_sql})"))
+
+
+def kept_against_pco_deletion(conn: sa.Connection, entity: EntityFields, classified: str) -> list[str]:
+    """The PCO ids of the records PCO deleted that the church keeps: a field the church changed
+    is a conflict its policy gave the church or holds for a person."""
+    kept = ", ".join(f"'{outcome}'" for outcome in (Outcome.CONFLICT_CHURCH_WINS, Outcome.CONFLICT_HELD))
+    return list(conn.execute(sa.text(
+        f"SELECT d.pco_id FROM {classified} d WHERE "
+        + " OR ".join(f"d.{spec.name}__outcome IN ({kept})" for spec in entity.fields))).scalars())
 
 
 def takes_pco_sql(spec: FieldSpec, classified: str = "d") -> str:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.cli import main
+from pco_pipeline.sync.conflicts import resolve_conflict
 from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.policies import load_policies
 from pco_pipeline_tests.sync.pco_docs import email, execute, land, person, rows, scalar
@@ -148,4 +149,34 @@ def test_first_two_way_load_without_a_base_takes_pcos_values_as_before(engine):
     land(engine, "people/people", [person("1", "Ann", "Lee", updated_at="2024-01-01T00:00:00Z")])
     load_people(engine)
     assert scalar(engine, "SELECT last_name FROM people WHERE pco_id = '1'") == "Lee"
+    assert _conflicts(engine) == []
+
+
+def _removed_in_pco(engine) -> None:
+    land(engine, "people/people", [], listing=True)  # the complete listing no longer has person 1
+
+
+def test_a_person_pco_deleted_while_the_church_edited_them_is_a_conflict_not_a_deactivation(engine, tmp_path):
+    manual = _policies(tmp_path, last_name="manual")
+    local_id = _linked(engine)
+    execute(engine, "UPDATE people SET last_name = 'Lee-Smith' WHERE id = :i", i=local_id)
+    _removed_in_pco(engine)
+    assert load_people(engine, policies=manual).counts["people"].deactivated == 0
+    assert _person(engine, local_id, "is_active", "last_name") == (True, "Lee-Smith")
+    (conflict,) = _conflicts(engine)
+    assert (conflict.field, conflict.church_value, conflict.pco_value, conflict.outcome) == (
+        "last_name", "Lee-Smith", None, "held")
+
+    with engine.begin() as conn:
+        resolve_conflict(conn, scalar(engine, "SELECT id FROM sync_conflicts"), decided_by="pat", take="pco")
+    load_people(engine, policies=manual)
+    assert _person(engine, local_id, "is_active") == (False,)
+
+
+def test_a_person_pco_deleted_the_church_did_not_edit_is_deactivated(engine):
+    local_id = _linked(engine)
+    execute(engine, "UPDATE person_emails SET location = 'Work'")  # another record: not the person's fields
+    _removed_in_pco(engine)
+    assert load_people(engine).counts["people"].deactivated == 1
+    assert _person(engine, local_id, "is_active") == (False,)
     assert _conflicts(engine) == []
