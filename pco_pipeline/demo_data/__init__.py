@@ -12,30 +12,12 @@ are the church's side and live here, built from the organization's generator mod
 
 Matching rules the expected matches encode
 ------------------------------------------
-For each PCO person P the inbound matcher looks for its local person L in three steps. A PCO
-person decided in a step (linked or ambiguous) takes no part in later steps; a local person
-linked in a step is no longer a candidate. Keys: names and emails are trimmed and case-folded
-(PostgreSQL `lower(btrim(x))` in a UTF-8 database); nothing else is normalized — accents,
-inner spaces, punctuation, dots and +tags in emails all count; nickname is not used.
-
-1. pco_id — L.pco_id = P.id, where L.pco_id is first resolved through PersonMerger
-   (person_to_remove → person_to_keep, transitively): a local person linked to a record PCO
-   merged away stays linked, to the person kept (reason "pco_id_merged").
-2. email — P's *counting* addresses are its normalized addresses that no other PCO person has
-   (a family address two PCO people share identifies neither). Candidates: local people without
-   a pco_id holding one of them. One candidate: P claims it. Several: keep those whose first
-   name equals P's; one left: P claims it; several left: P is ambiguous; none left: no
-   decision, P goes on to step 3.
-3. name + birthdate — first name, last name and birthdate all equal; a missing birthdate on
-   either side never matches. One candidate: P claims it; several: P is ambiguous.
-
-When several PCO people claim the same local person in one step, the one created first in PCO
-(then the lowest id) gets it; the others are ambiguous. Ambiguous PCO people are neither linked
-nor created (they go to review), and stay so on later runs until staff resolve them — a claim
-loser must not be created just because its rival has been linked since. A PCO person undecided
-after step 3 is created locally. A local
-person nobody claims is *ambiguous* if an ambiguous PCO person named it as a candidate, else
-*local-only* (it will be pushed to PCO).
+The rule is stated once, in `pco_pipeline/sync/match.py`'s docstring (pco_id, then email, then
+name + birthdate, then create; ambiguity quarantined; first created in PCO wins a claim). The
+answer key below is built from the generator's model of who is whom, not from that code, so the
+tests compare the matcher with an independent account of each case. A local person nobody
+claims is *ambiguous* if an ambiguous PCO person named it as a candidate, else *local-only*
+(it will be pushed to PCO).
 
 ExpectedMatch kinds and reasons:
 - pco_id: "pco_id"; "pco_id_merged" (pco_person_id is the person_to_keep).
