@@ -48,3 +48,37 @@ check-defs: install
 clean:
 	-$(BIN)/pco-pipeline db stop
 	rm -rf $(VENV) .pco_pipeline .tmp_dagster_home_* storage history logs schedules
+
+# Deployment (deploy/, README "Deploying"): one image for every service, and the Compose stack.
+# BASE_IMAGE=python:3.11-slim-bookworm where Docker Hub is reachable; by default the base is built
+# from Debian's packages (deploy/base/build-base.sh, once: the tag is reused).
+.PHONY: image deploy-up deploy-down
+BASE_IMAGE ?= pco-pipeline-base:bookworm
+IMAGE ?= pco-pipeline:latest
+POSTGRES_BUILD_IMAGE ?= pco-pipeline-postgres:15
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+DEPLOY_COMPOSE = $(COMPOSE) --project-name pco_pipeline --file deploy/compose.yaml --env-file deploy/.env
+# e.g. make deploy-up DEPLOY_PROFILES="--profile sandbox"
+DEPLOY_PROFILES ?=
+
+# BUILD_CA_CERTS: a folder of *.crt that pip must trust during the build (an intercepting proxy).
+BUILD_CA_CERTS ?=
+
+image:
+	@if [ "$(BASE_IMAGE)" = pco-pipeline-base:bookworm ]; then sh deploy/base/build-base.sh; fi
+	@rm -f deploy/build-ca/*.crt
+	@if [ -n "$(BUILD_CA_CERTS)" ]; then cp $(BUILD_CA_CERTS)/*.crt deploy/build-ca/; fi
+	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(IMAGE) .
+	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(POSTGRES_BUILD_IMAGE) deploy/postgres
+
+deploy-up:
+	@test -f deploy/.env || { echo "error: deploy/.env is missing: copy deploy/.env.example and fill it in" >&2; exit 2; }
+	DOCKER_GID=$${DOCKER_GID:-$$(stat -c %g /var/run/docker.sock)} $(DEPLOY_COMPOSE) $(DEPLOY_PROFILES) up --detach
+
+# Stops and removes every service (the sandbox's too) and the containers of finished runs; the
+# volumes (the database) stay: `docker volume rm pco_pipeline_pgdata` deletes it.
+deploy-down:
+	@test -f deploy/.env || { echo "error: deploy/.env is missing" >&2; exit 2; }
+	$(DEPLOY_COMPOSE) --profile sandbox down --remove-orphans
+	@ids=$$(docker ps --all --quiet --filter label=org.pco-pipeline.role=run-worker); \
+	if [ -n "$$ids" ]; then docker rm --force $$ids >/dev/null; fi
