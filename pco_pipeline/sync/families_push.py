@@ -17,8 +17,9 @@
    email). The household's current members are read first (one GET per family), so a member is
    never added twice.
 
-3. A linked family the church renamed (its name differs from PCO's household as last landed) →
-   `PATCH /people/v2/households/{id}` with the name (`push_engine.update_recorded`).
+3. A linked family the church renamed, or whose primary contact (a member PCO has) changed, →
+   `PATCH /people/v2/households/{id}` with the name and/or `primary_contact_id`
+   (`push_engine.update_recorded`).
 4. A member the church took out of a linked family (`church_deletions`, recorded by a trigger) whom
    PCO's household still lists → the household's memberships are read and that person's is
    deleted (`DELETE /people/v2/households/{id}/household_memberships/{membership}`); a membership
@@ -45,8 +46,8 @@ from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import clean_text, normalize_household
-from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, PlannedWrite, PushReport, PushSession, Skip,
-                                    latest_write_sql, pco_view, refused_earlier_sql)
+from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, FieldGate, PlannedWrite, PushReport,
+                                    PushSession, Skip, latest_write_sql, pco_view, refused_earlier_sql)
 from pco_pipeline.sync.push_engine import (HOUSEHOLDS_LOADED, Operation, PushKind, RecordedCreate, RecordedDelete,
                                            RecordedUpdate, create_recorded, delete_recorded, execute, run_push, send)
 from pco_pipeline.sync.push_validate import household_problems, printable
@@ -215,14 +216,21 @@ def _missing_members(session: PushSession, rows: list[dict], households_of: dict
 
 
 # Linked families whose name differs from PCO's household (or our own later write of it).
-_RENAMED = f"""
+_CHANGED = f"""
 SELECT f.id, f.pco_id, f.name, f.updated_at, l.normalized AS landed, l.pco_updated_at AS landed_at,
-       w.confirmed AS written, w.pco_updated_at AS written_at
+       w.confirmed AS written, w.pco_updated_at AS written_at, contact.pco_id AS contact,
+       l.attributes->>'primary_contact_id' AS landed_contact
 FROM families f
 JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = f.pco_id AND l.removed_at IS NULL
 {latest_write_sql('Household', 'f.pco_id')}
+LEFT JOIN LATERAL (
+    SELECT p.pco_id FROM family_members fm JOIN people p ON p.id = fm.person_id
+    WHERE fm.family_id = f.id AND fm.is_primary_contact AND p.pco_id IS NOT NULL AND p.is_active
+    ORDER BY p.id LIMIT 1
+) contact ON true
 WHERE f.pco_removed_at IS NULL
-  AND (btrim(f.name) IS DISTINCT FROM l.normalized->>'name' OR w.pco_updated_at > l.pco_updated_at)
+  AND (btrim(f.name) IS DISTINCT FROM l.normalized->>'name' OR w.pco_updated_at > l.pco_updated_at
+       OR contact.pco_id IS DISTINCT FROM coalesce(l.attributes->>'primary_contact_id', contact.pco_id))
 ORDER BY f.id
 """
 # Members taken out of linked families whom PCO's household (as landed) still lists.
@@ -261,30 +269,41 @@ class MemberRemoval:
         return f"PCO person {self.person} in household {self.household} ({printable(self.household_name)})"
 
 
+def _household_changes(row: Any) -> dict[str, tuple[Any, Any]]:
+    """The household fields the church changed: field → (PCO's value, the church's)."""
+    newer_write = row.written is not None and (row.landed_at is None or (row.written_at is not None
+                                                                         and row.written_at >= row.landed_at))
+    theirs = {"name": pco_view(row, normalize_household).get("name"),
+              "primary_contact_id": (row.written or {}).get("primary_contact_id") if newer_write
+              else row.landed_contact}
+    ours = {"name": clean_text(row.name) or "", "primary_contact_id": row.contact}
+    return {field: (theirs[field], ours[field]) for field in ours
+            if ours[field] is not None and str(ours[field]) != str(theirs[field])}
+
+
 def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
-    """Renamed families and removed members; a family deleted locally is listed as needing action."""
+    """Renamed families, new primary contacts and removed members; a family deleted locally is
+    listed as needing action."""
     plan = session.report.plan
     with session.engine.connect() as conn:
-        renamed = conn.execute(sa.text(_RENAMED)).all()
+        changed = conn.execute(sa.text(_CHANGED)).all()
         removed = conn.execute(sa.text(_REMOVED_MEMBERS)).all()
         deleted = conn.execute(sa.text(_DELETED_FAMILIES)).all()
-        intents = ledger.open_intents(conn, "Household", "families", [str(r.id) for r in renamed], action="update")
+        intents = ledger.open_intents(conn, "Household", "families", [str(r.id) for r in changed], action="update")
+    gate = FieldGate(session, "families")
     units: list[RecordedUpdate | MemberRemoval] = []
-    for row in renamed:
-        name = clean_text(row.name) or ""
-        theirs = pco_view(row, normalize_household).get("name")
-        if name == theirs:
-            continue
-        label = f"family {row.id} ({printable(name)})"
-        problems = household_problems(name)
-        if problems:
-            session.skip("Household", Skip("families", f"{row.id}#name", row.id, INVALID_DATA,
-                                           f"{label}: " + "; ".join(problems), record={"name": name}))
+    for row in changed:
+        differences = _household_changes(row)
+        label = f"family {row.id} ({printable(row.name)})"
+        problems = {"name": household_problems(differences["name"][1])} if "name" in differences else {}
+        sendable = gate.sendable("Household", str(row.id), row.id, label,
+                                 {field: ours for field, (_, ours) in differences.items()}, problems, row.updated_at)
+        if not sendable:
             continue
         units.append(RecordedUpdate("Household", "families", str(row.id), row.id, label, row.pco_id,
-                                    f"/people/v2/households/{row.pco_id}", {"name": name},
-                                    intent=intents.get(str(row.id))))
-        plan.add(PlannedWrite("update", "Household", f"{label}, PCO {row.pco_id}", (("name", f"{theirs!r} → {name!r}"),)))
+                                    f"/people/v2/households/{row.pco_id}", sendable, intent=intents.get(str(row.id))))
+        plan.add(PlannedWrite("update", "Household", f"{label}, PCO {row.pco_id}", tuple(
+            (field, f"{differences[field][0]!r} → {value!r}") for field, value in sendable.items())))
     for row in removed:
         item = MemberRemoval(row.family_id, row.household, row.person, row.pair, row.household_name or "",
                              row.person_id)

@@ -23,18 +23,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import clean_text, normalize_email_record, normalize_person, normalize_phone_record
-from pco_pipeline.sync.push import (PlannedWrite, PushSession, Skip, field_key, latest_write_sql, pco_view,
+from pco_pipeline.sync.push import (FieldGate, PlannedWrite, PushSession, field_key, latest_write_sql, pco_view,
                                     quarantine_entity)
 from pco_pipeline.sync.push_engine import RecordedDelete, RecordedUpdate
 from pco_pipeline.sync.push_validate import email_problems, person_field_problems, phone_problems, printable
-from pco_pipeline.sync.quarantine import INVALID_DATA
 
 DELETE_PEOPLE_SETTING = "PCO_PUSH_DELETES_PEOPLE"
 PERSON_UPDATE_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate", "child",
@@ -151,10 +150,6 @@ JOIN pco_landing l ON l.resource = :resource AND l.pco_id = d.pco_id AND l.remov
 WHERE d.local_table = :table AND d.pushed_at IS NULL
 ORDER BY d.deleted_at, d.pco_id
 """
-_REFUSED_FIELDS = """
-SELECT record_key, last_seen_at FROM sync_quarantine
-WHERE entity = :entity AND resolved_at IS NULL AND reason_code = 'refused_by_pco' AND record_key LIKE '%#%'
-"""
 
 CONTACTS = {  # local table → (PCO type, landed resource, PCO collection, local text column)
     "person_emails": ("Email", "people/emails", "emails", "address"),
@@ -167,28 +162,6 @@ NORMALIZERS = {"Email": normalize_email_record, "PhoneNumber": normalize_phone_r
 class _Planner:
     session: PushSession
     delete_people: bool
-
-    def refused_earlier(self, table: str) -> dict[str, datetime]:
-        """`<key>#<field>` → when PCO last refused that field (open quarantine rows)."""
-        with self.session.engine.connect() as conn:
-            return {row.record_key: row.last_seen_at for row in conn.execute(
-                sa.text(_REFUSED_FIELDS), {"entity": quarantine_entity(table)})}
-
-    def keep_sendable(self, resource: str, table: str, key: str, local_id: int, label: str, changes: dict[str, Any],
-                      problems: Mapping[str, list[str]], refused: Mapping[str, datetime], updated_at: datetime
-                      ) -> dict[str, Any]:
-        """The changes that can go: a field with a problem is quarantined on its own, and a field PCO
-        refused since the church last changed the record is left in the quarantine."""
-        sendable = {}
-        for name, value in changes.items():
-            if problems.get(name):
-                self.session.skip(resource, Skip(table, field_key(key, name), local_id, INVALID_DATA,
-                                                 f"{label}: " + "; ".join(problems[name]), record={name: value}))
-            elif field_key(key, name) in refused and refused[field_key(key, name)] >= updated_at:
-                self.session.skip(resource, Skip.refused_earlier(table, field_key(key, name), local_id))
-            else:
-                sendable[name] = value
-        return sendable
 
     def add(self, unit: Unit, fields: Sequence[tuple[str, Any]]) -> Unit:
         action = "update" if isinstance(unit, RecordedUpdate) else "delete"
@@ -218,7 +191,7 @@ class _Planner:
                         self.session.resolve(conn, "people", field_key(str(row.id), field))
 
     def people(self) -> Iterator[list[Unit]]:
-        refused = self.refused_earlier("people")
+        gate = FieldGate(self.session, "people")
         after = 0
         while True:
             with self.session.engine.connect() as conn:
@@ -235,9 +208,8 @@ class _Planner:
                 if not changes:
                     continue
                 label = _person_label(row.id, row.first_name, row.last_name)
-                changes = self.keep_sendable("Person", "people", str(row.id), row.id, label, changes,
-                                             person_field_problems(person, today=self.session.today), refused,
-                                             row.updated_at)
+                changes = gate.sendable("Person", str(row.id), row.id, label, changes,
+                                        person_field_problems(person, today=self.session.today), row.updated_at)
                 if not changes:
                     continue
                 # Nothing is stored on the church row: it did not change (and its updated_at, which a
@@ -271,7 +243,7 @@ class _Planner:
 
     def contacts(self, table: str) -> list[Unit]:
         resource, landed_resource, collection, text = CONTACTS[table]
-        refused = self.refused_earlier(table)
+        gate = FieldGate(self.session, table)
         with self.session.engine.connect() as conn:
             # The table and column names come from CONTACTS, never input.
             written = latest_write_sql(resource, "c.pco_id")
@@ -287,8 +259,7 @@ class _Planner:
             found = (email_problems(row.text, row.location) if resource == "Email"
                      else phone_problems(row.text, None, row.location))
             problems = {text: found} if found else {}
-            changes = self.keep_sendable(resource, table, str(row.id), row.id, label, changes, problems, refused,
-                                         row.updated_at)
+            changes = gate.sendable(resource, str(row.id), row.id, label, changes, problems, row.updated_at)
             if not changes:
                 continue
             update = RecordedUpdate(resource, table, str(row.id), row.id, label, row.pco_id,

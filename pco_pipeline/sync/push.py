@@ -333,6 +333,35 @@ def changed_by_pco(sent: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[s
     return changed
 
 
+class FieldGate:
+    """Which of a record's planned field changes can be sent: a field with a problem (`problems`:
+    field → what is wrong, from `push_validate`) is quarantined on its own (key `<key>#<field>`),
+    and a field PCO refused since the church last changed the record stays in the quarantine; the
+    record's other fields still go. One gate per table and run (it reads the refusals once)."""
+
+    def __init__(self, session: PushSession, table: str) -> None:
+        self.session, self.table = session, table
+        with session.engine.connect() as conn:
+            self.refused: dict[str, Any] = {row.record_key: row.last_seen_at for row in conn.execute(sa.text(
+                "SELECT record_key, last_seen_at FROM sync_quarantine WHERE entity = :entity AND resolved_at IS NULL"
+                " AND reason_code = :refused AND record_key LIKE '%#%'"),
+                {"entity": quarantine_entity(table), "refused": REFUSED_BY_PCO})}
+
+    def sendable(self, resource: str, key: str, local_id: int | None, label: str, changes: Mapping[str, Any],
+                 problems: Mapping[str, list[str]], updated_at: Any) -> dict[str, Any]:
+        sendable = {}
+        for name, value in changes.items():
+            field = field_key(key, name)
+            if problems.get(name):
+                self.session.skip(resource, Skip(self.table, field, local_id, quarantine.INVALID_DATA,
+                                                 f"{label}: " + "; ".join(problems[name]), record={name: value}))
+            elif field in self.refused and self.refused[field] >= updated_at:
+                self.session.skip(resource, Skip.refused_earlier(self.table, field, local_id))
+            else:
+                sendable[name] = value
+        return sendable
+
+
 def latest_write_sql(resource: str, pco_id_sql: str) -> str:
     """SQL `LEFT JOIN LATERAL … w`: our latest confirmed write of a PCO record (`w.confirmed`: PCO's
     answer, `w.pco_updated_at`). Planning reads it with `pco_view`. `resource` is a PCO type from

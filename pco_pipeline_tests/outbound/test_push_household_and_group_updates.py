@@ -106,3 +106,19 @@ def test_a_family_deleted_locally_is_listed_as_needing_action_in_pco(engine, cli
     assert report.plan.needs_action == {"families deleted in the church whose PCO household remains": 1}
     assert f"PCO household {church['household']}" in report.plan.markdown()
     assert household_people(sandbox, church["household"]) == {church["ada"], church["will"]}
+
+
+def test_a_new_primary_contact_chosen_locally_becomes_the_households(engine, client, sandbox, church):
+    edit(engine, "UPDATE family_members SET is_primary_contact = (person_id = (SELECT id FROM people WHERE pco_id = :w))"
+                 " WHERE family_id = :f", w=church["will"], f=church["family"])
+
+    run_families_push(engine, client)
+
+    household = sandbox.store.require("people/households", church["household"])
+    assert household.attributes["primary_contact_id"] == church["will"]
+    with engine.connect() as conn:
+        [sent] = conn.execute(sa.text("SELECT sent FROM pco_push_ledger WHERE action = 'update'")).scalars().all()
+    assert sent == {"primary_contact_id": church["will"]}     # the name did not change: not sent
+    sandbox.controls.reset_request_log()
+    run_families_push(engine, client)
+    assert writes(sandbox) == []
