@@ -308,10 +308,13 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
     # PCO-sourced contacts of active linked people that PCO no longer lists for them. Only what
     # PCO positively says counts: the contact's landed row is removed, or the person was landed
     # with this relationship (so its complete contact list is known) and does not name it.
-    counts.deactivated = count(conn, f"""
-        DELETE FROM {entity} c USING people p, pco_landing pl
-        WHERE c.person_id = p.id AND c.pco_id IS NOT NULL AND p.is_active
-          AND pl.resource = 'people/people' AND pl.pco_id = p.pco_id AND pl.removed_at IS NULL
+    gone = f"gone_{entity}"
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {gone}"))
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE {gone} ON COMMIT DROP AS
+        SELECT c.pco_id FROM {entity} c JOIN people p ON c.person_id = p.id
+        JOIN pco_landing pl ON pl.resource = 'people/people' AND pl.pco_id = p.pco_id AND pl.removed_at IS NULL
+        WHERE c.pco_id IS NOT NULL AND p.is_active
           AND (CAST(:scope AS text[]) IS NULL OR p.pco_id = ANY(CAST(:scope AS text[])))
           AND NOT EXISTS (SELECT 1 FROM {stage_name} s WHERE s.pco_id = c.pco_id)
           AND NOT EXISTS (SELECT 1 FROM {quarantine.STAGE} q
@@ -319,8 +322,17 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
           AND (pl.relationships ? :relationship
                OR EXISTS (SELECT 1 FROM pco_landing x WHERE x.resource = :landing
                             AND x.pco_id = c.pco_id AND x.removed_at IS NOT NULL))
-        """, {"scope": list(people_scope) if people_scope is not None else None, "entity": entity,
-              "relationship": kind.relationship, "landing": landing})
+        """), {"scope": list(people_scope) if people_scope is not None else None, "entity": entity,
+               "relationship": kind.relationship, "landing": landing})
+    # A contact PCO deleted while the church edited it is a conflict, kept while the church wins it.
+    removed = three_way_load.pco_deletions(ENTITIES[entity], kind.two_way, f"SELECT pco_id FROM {gone}")
+    chosen = policies.for_entity(entity)
+    removed_classified = three_way_load.classify(conn, removed, chosen, deleted_in_pco=True)
+    record_conflicts(conn, removed, chosen, classified=removed_classified)
+    counts.deactivated = count(conn, f"""
+        DELETE FROM {entity} c WHERE c.pco_id IN (SELECT pco_id FROM {gone})
+          AND NOT c.pco_id = ANY(CAST(:kept AS text[]))
+        """, {"kept": three_way_load.kept_against_pco_deletion(conn, removed, removed_classified)})
     quarantine.apply_stage(conn, entity, scope=None if people_scope is None else _scope_keys(conn, kind, people_scope))
     return counts
 

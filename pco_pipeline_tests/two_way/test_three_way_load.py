@@ -180,3 +180,29 @@ def test_a_person_pco_deleted_the_church_did_not_edit_is_deactivated(engine):
     assert load_people(engine).counts["people"].deactivated == 1
     assert _person(engine, local_id, "is_active") == (False,)
     assert _conflicts(engine) == []
+
+
+def test_an_email_pco_deleted_while_the_church_edited_it_stays_as_a_held_conflict(engine, tmp_path):
+    own = tmp_path / "emails.toml"
+    own.write_text('[person_emails]\nlocation = "manual"\n', encoding="utf-8")
+    manual = load_policies(environ={"PCO_SYNC_POLICIES": str(own)})
+    _linked(engine)
+    execute(engine, "UPDATE person_emails SET location = 'Work' WHERE pco_id = 'e1'")
+    _pco_edits(engine, emails=[])  # PCO's person no longer lists the email
+    assert load_people(engine, policies=manual).counts["person_emails"].deactivated == 0
+    assert scalar(engine, "SELECT location FROM person_emails WHERE pco_id = 'e1'") == "Work"
+    (conflict,) = _conflicts(engine)
+    assert (conflict.field, conflict.church_value, conflict.pco_value, conflict.outcome) == (
+        "location", "Work", None, "held")
+
+    assert load_people(engine, policies=manual).counts["person_emails"].deactivated == 0  # still held
+    with engine.begin() as conn:
+        resolve_conflict(conn, scalar(engine, "SELECT id FROM sync_conflicts"), decided_by="pat", take="pco")
+    assert load_people(engine, policies=manual).counts["person_emails"].deactivated == 1
+
+
+def test_an_email_pco_deleted_the_church_left_alone_is_deleted(engine):
+    _linked(engine)
+    _pco_edits(engine, emails=[])
+    assert load_people(engine).counts["person_emails"].deactivated == 1
+    assert _conflicts(engine) == []
