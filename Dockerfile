@@ -19,13 +19,21 @@ RUN cat /etc/ssl/certs/ca-certificates.crt $(find /build/ca -name '*.crt') >/bui
 # Dependencies first (their layer is reused while only the code changes).
 COPY deploy/requirements.txt /build/deploy-requirements.txt
 RUN /opt/venv/bin/pip install --quiet -r /build/deploy-requirements.txt
-COPY pyproject.toml README.md /build/src/
-COPY sql /build/src/sql
-COPY pco_pipeline /build/src/pco_pipeline
-COPY pco_sandbox /build/src/pco_sandbox
-COPY pco_reference /build/src/pco_reference
-RUN /opt/venv/bin/pip install --quiet /build/src \
-    && /opt/venv/bin/pco-pipeline --help >/dev/null
+# The project is installed editable from /opt/dagster/app, not as a wheel: its definitions load
+# through dg.load_from_defs_folder, which needs the package beside its pyproject.toml. The
+# project's own dependencies are installed from pyproject.toml alone (placeholder packages),
+# so that this layer, too, survives a change of code.
+WORKDIR /opt/dagster/app
+COPY pyproject.toml ./
+RUN mkdir sql pco_pipeline pco_sandbox pco_reference \
+    && touch README.md pco_pipeline/__init__.py pco_sandbox/__init__.py pco_reference/__init__.py \
+    && /opt/venv/bin/pip install --quiet --editable . \
+    && rm -r README.md sql pco_pipeline pco_sandbox pco_reference
+COPY sql sql
+COPY pco_pipeline pco_pipeline
+COPY pco_sandbox pco_sandbox
+COPY pco_reference pco_reference
+RUN /opt/venv/bin/pco-pipeline --help >/dev/null
 
 FROM ${BASE_IMAGE}
 # socat: only the optional sandbox service uses it, to forward the network to the simulated
@@ -34,8 +42,11 @@ RUN apt-get update \
     && apt-get install --yes --no-install-recommends socat \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 pco \
-    && useradd --system --uid 10001 --gid pco --home-dir /opt/dagster/home --create-home --shell /usr/sbin/nologin pco
+    && useradd --system --uid 10001 --gid pco --home-dir /opt/dagster/home --create-home --shell /usr/sbin/nologin pco \
+    && install -d -o pco -g pco /opt/dagster/home/state
 COPY --from=build /opt/venv /opt/venv
+# The code, read-only to the services (owned by root).
+COPY --from=build /opt/dagster/app /opt/dagster/app
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.yaml /opt/dagster/app/workspace.yaml
 ENV PATH=/opt/venv/bin:$PATH \

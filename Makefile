@@ -57,7 +57,10 @@ BASE_IMAGE ?= pco-pipeline-base:bookworm
 IMAGE ?= pco-pipeline:latest
 POSTGRES_BUILD_IMAGE ?= pco-pipeline-postgres:15
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-DEPLOY_COMPOSE = $(COMPOSE) --project-name pco_pipeline --file deploy/compose.yaml --env-file deploy/.env
+# The settings and secrets of the deployment (never committed); DEPLOY_ENV=PATH names another file.
+DEPLOY_ENV ?= deploy/.env
+DEPLOY_COMPOSE = PCO_DEPLOY_ENV_FILE=$(abspath $(DEPLOY_ENV)) $(COMPOSE) --project-name pco_pipeline \
+	--file deploy/compose.yaml --env-file $(DEPLOY_ENV)
 # e.g. make deploy-up DEPLOY_PROFILES="--profile sandbox"
 DEPLOY_PROFILES ?=
 
@@ -72,13 +75,13 @@ image:
 	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(POSTGRES_BUILD_IMAGE) deploy/postgres
 
 deploy-up:
-	@test -f deploy/.env || { echo "error: deploy/.env is missing: copy deploy/.env.example and fill it in" >&2; exit 2; }
+	@test -f $(DEPLOY_ENV) || { echo "error: $(DEPLOY_ENV) is missing: copy deploy/.env.example and fill it in" >&2; exit 2; }
 	DOCKER_GID=$${DOCKER_GID:-$$(stat -c %g /var/run/docker.sock)} $(DEPLOY_COMPOSE) $(DEPLOY_PROFILES) up --detach
 
 # Stops and removes every service (the sandbox's too) and the containers of finished runs; the
 # volumes (the database) stay: `docker volume rm pco_pipeline_pgdata` deletes it.
 deploy-down:
-	@test -f deploy/.env || { echo "error: deploy/.env is missing" >&2; exit 2; }
+	@test -f $(DEPLOY_ENV) || { echo "error: $(DEPLOY_ENV) is missing" >&2; exit 2; }
 	$(DEPLOY_COMPOSE) --profile sandbox down --remove-orphans
 	@ids=$$(docker ps --all --quiet --filter label=org.pco-pipeline.role=run-worker); \
 	if [ -n "$$ids" ]; then docker rm --force $$ids >/dev/null; fi
