@@ -11,7 +11,11 @@ import sqlalchemy as sa
 from pco_pipeline.db import sync_log
 
 
-def sync_type_of(context: dg.OpExecutionContext) -> str:
+# An op's or an asset's context: both have what the run log reads (job name, run, log).
+StepContext = dg.OpExecutionContext | dg.AssetExecutionContext
+
+
+def sync_type_of(context: StepContext) -> str:
     """`sync_people` → people, `full_sync` → full, `push_people` → push_people; ad-hoc runs → assets."""
     job = context.job_name
     if job.startswith("__"):
@@ -26,7 +30,7 @@ class StepLog:
     run's totals (earlier steps' counts plus this one's). Progress also goes to Dagster's log.
     """
 
-    def __init__(self, context: dg.OpExecutionContext, engine: sa.Engine, direction: str,
+    def __init__(self, context: StepContext, engine: sa.Engine, direction: str,
                  every_seconds: float = 5.0):
         self.context, self.engine, self.every_seconds = context, engine, every_seconds
         self.run = sync_log.run_for(engine, context.run.run_id, sync_type_of(context), direction)
@@ -48,9 +52,16 @@ class StepLog:
         sync_log.update_counts(self.engine, self.run.id, **self._totals(counts))
         self.context.log.info(message)
 
-    def finish(self, error: Optional[BaseException] = None, **counts: int) -> None:
-        """End the step: `failed` on an error; `partial` when the run so far has failed records
-        (quarantined, refused by PCO) — it finished, but someone should look; else `success`."""
+    def finish(self, **counts: int) -> None:
+        """End the step: `partial` when the run so far has failed records (quarantined, refused by
+        PCO) — it finished, but someone should look; else `success`."""
+        self._end(None, counts)
+
+    def fail(self, error: BaseException, **counts: int) -> None:
+        """End the step `failed` with `error`."""
+        self._end(error, counts)
+
+    def _end(self, error: Optional[BaseException], counts: dict[str, int]) -> None:
         totals = self._totals(counts)
         sync_log.update_counts(self.engine, self.run.id, **totals)
         status = "failed" if error else "partial" if totals.get("failed", 0) > 0 else "success"
@@ -59,7 +70,7 @@ class StepLog:
 
 
 @contextmanager
-def step_log(context: dg.OpExecutionContext, engine: sa.Engine, direction: str) -> Iterator[StepLog]:
+def step_log(context: StepContext, engine: sa.Engine, direction: str) -> Iterator[StepLog]:
     """The step's `StepLog`, ended for you: an exception from the body finishes it `failed` (with
     `log.counts_on_error()`) and propagates; a body that returns without calling `log.finish(...)` is
     finished with no counts. Call `log.finish(**counts)` in the body to record the step's counts."""
@@ -68,7 +79,7 @@ def step_log(context: dg.OpExecutionContext, engine: sa.Engine, direction: str) 
         yield log
     except Exception as exc:  # an interruption (Ctrl-C, SIGTERM) is closed with its reason by runs.control
         if not log.finished:
-            log.finish(error=exc, **log.counts_on_error())
+            log.fail(exc, **log.counts_on_error())
         raise
     if not log.finished:
         log.finish()
