@@ -415,13 +415,15 @@ class _PeoplePusher:
             session.counts.add(contact.resource, "adopted" if state == "adopted" else "created")
 
 
-def people_kind(*, delete_people: bool = False) -> PushKind:
+def people_kind(*, delete_people: bool = False, confirm_large_change: bool = False) -> PushKind:
     """The people push: creates (this module), then updates and deletes of linked people and their
-    contacts (`people_updates`), executed by the engine."""
+    contacts (`people_updates`), executed by the engine. The updates are read first, so the safety
+    brake stops the run before anything is written."""
 
     def plan(session: PushSession) -> Iterator[Sequence[Any]]:
+        updates = plan_updates(session, delete_people=delete_people, confirm_large_change=confirm_large_change)
         yield from plan_batches(session)
-        yield from plan_updates(session, delete_people=delete_people)
+        yield from updates.batches()
 
     def pusher(session: PushSession, client: PCOClient) -> Callable[[Any], None]:
         creates = _PeoplePusher(session, client).push
@@ -435,10 +437,11 @@ PEOPLE = people_kind()
 
 def run_people_push(engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None, dry_run: bool = False,
                 workers: int = DEFAULT_WORKERS, progress: Callable[[PushReport], None] | None = None,
-                delete_people: bool | None = None) -> PushReport:
+                delete_people: bool | None = None, confirm_large_change: bool = False) -> PushReport:
     """Push church people PCO lacks, and the church's changes to people it has (see the module
     docstring). `delete_people` (default: the PCO_PUSH_DELETES_PEOPLE setting) deletes a linked
-    person deleted locally in PCO too, instead of making them inactive. A dry run needs no client
-    and sends nothing."""
-    kind = people_kind(delete_people=delete_people_setting() if delete_people is None else delete_people)
+    person deleted locally in PCO too, instead of making them inactive. `confirm_large_change`
+    lets a run the safety brake would stop through. A dry run needs no client and sends nothing."""
+    kind = people_kind(delete_people=delete_people_setting() if delete_people is None else delete_people,
+                       confirm_large_change=confirm_large_change)
     return run_push(kind, engine, client, run_id=run_id, dry_run=dry_run, workers=workers, progress=progress)

@@ -1,16 +1,19 @@
 """What the people push sends about people PCO already has: the church's changes to linked people
 and their emails and phones, and the church's deletions.
 
-Planning (replaceable: the three-way merge will decide these instead) compares each linked
-record with PCO's record as the inbound sync last landed it; a difference is a church change,
-because the inbound load writes PCO's changes into the church first. Each difference becomes a
-planned write, which the push engine executes (`push_engine.update_recorded`/`delete_recorded`):
-- a linked person whose fields differ → `PATCH /people/v2/people/{id}` with only those fields
-  (`is_active = false` locally → `status: inactive`);
+Planning follows the three-way rule (`church_changes`, sync/merge.py): only the fields the
+church changed since the two sides last agreed (the base), or whose conflict its policy or staff
+gave to the church, are sent; a field PCO changed and the church did not is the load's to take,
+never pushed back (even before that load ran). The conflicts the rule decides are recorded first,
+and the safety brake (`safety_brake`) weighs the changes before anything is written. Each change
+becomes a planned write, which the push engine executes (`push_engine.update_recorded` /
+`delete_recorded`); PCO's answer moves the base of the fields it now holds (`confirm_sent`):
+- a linked person the church changed → `PATCH /people/v2/people/{id}` with only those fields
+  (`is_active = false` locally, while PCO's record is active → `status: inactive`);
 - a linked person deleted locally (`church_deletions`) → `status: inactive` in PCO, or a
   `DELETE` when `delete_people` is set (`PCO_PUSH_DELETES_PEOPLE`): a delete erases the person's
   history in every PCO product, so it is never the default;
-- a linked email or phone whose address / number, location or primary flag differ → `PATCH
+- a linked email or phone whose address / number, location or primary flag the church changed → `PATCH
   /people/v2/emails/{id}` (or `phone_numbers`) with those fields;
 - a linked email or phone deleted locally → `DELETE` it in PCO.
 A field the push would send but PCO would blank or refuse (`push_validate`) is quarantined on its
@@ -21,19 +24,27 @@ before that the church has not changed since.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
+from pco_pipeline.pco.client import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.normalize import clean_text, normalize_email_record, normalize_person, normalize_phone_record
+from pco_pipeline.sync.church_changes import ChurchChange, church_changes, confirm_sent
+from pco_pipeline.sync.conflicts import record_conflicts
+from pco_pipeline.sync.merge import DELETED
+from pco_pipeline.sync.normalize import clean_text, normalize_person
+from pco_pipeline.sync.policies import load_policies
 from pco_pipeline.sync.push import (FieldGate, PlannedWrite, PushSession, field_key, latest_write_sql, pco_view,
                                     quarantine_entity)
 from pco_pipeline.sync.push_engine import RecordedDelete, RecordedUpdate
 from pco_pipeline.sync.push_validate import email_problems, person_field_problems, phone_problems, printable
+from pco_pipeline.sync.safety_brake import check_share
+from pco_pipeline.sync.two_way_entities import ENTITIES
 
 DELETE_PEOPLE_SETTING = "PCO_PUSH_DELETES_PEOPLE"
 PERSON_UPDATE_FIELDS = ("first_name", "last_name", "nickname", "middle_name", "gender", "birthdate", "child",
@@ -90,22 +101,9 @@ def person_changes(person: Mapping[str, Any], landed: Mapping[str, Any]) -> dict
     return changes
 
 
-def contact_changes(resource: str, contact: Mapping[str, Any], landed: Mapping[str, Any]) -> dict[str, Any]:
-    """An email's or phone's changed attributes (PCO's names): address | number, location, primary."""
-    text = "address" if resource == "Email" else "number"
-    changes = {}
-    if clean_text(contact[text]) != clean_text(landed.get(text)):
-        changes[text] = clean_text(contact[text])
-    if clean_text(contact["location"]) != clean_text(landed.get("location")):
-        changes["location"] = clean_text(contact["location"])
-    if bool(contact["is_primary"]) != bool(landed.get("is_primary")):
-        changes["primary"] = bool(contact["is_primary"])
-    return changes
-
-
 # --- planning ------------------------------------------------------------------------------------------
 
-# A linked person with PCO's values as last known (landed, or our later write's answer).
+# Linked people with PCO's values as last known (landed, or our later write's answer).
 _PERSON_WITH_PCO = f"""
 SELECT p.id, p.pco_id, p.first_name, p.last_name, p.nickname, p.middle_name, p.gender, p.birthdate, p.child,
        p.grade, p.status, p.membership, p.is_active, p.updated_at, l.normalized AS landed,
@@ -114,60 +112,89 @@ FROM people p
 JOIN pco_landing l ON l.resource = 'people/people' AND l.pco_id = p.pco_id AND l.removed_at IS NULL
 {latest_write_sql('Person', 'p.pco_id')}
 """
-_LINKED_PEOPLE = _PERSON_WITH_PCO + """
-WHERE p.id > :after AND p.merged_into_id IS NULL
-  AND ((btrim(p.first_name), btrim(p.last_name), nullif(btrim(p.nickname), ''), nullif(btrim(p.middle_name), ''),
-        nullif(btrim(p.gender), ''), CAST(p.birthdate AS text), p.child, CAST(p.grade AS int),
-        CASE WHEN p.is_active THEN p.status ELSE 'inactive' END, nullif(btrim(p.membership), ''))
-       IS DISTINCT FROM
-       (l.normalized->>'first_name', l.normalized->>'last_name', l.normalized->>'nickname',
-        l.normalized->>'middle_name', l.normalized->>'gender', l.normalized->>'birthdate',
-        CAST(l.normalized->>'child' AS boolean), CAST(l.normalized->>'grade' AS int), l.normalized->>'status',
-        l.normalized->>'membership')
-       OR w.pco_updated_at > l.pco_updated_at)
-ORDER BY p.id
-LIMIT :limit
+# Linked people the church made inactive (`is_active`, which the three-way fields do not carry)
+# whose PCO record is not inactive yet.
+_DEACTIVATED = _PERSON_WITH_PCO + """
+WHERE NOT p.is_active AND p.merged_into_id IS NULL
+  AND coalesce(coalesce(w.confirmed->>'status', l.normalized->>'status'), '') <> 'inactive'
 """
-# Emails and phones of linked, active people, whose values differ from PCO's landed ones.
+# Linked emails and phones of linked, active people.
 _LINKED_CONTACTS = """
 SELECT c.id, c.person_id, c.pco_id, c.{text} AS text, c.location, c.is_primary, c.updated_at,
-       l.normalized AS landed, l.pco_updated_at AS landed_at, w.confirmed AS written, w.pco_updated_at AS written_at,
-       btrim(p.first_name || ' ' || p.last_name) AS person_name, p.pco_id AS person_pco_id
+       l.normalized AS landed, btrim(p.first_name || ' ' || p.last_name) AS person_name, p.pco_id AS person_pco_id
 FROM {table} c
 JOIN people p ON p.id = c.person_id AND p.pco_id IS NOT NULL AND p.is_active
-JOIN pco_landing l ON l.resource = :resource AND l.pco_id = c.pco_id AND l.removed_at IS NULL
-{written}
-WHERE (nullif(btrim(c.{text}), ''), nullif(btrim(c.location), ''), c.is_primary)
-      IS DISTINCT FROM (l.normalized->>'{text}', l.normalized->>'location', CAST(l.normalized->>'is_primary' AS boolean))
-   OR w.pco_updated_at > l.pco_updated_at
-ORDER BY c.id
+LEFT JOIN pco_landing l ON l.resource = :resource AND l.pco_id = c.pco_id
+WHERE c.pco_id = ANY(:pco_ids)
 """
 # Linked records the church deleted whose PCO record is still there (as last landed).
 _DELETED = """
 SELECT d.local_table, d.local_id, d.pco_id, d.deleted_at, l.normalized AS landed, l.parent_pco_id
 FROM church_deletions d
 JOIN pco_landing l ON l.resource = :resource AND l.pco_id = d.pco_id AND l.removed_at IS NULL
-WHERE d.local_table = :table AND d.pushed_at IS NULL
+WHERE d.local_table = :table AND d.pushed_at IS NULL AND d.pco_id = ANY(:pco_ids)
 ORDER BY d.deleted_at, d.pco_id
 """
+_LINKED_COUNT = "SELECT count(*) FROM {table} WHERE pco_id IS NOT NULL"
 
 CONTACTS = {  # local table → (PCO type, landed resource, PCO collection, local text column)
     "person_emails": ("Email", "people/emails", "emails", "address"),
     "person_phones": ("PhoneNumber", "people/phone_numbers", "phone_numbers", "number"),
 }
-NORMALIZERS = {"Email": normalize_email_record, "PhoneNumber": normalize_phone_record}
+# A contact's two-way field → PCO's attribute (the text column keeps its name).
+_CONTACT_ATTRIBUTES = {"location": "location", "is_primary": "primary", "address": "address", "number": "number"}
+
+
+def contact_value(field: str, value: Any) -> Any:
+    """An email's or phone's field as it is sent: trimmed text (blank → None), a bool primary flag."""
+    return bool(value) if field == "is_primary" else clean_text(value)
 
 
 @dataclass
-class _Planner:
+class UpdatePlan:
+    """Reads the church's changes once (`prepare`, before anything is written: the safety brake
+    weighs them), then turns them into the engine's units."""
     session: PushSession
     delete_people: bool
+    confirm_large_change: bool = False
+    changes: dict[str, list[ChurchChange]] = dataclass_field(default_factory=dict)
+    deactivated: list[Any] = dataclass_field(default_factory=list)
+
+    def batches(self) -> Iterator[list[Unit]]:
+        """The units, in batches: linked people, then deletions and contacts."""
+        self.settle_agreed_fields()
+        yield from self.people()
+        tail: list[Unit] = self.deleted_people()
+        for table in CONTACTS:
+            tail += self.contacts(table) + self.deleted_contacts(table)
+        if tail:
+            yield tail
 
     def add(self, unit: Unit, fields: Sequence[tuple[str, Any]]) -> Unit:
         action = "update" if isinstance(unit, RecordedUpdate) else "delete"
         self.session.report.plan.add(PlannedWrite(action, unit.resource, f"{unit.label}, PCO {unit.pco_id}",
                                                   tuple(fields)))
         return unit
+
+    def prepare(self) -> None:
+        """Record the conflicts the three-way rule decides (a real run), read every change the
+        church has for PCO, and stop here if the safety brake engages."""
+        policies = load_policies()
+        with self.session.engine.begin() as conn:
+            for table in ("people", *CONTACTS):
+                entity = ENTITIES[table]
+                if not self.session.dry_run:
+                    record_conflicts(conn, entity, policies.for_entity(table))
+                self.changes[table] = list(church_changes(conn, entity, policies.for_entity(table)))
+            self.deactivated = conn.execute(sa.text(_DEACTIVATED)).all()
+            linked = {table: conn.execute(sa.text(_LINKED_COUNT.format(table=table))).scalar_one()
+                      for table in self.changes}
+        if self.session.dry_run:
+            return
+        deactivated = {row.pco_id for row in self.deactivated}
+        for table, changes in self.changes.items():
+            planned = {change.pco_id for change in changes} | (deactivated if table == "people" else set())
+            check_share(len(planned), linked[table], _BRAKE_NOUNS[table], confirmed=self.confirm_large_change)
 
     # --- people ---
 
@@ -186,56 +213,64 @@ class _Planner:
             rows = conn.execute(sa.text(_PERSON_WITH_PCO + " WHERE p.id = ANY(:ids)"), {"ids": ids}).all()
             for row in rows:
                 changed = person_changes(dict(row._mapping), pco_view(row, normalize_person))
-                for field in PERSON_UPDATE_FIELDS:
-                    if field not in changed and field_key(str(row.id), field) in keys:
-                        self.session.resolve(conn, "people", field_key(str(row.id), field))
+                for name in PERSON_UPDATE_FIELDS:
+                    if name not in changed and field_key(str(row.id), name) in keys:
+                        self.session.resolve(conn, "people", field_key(str(row.id), name))
 
     def people(self) -> Iterator[list[Unit]]:
         gate = FieldGate(self.session, "people")
-        after = 0
-        while True:
+        by_pco_id = {change.pco_id: change for change in self.changes["people"] if not change.deleted}
+        deactivated = {row.pco_id: row for row in self.deactivated}
+        pco_ids = sorted(by_pco_id.keys() | deactivated.keys())
+        for start in range(0, len(pco_ids), BATCH):
+            batch = pco_ids[start:start + BATCH]
             with self.session.engine.connect() as conn:
-                rows = conn.execute(sa.text(_LINKED_PEOPLE), {"after": after, "limit": BATCH}).all()
-                if not rows:
-                    return
+                rows = conn.execute(sa.text(_PERSON_WITH_PCO + " WHERE p.pco_id = ANY(:ids) AND p.merged_into_id"
+                                            " IS NULL ORDER BY p.id"), {"ids": batch}).all()
                 intents = ledger.open_intents(conn, "Person", "people", [str(r.id) for r in rows], action="update")
-            after = rows[-1].id
             units: list[Unit] = []
             for row in rows:
-                person = dict(row._mapping)
-                landed = pco_view(row, normalize_person)
-                changes = person_changes(person, landed)
-                if not changes:
-                    continue
+                change = by_pco_id.get(row.pco_id)
+                values = {name: person_value(name, value) for name, value in (change.values if change else {}).items()}
+                if "status" in values:
+                    values["status"] = (values["status"] or "active").lower()
+                if row.pco_id in deactivated:
+                    values["status"] = "inactive"
                 label = _person_label(row.id, row.first_name, row.last_name)
-                changes = gate.sendable("Person", str(row.id), row.id, label, changes,
-                                        person_field_problems(person, today=self.session.today), row.updated_at)
-                if not changes:
+                values = gate.sendable("Person", str(row.id), row.id, label, values,
+                                       person_field_problems(dict(row._mapping), today=self.session.today),
+                                       row.updated_at)
+                if not values:
                     continue
                 # Nothing is stored on the church row: it did not change (and its updated_at, which a
-                # trigger moves on any write, is when the church last edited it).
+                # trigger moves on any write, is when the church last edited it). The base moves.
+                landed = pco_view(row, normalize_person)
                 update = RecordedUpdate("Person", "people", str(row.id), row.id, label, row.pco_id,
-                                        f"/people/v2/people/{row.pco_id}", changes, intent=intents.get(str(row.id)))
-                units.append(self.add(update, [(f, f"{landed.get(f)!r} → {v!r}") for f, v in changes.items()]))
+                                        f"/people/v2/people/{row.pco_id}", values, intent=intents.get(str(row.id)),
+                                        store=_confirm(change, {name: name for name in values}, person_value))
+                units.append(self.add(update, [(f, f"{landed.get(f)!r} → {v!r}") for f, v in values.items()]))
             if units:
                 yield units
 
     def deleted_people(self) -> list[Unit]:
+        deleted = {change.pco_id: change for change in self.changes["people"] if change.deleted}
         units: list[Unit] = []
         with self.session.engine.connect() as conn:
-            rows = conn.execute(sa.text(_DELETED), {"resource": "people/people", "table": "people"}).all()
+            rows = conn.execute(sa.text(_DELETED), {"resource": "people/people", "table": "people",
+                                                    "pco_ids": list(deleted)}).all()
         for row in rows:
             landed = row.landed or {}
             label = f"person {row.local_id} ({printable(_full_name(landed))}, deleted in the church)"
             path = f"/people/v2/people/{row.pco_id}"
+            gone = _mark_gone(deleted[row.pco_id], "people")
             if self.delete_people:
                 units.append(self.add(RecordedDelete("Person", "people", str(row.local_id), row.local_id, label,
-                                                     row.pco_id, path, store=_mark_pushed("people", row.pco_id)),
+                                                     row.pco_id, path, store=gone),
                                       [("deleted locally", row.deleted_at)]))
             elif landed.get("status") != "inactive":
                 units.append(self.add(RecordedUpdate("Person", "people", str(row.local_id), row.local_id, label,
                                                      row.pco_id, path, {"status": "inactive"},
-                                                     store=_mark_inactivated(row.pco_id)),
+                                                     store=lambda conn, resource, gone=gone: gone(conn, "inactivated")),
                                       [("status", f"{landed.get('status')!r} → 'inactive' (deleted locally)")]))
         return units
 
@@ -243,53 +278,57 @@ class _Planner:
 
     def contacts(self, table: str) -> list[Unit]:
         resource, landed_resource, collection, text = CONTACTS[table]
+        by_pco_id = {change.pco_id: change for change in self.changes[table] if not change.deleted}
         gate = FieldGate(self.session, table)
         with self.session.engine.connect() as conn:
             # The table and column names come from CONTACTS, never input.
-            written = latest_write_sql(resource, "c.pco_id")
-            rows = conn.execute(sa.text(_LINKED_CONTACTS.format(table=table, text=text, written=written)),
-                                {"resource": landed_resource}).all()
+            rows = conn.execute(sa.text(_LINKED_CONTACTS.format(table=table, text=text)),
+                                {"resource": landed_resource, "pco_ids": list(by_pco_id)}).all()
             intents = ledger.open_intents(conn, resource, table, [str(r.id) for r in rows], action="update")
         units: list[Unit] = []
-        for row in rows:
-            contact = {text: row.text, "location": row.location, "is_primary": row.is_primary}
-            changes = contact_changes(resource, contact, pco_view(row, NORMALIZERS[resource]))
+        for row in sorted(rows, key=lambda row: row.id):
+            change = by_pco_id[row.pco_id]
+            values = {_CONTACT_ATTRIBUTES[name]: contact_value(name, value) for name, value in change.values.items()}
             noun = "email" if resource == "Email" else "phone"
             label = f"{noun} {row.id} of person {row.person_id} ({printable(row.person_name)})"
             found = (email_problems(row.text, row.location) if resource == "Email"
                      else phone_problems(row.text, None, row.location))
             problems = {text: found} if found else {}
-            changes = gate.sendable(resource, str(row.id), row.id, label, changes, problems, row.updated_at)
-            if not changes:
+            values = gate.sendable(resource, str(row.id), row.id, label, values, problems, row.updated_at)
+            if not values:
                 continue
+            attributes = {attribute: name for name, attribute in _CONTACT_ATTRIBUTES.items() if name in change.values}
             update = RecordedUpdate(resource, table, str(row.id), row.id, label, row.pco_id,
-                                    f"/people/v2/{collection}/{row.pco_id}", changes, intent=intents.get(str(row.id)),
-                                    parent_pco_id=row.person_pco_id)
-            units.append(self.add(update, list(changes.items())))
+                                    f"/people/v2/{collection}/{row.pco_id}", values, intent=intents.get(str(row.id)),
+                                    parent_pco_id=row.person_pco_id, store=_confirm(change, attributes, contact_value))
+            units.append(self.add(update, list(values.items())))
         return units
 
     def deleted_contacts(self, table: str) -> list[Unit]:
         resource, landed_resource, collection, text = CONTACTS[table]
+        deleted = {change.pco_id: change for change in self.changes[table] if change.deleted}
         with self.session.engine.connect() as conn:
-            rows = conn.execute(sa.text(_DELETED), {"resource": landed_resource, "table": table}).all()
+            rows = conn.execute(sa.text(_DELETED), {"resource": landed_resource, "table": table,
+                                                    "pco_ids": list(deleted)}).all()
         noun = "email" if resource == "Email" else "phone"
         return [self.add(RecordedDelete(resource, table, str(row.local_id), row.local_id,
                                         f"{noun} {row.local_id} ({printable((row.landed or {}).get(text))}, "
                                         "deleted in the church)", row.pco_id, f"/people/v2/{collection}/{row.pco_id}",
-                                        store=_mark_pushed(table, row.pco_id), parent_pco_id=row.parent_pco_id),
+                                        store=_mark_gone(deleted[row.pco_id], table), parent_pco_id=row.parent_pco_id),
                          [(text, (row.landed or {}).get(text))]) for row in rows]
 
 
-def plan_updates(session: PushSession, *, delete_people: bool = False) -> Iterator[list[Unit]]:
-    """The people push's updates and deletes, in batches (see the module docstring)."""
-    planner = _Planner(session, delete_people)
-    planner.settle_agreed_fields()
-    yield from planner.people()
-    tail: list[Unit] = planner.deleted_people()
-    for table in CONTACTS:
-        tail += planner.contacts(table) + planner.deleted_contacts(table)
-    if tail:
-        yield tail
+_BRAKE_NOUNS = {"people": "people in PCO", "person_emails": "emails in PCO", "person_phones": "phones in PCO"}
+
+
+def plan_updates(session: PushSession, *, delete_people: bool = False,
+                 confirm_large_change: bool = False) -> UpdatePlan:
+    """The people push's updates and deletes (see the module docstring), read now: call it before
+    the push writes anything. Raises `SafetyBrakeEngaged` when they are too many and the run
+    was not confirmed. Its `batches()` are the engine's units."""
+    plan = UpdatePlan(session, delete_people, confirm_large_change)
+    plan.prepare()
+    return plan
 
 
 # --- storing outcomes -----------------------------------------------------------------------------------
@@ -303,14 +342,26 @@ def _person_label(person_id: int, first: Any, last: Any) -> str:
     return f"person {person_id} ({printable(name)})" if name else f"person {person_id}"
 
 
-def _mark_pushed(table: str, pco_id: str):
-    def store(conn: sa.Connection, outcome: str) -> None:
-        conn.execute(sa.text("UPDATE church_deletions SET pushed_at = clock_timestamp(), pushed_as = :outcome"
-                             " WHERE local_table = :table AND pco_id = :pco_id"),
-                     {"outcome": outcome, "table": table, "pco_id": pco_id})
+def _confirm(change: ChurchChange | None, attributes: Mapping[str, str],
+             sendable: Callable[[str, Any], Any]) -> Callable[[sa.Connection, Resource], None]:
+    """Once PCO answered a PATCH: the base of each two-way field (`attributes`: field → PCO's
+    attribute) PCO now holds as the church does moves to it (`church_changes.confirm_sent`)."""
+    def store(conn: sa.Connection, resource: Resource) -> None:
+        if change is None:
+            return
+        held = {name: change.values[name] for name, attribute in attributes.items()
+                if name in change.values and attribute in resource.attributes
+                and sendable(name, resource.attributes[attribute]) == sendable(name, change.values[name])}
+        confirm_sent(conn, change.entity, change, held)
     return store
 
 
-def _mark_inactivated(pco_id: str):
-    mark = _mark_pushed("people", pco_id)
-    return lambda conn, resource: mark(conn, "inactivated")
+def _mark_gone(change: ChurchChange, table: str) -> Callable[[sa.Connection, str], None]:
+    """Once PCO deleted (or inactivated) a record the church deleted: the deletion is pushed and
+    the record's base is dropped (it is gone from the two-way comparison)."""
+    def store(conn: sa.Connection, outcome: str) -> None:
+        conn.execute(sa.text("UPDATE church_deletions SET pushed_at = clock_timestamp(), pushed_as = :outcome"
+                             " WHERE local_table = :table AND pco_id = :pco_id"),
+                     {"outcome": outcome, "table": table, "pco_id": change.pco_id})
+        confirm_sent(conn, change.entity, change, DELETED)
+    return store
