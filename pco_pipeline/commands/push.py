@@ -16,6 +16,9 @@ def register(subparsers) -> None:
                                                             "group memberships)")
     push.add_argument("--dry-run", action="store_true",
                       help="plan only: print what would be created or changed, send nothing")
+    push.add_argument("--confirm", action="store_true",
+                      help="let this run through the safety brake (it changes more of the church than "
+                           "PCO_SAFETY_BRAKE_SHARE allows, e.g. after a deliberate bulk edit)")
     push.set_defaults(handler=run_push)
 
 
@@ -44,10 +47,11 @@ def summarize(result) -> list[str]:
 
 
 def run_push(args) -> int:
-    from pco_pipeline.defs.outbound.jobs import dry_run_config
+    from pco_pipeline.defs.outbound.jobs import push_run_config
 
     job_name = PUSH_JOBS[args.what]
-    result = run_job(job_name, run_config=dry_run_config(job_name) if args.dry_run else None)
+    result = run_job(job_name, run_config=push_run_config(job_name, dry_run=args.dry_run,
+                                                          confirm_large_change=args.confirm))
     for line in summarize(result):
         print(line)
     print(f"run {result.run_id} ({job_name}{', dry run' if args.dry_run else ''}): "

@@ -415,13 +415,13 @@ class _PeoplePusher:
             session.counts.add(contact.resource, "adopted" if state == "adopted" else "created")
 
 
-def people_kind(*, delete_people: bool = False, confirm_large_change: bool = False) -> PushKind:
+def people_kind(*, delete_people: bool = False) -> PushKind:
     """The people push: creates (this module), then updates and deletes of linked people and their
     contacts (`people_updates`), executed by the engine. The updates are read first, so the safety
     brake stops the run before anything is written."""
 
     def plan(session: PushSession) -> Iterator[Sequence[Any]]:
-        updates = plan_updates(session, delete_people=delete_people, confirm_large_change=confirm_large_change)
+        updates = plan_updates(session, delete_people=delete_people)
         yield from plan_batches(session)
         yield from updates.batches()
 
@@ -442,6 +442,6 @@ def run_people_push(engine: sa.Engine, client: PCOClient | None, *, run_id: str 
     docstring). `delete_people` (default: the PCO_PUSH_DELETES_PEOPLE setting) deletes a linked
     person deleted locally in PCO too, instead of making them inactive. `confirm_large_change`
     lets a run the safety brake would stop through. A dry run needs no client and sends nothing."""
-    kind = people_kind(delete_people=delete_people_setting() if delete_people is None else delete_people,
-                       confirm_large_change=confirm_large_change)
-    return run_push(kind, engine, client, run_id=run_id, dry_run=dry_run, workers=workers, progress=progress)
+    kind = people_kind(delete_people=delete_people_setting() if delete_people is None else delete_people)
+    return run_push(kind, engine, client, run_id=run_id, dry_run=dry_run, workers=workers, progress=progress,
+                    confirm_large_change=confirm_large_change)

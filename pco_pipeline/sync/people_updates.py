@@ -156,7 +156,6 @@ class UpdatePlan:
     weighs them), then turns them into the engine's units."""
     session: PushSession
     delete_people: bool
-    confirm_large_change: bool = False
     changes: dict[str, list[ChurchChange]] = dataclass_field(default_factory=dict)
     deactivated: list[Any] = dataclass_field(default_factory=list)
 
@@ -194,7 +193,7 @@ class UpdatePlan:
         deactivated = {row.pco_id for row in self.deactivated}
         for table, changes in self.changes.items():
             planned = {change.pco_id for change in changes} | (deactivated if table == "people" else set())
-            check_share(len(planned), linked[table], _BRAKE_NOUNS[table], confirmed=self.confirm_large_change)
+            check_share(len(planned), linked[table], _BRAKE_NOUNS[table], confirmed=self.session.confirm_large_change)
 
     # --- people ---
 
@@ -321,12 +320,11 @@ class UpdatePlan:
 _BRAKE_NOUNS = {"people": "people in PCO", "person_emails": "emails in PCO", "person_phones": "phones in PCO"}
 
 
-def plan_updates(session: PushSession, *, delete_people: bool = False,
-                 confirm_large_change: bool = False) -> UpdatePlan:
+def plan_updates(session: PushSession, *, delete_people: bool = False) -> UpdatePlan:
     """The people push's updates and deletes (see the module docstring), read now: call it before
-    the push writes anything. Raises `SafetyBrakeEngaged` when they are too many and the run
-    was not confirmed. Its `batches()` are the engine's units."""
-    plan = UpdatePlan(session, delete_people, confirm_large_change)
+    the push writes anything. Raises `SafetyBrakeEngaged` when they are too many and the session
+    was not confirmed (`confirm_large_change`). Its `batches()` are the engine's units."""
+    plan = UpdatePlan(session, delete_people)
     plan.prepare()
     return plan
 

@@ -256,8 +256,9 @@ class PushSession:
     MAX_FAILURES_KEPT = 20
 
     def __init__(self, push: str, engine: sa.Engine, client: Any, *, run_id: str | None, dry_run: bool,
-                 today: date | None = None) -> None:
+                 today: date | None = None, confirm_large_change: bool = False) -> None:
         self.engine, self.client, self.run_id, self.dry_run = engine, client, run_id, dry_run
+        self.confirm_large_change = confirm_large_change   # the safety brake lets this run through
         self.today = today or date.today()
         self.report = PushReport(push=push, dry_run=dry_run, plan=Plan(), counts=PushCounts())
         self._lock = threading.Lock()

@@ -479,10 +479,12 @@ class _WorkerLoop:
 
 
 def run_push(kind: PushKind, engine: sa.Engine, client: PCOClient | None, *, run_id: str | None = None,
-             dry_run: bool = False, workers: int = 1,
-             progress: Callable[[PushReport], None] | None = None) -> PushReport:
-    """Run one push (see the module docstring). A dry run needs no client and sends nothing."""
-    session = PushSession(kind.name, engine, client, run_id=run_id, dry_run=dry_run)
+             dry_run: bool = False, workers: int = 1, progress: Callable[[PushReport], None] | None = None,
+             confirm_large_change: bool = False) -> PushReport:
+    """Run one push (see the module docstring). A dry run needs no client and sends nothing.
+    `confirm_large_change` lets a run the safety brake would stop (`SafetyBrakeEngaged`) through."""
+    session = PushSession(kind.name, engine, client, run_id=run_id, dry_run=dry_run,
+                          confirm_large_change=confirm_large_change)
     with exclusive(engine, kind.name):
         if kind.needs is not None:
             with engine.connect() as conn:

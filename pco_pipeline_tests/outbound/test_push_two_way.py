@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from pco_pipeline.cli import build_parser
+from pco_pipeline.commands import push as push_command
 from pco_pipeline.pco.client import resource_body
 from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline.sync.safety_brake import (MIN_RECORDS_SETTING, SHARE_SETTING, SafetyBrakeEngaged, brake_settings,
@@ -85,3 +87,21 @@ def test_the_brake_lets_ordinary_changes_through_and_names_a_wrong_setting():
     for setting, value in ((SHARE_SETTING, "ten percent"), (SHARE_SETTING, "0"), (MIN_RECORDS_SETTING, "-3")):
         with pytest.raises(ValueError, match=setting):
             brake_settings({setting: value})
+
+
+def test_push_confirm_on_the_command_line_lets_one_run_through(run_job, engine, client, sandbox, monkeypatch, capsys):
+    names = [(f"Person{n}", f"Now{n}") for n in range(4)]
+    people = synced_church(engine, client, sandbox, names)
+    monkeypatch.setenv(MIN_RECORDS_SETTING, "2")
+    for first, _ in names[:2]:
+        edit(engine, "UPDATE people SET last_name = 'Then' WHERE pco_id = :p", p=people[first])
+    monkeypatch.setattr(push_command, "run_job", run_job)   # the CLI's job launcher, on the test's instance
+
+    args = build_parser().parse_args(["push", "people"])
+    assert args.handler(args) == 1
+    assert "would change 2 of 4 linked people in PCO" in capsys.readouterr().err
+    assert writes(sandbox) == []
+
+    args = build_parser().parse_args(["push", "people", "--confirm"])
+    assert args.handler(args) == 0
+    assert [w["method"] for w in writes(sandbox)] == ["PATCH", "PATCH"]

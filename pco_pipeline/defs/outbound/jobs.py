@@ -5,7 +5,8 @@
     push_group_memberships   memberships in PCO groups (+ role changes)
     full_push                the three, in that order, in one run
 
-Every op takes `dry_run` (run config `ops: {people_to_pco: {config: {dry_run: true}}}`, see
+Every op takes `confirm_large_change` (`pco-pipeline push … --confirm`): the safety brake
+(`sync/safety_brake.py`) lets that run through. Every op takes `dry_run` (run config `ops: {people_to_pco: {config: {dry_run: true}}}`, see
 `dry_run_config`, or `pco-pipeline push … --dry-run`): the plan is made and shown, nothing is sent. Each op's output
 metadata holds the counts per action and the plan as a markdown table, field by field; every
 run leaves one `pco_sync_log` row (direction outbound; a dry run's counts only its skips). The
@@ -25,6 +26,7 @@ from pco_pipeline.sync.people_push import DEFAULT_WORKERS
 from pco_pipeline.sync.push import PushAborted, PushReport
 from pco_pipeline.sync.push_engine import run_push
 from pco_pipeline.sync.registry import DEFAULT, Push, Registry
+from pco_pipeline.sync.safety_brake import SafetyBrakeEngaged
 
 OUTBOUND_TAGS = {"pco/direction": "outbound"}
 
@@ -32,6 +34,8 @@ OUTBOUND_TAGS = {"pco/direction": "outbound"}
 class PushConfig(dg.Config):
     dry_run: bool = False
     """Plan only: show what would be sent, send nothing (no request at all)."""
+    confirm_large_change: bool = False
+    """Let this run through the safety brake (it changes more of the church than PCO_SAFETY_BRAKE_SHARE)."""
 
 
 class ParallelPushConfig(PushConfig):
@@ -77,12 +81,12 @@ def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: 
 
             workers = config.workers if isinstance(config, ParallelPushConfig) else 1
             report = run_push(push.kind, engine, client, run_id=context.run.run_id, dry_run=dry_run,
-                              workers=workers, progress=progress)
+                              workers=workers, progress=progress, confirm_large_change=config.confirm_large_change)
             if dry_run:
                 step.finish(skipped=sum(report.plan.skips.values()))
             else:
                 step.finish(**report.counts.sync_log(), requests_used=requests())
-    except PushAborted as exc:
+    except (PushAborted, SafetyBrakeEngaged) as exc:
         raise dg.Failure(description=str(exc)) from exc
     context.log.info(report.summary())
     for line in report.failures:
@@ -136,9 +140,17 @@ def push_ops(job_name: str, registry: Registry = DEFAULT) -> tuple[str, ...]:
     return tuple(push.op for push in registry.pushes if push.job == job_name)
 
 
+def push_run_config(job_name: str, *, dry_run: bool = False, confirm_large_change: bool = False) -> dict | None:
+    """Run config for every push step of `job_name`: a dry run, and/or let through the safety brake
+    (None when neither)."""
+    config = {name: True for name, asked in (("dry_run", dry_run), ("confirm_large_change", confirm_large_change))
+              if asked}
+    return {"ops": {op: {"config": config} for op in push_ops(job_name)}} if config else None
+
+
 def dry_run_config(job_name: str) -> dict:
     """Run config that makes every push step of `job_name` a dry run."""
-    return {"ops": {op: {"config": {"dry_run": True}} for op in push_ops(job_name)}}
+    return push_run_config(job_name, dry_run=True) or {}
 
 
 @dg.definitions
