@@ -20,7 +20,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError
 
-from pco_pipeline.sync.merge import EntityFields, Outcome, Policy, three_way_sql
+from pco_pipeline.sync.merge import EntityFields, Outcome, Policy, all_in_sync_sql, three_way_sql
 from pco_pipeline.sync.two_way_entities import ENTITIES
 
 MOOT = "no longer in conflict"
@@ -84,7 +84,7 @@ def record_conflicts(conn: sa.Connection, entity: EntityFields, policies: Mappin
         diff = three_way_sql(entity, policies, changed_only=True).text
         looked_at = "true"
     else:
-        diff = f"SELECT * FROM {classified}"
+        diff = f"SELECT * FROM {classified} d WHERE NOT ({all_in_sync_sql(entity)})"
         looked_at = f"sc.pco_id IN (SELECT pco_id FROM {classified})"
     per_field = ", ".join(
         f"('{spec.name}', '{policies[spec.name].value}', d.{spec.name}__outcome, "

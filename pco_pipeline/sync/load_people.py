@@ -105,15 +105,22 @@ _SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec,
                            for spec in STAGED_PEOPLE.fields)
 
 
+# A linked person PCO has is active again (PCO brought back someone it had removed) unless their
+# status, once the load's values are in, is inactive: the church deactivated them, and the push
+# sends that to PCO.
+_STATUS_AFTER = three_way_load.field_value_sql(next(f for f in STAGED_PEOPLE.fields if f.name == "status"), "p")
+
+
 def _update_linked(conn: sa.Connection, classified: str) -> int:
     """Linked people: the fields PCO changed (per the classified outcomes), and active again."""
     return count(conn, f"""
-        UPDATE people p SET {_SET_THREE_WAY}, is_active = true, pco_updated_at = s.pco_updated_at
+        UPDATE people p SET {_SET_THREE_WAY}, pco_updated_at = s.pco_updated_at,
+                            is_active = p.is_active OR {_STATUS_AFTER} = 'active'
         FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'pco_id'
              JOIN {classified} d ON d.pco_id = s.pco_id
         WHERE p.id = m.person_id
           AND (p.pco_updated_at IS NULL OR s.pco_updated_at IS NULL OR s.pco_updated_at >= p.pco_updated_at)
-          AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR NOT p.is_active)
+          AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR (NOT p.is_active AND {_STATUS_AFTER} = 'active'))
         """)
 
 
@@ -127,11 +134,14 @@ def _link_matched(conn: sa.Connection) -> int:
 
 
 def _create_new(conn: sa.Connection) -> int:
+    """PCO people no church row matched, except the ones the church deleted (church_deletions):
+    the push makes them inactive in PCO, and they never come back."""
     fields = ", ".join(PCO_OWNED_PERSON_FIELDS)
     return count(conn, f"""
         INSERT INTO people (pco_id, {fields}, pco_updated_at)
         SELECT s.pco_id, {_STAGED_TUPLE}, s.pco_updated_at
         FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'create'
+        WHERE NOT EXISTS (SELECT 1 FROM church_deletions cd WHERE cd.local_table = 'people' AND cd.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
 

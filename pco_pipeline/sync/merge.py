@@ -261,10 +261,13 @@ def three_way_sql(entity: EntityFields, policies: Mapping[str, Policy], *, chang
                     f"p.{spec.name} AS {spec.name}__pco", f"{outcome_columns[spec.name]} AS {spec.name}__outcome"]
     statement = f"SELECT {', '.join(columns)} {joined_relations_sql(entity)}"
     if changed_only:
-        statement = (f"SELECT * FROM ({statement}) d WHERE NOT ("
-                     + " AND ".join(f"d.{spec.name}__outcome = '{Outcome.IN_SYNC}'" for spec in entity.fields)
-                     + ")")
+        statement = f"SELECT * FROM ({statement}) d WHERE NOT ({all_in_sync_sql(entity)})"
     return sa.text(statement)
+
+
+def all_in_sync_sql(entity: EntityFields, alias: str = "d") -> str:
+    """True when every field of a `three_way_sql` row (alias `alias`) is `in_sync`."""
+    return " AND ".join(f"{alias}.{spec.name}__outcome = '{Outcome.IN_SYNC}'" for spec in entity.fields)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import conflicts
 from pco_pipeline.sync.base import advance_agreed
-from pco_pipeline.sync.merge import EntityFields, FieldSpec, Outcome, Policy, three_way_sql
+from pco_pipeline.sync.merge import EntityFields, FieldSpec, Outcome, Policy, all_in_sync_sql, three_way_sql
 
 TAKES_PCO = (Outcome.TAKE_PCO, Outcome.CONFLICT_PCO_WINS)
 _CONFLICTS = (Outcome.CONFLICT_CHURCH_WINS, Outcome.CONFLICT_PCO_WINS, Outcome.CONFLICT_HELD)
@@ -165,6 +165,11 @@ def apply_resolutions(conn: sa.Connection, entity: EntityFields, table: str) -> 
 
 def settle(conn: sa.Connection, entity: EntityFields) -> None:
     """After the load's writes: the base of every field the two sides now share moves to it, and
-    the decided conflicts both sides now hold are marked applied (`entity` as given to `classify`)."""
-    advance_agreed(conn, entity)
-    conflicts.mark_held_by_both(conn, entity)
+    the decided conflicts both sides now hold are marked applied (`entity` as given to `classify`).
+    Records `classify` found wholly in sync are skipped: the load left them alone and their base
+    already holds every value."""
+    changed = replace(entity, church_relation_sql=(
+        f"SELECT * FROM ({entity.church_relation_sql}) c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {classified_table(entity)} d WHERE d.pco_id = c.pco_id AND {all_in_sync_sql(entity)})"))
+    advance_agreed(conn, changed)
+    conflicts.mark_held_by_both(conn, changed)

@@ -206,3 +206,15 @@ def test_an_email_pco_deleted_the_church_left_alone_is_deleted(engine):
     _pco_edits(engine, emails=[])
     assert load_people(engine).counts["person_emails"].deactivated == 1
     assert _conflicts(engine) == []
+
+
+def test_a_person_the_church_made_inactive_stays_inactive_and_one_it_deleted_is_not_created_again(engine):
+    local_id = _linked(engine)
+    land(engine, "people/people", [person("2", "Bob", "Ray")])
+    load_people(engine)
+    execute(engine, "UPDATE people SET is_active = false, status = 'inactive' WHERE id = :i", i=local_id)
+    execute(engine, "DELETE FROM people WHERE pco_id = '2'")
+    _pco_edits(engine, gender="Male")
+    load_people(engine)
+    assert _person(engine, local_id, "is_active", "status", "gender") == (False, "inactive", "Male")
+    assert scalar(engine, "SELECT count(*) FROM people WHERE pco_id = '2'") == 0
