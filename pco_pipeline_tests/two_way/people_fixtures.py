@@ -8,6 +8,12 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from pco_pipeline.sync.base import seed_base
+from pco_pipeline.sync.conflicts import record_conflicts
+from pco_pipeline.sync.merge import Policy
+from pco_pipeline.sync.policies import load_policies
+from pco_pipeline.sync.two_way_entities import ENTITIES
+
 PCO_UPDATED = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
@@ -36,3 +42,17 @@ def edit_church(conn: sa.Connection, local_id: int, **values: object) -> None:
     assignments = ", ".join(f"{name} = :{name}" for name in values)
     conn.execute(sa.text(f"UPDATE people SET {assignments}, updated_at = clock_timestamp() WHERE id = :id"),
                  {"id": local_id, **values})
+
+
+def held_last_name_conflict(conn: sa.Connection, pco_id: str = "7") -> int:
+    """Person `pco_id` linked with its base seeded, then its last name changed on both sides
+    (church: Lee-Smith, PCO: Smith) and recorded as a conflict held for a person; its id."""
+    people = ENTITIES["people"]
+    land_person(conn, pco_id)
+    local_id = church_person(conn, pco_id)
+    seed_base(conn, people)
+    edit_church(conn, local_id, last_name="Lee-Smith")
+    land_person(conn, pco_id, last_name="Smith")
+    record_conflicts(conn, people, {**load_policies(environ={}).for_entity("people"), "last_name": Policy.MANUAL})
+    return conn.execute(sa.text("SELECT id FROM sync_conflicts WHERE pco_id = :p AND field = 'last_name'"),
+                        {"p": pco_id}).scalar_one()

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync.base import seed_base
 from pco_pipeline.sync.church_changes import church_changes, confirm_sent
-from pco_pipeline.sync.conflicts import record_conflicts, resolve_conflict
+from pco_pipeline.sync.conflicts import resolve_conflict
 from pco_pipeline.sync.merge import DELETED, Policy
 from pco_pipeline.sync.policies import load_policies
 from pco_pipeline.sync.two_way_entities import ENTITIES
-from pco_pipeline_tests.two_way.people_fixtures import church_person, edit_church, land_person
+from pco_pipeline_tests.two_way.people_fixtures import church_person, edit_church, held_last_name_conflict, land_person
 
 PEOPLE = ENTITIES["people"]
 MANUAL_LAST_NAME = {**load_policies(environ={}).for_entity("people"), "last_name": Policy.MANUAL}
@@ -35,14 +35,8 @@ def test_only_the_church_changes_are_sent_and_confirming_them_moves_the_base(eng
 
 def test_a_held_conflict_is_sent_only_once_staff_took_the_church_side(engine):
     with engine.begin() as conn:
-        land_person(conn, "1")
-        local_id = church_person(conn, "1")
-        seed_base(conn, PEOPLE)
-        edit_church(conn, local_id, last_name="Lee-Smith")
-        land_person(conn, "1", last_name="Smith")
-        record_conflicts(conn, PEOPLE, MANUAL_LAST_NAME)
+        conflict_id = held_last_name_conflict(conn, "1")
         assert list(church_changes(conn, PEOPLE, MANUAL_LAST_NAME)) == []
-        conflict_id = conn.execute(sa.text("SELECT id FROM sync_conflicts")).scalar_one()
         resolve_conflict(conn, conflict_id, decided_by="pat", take="church")
 
         (change,) = church_changes(conn, PEOPLE, MANUAL_LAST_NAME)

@@ -6,27 +6,15 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.cli import main
-from pco_pipeline.sync.base import seed_base
-from pco_pipeline.sync.conflicts import record_conflicts
-from pco_pipeline.sync.merge import Policy
-from pco_pipeline.sync.policies import load_policies
-from pco_pipeline.sync.two_way_entities import ENTITIES
-from pco_pipeline_tests.two_way.people_fixtures import church_person, edit_church, land_person
+from pco_pipeline_tests.two_way.people_fixtures import held_last_name_conflict
 
 
 @pytest.fixture
 def held_conflict(engine, database_url, monkeypatch) -> int:
     """An open conflict on person 7's last name (church: Lee-Smith, PCO: Smith); its id."""
     monkeypatch.setenv("DATABASE_URL", database_url)
-    policies = {**load_policies(environ={}).for_entity("people"), "last_name": Policy.MANUAL}
     with engine.begin() as conn:
-        land_person(conn, "7")
-        local_id = church_person(conn, "7")
-        seed_base(conn, ENTITIES["people"])
-        edit_church(conn, local_id, last_name="Lee-Smith")
-        land_person(conn, "7", last_name="Smith")
-        record_conflicts(conn, ENTITIES["people"], policies)
-        return conn.execute(sa.text("SELECT id FROM sync_conflicts")).scalar_one()
+        return held_last_name_conflict(conn, "7")
 
 
 def test_list_show_and_resolve(held_conflict, engine, capsys):

@@ -11,13 +11,9 @@ import sqlalchemy as sa
 from pco_pipeline.cli import main
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.two_way import checks
-from pco_pipeline.sync.base import seed_base
-from pco_pipeline.sync.conflicts import record_conflicts
-from pco_pipeline.sync.merge import Policy
-from pco_pipeline.sync.policies import PolicyError, load_policies
+from pco_pipeline.sync.policies import PolicyError
 from pco_pipeline.sync.registry import DEFAULT
-from pco_pipeline.sync.two_way_entities import ENTITIES
-from pco_pipeline_tests.two_way.people_fixtures import church_person, edit_church, land_person
+from pco_pipeline_tests.two_way.people_fixtures import held_last_name_conflict
 
 
 @pytest.fixture
@@ -48,16 +44,6 @@ def test_the_code_location_does_not_load_with_a_wrong_policy_file(wrong_policy_f
         checks.defs()
 
 
-def _held_conflict(conn: sa.Connection) -> None:
-    policies = {**load_policies(environ={}).for_entity("people"), "last_name": Policy.MANUAL}
-    land_person(conn, "7")
-    local_id = church_person(conn, "7")
-    seed_base(conn, ENTITIES["people"])
-    edit_church(conn, local_id, last_name="Lee-Smith")
-    land_person(conn, "7", last_name="Smith")
-    record_conflicts(conn, ENTITIES["people"], policies)
-
-
 def _run_people_check(church_db: PostgresResource) -> dg.AssetCheckResult:
     (people_check,) = [check for check in checks.conflict_checks(DEFAULT)
                        if any(spec.name == "people_conflicts_waiting" for spec in check.check_specs)]
@@ -70,7 +56,7 @@ def test_the_waiting_check_fails_only_once_a_held_conflict_waited_longer_than_th
         engine, database_url, monkeypatch):
     church_db = PostgresResource(database_url=database_url)
     with engine.begin() as conn:
-        _held_conflict(conn)
+        held_last_name_conflict(conn)
     assert _run_people_check(church_db).passed
 
     with engine.begin() as conn:
