@@ -24,8 +24,9 @@
    PCO's household still lists → the household's memberships are read and that person's is
    deleted (`DELETE /people/v2/households/{id}/household_memberships/{membership}`); a membership
    PCO no longer has is already gone.
-A family's address is not sent for people PCO already has (in PCO an address belongs to a person),
-and a family deleted locally is not deleted in PCO: both are listed as needing action in PCO.
+5. A linked family whose address the church changed (the three-way rule's answer) → each of its
+   linked members' PCO addresses is PATCHed with the changed fields (`family_address_push`).
+A family deleted locally is not deleted in PCO: it is listed as needing action in PCO.
 
 Needs the inbound sync's view of PCO's households (`push_engine.HOUSEHOLDS_LOADED`), because that
 is how a family PCO already has is told apart from a new one. The create's ledger steps (intent,
@@ -48,6 +49,7 @@ from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.normalize import clean_text, normalize_household
 from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, FieldGate, PlannedWrite, PushReport,
                                     PushSession, Skip, latest_write_sql, pco_view, refused_earlier_sql)
+from pco_pipeline.sync.family_address_push import plan_address_changes
 from pco_pipeline.sync.push_engine import (HOUSEHOLDS_LOADED, Operation, PushKind, RecordedCreate, RecordedDelete,
                                            RecordedUpdate, create_recorded, delete_recorded, execute, run_push, send)
 from pco_pipeline.sync.push_validate import household_problems, printable
@@ -282,8 +284,8 @@ def _household_changes(row: Any) -> dict[str, tuple[Any, Any]]:
 
 
 def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
-    """Renamed families, new primary contacts and removed members; a family deleted locally is
-    listed as needing action."""
+    """Renamed families, new primary contacts, removed members and changed addresses (each member's
+    PCO address, `family_address_push`); a family deleted locally is listed as needing action."""
     plan = session.report.plan
     with session.engine.connect() as conn:
         changed = conn.execute(sa.text(_CHANGED)).all()
@@ -310,6 +312,7 @@ def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
         units.append(item)
         plan.add(PlannedWrite("delete", "HouseholdMembership", f"family {row.family_id}: {item.label}",
                               (("person", row.person),)))
+    units += plan_address_changes(session)
     for row in deleted:
         plan.needs_action_in_pco("families deleted in the church whose PCO household remains",
                                  f"family {row.local_id} was deleted in the church; PCO household {row.pco_id} "

@@ -10,11 +10,14 @@ import sqlalchemy as sa
 from pco_pipeline.cli import build_parser
 from pco_pipeline.commands import push as push_command
 from pco_pipeline.pco.client import resource_body
+from pco_pipeline.sync.base import seed_base
+from pco_pipeline.sync.families_push import run_families_push
 from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline.sync.safety_brake import (MIN_RECORDS_SETTING, SHARE_SETTING, SafetyBrakeEngaged, brake_settings,
                                             check_share)
+from pco_pipeline.sync.two_way_entities import ENTITIES
 from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
-from pco_pipeline_tests.outbound.conftest import writes
+from pco_pipeline_tests.outbound.conftest import pco_children, writes
 
 
 def edit(engine, sql: str, **params) -> None:
@@ -105,3 +108,51 @@ def test_push_confirm_on_the_command_line_lets_one_run_through(run_job, engine, 
     args = build_parser().parse_args(["push", "people", "--confirm"])
     assert args.handler(args) == 0
     assert [w["method"] for w in writes(sandbox)] == ["PATCH", "PATCH"]
+
+
+def test_a_family_address_changed_in_the_church_reaches_each_members_pco_address(engine, client, sandbox):
+    people = synced_church(engine, client, sandbox, [("Ada", "Byron"), ("Will", "Byron")])
+    for pco_id in people.values():
+        client.post(f"/people/v2/people/{pco_id}/addresses", resource_body("Address", {
+            "street_line_1": "1 Old Rd", "city": "Springfield", "state": "IL", "zip": "62701", "location": "Home"}))
+    household = client.post("/people/v2/households", resource_body(
+        "Household", {"name": "Byron Household"}, relationships={
+            "people": [("Person", people["Ada"]), ("Person", people["Will"])],
+            "primary_contact": ("Person", people["Ada"])})).id
+    sync_webhook_resources(client, engine)
+    with engine.begin() as conn:
+        seed_base(conn, ENTITIES["families"])   # what a families load keeping its base leaves
+    edit(engine, "UPDATE families SET street_line_1 = '9 New Ave', zip = '62702' WHERE pco_id = :h", h=household)
+    sandbox.controls.reset_request_log()
+
+    run_families_push(engine, client)
+
+    addresses = [sandbox.store.require("people/addresses", address.id).attributes
+                 for pco_id in people.values() for address in pco_children(sandbox, "people/addresses", pco_id)]
+    assert [(a["street_line_1"], a["zip"], a["city"]) for a in addresses] == [("9 New Ave", "62702", "Springfield")] * 2
+    assert sorted(w["method"] for w in writes(sandbox)) == ["PATCH", "PATCH"]   # one per member's address
+    sandbox.controls.reset_request_log()
+    run_families_push(engine, client)
+    assert writes(sandbox) == []   # the family's base moved to the address PCO confirmed
+
+
+def test_a_family_address_pco_changed_is_not_pushed_back(engine, client, sandbox):
+    people = synced_church(engine, client, sandbox, [("Ada", "Byron")])
+    address = client.post(f"/people/v2/people/{people['Ada']}/addresses", resource_body("Address", {
+        "street_line_1": "1 Old Rd", "city": "Springfield", "state": "IL", "zip": "62701", "location": "Home"})).id
+    client.post("/people/v2/households", resource_body(
+        "Household", {"name": "Byron Household"}, relationships={
+            "people": [("Person", people["Ada"])], "primary_contact": ("Person", people["Ada"])}))
+    sync_webhook_resources(client, engine)
+    with engine.begin() as conn:
+        seed_base(conn, ENTITIES["families"])
+    # PCO moved Ada; the extract landed it, the load has not run yet.
+    client.patch(f"/people/v2/addresses/{address}", resource_body("Address", {"street_line_1": "5 Elm St"}, id=address))
+    edit(engine, "UPDATE pco_landing SET normalized = jsonb_set(normalized, '{street_line_1}', '\"5 Elm St\"')"
+                 " WHERE resource = 'people/addresses' AND pco_id = :a", a=address)
+    sandbox.controls.reset_request_log()
+
+    run_families_push(engine, client)
+
+    assert writes(sandbox) == []
+    assert sandbox.store.require("people/addresses", address).attributes["street_line_1"] == "5 Elm St"
