@@ -29,6 +29,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from pco_pipeline.commands.console import DEFAULT_PORT as CONSOLE_PORT
@@ -67,7 +68,7 @@ def dagster_dev_command(host: str, port: int) -> list[str]:
 
 
 def start_dagster_dev(host: str, port: int, *, cwd: Path, env: Mapping[str, str],
-                      **popen: object) -> subprocess.Popen:
+                      **popen: Any) -> subprocess.Popen:
     """`dg dev` as a child process that SIGINT stops (dg dev maps SIGTERM to the same), even when this
     process runs as a background job, whose children would otherwise inherit SIGINT ignored."""
     return subprocess.Popen(dagster_dev_command(host, port), cwd=cwd, env=dict(env), preexec_fn=_heed_ctrl_c,
