@@ -185,7 +185,7 @@ class UpdatePlan:
                 if not self.session.dry_run:
                     record_conflicts(conn, entity, policies.for_entity(table))
                 self.changes[table] = list(church_changes(conn, entity, policies.for_entity(table)))
-            self.deactivated = conn.execute(sa.text(_DEACTIVATED)).all()
+            self.deactivated = list(conn.execute(sa.text(_DEACTIVATED)).all())
             linked = {table: conn.execute(sa.text(_LINKED_COUNT.format(table=table))).scalar_one()
                       for table in self.changes}
         if self.session.dry_run:
