@@ -40,7 +40,7 @@ FROM ${BASE_IMAGE}
 # PCO, which listens on loopback only (`pco-pipeline sandbox` has no --host).
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends socat \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 RUN groupadd --system --gid 10001 pco \
     && useradd --system --uid 10001 --gid pco --home-dir /opt/dagster/home --create-home --shell /usr/sbin/nologin pco \
     && install -d -o pco -g pco /opt/dagster/home/state

@@ -78,10 +78,13 @@ deploy-up:
 	@test -f $(DEPLOY_ENV) || { echo "error: $(DEPLOY_ENV) is missing: copy deploy/.env.example and fill it in" >&2; exit 2; }
 	DOCKER_GID=$${DOCKER_GID:-$$(stat -c %g /var/run/docker.sock)} $(DEPLOY_COMPOSE) $(DEPLOY_PROFILES) up --detach
 
-# Stops and removes every service (the sandbox's too) and the containers of finished runs; the
-# volumes (the database) stay: `docker volume rm pco_pipeline_pgdata` deletes it.
+# Stops and removes every service (the sandbox's too) and every run's container, a run under way
+# included (it is ended: runs are launched no more once the daemon and webserver are stopped, and
+# a running run's container would keep the network in use); the volumes (the database) stay:
+# `docker volume rm pco_pipeline_pgdata` deletes it.
 deploy-down:
 	@test -f $(DEPLOY_ENV) || { echo "error: $(DEPLOY_ENV) is missing" >&2; exit 2; }
-	$(DEPLOY_COMPOSE) --profile sandbox down --remove-orphans
+	$(DEPLOY_COMPOSE) stop daemon webserver
 	@ids=$$(docker ps --all --quiet --filter label=org.pco-pipeline.role=run-worker); \
 	if [ -n "$$ids" ]; then docker rm --force $$ids >/dev/null; fi
+	$(DEPLOY_COMPOSE) --profile sandbox down --remove-orphans
