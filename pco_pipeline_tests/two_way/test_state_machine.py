@@ -8,7 +8,8 @@ on what the steps add:
 - PCO edits, creates, deletes and merges through the sandbox's controls, so webhooks fire;
 - webhook deliveries applied, inbound syncs (incremental or complete) and pushes;
 - crashes: a fault armed in the sandbox so the next write (or read) is carried out but its answer
-  never arrives; the step it hits fails and the next steps must recover.
+  never arrives, or the process dying between PCO's answer and the ledger recording it; the step
+  it hits fails and the next steps must recover.
 
 The oracle is the test's own bookkeeping, never the pipeline's rule (`sync/merge.py`): per field,
 the value both sides last agreed on (the **base**), and the last value each side's own writers
@@ -55,7 +56,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlalchemy.engine import URL
 
 from pco_pipeline.sync.reconcile import reconcile
-from pco_pipeline_tests.two_way.two_way_world import World, fresh_database
+from pco_pipeline_tests.two_way.two_way_world import ProcessDied, World, fresh_database
 
 EXAMPLES = 6
 STEPS = 12
@@ -387,6 +388,12 @@ class TwoWaySync(RuleBasedStateMachine):
         self.world.sandbox.controls.inject_fault("reset", count=1, method=method)
         self.armed = True
 
+    @precondition(lambda self: not self.world.death.armed)
+    @rule()
+    def the_process_dies_before_recording_the_next_answer(self) -> None:
+        """The next write PCO carries out is never recorded in the ledger: the push stops there."""
+        self.world.death.armed = True
+
     @invariant()
     def no_person_is_duplicated_in_pco(self) -> None:
         names = [(r.attributes.get("first_name"), r.attributes.get("last_name"))
@@ -398,6 +405,7 @@ class TwoWaySync(RuleBasedStateMachine):
     def _quiesce_and_check(self) -> None:
         world = self.world
         world.sandbox.controls.clear_faults()
+        world.death.armed = False
         world.deliver()
         self._observe(everything=False, memberships=True)
         world.sync(full_refresh=True)
@@ -471,6 +479,8 @@ class TwoWaySync(RuleBasedStateMachine):
         the base stays put). Any other failure is the test's failure."""
         try:
             result = action()
+        except ProcessDied:
+            return None
         except Exception:
             if not (self.armed and not self.world.sandbox.faults.active()):
                 raise
@@ -598,8 +608,11 @@ def run_machine(pg_server_url: URL, template_database: str, examples: int, *, sh
 
 
 # Integration of issue 16 is under way (three-way loads, update and delete pushes): see FAILING.
-FAILING = ("issue 16 integration incomplete: a family renamed in the church is put back to PCO's name by the "
-           "next complete sync (families load not three-way yet)")
+FAILING = ("issue 16 integration incomplete (03:45 UTC): the families and group memberships loads put PCO's values "
+           "back over a church rename / role change when a sync runs before the push; an email deleted in the church "
+           "is re-created by a sync that runs before the push; a person push_people created has no base until a sync, "
+           "so a church edit made in between is overwritten; reconcile counts a person deleted in the church (made "
+           "inactive in PCO) as missing")
 
 
 @pytest.mark.xfail(strict=False, reason=FAILING)

@@ -17,8 +17,9 @@ checked without triggers and without the statistics collector's delay.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from sqlalchemy.engine import URL
 
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.config import BasicCredentials, PCOConfig, RetryPolicy
+from pco_pipeline.sync import push_ledger
 from pco_pipeline.sync.extract import extract_resource
 from pco_pipeline.sync.push_engine import run_push
 from pco_pipeline.sync.registry import DEFAULT as REGISTRY
@@ -46,6 +48,33 @@ TWO_WAY_JOBS = ("sync_people", "sync_families", "sync_groups")
 WRITTEN_TABLES = ("people", "person_emails", "person_phones", "families", "family_members", "church_group",
                   "group_membership", "sync_base", "sync_conflicts", "sync_quarantine")
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+class ProcessDied(Exception):
+    """The pipeline's process stopped between PCO's answer and the ledger recording it."""
+
+
+class DeathBeforeOutcome:
+    """Makes the next ledger outcome of a write (`confirm`, `confirm_deleted`) raise ProcessDied
+    once: PCO carried the write out, the church database never learns its answer."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self._originals = {name: getattr(push_ledger, name) for name in ("confirm", "confirm_deleted")}
+        for name, original in self._originals.items():
+            setattr(push_ledger, name, self._dying(original))
+
+    def _dying(self, original: Callable[..., None]) -> Callable[..., None]:
+        def outcome(*args: Any, **kwargs: Any) -> None:
+            if self.armed:
+                self.armed = False
+                raise ProcessDied("the process died before recording PCO's answer")
+            original(*args, **kwargs)
+        return outcome
+
+    def restore(self) -> None:
+        for name, original in self._originals.items():
+            setattr(push_ledger, name, original)
 
 
 class CaughtDeliveries(httpx.BaseTransport):
@@ -95,9 +124,10 @@ class World:
         config = PCOConfig(base_url=IN_PROCESS_BASE, basic=BasicCredentials(DEMO_APP_ID, DEMO_SECRET),
                            retry=RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002))
         self.client = PCOClient(config, transport=InProcessTransport(self.sandbox.app))
-        self._delivery_numbers = iter(range(1, 10**9))
+        self.death = DeathBeforeOutcome()
 
     def close(self) -> None:
+        self.death.restore()
         self.client.close()
         self.sandbox.close()
 
