@@ -61,7 +61,7 @@ def plan_address_changes(session: PushSession) -> list[RecordedUpdate]:
         label = (f"address of {printable(row.person_name)} (person {row.person_id}) in family {row.family_id} "
                  f"({printable(row.family_name)})")
         # The whole address must be one PCO takes, not only the fields that changed.
-        found = address_problems(address_attributes(row._mapping) or {})
+        found = address_problems(address_attributes(row._asdict()) or {})
         problems = {name: found for name in values} if found else {}
         sendable = gate.sendable("Address", _key(row), row.family_id, label, values, problems, row.updated_at)
         if not sendable:
