@@ -30,7 +30,7 @@ from pco_pipeline.sync import match, pco_state, quarantine, three_way_load
 from pco_pipeline.sync.conflicts import record_conflicts
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
-from pco_pipeline.sync.merge import EntityFields
+from pco_pipeline.sync.merge import EntityFields, Outcome
 from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
 from pco_pipeline.sync.two_way_entities import ENTITIES
@@ -105,22 +105,23 @@ _SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec,
                            for spec in STAGED_PEOPLE.fields)
 
 
-# A linked person PCO has is active again (PCO brought back someone it had removed) unless their
-# status, once the load's values are in, is inactive: the church deactivated them, and the push
-# sends that to PCO.
-_STATUS_AFTER = three_way_load.field_value_sql(next(f for f in STAGED_PEOPLE.fields if f.name == "status"), "p")
+# A linked person PCO has is active (PCO brought back someone it had removed, or the church's
+# row was inactive before its first sync) unless the church changed their status since the two
+# sides last agreed: the church deactivated them, and the push sends that to PCO.
+_CHURCH_CHANGED_STATUS = (f"d.status__outcome IN ('{Outcome.SEND_CHURCH}', '{Outcome.CONFLICT_CHURCH_WINS}', "
+                          f"'{Outcome.CONFLICT_HELD}')")
 
 
 def _update_linked(conn: sa.Connection, classified: str) -> int:
     """Linked people: the fields PCO changed (per the classified outcomes), and active again."""
     return count(conn, f"""
         UPDATE people p SET {_SET_THREE_WAY}, pco_updated_at = s.pco_updated_at,
-                            is_active = p.is_active OR {_STATUS_AFTER} = 'active'
+                            is_active = p.is_active OR NOT {_CHURCH_CHANGED_STATUS}
         FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'pco_id'
              JOIN {classified} d ON d.pco_id = s.pco_id
         WHERE p.id = m.person_id
           AND (p.pco_updated_at IS NULL OR s.pco_updated_at IS NULL OR s.pco_updated_at >= p.pco_updated_at)
-          AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR (NOT p.is_active AND {_STATUS_AFTER} = 'active'))
+          AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR (NOT p.is_active AND NOT {_CHURCH_CHANGED_STATUS}))
         """)
 
 
@@ -273,10 +274,14 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
     counts, staged = stage_checked(conn, kind.staging, scope=people_scope)
     classified = _classify(conn, kind.two_way, policies)
     synced = {spec.name: spec for spec in kind.two_way.fields}
+    # A derived column (a normalized address, an E.164 number) is PCO's wherever the field it is
+    # computed from ends up holding PCO's value.
+    derived = {column: f"CASE WHEN {three_way_load.field_value_sql(synced[source], 'c')} IS NOT DISTINCT FROM "
+                       f"s.{source} THEN s.{column} ELSE c.{column} END" for column, source in kind.derived}
     three_way_set = ", ".join(
         [f"{spec.name} = {three_way_load.field_value_sql(spec, 'c')}" for spec in kind.two_way.fields]
-        + [f"{column} = CASE WHEN {three_way_load.takes_pco_sql(synced[source])} THEN s.{column} ELSE c.{column} END"
-           for column, source in kind.derived])
+        + [f"{column} = {value}" for column, value in derived.items()])
+    derived_differs = "".join(f" OR c.{column} IS DISTINCT FROM {value}" for column, value in derived.items())
 
     fields = ", ".join(kind.fields)
     set_fields = ", ".join(f"{f} = s.{f}" for f in kind.fields)
@@ -304,7 +309,8 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
         UPDATE {entity} c SET person_id = s.person_id, {three_way_set}
         FROM {stage_name} s JOIN {classified} d ON d.pco_id = s.pco_id
         WHERE c.pco_id = s.pco_id
-          AND (c.person_id IS DISTINCT FROM s.person_id OR {three_way_load.any_taken_sql(kind.two_way, 'c')})
+          AND (c.person_id IS DISTINCT FROM s.person_id OR {three_way_load.any_taken_sql(kind.two_way, 'c')}
+               {derived_differs})
         """)
     counts.created += count(conn, f"""
         INSERT INTO {entity} (person_id, pco_id, {fields})
