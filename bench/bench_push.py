@@ -122,13 +122,18 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_push", description=(__doc__ or "").partition("\n")[0])
+def push_bench_arguments(prog: str, doc: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """The options of a push benchmark against the sandbox: --people, --runs, --workers, --latency-ms."""
+    parser = argparse.ArgumentParser(prog=prog, description=(doc or "").partition("\n")[0])
     parser.add_argument("--people", type=int, default=5_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    args = parser.parse_args(argv or [])
+    return parser.parse_args(argv or [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = push_bench_arguments("bench_push", __doc__, argv)
     print(f"sandbox: {LIMIT} requests / {PERIOD:g} s (PCO's {REAL_LIMIT} / {REAL_PERIOD:g} s, compressed 10x), "
           f"{args.latency_ms:g} ms latency; {args.people:,} new people with one email and one phone; "
           f"{args.workers} workers; {args.runs} run(s)", flush=True)

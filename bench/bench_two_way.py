@@ -11,7 +11,7 @@ first pull (untimed), after which the edits are made (PCO's through its API). Ti
 Printed per run and as medians: the push's write requests against the minimum (one per record or
 contact the church changed, plus the conflicts its policy gives the church; target ratio 1.00),
 429s (target 0), the push's wall time against its rate floor (its requests at the compressed
-rate, no opening burst counted; target ≤ 1.1), and the pull's requests and time. Each run checks
+rate, no opening burst counted; target ≤ 1.1) with its planning alone (a dry run), and the pull's requests and time. Each run checks
 the result (church edits in PCO, PCO edits in the church, conflicts decided by policy and
 recorded) and that one more pull and push writes nothing.
 
@@ -21,7 +21,6 @@ recorded) and that one more pull and push writes nothing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -32,10 +31,11 @@ import httpx
 import sqlalchemy as sa
 
 from bench._support import drop_database, free_port, fresh_database, start_sandbox
+from bench.bench_push import push_bench_arguments
 from pco_pipeline.pco import BasicCredentials, PCOClient, PCOConfig
 from pco_pipeline.pco.client import resource_body
 from pco_pipeline.pco.ratelimit import RateBudget
-from pco_pipeline.sync.people_push import DEFAULT_WORKERS, run_people_push
+from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline.sync.policies import load_policies
 from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 
@@ -53,6 +53,7 @@ class Run:
     push_wall: float
     pull_requests: int
     pull_wall: float
+    plan_wall: float          # the push's planning alone (a dry run just before it)
 
     @property
     def write_ratio(self) -> float:
@@ -150,6 +151,9 @@ def run_once(people: int, latency_ms: float, workers: int, attempt: int) -> Run:
             pull_wall = time.perf_counter() - started
             middle = _counters(base_url)
             started = time.perf_counter()
+            run_people_push(engine, None, dry_run=True, workers=workers)
+            plan_wall = time.perf_counter() - started
+            started = time.perf_counter()
             report = run_people_push(engine, client, run_id=f"bench-two-way-{attempt}", workers=workers)
             push_wall = time.perf_counter() - started
             after = _counters(base_url)
@@ -165,7 +169,8 @@ def run_once(people: int, latency_ms: float, workers: int, attempt: int) -> Run:
         return Run(writes=totals["created"] + totals["updated"] + totals["deleted"], minimum=_minimum_writes(edits),
                    push_requests=after["requests"] - middle["requests"],
                    rate_limited=after["rate_limited"] - before["rate_limited"], push_wall=push_wall,
-                   pull_requests=middle["requests"] - before["requests"], pull_wall=pull_wall)
+                   pull_requests=middle["requests"] - before["requests"], pull_wall=pull_wall,
+                   plan_wall=plan_wall)
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
@@ -174,12 +179,7 @@ def run_once(people: int, latency_ms: float, workers: int, attempt: int) -> Run:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_two_way", description=(__doc__ or "").partition("\n")[0])
-    parser.add_argument("--people", type=int, default=5_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    args = parser.parse_args(argv or [])
+    args = push_bench_arguments("bench_two_way", __doc__, argv)
     print(f"sandbox: {LIMIT} requests / {PERIOD:g} s (PCO's 100 / 20 s, compressed 10x), {args.latency_ms:g} ms "
           f"latency; {args.people:,} linked people, 2% edited in the church, 2% in PCO, 0.5% both; "
           f"{args.workers} workers; {args.runs} run(s)", flush=True)
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run)
         print(f"  run {attempt + 1}: push {run.writes} writes (minimum {run.minimum}, {run.write_ratio:.2f}x), "
               f"{run.push_requests} requests, {run.rate_limited} 429s, {run.push_wall:.2f} s "
-              f"(floor {run.floor:.2f} s, {run.floor_ratio:.2f}x); pull {run.pull_requests} requests, "
+              f"(floor {run.floor:.2f} s, {run.floor_ratio:.2f}x; planning alone {run.plan_wall:.2f} s); pull {run.pull_requests} requests, "
               f"{run.pull_wall:.1f} s (machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
               flush=True)
 
@@ -199,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmedians of {len(runs)} run(s); floor = the push's requests at {LIMIT} / {PERIOD:g} s without an "
           "opening burst (×10 at PCO's limit)")
     print("| people | push writes | minimum | writes / minimum | 429s | push requests | push wall s | floor s |"
-          " wall / floor | pull requests | pull wall s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          " wall / floor | planning alone s | pull requests | pull wall s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {args.people:,} | {median('writes'):.0f} | {median('minimum'):.0f} | {median('write_ratio'):.2f} | "
           f"{median('rate_limited'):.0f} | {median('push_requests'):.0f} | {median('push_wall'):.2f} | "
-          f"{median('floor'):.2f} | {median('floor_ratio'):.2f} | {median('pull_requests'):.0f} | "
+          f"{median('floor'):.2f} | {median('floor_ratio'):.2f} | {median('plan_wall'):.2f} | {median('pull_requests'):.0f} | "
           f"{median('pull_wall'):.1f} |")
     print(f"targets: writes / minimum = 1.00, 0 429s, wall / floor ≤ {TARGET_FLOOR_RATIO:g}")
     met = (median("write_ratio") == 1.0 and median("rate_limited") == 0
