@@ -43,7 +43,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 RUN groupadd --system --gid 10001 pco \
     && useradd --system --uid 10001 --gid pco --home-dir /opt/dagster/home --create-home --shell /usr/sbin/nologin pco \
-    && install -d -o pco -g pco /opt/dagster/home/state
+    && install -d -o pco -g pco /opt/dagster/home/state /opt/dagster/home/compute_logs
 COPY --from=build /opt/venv /opt/venv
 # The code, read-only to the services (owned by root).
 COPY --from=build /opt/dagster/app /opt/dagster/app

@@ -67,6 +67,12 @@ def test_runs_are_launched_on_the_stack_network_with_the_code_servers_image(comp
     for name in ("webserver", "daemon"):
         present = set(compose["services"][name]["environment"]) | {"DATABASE_URL", "DAGSTER_PG_URL"}
         assert set(instance["run_launcher"]["config"]["env_vars"]) <= present, name
+    # The steps' logs each run's container writes are the volume the webserver reads them from.
+    [logs_volume] = instance["run_launcher"]["config"]["container_kwargs"]["volumes"]
+    volume_name, logs_dir = logs_volume.split(":")
+    assert logs_dir == instance["compute_logs"]["config"]["base_dir"]
+    [volume_key] = [key for key, volume in compose["volumes"].items() if (volume or {}).get("name") == volume_name]
+    assert f"{volume_key}:{logs_dir}:ro" in compose["services"]["webserver"]["volumes"]
     env_example = _env_file(DEPLOY / ".env.example")
     assert {"DATABASE_URL", "DAGSTER_PG_URL"} <= set(env_example)
 

@@ -257,6 +257,9 @@ def _full_sync_runs_in_its_own_container(stack: Stack) -> None:
     [container] = _docker("ps", "--all", "--format", "{{.Image}} {{.Label \"org.pco-pipeline.role\"}}",
                           "--filter", f"label=dagster/run_id={run_id}").splitlines()
     assert container == "pco-pipeline:latest run-worker"
+    # Its steps' stdout and stderr reached the volume the webserver shows them from.
+    assert _docker("exec", stack.container("webserver"), "find", "/opt/dagster/home/compute_logs", "-path",
+                   f"*{run_id}*", "-type", "f").split()
     [[people]] = stack.psql("SELECT count(*) FROM people WHERE pco_id IS NOT NULL")
     assert int(people) == int(stack.settings["SANDBOX_PEOPLE"])
 
