@@ -106,22 +106,25 @@ _SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec,
 
 
 # A linked person PCO has is active (PCO brought back someone it had removed, or the church's
-# row was inactive before its first sync) unless the church changed their status since the two
-# sides last agreed: the church deactivated them, and the push sends that to PCO.
-_CHURCH_CHANGED_STATUS = (f"d.status__outcome IN ('{Outcome.SEND_CHURCH}', '{Outcome.CONFLICT_CHURCH_WINS}', "
-                          f"'{Outcome.CONFLICT_HELD}')")
+# row was inactive before its first two-way sync) unless the church keeps them inactive: it
+# changed their status since the two sides last agreed (the push sends that to PCO), or their
+# status is inactive on a record two-way sync already manages (a deactivation already agreed).
+_STATUS = next(spec for spec in STAGED_PEOPLE.fields if spec.name == "status")
+_CHURCH_KEEPS_INACTIVE = (
+    f"(d.status__outcome IN ('{Outcome.SEND_CHURCH}', '{Outcome.CONFLICT_CHURCH_WINS}', '{Outcome.CONFLICT_HELD}')"
+    f" OR (d.status__base_known AND {three_way_load.field_value_sql(_STATUS, 'p')} = 'inactive'))")
 
 
 def _update_linked(conn: sa.Connection, classified: str) -> int:
     """Linked people: the fields PCO changed (per the classified outcomes), and active again."""
     return count(conn, f"""
         UPDATE people p SET {_SET_THREE_WAY}, pco_updated_at = s.pco_updated_at,
-                            is_active = p.is_active OR NOT {_CHURCH_CHANGED_STATUS}
+                            is_active = p.is_active OR NOT {_CHURCH_KEEPS_INACTIVE}
         FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'pco_id'
              JOIN {classified} d ON d.pco_id = s.pco_id
         WHERE p.id = m.person_id
           AND (p.pco_updated_at IS NULL OR s.pco_updated_at IS NULL OR s.pco_updated_at >= p.pco_updated_at)
-          AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR (NOT p.is_active AND NOT {_CHURCH_CHANGED_STATUS}))
+          AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR (NOT p.is_active AND NOT {_CHURCH_KEEPS_INACTIVE}))
         """)
 
 

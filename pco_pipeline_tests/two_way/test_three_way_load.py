@@ -218,3 +218,12 @@ def test_a_person_the_church_made_inactive_stays_inactive_and_one_it_deleted_is_
     load_people(engine)
     assert _person(engine, local_id, "is_active", "status", "gender") == (False, "inactive", "Male")
     assert scalar(engine, "SELECT count(*) FROM people WHERE pco_id = '2'") == 0
+
+
+def test_a_deactivation_pco_has_also_made_stays_after_the_next_loads(engine):
+    local_id = _linked(engine)
+    execute(engine, "UPDATE people SET is_active = false, status = 'inactive' WHERE id = :i", i=local_id)
+    _pco_edits(engine, status="inactive")  # the push made PCO's person inactive too
+    load_people(engine)
+    load_people(engine)
+    assert _person(engine, local_id, "is_active", "status") == (False, "inactive")
