@@ -1,7 +1,10 @@
 """PCO households → families and family_members (and PCO addresses → the family address).
 
 PCO owns, for families it has (pco_id set): the name, the address (see `pco_state.FAMILIES` for
-which member's address) and who the members are, including the primary contact. A member's
+which member's address) and who the members are, including the primary contact. Under two-way
+sync a linked family gets PCO's value only of the fields PCO changed since the two sides last
+agreed (`three_way_load`): a name or address the church changed stays the church's (the push
+sends it), and a field both changed is a conflict decided by its policy. A member's
 `role` is derived when the membership is created (primary contact → head, a child → child,
 otherwise other) and is the church's to refine afterwards (PCO has no spouse/child roles).
 Local people without a pco_id in a PCO family are the church's and stay.
@@ -19,23 +22,28 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync import pco_state, quarantine
+from pco_pipeline.sync import pco_state, quarantine, three_way_load
+from pco_pipeline.sync.conflicts import record_conflicts
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, load_staged, missing_parent, stage,
     stage_checked)
+from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
+from pco_pipeline.sync.two_way_entities import ENTITIES
 
 FAMILY_FIELDS = ("name", "street_line_1", "street_line_2", "city", "state", "zip", "country_code")
 
 
-def load_families(engine: sa.Engine) -> LoadReport:
-    """Load every landed household; returns counts for `families` and `family_members`."""
+def load_families(engine: sa.Engine, *, policies: SyncPolicies | None = None) -> LoadReport:
+    """Load every landed household; returns counts for `families` and `family_members`.
+    `policies` decide conflicts (default: `policies.load_policies()`)."""
+    policies = policies or load_policies()
     with engine.begin() as conn:
         begin_load(conn, "families")
         # Who is in which household, expanded from the landed households once: linking church
         # families and loading the members both read it.
         stage(conn, "stage_household_people", pco_state.FAMILY_MEMBERS)
-        families = _load_families(conn)
+        families = _load_families(conn, policies)
         members = _load_members(conn)
         quarantine.apply_stage(conn, "families")
         quarantine.apply_stage(conn, "family_members")
@@ -44,20 +52,29 @@ def load_families(engine: sa.Engine) -> LoadReport:
 
 FAMILIES = Staging(entity="families", state_sql=pco_state.FAMILIES, landing="people/households",
                    rejections=(invalid_data("household"),))
+# Two-way sync's view of the families this load staged (PCO's side: the stage).
+STAGED_FAMILIES = three_way_load.staged(ENTITIES["families"], "stage_families")
+_SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec, 'f')}"
+                           for spec in STAGED_FAMILIES.fields)
 
 
-def _load_families(conn: sa.Connection) -> LoadCounts:
+def _load_families(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
     counts, staged = stage_checked(conn, FAMILIES)
+    chosen = policies.for_entity("families")
+    classified = three_way_load.classify(conn, STAGED_FAMILIES, chosen)
+    record_conflicts(conn, STAGED_FAMILIES, chosen, classified=classified)
     linked = _link_church_families(conn)
     set_fields = ", ".join(f"{f} = s.{f}" for f in FAMILY_FIELDS)
+    # Families linked by this run take PCO's values; the others only what PCO changed.
     counts.updated = count(conn, f"""
-        UPDATE families f SET {set_fields}, pco_updated_at = s.pco_updated_at, pco_removed_at = NULL,
-                              updated_at = now()
-        FROM stage_families s
-        WHERE f.pco_id = s.pco_id
-          AND (f.id = ANY(CAST(:linked AS bigint[]))
-               OR ({', '.join('f.' + c for c in FAMILY_FIELDS)}, f.pco_removed_at IS NULL)
-                  IS DISTINCT FROM ({', '.join('s.' + c for c in FAMILY_FIELDS)}, true))
+        UPDATE families f SET {set_fields}, pco_updated_at = s.pco_updated_at, pco_removed_at = NULL
+        FROM stage_families s WHERE f.pco_id = s.pco_id AND f.id = ANY(CAST(:linked AS bigint[]))
+        """, {"linked": linked})
+    counts.updated += count(conn, f"""
+        UPDATE families f SET {_SET_THREE_WAY}, pco_updated_at = s.pco_updated_at, pco_removed_at = NULL
+        FROM stage_families s JOIN {classified} d ON d.pco_id = s.pco_id
+        WHERE f.pco_id = s.pco_id AND NOT f.id = ANY(CAST(:linked AS bigint[]))
+          AND ({three_way_load.any_taken_sql(STAGED_FAMILIES, 'f')} OR f.pco_removed_at IS NOT NULL)
         """, {"linked": linked})
     counts.created = count(conn, f"""
         INSERT INTO families (pco_id, {', '.join(FAMILY_FIELDS)}, pco_updated_at)
@@ -65,6 +82,8 @@ def _load_families(conn: sa.Connection) -> LoadCounts:
         WHERE NOT EXISTS (SELECT 1 FROM families f WHERE f.pco_id = s.pco_id)
         ORDER BY length(s.pco_id), s.pco_id
         """)
+    three_way_load.apply_resolutions(conn, STAGED_FAMILIES, "families")
+    three_way_load.settle(conn, STAGED_FAMILIES)
     counts.settle(staged)
     counts.deactivated = count(conn, statement("families/mark_removed"))
     return counts

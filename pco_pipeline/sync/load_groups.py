@@ -10,20 +10,28 @@ day when the schedule names one; the church owns the rest (meeting_frequency, ha
 and the meeting day when PCO's schedule names none).
 
 Memberships: PCO leader → 'leader', member → 'member'. Rows the sync created have
-source 'pco' and follow PCO entirely (removed when PCO removes them). A local membership of
-the same person in the same group is linked (given the pco_id) but stays the church's: its
-leader type is not overwritten and it is never removed by the sync.
+source 'pco' and follow PCO (removed when PCO removes them), except that under two-way sync their
+leader type gets PCO's value only when PCO changed it since the two sides last agreed
+(`three_way_load`): a leader type the church changed stays the church's (the push sends it), and
+one both changed is a conflict decided by its policy. A local membership of the same person in
+the same group is linked (given the pco_id) but stays the church's: its leader type is not
+overwritten and it is never removed by the sync.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync import pco_state, quarantine
+from dataclasses import replace
+
+from pco_pipeline.sync import pco_state, quarantine, three_way_load
+from pco_pipeline.sync.conflicts import record_conflicts
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Rejection, Staging, begin_load, count, invalid_data, load_staged, missing_parent,
     stage_checked)
+from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
+from pco_pipeline.sync.two_way_entities import ENTITIES
 
 
 def load_groups(engine: sa.Engine) -> LoadReport:
@@ -91,15 +99,49 @@ GROUP_MEMBERSHIPS = Staging(
                   " || ' in group ' || s.group_pco_id")))
 
 
-def load_group_memberships(engine: sa.Engine) -> LoadReport:
-    """Load landed group memberships (after `load_people` and `load_groups`)."""
+# Two-way sync's view of the sync's own memberships this load staged (PCO's side: the stage; its
+# view does not carry PCO's updated_at, the landing does). Local memberships are the church's.
+_SYNC_CREATED = ENTITIES["group_memberships"]
+STAGED_MEMBERSHIPS = three_way_load.staged(
+    replace(_SYNC_CREATED, church_relation_sql=(
+        f"SELECT c.* FROM ({_SYNC_CREATED.church_relation_sql}) c "
+        "WHERE EXISTS (SELECT 1 FROM group_membership gm WHERE gm.id = c.local_id AND gm.source = 'pco')")),
+    "stage_memberships",
+    changed_at_sql="(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = 'groups/memberships'"
+                   " AND l.pco_id = s.pco_id)")
+_LEADER_TYPE = next(spec for spec in STAGED_MEMBERSHIPS.fields if spec.name == "leader_type")
+
+
+def _update_sync_created(conn: sa.Connection, classified: str) -> int:
+    """The sync's own memberships follow PCO's group, person and joined date, and take PCO's
+    leader type where the classified outcome does."""
+    return count(conn, f"""
+        UPDATE group_membership gm
+        SET group_id = s.group_id, person_id = s.person_id, joined_at = s.joined_at,
+            leader_type = {three_way_load.field_value_sql(_LEADER_TYPE, 'gm')}
+        FROM stage_memberships s JOIN {classified} d ON d.pco_id = s.pco_id
+        WHERE gm.pco_id = s.pco_id AND gm.source = 'pco'
+          AND ((gm.group_id, gm.person_id, gm.joined_at) IS DISTINCT FROM (s.group_id, s.person_id, s.joined_at)
+               OR {three_way_load.any_taken_sql(STAGED_MEMBERSHIPS, 'gm')})
+        """)
+
+
+def load_group_memberships(engine: sa.Engine, *, policies: SyncPolicies | None = None) -> LoadReport:
+    """Load landed group memberships (after `load_people` and `load_groups`). `policies` decide
+    conflicts (default: `policies.load_policies()`)."""
+    policies = policies or load_policies()
     with engine.begin() as conn:
         begin_load(conn, "group_memberships")
         counts, _ = stage_checked(conn, GROUP_MEMBERSHIPS)
+        chosen = policies.for_entity("group_memberships")
+        classified = three_way_load.classify(conn, STAGED_MEMBERSHIPS, chosen)
+        record_conflicts(conn, STAGED_MEMBERSHIPS, chosen, classified=classified)
         counts.deactivated, unlinked = conn.execute(statement("group_memberships/remove_gone")).one()
-        counts.updated = count(conn, statement("group_memberships/update"))
+        counts.updated = _update_sync_created(conn, classified)
         counts.updated += count(conn, statement("group_memberships/link_same_person"))
         counts.created = count(conn, statement("group_memberships/create"))
+        three_way_load.apply_resolutions(conn, STAGED_MEMBERSHIPS, "group_membership")
+        three_way_load.settle(conn, STAGED_MEMBERSHIPS)
         remaining = conn.execute(sa.text("SELECT count(*) FROM stage_memberships")).scalar_one()
         counts.unchanged = remaining - counts.created - counts.updated
         counts.updated += unlinked  # not staged rows: counted after `unchanged`
