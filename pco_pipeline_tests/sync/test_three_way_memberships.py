@@ -27,13 +27,23 @@ def _leader_type(engine) -> str:
     return scalar(engine, "SELECT leader_type FROM group_membership WHERE pco_id = 'm1'")
 
 
-def test_a_leader_made_in_the_church_stays_when_pco_did_not_change_the_role(engine):
+def _load_after(engine, *, church_role: str, pco_role: str) -> str:
+    """The member from PCO given `church_role` in the church and `pco_role` in PCO, loaded;
+    returns the church's leader type after the load."""
     _member_from_pco(engine)
-    execute(engine, "UPDATE group_membership SET leader_type = 'leader' WHERE pco_id = 'm1'")
-    _pco_role(engine, "member")
+    execute(engine, "UPDATE group_membership SET leader_type = :role WHERE pco_id = 'm1'", role=church_role)
+    _pco_role(engine, pco_role)
     load_group_memberships(engine)
-    assert _leader_type(engine) == "leader"
-    assert scalar(engine, "SELECT count(*) FROM sync_conflicts") == 0
+    return _leader_type(engine)
+
+
+def _conflicts(engine) -> list[tuple]:
+    return [tuple(r) for r in rows(engine, "SELECT entity, field, church_value, pco_value, outcome FROM sync_conflicts")]
+
+
+def test_a_leader_made_in_the_church_stays_when_pco_did_not_change_the_role(engine):
+    assert _load_after(engine, church_role="leader", pco_role="member") == "leader"
+    assert _conflicts(engine) == []
 
 
 def test_a_role_changed_in_pco_alone_arrives(engine):
@@ -44,23 +54,13 @@ def test_a_role_changed_in_pco_alone_arrives(engine):
 
 
 def test_the_same_change_made_on_both_sides_is_agreed_and_a_later_pco_change_arrives(engine):
-    _member_from_pco(engine)
-    execute(engine, "UPDATE group_membership SET leader_type = 'leader' WHERE pco_id = 'm1'")
-    _pco_role(engine, "leader")
-    load_group_memberships(engine)
-    assert _leader_type(engine) == "leader"
-    assert scalar(engine, "SELECT count(*) FROM sync_conflicts") == 0
+    assert _load_after(engine, church_role="leader", pco_role="leader") == "leader"
+    assert _conflicts(engine) == []
     _pco_role(engine, "member")  # the base moved to 'leader': PCO alone changed it now
     load_group_memberships(engine)
     assert _leader_type(engine) == "member"
 
 
 def test_a_role_both_changed_stays_the_churchs_by_the_shipped_policy_and_is_recorded(engine):
-    _member_from_pco(engine)
-    execute(engine, "UPDATE group_membership SET leader_type = 'coach' WHERE pco_id = 'm1'")
-    _pco_role(engine, "leader")
-    load_group_memberships(engine)
-    assert _leader_type(engine) == "coach"
-    assert [tuple(r) for r in rows(engine, "SELECT entity, field, church_value, pco_value, outcome"
-                                           " FROM sync_conflicts")] == [
-        ("group_memberships", "leader_type", "coach", "leader", "church_wins")]
+    assert _load_after(engine, church_role="coach", pco_role="leader") == "coach"
+    assert _conflicts(engine) == [("group_memberships", "leader_type", "coach", "leader", "church_wins")]
