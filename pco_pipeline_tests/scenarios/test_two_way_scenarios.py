@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 import sqlalchemy as sa
 
 from pco_sandbox.core import Sandbox
@@ -151,9 +150,6 @@ def _linked_family(sandbox: Sandbox, run_job, engine) -> tuple[int, str, list[st
     return family_id, household.id, [ann.id, cid.id]
 
 
-# Strict: it must fail until the families load keeps a base (two-way for families), and the mark goes
-# when it passes (a marked scenario that passes fails the suite).
-@pytest.mark.xfail(strict=True, reason="issue 16: the families load does not apply the three-way rule yet")
 def test_a_family_renamed_and_moved_in_the_church_reaches_pco_and_stays(sandbox, run_job, engine):
     family_id, household_id, members = _linked_family(sandbox, run_job, engine)
     with engine.begin() as conn:
