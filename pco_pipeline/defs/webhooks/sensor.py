@@ -30,7 +30,8 @@ DEFAULT_INTERVAL_SECONDS = 15
 DEFAULT_BATCH_SIZE = 200
 
 
-def _setting(name: str, default: int, low: int, high: int) -> int:
+def whole_number_setting(name: str, default: int, low: int, high: int) -> int:
+    """The whole number in environment variable `name` (`default` when unset); ValueError outside low..high."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -40,11 +41,11 @@ def _setting(name: str, default: int, low: int, high: int) -> int:
 
 
 def sensor_interval_seconds() -> int:
-    return _setting(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS, 1, 3600)
+    return whole_number_setting(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS, 1, 3600)
 
 
 def batch_size() -> int:
-    return _setting(BATCH_ENV, DEFAULT_BATCH_SIZE, 1, 5000)
+    return whole_number_setting(BATCH_ENV, DEFAULT_BATCH_SIZE, 1, 5000)
 
 
 def _run_request(run_key: str, ids: list[int]) -> dg.RunRequest:
