@@ -17,6 +17,10 @@ def register(subparsers) -> None:
     sync.add_argument("what", choices=list(SYNC_JOBS), help="which sync job to run")
     sync.add_argument("--full-refresh", action="store_true",
                       help="re-read everything instead of only what changed (also finds deletions)")
+    sync.add_argument("--confirm", action="store_true",
+                      help="let this run through the safety brake (PCO changed more of the church than "
+                           "PCO_SAFETY_BRAKE_SHARE; check it is not PCO restored from an old backup or a wrong "
+                           "mapping first)")
     sync.set_defaults(handler=run_sync)
 
     history = subparsers.add_parser("history", help="the last runs recorded in pco_sync_log")
@@ -24,15 +28,17 @@ def register(subparsers) -> None:
     history.set_defaults(handler=run_history)
 
 
-def job_run_config(job_name: str, full_refresh: bool) -> dict:
-    """The run config the CLI passes: full_refresh on every pco/* step of the job when asked."""
-    if not full_refresh:
-        return {}
+def job_run_config(job_name: str, full_refresh: bool, confirm: bool = False) -> dict:
+    """The run config the CLI passes: full_refresh on every pco/* step of the job, and
+    confirm_large_change on every church/* step (the safety brake lets them through), when asked."""
     from pco_pipeline.defs.inbound.jobs import full_refresh_run_config
+    from pco_pipeline.defs.inbound.load import confirm_run_config
     from pco_pipeline.sync.registry import DEFAULT
 
-    extracts, _ = DEFAULT.job_assets(job_name)
-    return full_refresh_run_config(extracts)
+    extracts, loads = DEFAULT.job_assets(job_name)
+    steps = {**(full_refresh_run_config(extracts)["ops"] if full_refresh else {}),
+             **(confirm_run_config(loads)["ops"] if confirm else {})}
+    return {"ops": steps} if steps else {}
 
 
 def summarize(result) -> list[str]:
@@ -50,7 +56,7 @@ def summarize(result) -> list[str]:
 
 def run_sync(args) -> int:
     job_name = SYNC_JOBS[args.what]
-    result = run_job(job_name, run_config=job_run_config(job_name, args.full_refresh))
+    result = run_job(job_name, run_config=job_run_config(job_name, args.full_refresh, args.confirm))
     for line in summarize(result):
         print(line)
     print(f"run {result.run_id} ({job_name}): {'success' if result.success else 'FAILED'}")

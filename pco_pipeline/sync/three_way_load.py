@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync import conflicts
+from pco_pipeline.sync import conflicts, safety_brake
 from pco_pipeline.sync.base import advance_agreed
 from pco_pipeline.sync.merge import EntityFields, FieldSpec, Outcome, Policy, all_in_sync_sql, three_way_sql
 
@@ -57,7 +57,8 @@ def classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, P
     looks at) into a temp table dropped at commit, whose name it returns: `three_way_sql`'s
     columns, one row per record, with the no-base exception of the module docstring applied.
     With `deleted_in_pco`, the records the church's relation holds and PCO's does not (`entity`
-    narrowed to the records PCO deleted; see `pco_deletions`)."""
+    narrowed to the records PCO deleted; see `pco_deletions`). Raises `SafetyBrakeEngaged` when
+    the load would give too many of the church's linked records PCO's values (`safety_brake.check_load`)."""
     table = classified_table(entity) + ("_deleted_in_pco" if deleted_in_pco else "")
     diff = three_way_sql(entity, policies).text
     present = "d.church_present AND NOT d.pco_present" if deleted_in_pco else "d.church_present AND d.pco_present"
@@ -73,6 +74,7 @@ def classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, P
                          f"WHERE {no_base} AND NOT COALESCE(d.church_changed_at > d.pco_changed_at, false)"))
     _keep_decisions(conn, entity, table)
     conn.execute(sa.text(f"ANALYZE {table}"))
+    safety_brake.check_load(conn, entity, table, deleted_in_pco=deleted_in_pco)
     return table
 
 
