@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     push.add_argument("what", choices=list(PUSH_JOBS), help="which push job to run (full: people → families → "
                                                             "group memberships)")
     push.add_argument("--dry-run", action="store_true",
-                      help="plan only: print what would be created or changed, send nothing")
+                      help="plan only: print what would be created or changed and, per record and field, base → "
+                           "church → PCO → planned action and the conflicts it would record; send and write nothing")
     push.add_argument("--confirm", action="store_true",
                       help="let this run through the safety brake (it changes more of the church than "
                            "PCO_SAFETY_BRAKE_SHARE allows, e.g. after a deliberate bulk edit)")
@@ -23,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def summarize(result) -> list[str]:
-    """Per step: its counts, and (dry run) its plan."""
+    """Per step: its counts, and (dry run) its plan and its field table."""
     lines = []
     for event in result.all_events:
         if not event.is_successful_output:
@@ -35,6 +36,10 @@ def summarize(result) -> list[str]:
             lines.append(f"{step}: dry run, {metadata['planned_writes'].value} writes planned, nothing sent")
             lines += [f"  {name}: {n}" for name, n in planned.items()]
             lines += ["", metadata["plan"].value, ""]
+            if "fields" in metadata:
+                lines.append(f"{step}: fields church and PCO hold differently (base → church → PCO → planned "
+                             f"action); conflicts a real run would record: {metadata['conflicts_to_record'].value}")
+                lines += ["", metadata["fields"].value, ""]
         else:
             counts = " ".join(f"{k}={metadata[k].value}"
                               for k in ("created", "updated", "deleted", "adopted", "skipped", "failed"))

@@ -126,6 +126,7 @@ class Plan:
     notes: Counter = field(default_factory=Counter)            # not pushed by design, e.g. "waiting for person"
     needs_action: Counter = field(default_factory=Counter)     # church changes PCO's API cannot take
     needs_action_examples: list[str] = field(default_factory=list)   # the first table_rows, naming the records
+    held_fields: dict[tuple[str, str], str] = field(default_factory=dict)   # every skip: (table, key) → reason code
 
     def add(self, write: PlannedWrite) -> None:
         self.actions[(write.resource, write.action)] += 1
@@ -134,6 +135,7 @@ class Plan:
 
     def skip(self, skip: Skip) -> None:
         self.skips[(skip.table, skip.reason_code)] += 1
+        self.held_fields[(skip.table, skip.record_key)] = skip.reason_code
         if len(self.skipped) < self.table_rows:
             self.skipped.append(skip)
 

@@ -8,7 +8,9 @@
 Every op takes `confirm_large_change` (`pco-pipeline push … --confirm`): the safety brake
 (`sync/safety_brake.py`) lets that run through. Every op takes `dry_run` (run config `ops: {people_to_pco: {config: {dry_run: true}}}`, see
 `dry_run_config`, or `pco-pipeline push … --dry-run`): the plan is made and shown, nothing is sent. Each op's output
-metadata holds the counts per action and the plan as a markdown table, field by field; every
+metadata holds the counts per action and the plan as a markdown table, field by field (a dry
+run also `fields`: every linked field church and PCO hold differently, base → church → PCO →
+planned action, and the conflicts a real run would record, `sync/field_plan.py`); every
 run leaves one `pco_sync_log` row (direction outbound; a dry run's counts only its skips). The
 PCO steps run in the `pco_api` pool. A dry run of full_push plans each step against the database
 as it is: families and memberships of people the first step would create show as waiting.
@@ -22,6 +24,7 @@ from pco_pipeline.defs.church_db.lineage import push_asset_events
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
+from pco_pipeline.sync.field_plan import FieldTable, field_plan
 from pco_pipeline.sync.people_push import DEFAULT_WORKERS
 from pco_pipeline.sync.push import PushAborted, PushReport
 from pco_pipeline.sync.push_engine import run_push
@@ -43,7 +46,7 @@ class ParallelPushConfig(PushConfig):
     """Records pushed at once (they share the one rate budget; more hides PCO's latency)."""
 
 
-def _metadata(report: PushReport, requests: int) -> dict:
+def _metadata(report: PushReport, requests: int, fields: FieldTable | None) -> dict:
     plan = report.plan
     metadata = {
         "dry_run": dg.MetadataValue.bool(report.dry_run),
@@ -52,6 +55,10 @@ def _metadata(report: PushReport, requests: int) -> dict:
         "plan": dg.MetadataValue.md(plan.markdown()),
         "requests_used": dg.MetadataValue.int(requests),
     }
+    if fields is not None:
+        metadata["fields"] = dg.MetadataValue.md(fields.markdown())
+        metadata["field_actions"] = dg.MetadataValue.json(fields.counts())
+        metadata["conflicts_to_record"] = dg.MetadataValue.int(sum(fields.conflicts.values()))
     if not report.dry_run:
         metadata.update({name: dg.MetadataValue.int(n) for name, n in report.counts.totals().items()})
         metadata["outcomes"] = dg.MetadataValue.md(report.counts.markdown())
@@ -82,6 +89,8 @@ def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: 
             workers = config.workers if isinstance(config, ParallelPushConfig) else 1
             report = run_push(push.kind, engine, client, run_id=context.run.run_id, dry_run=dry_run,
                               workers=workers, progress=progress, confirm_large_change=config.confirm_large_change)
+            # A dry run also shows every differing field: base → church → PCO → planned action.
+            fields = field_plan(engine, push.kind.name, held=report.plan.held_fields) if dry_run else None
             if dry_run:
                 step.finish(skipped=sum(report.plan.skips.values()))
             else:
@@ -91,7 +100,7 @@ def _run_push(context: dg.OpExecutionContext, church_db: PostgresResource, pco: 
     context.log.info(report.summary())
     for line in report.failures:
         context.log.warning(line)
-    context.add_output_metadata(_metadata(report, requests()))
+    context.add_output_metadata(_metadata(report, requests(), fields))
     # Lineage: the church tables given PCO ids, and the pco/* assets whose PCO records changed.
     for event in push_asset_events(report):
         context.log_event(event)
