@@ -1,0 +1,169 @@
+"""The church outbox (`church_outbox`, sql/0017): edits other applications and staff made to the
+synced church tables, waiting to be pushed to PCO. No Dagster here.
+
+A row is a signal, not a payload: it says which record changed, and the push sends that record as
+it is when the push runs (its three-way comparison with the base decides which fields go). Several
+edits of one record are sent once; an edit undone before the push sends nothing.
+
+A row's life (the triggers write it `pending`):
+
+    pending ──claim──▶ pending, attempts + 1, next_attempt_at = now + lease   (a run holds it)
+            ──▶ sent          the push of its table ran to its end and holds nothing of the record
+            ──▶ quarantined   the push holds the record in the outbound quarantine (PCO refused it,
+                              invalid, …: the quarantine's reason is copied), or it failed
+                              `max_tries` times
+            ──▶ failed, next_attempt_at = now + backoff(attempts)   the push stopped (PCO
+                              unreachable, another push of the kind running, the safety brake)
+
+Claiming is one UPDATE taking only rows nobody holds, so two runs handed the same ids never both
+take them, and a run that dies holding rows (a crash, a killed process) only delays them until its
+lease ends: they are due again then. Pushes are idempotent (`push_ledger`), so sending a record
+again after such a crash repeats nothing PCO already has.
+
+Finding work (the sensor) is two bounded queries, as for `webhook_inbox`: rows after the sensor's
+cursor never handed out, and rows at or before it due again. The sweep (a schedule) asks for every
+open row due, whatever the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from pco_pipeline.sync import quarantine
+from pco_pipeline.sync.registry import DEFAULT, Push, Registry
+from pco_pipeline.sync.statements import statement
+from pco_pipeline.sync.webhook_inbox import DueRetries, RetryPolicy
+
+NOTIFY_CHANNEL = "church_outbox"
+QUARANTINE_ENTITY = "church_outbox"
+# A push may send a whole church's backlog (a first run after an import): its lease is long.
+RETRY = RetryPolicy(lease=timedelta(minutes=30))
+MAX_REASON_LENGTH = 1000
+# Larger than any outbox id: the sweep's "at or before" bound.
+EVERY_ID = 2 ** 62
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One claimed outbox row."""
+
+    id: int
+    table_name: str
+    row_key: str
+    operation: str
+    attempts: int
+    status_reason: str | None = None
+
+
+@dataclass
+class Outcomes:
+    """How the rows of one run ended: ids per status (sent, failed, quarantined)."""
+
+    ids: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, status: str, ids: Iterable[int]) -> None:
+        self.ids.setdefault(status, []).extend(ids)
+
+    def counts(self) -> dict[str, int]:
+        return {status: len(self.ids.get(status, [])) for status in ("sent", "failed", "quarantined")}
+
+
+def _short(reason: str) -> str:
+    return reason if len(reason) <= MAX_REASON_LENGTH else reason[:MAX_REASON_LENGTH - 1] + "…"
+
+
+# --- finding work ---------------------------------------------------------------------------------
+
+def new_ids(conn: sa.Connection, *, after_id: int, limit: int) -> list[int]:
+    """Up to `limit` ids after `after_id` waiting and held by no run, oldest first."""
+    return list(conn.execute(statement("outbox/new_ids"), {"after_id": after_id, "row_limit": limit}).scalars())
+
+
+def due_ids(conn: sa.Connection, *, up_to_id: int = EVERY_ID, limit: int, unclaimed_for: timedelta | None = None,
+            policy: RetryPolicy = RETRY) -> DueRetries:
+    """Open rows at or before `up_to_id` to hand out again: backoff or lease over, or waiting
+    unclaimed for `unclaimed_for` (default `policy.orphan_after`); with the latest due moment."""
+    rows = conn.execute(statement("outbox/due_ids"), {
+        "up_to_id": up_to_id, "row_limit": limit,
+        "unclaimed_for": unclaimed_for if unclaimed_for is not None else policy.orphan_after}).all()
+    return DueRetries([r.id for r in rows], max((r.due for r in rows), default=None))
+
+
+# --- claiming, pushing, recording -----------------------------------------------------------------
+
+def claim(engine: sa.Engine, ids: Sequence[int], *, run_id: str | None, policy: RetryPolicy = RETRY
+          ) -> tuple[list[OutboxRow], list[int]]:
+    """Take the rows of `ids` that are open and held by no run (see the module docstring): the
+    rows now held, and the ids quarantined instead because they had used up their tries."""
+    with engine.begin() as conn:
+        taken = [OutboxRow(r.id, r.table_name, r.row_key, r.operation, r.attempts, r.status_reason)
+                 for r in conn.execute(statement("outbox/claim"),
+                                       {"ids": list(ids), "lease": policy.lease, "run_id": run_id})]
+        exhausted = [row for row in taken if row.attempts > policy.max_tries]
+        for row in exhausted:
+            _give_up(conn, row, row.status_reason or "none recorded (the runs did not finish)", row.attempts - 1)
+    return sorted((r for r in taken if r.attempts <= policy.max_tries), key=lambda r: r.id), [r.id for r in exhausted]
+
+
+def pushes_for(rows: Iterable[OutboxRow], registry: Registry = DEFAULT
+               ) -> list[tuple[tuple[Push, ...], list[OutboxRow]]]:
+    """The pushes sending the records of `rows` (those of the entity whose tables hold them), in
+    the order full_push runs them, each group with its rows. Rows of a table no push sends are
+    returned under no push (the triggers are on pushed tables only: none today)."""
+    by_table: dict[str, list[OutboxRow]] = {}
+    for row in rows:
+        by_table.setdefault(row.table_name, []).append(row)
+    groups = []
+    for entity in registry.entities:
+        mine = [row for table in entity.tables for row in by_table.pop(table.table, [])]
+        if mine and entity.pushes:
+            groups.append((entity.pushes, mine))
+    unsent = [row for rest in by_table.values() for row in rest]
+    return groups + ([((), unsent)] if unsent else [])
+
+
+def record_pushed(engine: sa.Engine, rows: Sequence[OutboxRow], outcomes: Outcomes) -> None:
+    """The push of `rows` ran to its end: each row is `quarantined` when the push holds its record
+    in the outbound quarantine (with the quarantine's reason), else `sent`."""
+    ids = [row.id for row in rows]
+    with engine.begin() as conn:
+        held = {r.id: r.quarantined_because
+                for r in conn.execute(statement("outbox/quarantined_records"), {"ids": ids})
+                if r.quarantined_because is not None}
+        sent = [i for i in ids if i not in held]
+        if sent:
+            conn.execute(statement("outbox/finish"), {"ids": sent, "status": "sent", "reason": None})
+        for outbox_id, reason in held.items():
+            conn.execute(statement("outbox/finish"),
+                         {"ids": [outbox_id], "status": "quarantined", "reason": _short(reason)})
+    outcomes.add("sent", sent)
+    outcomes.add("quarantined", held)
+
+
+def record_failed(engine: sa.Engine, rows: Sequence[OutboxRow], reason: str, outcomes: Outcomes,
+                  policy: RetryPolicy = RETRY) -> None:
+    """The push of `rows` stopped with `reason`: each row is due again after its backoff, or
+    quarantined once it has had `policy.max_tries` tries."""
+    with engine.begin() as conn:
+        for row in rows:
+            if row.attempts >= policy.max_tries:
+                _give_up(conn, row, reason, row.attempts)
+                outcomes.add("quarantined", [row.id])
+            else:
+                conn.execute(statement("outbox/fail"),
+                             {"ids": [row.id], "reason": _short(reason), "wait": policy.backoff(row.attempts)})
+                outcomes.add("failed", [row.id])
+
+
+def _give_up(conn: sa.Connection, row: OutboxRow, last_error: str, tries: int) -> None:
+    reason = _short(f"gave up after {tries} tries; last error: {last_error}")
+    conn.execute(statement("outbox/finish"), {"ids": [row.id], "status": "quarantined", "reason": reason})
+    quarantine.quarantine_record(
+        conn, QUARANTINE_ENTITY, str(row.id), "push_failed",
+        f"the church's {row.operation} of {row.table_name} {row.row_key} (outbox row {row.id}) could not be pushed: "
+        f"{reason}. Fix the cause, then run the push (`pco-pipeline push`).",
+        local_id=row.id, direction="outbound", details={"table": row.table_name, "row_key": row.row_key})
