@@ -12,21 +12,34 @@
    already, e.g. as another local family the inbound sync made from that household: creating it
    would duplicate it) — the latter is quarantined as a possible duplicate, naming the households.
 2. Members of a linked family (or one just created) who are in PCO but not in its household —
-   people pushed after the household was made, e.g. a newborn — are added with
-   `POST /people/v2/households/{id}/household_memberships`, `pending: false` (so PCO sends them no
-   email). The household's current members are read first (one GET per family), so a member is
-   never added twice.
-
-3. A linked family the church renamed, or whose primary contact (a member PCO has) changed, →
+   people pushed after the household was made, e.g. a newborn, or a person the church put in the
+   family — are added with `POST /people/v2/households/{id}/household_memberships`, `pending:
+   false` (so PCO sends them no email). A member the two sides had agreed on (a base for the pair
+   "<household>:<person>", the `family_members` entity of `two_way_entities`) whom PCO's household
+   no longer lists was taken out in PCO: the load takes that, the push does not add them back. The
+   household's current members are read first (one GET per family), so a member is never added
+   twice; once PCO confirms, the pair's base records the membership.
+3. A linked family the church renamed, or whose primary contact (a member PCO has) the church
+   changed, by the three-way rule (`church_changes`: the church changed it since the base and PCO
+   did not, or the church's side won a conflict or was chosen by staff) →
    `PATCH /people/v2/households/{id}` with the name and/or `primary_contact_id`
-   (`push_engine.update_recorded`).
+   (`push_engine.update_recorded`); PCO's answer moves the bases.
 4. A member the church took out of a linked family (`church_deletions`, recorded by a trigger) whom
-   PCO's household still lists → the household's memberships are read and that person's is
+   PCO's household still lists, unless PCO changed that member since the two sides agreed (a
+   conflict the church did not win) → the household's memberships are read and that person's is
    deleted (`DELETE /people/v2/households/{id}/household_memberships/{membership}`); a membership
-   PCO no longer has is already gone.
+   PCO no longer has is already gone. The pair's base goes with it.
 5. A linked family whose address the church changed (the three-way rule's answer) → each of its
    linked members' PCO addresses is PATCHed with the changed fields (`family_address_push`).
 A family deleted locally is not deleted in PCO: it is listed as needing action in PCO.
+
+PCO's API reference (People v2): a household is created with its `people` and `primary_contact`
+relationships; "to add a person to an existing household, use the HouseholdMemberships endpoint"
+(`POST /people/v2/households/{id}/household_memberships` naming the `person`), and a membership is
+deleted at its own URL; `primary_contact_id` is a writable household attribute. (Summarized from
+the reference's Household and HouseholdMembership pages, as mirrored at
+https://pub.dev/documentation/planningcenter_api/latest/planningcenter_api/PcoPeopleHousehold-class.html
+and .../PcoPeopleHouseholdMembership-class.html; `pco_sandbox/writes.py` follows them.)
 
 Needs the inbound sync's view of PCO's households (`push_engine.HOUSEHOLDS_LOADED`), because that
 is how a family PCO already has is told apart from a new one. The create's ledger steps (intent,
@@ -36,7 +49,7 @@ look-up after a lost answer, adoption) are `push_engine.create_recorded`'s.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,14 +59,19 @@ from pco_pipeline.pco.client import PCOClient, resource_body
 from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.normalize import clean_text, normalize_household
+from pco_pipeline.sync.base import advance_base
+from pco_pipeline.sync.church_changes import ChurchChange, church_changes, confirm_sent
+from pco_pipeline.sync.merge import DELETED
+from pco_pipeline.sync.normalize import clean_text
+from pco_pipeline.sync.policies import load_policies
 from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, FieldGate, PlannedWrite, PushReport,
-                                    PushSession, Skip, latest_write_sql, pco_view, refused_earlier_sql)
+                                    PushSession, Skip, refused_earlier_sql)
 from pco_pipeline.sync.family_address_push import plan_address_changes
 from pco_pipeline.sync.push_engine import (HOUSEHOLDS_LOADED, Operation, PushKind, RecordedCreate, RecordedDelete,
                                            RecordedUpdate, create_recorded, delete_recorded, execute, run_push, send)
 from pco_pipeline.sync.push_validate import household_problems, printable
 from pco_pipeline.sync.quarantine import INVALID_DATA
+from pco_pipeline.sync.two_way_entities import ENTITIES
 
 
 @dataclass
@@ -109,7 +127,9 @@ class FamilyPush(RecordedCreate):
 _MEMBERS_IN_PCO = """
 SELECT f.id AS family_id, btrim(f.name) AS name, f.pco_id AS family_pco_id, f.updated_at,
        p.id AS person_id, p.pco_id, btrim(p.first_name || ' ' || p.last_name) AS person_name,
-       fm.is_primary_contact, fm.role, p.child
+       fm.is_primary_contact, fm.role, p.child,
+       EXISTS (SELECT 1 FROM sync_base b WHERE b.entity = 'family_members'
+               AND b.pco_id = f.pco_id || ':' || p.pco_id) AS agreed
 FROM families f
 JOIN family_members fm ON fm.family_id = f.id
 JOIN people p ON p.id = fm.person_id AND p.pco_id IS NOT NULL AND p.is_active
@@ -210,35 +230,28 @@ def _missing_members(session: PushSession, rows: list[dict], households_of: dict
     additions: dict[int, FamilyPush] = {}
     for row in rows:
         household = row["family_pco_id"]
-        if household is None or household in households_of.get(row["pco_id"], ()):
+        # An agreed member PCO no longer lists was taken out in PCO: the load's to apply.
+        if household is None or row["agreed"] or household in households_of.get(row["pco_id"], ()):
             continue
         item = additions.setdefault(row["family_id"], FamilyPush(row["family_id"], row["name"] or "", household, []))
         item.members.append(Member(row["person_id"], row["pco_id"], row["person_name"]))
     return list(additions.values())
 
 
-# Linked families whose name differs from PCO's household (or our own later write of it).
-_CHANGED = f"""
-SELECT f.id, f.pco_id, f.name, f.updated_at, l.normalized AS landed, l.pco_updated_at AS landed_at,
-       w.confirmed AS written, w.pco_updated_at AS written_at, contact.pco_id AS contact,
+# The linked households whose name or primary contact the church changed (as landed).
+_HOUSEHOLDS = """
+SELECT f.id, f.pco_id, f.name, f.updated_at, l.normalized->>'name' AS landed_name,
        l.attributes->>'primary_contact_id' AS landed_contact
 FROM families f
 JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = f.pco_id AND l.removed_at IS NULL
-{latest_write_sql('Household', 'f.pco_id')}
-LEFT JOIN LATERAL (
-    SELECT p.pco_id FROM family_members fm JOIN people p ON p.id = fm.person_id
-    WHERE fm.family_id = f.id AND fm.is_primary_contact AND p.pco_id IS NOT NULL AND p.is_active
-    ORDER BY p.id LIMIT 1
-) contact ON true
-WHERE f.pco_removed_at IS NULL
-  AND (btrim(f.name) IS DISTINCT FROM l.normalized->>'name' OR w.pco_updated_at > l.pco_updated_at
-       OR contact.pco_id IS DISTINCT FROM coalesce(l.attributes->>'primary_contact_id', contact.pco_id))
+WHERE f.pco_id = ANY(:households) AND f.pco_removed_at IS NULL
 ORDER BY f.id
 """
 # Members taken out of linked families whom PCO's household (as landed) still lists.
 _REMOVED_MEMBERS = """
 SELECT d.local_id AS family_id, d.parent_pco_id AS household, split_part(d.pco_id, ':', 2) AS person, d.pco_id AS pair,
        l.normalized->>'name' AS household_name,
+       EXISTS (SELECT 1 FROM sync_base b WHERE b.entity = 'family_members' AND b.pco_id = d.pco_id) AS agreed,
        (SELECT p.id FROM people p WHERE p.pco_id = split_part(d.pco_id, ':', 2)) AS person_id
 FROM church_deletions d
 JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = d.parent_pco_id AND l.removed_at IS NULL
@@ -265,22 +278,62 @@ class MemberRemoval:
     pair: str                 # church_deletions' key: "<household>:<person>"
     household_name: str
     person_id: int | None     # the local person (the ledger and quarantine key is "<family>:<person>", as for adding)
+    change: ChurchChange | None = None   # the three-way rule's deletion, when the two sides had agreed on the member
 
     @property
     def label(self) -> str:
         return f"PCO person {self.person} in household {self.household} ({printable(self.household_name)})"
 
 
-def _household_changes(row: Any) -> dict[str, tuple[Any, Any]]:
-    """The household fields the church changed: field → (PCO's value, the church's)."""
-    newer_write = row.written is not None and (row.landed_at is None or (row.written_at is not None
-                                                                         and row.written_at >= row.landed_at))
-    theirs = {"name": pco_view(row, normalize_household).get("name"),
-              "primary_contact_id": (row.written or {}).get("primary_contact_id") if newer_write
-              else row.landed_contact}
-    ours = {"name": clean_text(row.name) or "", "primary_contact_id": row.contact}
-    return {field: (theirs[field], ours[field]) for field in ours
-            if ours[field] is not None and str(ours[field]) != str(theirs[field])}
+@dataclass
+class HouseholdChange:
+    """What the church changed of one linked household, by the three-way rule."""
+    name: ChurchChange | None = None          # the family's record, its name to send
+    contact: ChurchChange | None = None       # the pair "<household>:<person>" the church made primary
+    no_longer_contact: list[ChurchChange] = field(default_factory=list)   # pairs the church unmade primary
+
+
+def _church_changes(conn: sa.Connection) -> tuple[dict[str, HouseholdChange], dict[str, ChurchChange]]:
+    """The households to PATCH (by PCO id) and the memberships to delete (by pair), as the
+    three-way rule and staff decisions say."""
+    policies = load_policies()
+    households: dict[str, HouseholdChange] = {}
+    for change in church_changes(conn, ENTITIES["families"], policies.for_entity("families")):
+        if not change.deleted and "name" in change.values:
+            households.setdefault(change.pco_id, HouseholdChange()).name = change
+    removals: dict[str, ChurchChange] = {}
+    for change in church_changes(conn, ENTITIES["family_members"], policies.for_entity("family_members")):
+        if change.deleted:
+            removals[change.pco_id] = change
+        elif "is_primary_contact" in change.values:
+            item = households.setdefault(change.pco_id.split(":")[0], HouseholdChange())
+            if not change.values["is_primary_contact"]:
+                item.no_longer_contact.append(change)
+            elif item.contact is None:
+                item.contact = change
+    return households, removals
+
+
+def _person(pair: str) -> str:
+    return pair.split(":")[1]
+
+
+def _confirm_household(item: HouseholdChange) -> Callable[[sa.Connection, Resource], None]:
+    """After PCO's answer: the name's base and the members' primary-contact bases move to what PCO holds."""
+    def store(conn: sa.Connection, resource: Resource) -> None:
+        if item.name is not None:
+            sent = item.name.values["name"]
+            held = resource.attributes.get("name")
+            only_name = replace(item.name, values={"name": sent},
+                                conflict_ids={k: v for k, v in item.name.conflict_ids.items() if k == "name"})
+            confirm_sent(conn, "families", only_name,
+                         {"name": sent if clean_text(held) == clean_text(str(sent or "")) else held})
+        if item.contact is not None:
+            contact = str(resource.attributes.get("primary_contact_id") or "")
+            for change in (item.contact, *item.no_longer_contact):
+                confirm_sent(conn, "family_members", change,
+                             {"is_primary_contact": _person(change.pco_id) == contact})
+    return store
 
 
 def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
@@ -288,27 +341,40 @@ def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
     PCO address, `family_address_push`); a family deleted locally is listed as needing action."""
     plan = session.report.plan
     with session.engine.connect() as conn:
-        changed = conn.execute(sa.text(_CHANGED)).all()
+        households, removals = _church_changes(conn)
+        households = {pco_id: item for pco_id, item in households.items()
+                      if item.name is not None or item.contact is not None}
+        changed = conn.execute(sa.text(_HOUSEHOLDS), {"households": list(households)}).all()
         removed = conn.execute(sa.text(_REMOVED_MEMBERS)).all()
         deleted = conn.execute(sa.text(_DELETED_FAMILIES)).all()
         intents = ledger.open_intents(conn, "Household", "families", [str(r.id) for r in changed], action="update")
     gate = FieldGate(session, "families")
     units: list[RecordedUpdate | MemberRemoval] = []
     for row in changed:
-        differences = _household_changes(row)
+        item = households[row.pco_id]
+        ours: dict[str, Any] = {}
+        theirs = {"name": row.landed_name, "primary_contact_id": row.landed_contact}
+        if item.name is not None:
+            ours["name"] = clean_text(str(item.name.values["name"] or "")) or ""
+        if item.contact is not None:
+            ours["primary_contact_id"] = _person(item.contact.pco_id)
         label = f"family {row.id} ({printable(row.name)})"
-        problems = {"name": household_problems(differences["name"][1])} if "name" in differences else {}
-        sendable = gate.sendable("Household", str(row.id), row.id, label,
-                                 {field: ours for field, (_, ours) in differences.items()}, problems, row.updated_at)
+        problems = {"name": household_problems(ours["name"])} if "name" in ours else {}
+        sendable = gate.sendable("Household", str(row.id), row.id, label, ours, problems, row.updated_at)
         if not sendable:
             continue
         units.append(RecordedUpdate("Household", "families", str(row.id), row.id, label, row.pco_id,
-                                    f"/people/v2/households/{row.pco_id}", sendable, intent=intents.get(str(row.id))))
+                                    f"/people/v2/households/{row.pco_id}", sendable, intent=intents.get(str(row.id)),
+                                    store=_confirm_household(item)))
         plan.add(PlannedWrite("update", "Household", f"{label}, PCO {row.pco_id}", tuple(
-            (field, f"{differences[field][0]!r} → {value!r}") for field, value in sendable.items())))
+            (name, f"{theirs[name]!r} → {value!r}") for name, value in sendable.items())))
     for row in removed:
+        # A member the two sides had agreed on goes only as the three-way rule says (PCO did not
+        # change them since, or the church's side won); one no base knows (before two-way sync) goes.
+        if row.agreed and row.pair not in removals:
+            continue
         item = MemberRemoval(row.family_id, row.household, row.person, row.pair, row.household_name or "",
-                             row.person_id)
+                             row.person_id, removals.get(row.pair))
         units.append(item)
         plan.add(PlannedWrite("delete", "HouseholdMembership", f"family {row.family_id}: {item.label}",
                               (("person", row.person),)))
@@ -381,6 +447,10 @@ class _FamilyPusher:
                 ledger.record_write(conn, run_id=session.run_id, resource_type=op.resource, action=op.action,
                                     local_table=op.table, local_key=key, sent=sent, resource=created,
                                     parent_pco_id=item.pco_id)
+                # Both sides now hold the membership; PCO's new member is not its primary contact
+                # (a church choice of them as primary differs from this base, so it is sent).
+                advance_base(conn, "family_members", f"{item.pco_id}:{member.pco_id}", item.family_id,
+                             {"is_primary_contact": False})
                 session.resolve(conn, op.table, key)
             session.counts.add(op.resource, "created")
 
@@ -393,6 +463,8 @@ class _FamilyPusher:
             conn.execute(sa.text("UPDATE church_deletions SET pushed_at = clock_timestamp(), pushed_as = :outcome"
                                  " WHERE local_table = 'family_members' AND pco_id = :pair"),
                          {"outcome": outcome, "pair": item.pair})
+            if item.change is not None:
+                confirm_sent(conn, "family_members", item.change, DELETED)
 
         try:
             memberships = list(self.client.iter_records(

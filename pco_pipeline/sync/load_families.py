@@ -4,7 +4,13 @@ PCO owns, for families it has (pco_id set): the name, the address (see `pco_stat
 which member's address) and who the members are, including the primary contact. Under two-way
 sync a linked family gets PCO's value only of the fields PCO changed since the two sides last
 agreed (`three_way_load`): a name or address the church changed stays the church's (the push
-sends it), and a field both changed is a conflict decided by its policy. A member's
+sends it), and a field both changed is a conflict decided by its policy. Who is in the family
+follows the same rule, one (household, person) pair at a time (the `family_members` entity of
+`two_way_entities`): a person PCO added joins the family; a member PCO took out leaves it only if
+the two sides had agreed on them (a member the church added and the push has not sent yet
+stays), unless the church changed that member (a conflict); a member the church took out is not
+brought back while the removal waits for the push, unless PCO changed them since (a conflict);
+the primary contact is PCO's only where PCO changed it. A member's
 `role` is derived when the membership is created (primary contact → head, a child → child,
 otherwise other) and is the church's to refine afterwards (PCO has no spouse/child roles).
 Local people without a pco_id in a PCO family are the church's and stay.
@@ -20,12 +26,16 @@ family the church built. Otherwise a family is created for the household, as bef
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 
 from pco_pipeline.sync import pco_state, quarantine, three_way_load
+from pco_pipeline.sync.base import forget_base
 from pco_pipeline.sync.conflicts import record_conflicts
+from pco_pipeline.sync.merge import Policy, three_way_sql
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, load_staged, missing_parent, stage,
+    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage,
     stage_checked)
 from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
@@ -44,7 +54,7 @@ def load_families(engine: sa.Engine, *, policies: SyncPolicies | None = None) ->
         # families and loading the members both read it.
         stage(conn, "stage_household_people", pco_state.FAMILY_MEMBERS)
         families = _load_families(conn, policies)
-        members = _load_members(conn)
+        members = _load_members(conn, policies)
         quarantine.apply_stage(conn, "families")
         quarantine.apply_stage(conn, "family_members")
         return {"families": families, "family_members": members}
@@ -110,6 +120,49 @@ FAMILY_MEMBERS = Staging(
         "jsonb_build_object('household', s.family_pco_id, 'person', s.person_pco_id)"),))
 
 
-def _load_members(conn: sa.Connection) -> LoadCounts:
-    return load_staged(conn, FAMILY_MEMBERS, update="families/update_members", create="families/create_members",
-                       retire="families/remove_departed_members")
+# Two-way sync's view of the memberships this load staged (PCO's side: the stage).
+STAGED_MEMBERS = three_way_load.staged(
+    ENTITIES["family_members"], "stage_family_members",
+    changed_at_sql="(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = 'people/households'"
+                   " AND l.pco_id = s.family_pco_id)")
+_REMOVED_IN_CHURCH = "three_way_family_members_removed_in_church"
+_DEPARTED = "departed_family_members"   # families/departed_members, as a temp table
+
+
+def _load_members(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
+    """Who is in each family, by the three-way rule per (household, person) pair (module docstring)."""
+    chosen = policies.for_entity("family_members")
+    counts, staged = stage_checked(conn, FAMILY_MEMBERS)
+    classified = three_way_load.classify(conn, STAGED_MEMBERS, chosen)
+    record_conflicts(conn, STAGED_MEMBERS, chosen, classified=classified)
+    counts.updated = count(conn, statement("families/update_members"))
+    counts.created = count(conn, statement("families/create_members"), {"kept_out": _kept_out(conn, chosen)})
+    counts.settle(staged)
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {_DEPARTED}"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE {_DEPARTED} ON COMMIT DROP AS "
+                         + statement("families/departed_members").text))
+    removed = three_way_load.pco_deletions(ENTITIES["family_members"], STAGED_MEMBERS, f"SELECT pco_id FROM {_DEPARTED}")
+    removed_classified = three_way_load.classify(conn, removed, chosen, deleted_in_pco=True)
+    record_conflicts(conn, removed, chosen, classified=removed_classified)
+    kept = three_way_load.kept_against_pco_deletion(conn, removed, removed_classified)
+    gone = list(conn.execute(statement("families/remove_departed_members"), {"kept": kept}).scalars())
+    for pair in gone:
+        forget_base(conn, "family_members", pair)
+    counts.deactivated = len(gone)
+    three_way_load.settle(conn, STAGED_MEMBERS)
+    return counts
+
+
+def _kept_out(conn: sa.Connection, policies: Mapping[str, Policy]) -> list[str]:
+    """The pairs the church took out of a family that PCO still lists and that stay out: the
+    removal waits for the push, unless PCO changed the member since the two sides agreed (a
+    conflict, recorded; PCO's side wins it by policy → the member comes back)."""
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {_REMOVED_IN_CHURCH}"))
+    conn.execute(sa.text(
+        f"CREATE TEMP TABLE {_REMOVED_IN_CHURCH} ON COMMIT DROP AS SELECT * FROM "
+        f"({three_way_sql(STAGED_MEMBERS, policies).text}) d WHERE NOT d.church_present AND d.pco_present"
+        f" AND d.pco_id IN ({statement('families/removed_in_church').text})"), {"entity": "family_members"})
+    record_conflicts(conn, STAGED_MEMBERS, policies, classified=_REMOVED_IN_CHURCH)
+    taken = ", ".join(f"'{outcome}'" for outcome in three_way_load.TAKES_PCO)
+    return list(conn.execute(sa.text(
+        f"SELECT pco_id FROM {_REMOVED_IN_CHURCH} WHERE is_primary_contact__outcome NOT IN ({taken})")).scalars())

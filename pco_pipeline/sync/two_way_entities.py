@@ -55,6 +55,30 @@ FAMILY_FIELDS = (
     FieldSpec("country_code", "text"),
 )
 MEMBERSHIP_FIELDS = (FieldSpec("leader_type", "text"),)
+FAMILY_MEMBER_FIELDS = (FieldSpec("is_primary_contact", "boolean"),)
+
+# Who is in a linked family: one record per (household, person) pair, keyed "<household>:<person>"
+# (PCO's membership id is only PCO's), local_id the family. The record existing is the membership;
+# its one field says whether the person is the household's primary contact. A pair the church added
+# that PCO never listed and no base remembers is a create, not a record PCO deleted, so the
+# church's side holds only pairs PCO lists or the base remembers (`family_members_push` adds the
+# others). PCO's side holds only people and households the church has.
+_FAMILY_MEMBERS_CHURCH = """
+SELECT f.pco_id || ':' || p.pco_id AS pco_id, f.id AS local_id, fm.updated_at AS changed_at, fm.is_primary_contact
+FROM family_members fm
+JOIN families f ON f.id = fm.family_id AND f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL
+JOIN people p ON p.id = fm.person_id AND p.pco_id IS NOT NULL
+WHERE EXISTS (SELECT 1 FROM sync_base b WHERE b.entity = 'family_members' AND b.pco_id = f.pco_id || ':' || p.pco_id)
+   OR EXISTS (SELECT 1 FROM pco_state_family_members m WHERE m.pco_id = f.pco_id || ':' || p.pco_id)
+"""
+_FAMILY_MEMBERS_PCO = f"""
+SELECT s.pco_id, h.pco_updated_at AS changed_at, s.is_primary_contact
+FROM ({pco_state.FAMILY_MEMBERS}) s
+JOIN pco_landing h ON h.resource = 'people/households' AND h.pco_id = s.family_pco_id
+WHERE s.problems IS NULL
+  AND EXISTS (SELECT 1 FROM people p WHERE p.pco_id = s.person_pco_id)
+  AND EXISTS (SELECT 1 FROM families f WHERE f.pco_id = s.family_pco_id)
+"""
 
 ENTITIES: dict[str, EntityFields] = {
     entity.entity: entity for entity in (
@@ -81,6 +105,10 @@ ENTITIES: dict[str, EntityFields] = {
             church_relation_sql=_church_side("families", FAMILY_FIELDS),
             pco_relation_sql=_pco_side(pco_state.FAMILIES, FAMILY_FIELDS, "s.pco_updated_at"),
             church_deletions_sql=_church_deletions("families"), pco_deletions_sql=_pco_deletions("people/households")),
+        EntityFields(
+            "family_members", FAMILY_MEMBER_FIELDS,
+            church_relation_sql=_FAMILY_MEMBERS_CHURCH, pco_relation_sql=_FAMILY_MEMBERS_PCO,
+            church_owned=("role",), church_deletions_sql=_church_deletions("family_members")),
         EntityFields(
             "group_memberships", MEMBERSHIP_FIELDS,
             church_relation_sql=_church_side("group_membership", MEMBERSHIP_FIELDS),
