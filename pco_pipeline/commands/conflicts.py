@@ -1,5 +1,6 @@
 """`pco-pipeline conflicts list|show|resolve`: the fields church and PCO both changed to different
-values, how each was decided, and deciding the ones held for a person."""
+values, how each was decided, and deciding the ones held for a person; and the church changes
+PCO's API cannot take ("needs action in PCO"), marked done with `resolve ID --take church`."""
 
 from __future__ import annotations
 
@@ -13,17 +14,20 @@ from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.db.resolve import resolve_database
 from pco_pipeline.runs.process import this_host
-from pco_pipeline.sync.conflicts import Conflict, ConflictError, get_conflict, list_conflicts, resolve_conflict
+from pco_pipeline.sync.conflicts import (MOOT, Conflict, ConflictError, get_conflict, list_conflicts,
+                                         resolve_conflict)
 
 
 def register(subparsers) -> None:
     conflicts = subparsers.add_parser(
-        "conflicts", help="fields changed differently on both sides: list them, show one, resolve one held for you")
+        "conflicts", help="fields changed differently on both sides, and church changes to make by hand in PCO: "
+                          "list them, show one, resolve one held for you")
     actions = conflicts.add_subparsers(dest="conflicts_command", metavar="ACTION", required=True)
 
     listing = actions.add_parser("list", help="the latest conflicts (newest first), or only the open ones")
     listing.add_argument("--open", action="store_true",
-                         help="only the conflicts held for a person (oldest first)")
+                         help="only the conflicts held for a person and the changes needing action in PCO "
+                              "(oldest first)")
     listing.add_argument("--limit", type=_positive, default=200, help="at most this many (default 200)")
     listing.set_defaults(handler=run_list)
 
@@ -35,7 +39,8 @@ def register(subparsers) -> None:
         "resolve", help="decide an open conflict; the next push or load gives both sides the chosen value")
     resolve.add_argument("conflict_id", type=int, metavar="ID")
     choice = resolve.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--take", choices=["church", "pco"], help="keep this side's value")
+    choice.add_argument("--take", choices=["church", "pco"],
+                        help="keep this side's value (a change needing action in PCO: --take church once done)")
     choice.add_argument("--value", metavar="V", help="give both sides this value instead (read as the field's type)")
     resolve.set_defaults(handler=run_resolve)
 
@@ -65,6 +70,8 @@ def run_list(args) -> int:
         print(f"{conflict.id:>6}  {record:<28} {conflict.field:<16} {conflict.policy.value:<7} "
               f"{conflict.outcome:<12} {conflict.detected_at.astimezone():%Y-%m-%d %H:%M}  "
               f"{_decision(conflict)}")
+        if conflict.needs_action and conflict.applied_at is None:
+            print(f"{'':>8}to do in PCO: {conflict.action_needed}")
     return 0
 
 
@@ -86,6 +93,10 @@ def run_resolve(args) -> int:
     except ConflictError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if conflict.needs_action:
+        print(f"conflict {conflict.id} ({conflict.entity} {conflict.pco_id} {conflict.field}) marked done in PCO; "
+              "it is closed once the push no longer sees it")
+        return 0
     print(f"conflict {conflict.id} ({conflict.entity} {conflict.pco_id} {conflict.field}) resolved: both sides "
           f"get {_shown(conflict.resolution_value, deleted=conflict.resolution_deletes)} at the next push "
           "or load")
@@ -102,12 +113,18 @@ def _print_conflict(conflict: Conflict) -> None:
     print(f"  PCO     {_shown(conflict.pco_value, deleted=conflict.pco_deleted)}"
           f"  (changed {when(conflict.pco_changed_at)})")
     print(f"  policy  {conflict.policy.value} → {conflict.outcome}; detected {when(conflict.detected_at)}")
+    if conflict.needs_action:
+        print(f"  PCO's API cannot take this change; to do in PCO: {conflict.action_needed}")
+        if conflict.is_open:
+            print(f"  open: once done in PCO, `pco-pipeline conflicts resolve {conflict.id} --take church`")
+            return
     if conflict.is_open:
         print(f"  open: decide with `pco-pipeline conflicts resolve {conflict.id} --take church|pco` "
               "or `--value V`")
         return
     if conflict.is_moot:
-        print(f"  closed at {when(conflict.decided_at)}: the two sides no longer conflict")
+        why = "the two sides no longer conflict" if conflict.decided_by == MOOT else "PCO now matches the church"
+        print(f"  closed at {when(conflict.decided_at)}: {why}")
         return
     print(f"  decided by {conflict.decided_by} at {when(conflict.decided_at)}: {conflict.resolution_side} → "
           f"{_shown(conflict.resolution_value, deleted=conflict.resolution_deletes)}")

@@ -8,10 +8,17 @@ policy when recorded, or by a person; `resolution_value` is what both sides must
 record field is not yet applied: seeing it again updates that row. An open conflict the diff no
 longer sees (the sides now agree, or only one of them still differs from the base) is closed as
 moot: nothing is left to decide.
+
+A church change PCO's API cannot take (a family deleted in the church whose PCO household
+remains) is recorded here too (`record_needs_action`, outcome `needs_action_in_pco`, with
+`action_needed` saying what to do in PCO): open until staff say it is done in PCO (`resolve
+--take church`), applied once the push no longer sees it. The church's change stands meanwhile
+(policy `church`); nothing else applies such a row.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +31,8 @@ from pco_pipeline.sync.merge import EntityFields, Outcome, Policy, all_in_sync_s
 from pco_pipeline.sync.two_way_entities import ENTITIES
 
 MOOT = "no longer in conflict"
+NO_LONGER_NEEDED = "no longer needed in PCO"
+NEEDS_ACTION = "needs_action_in_pco"
 
 
 class ConflictError(ValueError):
@@ -46,7 +55,7 @@ class Conflict:
     church_changed_at: datetime | None
     pco_changed_at: datetime | None
     policy: Policy
-    outcome: str                # church_wins | pco_wins | held
+    outcome: str                # church_wins | pco_wins | held | needs_action_in_pco
     detected_at: datetime
     decided_by: str | None
     decided_at: datetime | None
@@ -54,11 +63,18 @@ class Conflict:
     resolution_value: object    # JSON value; see resolution_deletes
     resolution_deletes: bool    # the resolution is a deleted record (taking a side that deleted it)
     applied_at: datetime | None
+    action_needed: str | None   # what staff must do in PCO (needs-action rows only)
 
     @property
     def is_moot(self) -> bool:
-        """Closed because the sides no longer conflict: nothing was decided or is left to apply."""
-        return self.decided_by == MOOT
+        """Closed because the sides no longer conflict (or PCO no longer needs the action): nothing
+        was decided or is left to apply."""
+        return self.decided_by in (MOOT, NO_LONGER_NEEDED)
+
+    @property
+    def needs_action(self) -> bool:
+        """A church change PCO's API cannot take: a person makes it in PCO."""
+        return self.outcome == NEEDS_ACTION
 
     @property
     def is_open(self) -> bool:
@@ -108,7 +124,7 @@ def record_conflicts(conn: sa.Connection, entity: EntityFields, policies: Mappin
             UPDATE sync_conflicts sc
             SET decided_by = '{MOOT}', decided_at = now(), resolution_side = 'value',
                 resolution_value = NULL, applied_at = now()
-            WHERE sc.entity = :entity AND sc.decided_at IS NULL AND {looked_at}
+            WHERE sc.entity = :entity AND sc.decided_at IS NULL AND sc.outcome <> '{NEEDS_ACTION}' AND {looked_at}
               AND NOT EXISTS (SELECT 1 FROM found WHERE found.pco_id = sc.pco_id AND found.field = sc.field)
         )
         INSERT INTO sync_conflicts AS sc (
@@ -137,7 +153,7 @@ _COLUMNS = ("id, entity, local_id, pco_id, field, base_value, base_value IS NOT 
             "church_value IS NULL AS church_deleted, pco_value, pco_value IS NULL AS pco_deleted, "
             "church_changed_at, pco_changed_at, policy, outcome, detected_at, decided_by, decided_at, "
             "resolution_side, resolution_value, "
-            "resolution_side IS NOT NULL AND resolution_value IS NULL AS resolution_deletes, applied_at")
+            "resolution_side IS NOT NULL AND resolution_value IS NULL AS resolution_deletes, applied_at, action_needed")
 
 
 def _conflict(row: sa.Row) -> Conflict:
@@ -165,9 +181,10 @@ def resolve_conflict(conn: sa.Connection, conflict_id: int, *, decided_by: str,
                      entities: Mapping[str, EntityFields] = ENTITIES) -> Conflict:
     """Decide an open conflict: take one side's value (a deleted side: the record stays deleted)
     or give `value` (text, read as the field's type). Records who and when; the resolution is
-    what the next push or load applies. Raises ConflictError when the conflict does not exist,
-    is already decided, `value` is not valid for the field, or not exactly one of take/value is
-    given."""
+    what the next push or load applies. A needs-action row takes only `take="church"`: staff made
+    the church's change in PCO (it is applied once the push no longer sees it). Raises
+    ConflictError when the conflict does not exist, is already decided, `value` is not valid for
+    the field, or not exactly one of take/value is given."""
     if (take is None) == (value is None):
         raise ConflictError("say which value wins: take church, take pco, or give a value")
     conflict = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM sync_conflicts WHERE id = :id FOR UPDATE"),
@@ -178,6 +195,9 @@ def resolve_conflict(conn: sa.Connection, conflict_id: int, *, decided_by: str,
     if not current.is_open:
         raise ConflictError(f"conflict {conflict_id} was already decided by {current.decided_by} "
                             f"at {current.decided_at:%Y-%m-%d %H:%M:%S %Z}")
+    if current.needs_action and take != "church":
+        raise ConflictError(f"conflict {conflict_id} is a change PCO's API cannot take: {current.action_needed}. "
+                            "Once it is done in PCO, resolve it with --take church")
     if take is not None:
         resolution = "church_value" if take == "church" else "pco_value"
         conn.execute(sa.text(f"""
@@ -216,20 +236,23 @@ class Waiting:
 
 def held_longer_than(conn: sa.Connection, age: timedelta, entities: Sequence[str] | None = None) -> Waiting:
     """The open conflicts (of `entities`, when given) detected more than `age` ago (what the asset
-    check on waiting manual conflicts reports)."""
-    count, oldest = conn.execute(sa.text("""
+    check on waiting manual conflicts reports; changes needing action in PCO are not conflicts
+    held for a decision)."""
+    count, oldest = conn.execute(sa.text(f"""
         SELECT count(*), min(detected_at) FROM sync_conflicts
-        WHERE decided_at IS NULL AND detected_at < now() - :age
+        WHERE decided_at IS NULL AND outcome <> '{NEEDS_ACTION}' AND detected_at < now() - :age
           AND (CAST(:entities AS text[]) IS NULL OR entity = ANY(CAST(:entities AS text[])))"""),
         {"age": age, "entities": None if entities is None else list(entities)}).one()
     return Waiting(count, oldest)
 
 
 def decided_to_apply(conn: sa.Connection, entity: str) -> list[Conflict]:
-    """Conflicts of `entity` decided (by a policy or a person) and not yet applied, oldest first."""
+    """Conflicts of `entity` decided (by a policy or a person) and not yet applied, oldest first
+    (not the needs-action rows: staff made those in PCO; there is nothing to send or load)."""
     rows = conn.execute(sa.text(f"""
         SELECT {_COLUMNS} FROM sync_conflicts
-        WHERE entity = :entity AND decided_at IS NOT NULL AND applied_at IS NULL ORDER BY id"""), {"entity": entity})
+        WHERE entity = :entity AND decided_at IS NOT NULL AND applied_at IS NULL AND outcome <> '{NEEDS_ACTION}'
+        ORDER BY id"""), {"entity": entity})
     return [_conflict(row) for row in rows]
 
 
@@ -255,3 +278,52 @@ def mark_applied(conn: sa.Connection, conflict_ids: Sequence[int]) -> int:
         UPDATE sync_conflicts SET applied_at = now()
         WHERE id = ANY(:ids) AND decided_at IS NOT NULL AND applied_at IS NULL"""),
                         {"ids": list(conflict_ids)}).rowcount
+
+
+@dataclass(frozen=True)
+class NeedsAction:
+    """One church change PCO's API cannot take, on one record field: the church's and PCO's
+    values (JSON values; `church_deleted`: the church deleted the record) and what staff must
+    do in PCO."""
+    local_id: int
+    pco_id: str
+    church_value: object
+    pco_value: object
+    action_needed: str
+    church_deleted: bool = False
+
+
+def record_needs_action(conn: sa.Connection, entity: str, field: str, found: Sequence[NeedsAction]) -> int:
+    """Record what a push found PCO's API cannot take for `entity`'s `field` (all of it: `found`
+    is the push's whole list). Each is one open row, recorded once: seeing it again refreshes
+    the open row (a row staff resolved stays resolved). Rows of that entity field no longer
+    found (PCO now matches the church) are applied, and closed if still open. Returns the
+    number of rows inserted or refreshed."""
+    items = [{"local_id": item.local_id, "pco_id": item.pco_id, "action": item.action_needed,
+              "church": None if item.church_deleted else json.dumps(item.church_value),
+              "pco": json.dumps(item.pco_value)} for item in found]
+    conn.execute(sa.text(f"""
+        UPDATE sync_conflicts
+        SET decided_by = COALESCE(decided_by, '{NO_LONGER_NEEDED}'), decided_at = COALESCE(decided_at, now()),
+            resolution_side = COALESCE(resolution_side, 'church'),
+            resolution_value = CASE WHEN decided_at IS NULL THEN church_value ELSE resolution_value END,
+            applied_at = now()
+        WHERE entity = :entity AND field = :field AND outcome = '{NEEDS_ACTION}' AND applied_at IS NULL
+          AND NOT pco_id = ANY(CAST(:seen AS text[]))"""),
+        {"entity": entity, "field": field, "seen": [item.pco_id for item in found]})
+    if not items:
+        return 0
+    return conn.execute(sa.text(f"""
+        INSERT INTO sync_conflicts AS sc (entity, local_id, pco_id, field, church_value, pco_value, policy, outcome,
+                                          action_needed)
+        SELECT :entity, f.local_id, f.pco_id, :field, CAST(f.church AS jsonb), CAST(f.pco AS jsonb), 'church',
+               '{NEEDS_ACTION}', f.action
+        FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS f(local_id bigint, pco_id text, action text, church text,
+                                                            pco text)
+        ON CONFLICT (entity, pco_id, field) WHERE applied_at IS NULL DO UPDATE
+            SET local_id = EXCLUDED.local_id, church_value = EXCLUDED.church_value, pco_value = EXCLUDED.pco_value,
+                action_needed = EXCLUDED.action_needed
+            WHERE sc.decided_at IS NULL AND sc.outcome = '{NEEDS_ACTION}'
+              AND (sc.church_value, sc.pco_value, sc.action_needed)
+                  IS DISTINCT FROM (EXCLUDED.church_value, EXCLUDED.pco_value, EXCLUDED.action_needed)"""),
+        {"entity": entity, "field": field, "items": json.dumps(items)}).rowcount

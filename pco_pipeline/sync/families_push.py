@@ -58,6 +58,7 @@ import sqlalchemy as sa
 from pco_pipeline.pco.client import PCOClient, resource_body
 from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
+from pco_pipeline.sync import conflicts
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.base import advance_base
 from pco_pipeline.sync.church_changes import ChurchChange, church_changes, confirm_sent
@@ -379,10 +380,15 @@ def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
         plan.add(PlannedWrite("delete", "HouseholdMembership", f"family {row.family_id}: {item.label}",
                               (("person", row.person),)))
     units += plan_address_changes(session)
+    needs_action = []
     for row in deleted:
-        plan.needs_action_in_pco("families deleted in the church whose PCO household remains",
-                                 f"family {row.local_id} was deleted in the church; PCO household {row.pco_id} "
-                                 f"({printable(row.name)}) remains: delete it in PCO if it is gone for good")
+        action = (f"family {row.local_id} was deleted in the church; PCO household {row.pco_id} "
+                  f"({printable(row.name)}) remains: delete it in PCO if it is gone for good")
+        plan.needs_action_in_pco("families deleted in the church whose PCO household remains", action)
+        needs_action.append(conflicts.NeedsAction(row.local_id, row.pco_id, None, row.name, action, church_deleted=True))
+    if not session.dry_run:   # listed in sync_conflicts too, for staff to mark done (`conflicts resolve`)
+        with session.engine.begin() as conn:
+            conflicts.record_needs_action(conn, "families", "household", needs_action)
     return units
 
 

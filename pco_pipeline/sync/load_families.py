@@ -70,6 +70,7 @@ _SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec,
 
 def _load_families(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
     counts, staged = stage_checked(conn, FAMILIES)
+    conn.execute(statement("families/skip_deleted_in_church"))   # the church deleted them
     chosen = policies.for_entity("families")
     classified = three_way_load.classify(conn, STAGED_FAMILIES, chosen)
     record_conflicts(conn, STAGED_FAMILIES, chosen, classified=classified)
