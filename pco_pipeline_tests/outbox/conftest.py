@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.defs.church_db.resources import PostgresResource
-from pco_pipeline.defs.outbound.church_changes import push_church_changes_sensor
+from pco_pipeline.defs.outbound.church_changes import push_changes, push_church_changes_sensor
 from pco_pipeline_tests.outbound.conftest import client  # noqa: F401 (fixtures register by being imported)
 from pco_pipeline_tests.sandbox_fixtures import (  # noqa: F401
     instance,
@@ -48,9 +48,6 @@ def sensor_tick(database_url: str, instance: dg.DagsterInstance, cursor: str | N
 def run_request(result: dg.SensorResult | dg.RunRequest, resources: dict, instance: dg.DagsterInstance,
                 ) -> dg.ExecuteInProcessResult:
     """Run the push_changes run a sensor or schedule asked for, in-process."""
-    from pco_pipeline.definitions import defs
-
-    request = result if isinstance(result, dg.RunRequest) else result.run_requests[0]
-    job = defs().resolve_job_def("push_changes")
-    return job.execute_in_process(run_config=request.run_config, resources=resources, instance=instance,
+    request = result if isinstance(result, dg.RunRequest) else (result.run_requests or [])[0]
+    return push_changes.execute_in_process(run_config=request.run_config, resources=resources, instance=instance,
                                   tags=request.tags, raise_on_error=False)
