@@ -11,6 +11,7 @@ from pco_pipeline.defs.outbound.church_changes import BATCH_ENV, push_church_cha
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.sync import outbox
+from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline_tests.outbound.conftest import writes
 from pco_pipeline_tests.outbound.test_push_two_way import synced_church
 from pco_pipeline_tests.outbox.conftest import outbox_rows, run_request, sensor_tick
@@ -48,6 +49,22 @@ def test_an_edit_made_with_plain_sql_reaches_pco_through_the_sensors_run(
     assert (row.status, row.attempts, row.run_id) == ("sent", 1, result.run_id)
     assert result.output_for_node("push_church_changes") == {"asked": 1, "claimed": 1, "sent": 1, "failed": 0,
                                                              "quarantined": 0}
+    # PCO's copy of our own PATCH (as its webhook or the next extract brings it) loads as the
+    # pipeline's write: no outbox row, nothing to push back.
+    sync_webhook_resources(client, pipeline_engine)
+    assert len(outbox_rows(engine)) == 1
+
+
+def test_an_edit_the_push_will_not_send_ends_quarantined_with_the_push_s_reason(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    people = synced_church(pipeline_engine, client, sandbox, [("Ada", "Byron")])
+    edit(engine, "UPDATE people SET nickname = 'Ad' || chr(7) || 'die' WHERE pco_id = :p", p=people["Ada"])
+
+    assert run_request(sensor_tick(database_url, instance, cursor=None), resources, instance).success
+
+    (row,) = outbox_rows(engine)
+    assert row.status == "quarantined" and "control character" in row.status_reason
+    assert writes(sandbox) == []
 
 
 def test_a_person_added_with_plain_sql_is_created_in_pco_and_storing_its_id_echoes_nothing(
