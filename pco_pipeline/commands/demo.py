@@ -5,35 +5,56 @@
    webhook receiver, subscribed to it through the PCO API;
 3. the sandbox's overlapping local church dataset, loaded once into the church database;
 4. `full_sync` → `full_push` → a burst of changes in PCO, delivered as webhooks and applied by
-   the sensor's `apply_webhooks` runs → a final reconciliation (`full_sync` with a full refresh);
-5. a report: per entity created / updated / unchanged / quarantined, requests used against the
-   limit, the time each step took, and whether church and PCO agree. Exit code 0 only if they do.
+   the sensor's `apply_webhooks` runs;
+5. two-way sync in words a church office follows: a last name corrected in the church database
+   (plain SQL) reaches PCO through `push_people`; then the same fields changed on both sides:
+   the next `sync_people` records the conflicts, one decided by its policy (`pco`: PCO's value kept, the
+   church's kept in the conflict record), one held for a person (the demo's policy file makes
+   people's nickname `manual`), which the demo resolves as `pco-pipeline conflicts resolve ID
+   --take church` does, and `push_people` gives PCO the chosen value; each outcome is read back
+   from both sides and checked;
+6. a final reconciliation (`full_sync` with a full refresh);
+7. a report: per entity created / updated / unchanged / quarantined, requests used against the
+   limit, the time each step took, and whether church and PCO agree. Exit code 0 only if they do
+   and every check of step 5 held.
 
 A second run reuses both sides' data and is incremental.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
 import os
 import random
 import sys
 import threading
 import time
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from pco_pipeline.commands.conflicts import run_resolve
 from pco_pipeline.db.engine import get_engine
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.runs.launch import prepare_environment, run_job
 from pco_pipeline.paths import state_dir
+from pco_pipeline.sync.policies import POLICIES_SETTING
 
 DEFAULT_PEOPLE = 2000
 DEFAULT_RATE_LIMIT = "100/2s"   # PCO's 100 / 20 s, ten times faster: the demo stays a demo
 RECEIVER_PORT = 8787
 BURST_CHANGES = 40
+SURNAMES = ("Whitfield", "Okafor", "Lindqvist", "Moreau", "Castellanos", "Nakamura")
+NICKNAMES = ("Robbie", "Bert", "Kit", "Frankie", "Dot", "Gus")
+# The demo's conflict policies: the shipped defaults, and one field held for a person.
+DEMO_POLICIES = """# pco-pipeline demo: the shipped policies, except that a nickname changed differently on both
+# sides waits for a person to decide (`pco-pipeline conflicts resolve`).
+[people]
+nickname = "manual"
+"""
 
 
 def register(subparsers) -> None:
@@ -61,6 +82,11 @@ class DemoReport:
     # entity -> counter -> total over every run of the demo
     entities: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     notes: list[str] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)   # what the two-way stories verified
+
+    def check(self, what: str, holds: bool) -> None:
+        self.checks.append((what, holds))
+        print(f"     {'✓' if holds else '✗ NOT'} {what}", flush=True)
 
     def add_run(self, result) -> None:
         for event in result.get_asset_materialization_events():
@@ -185,6 +211,129 @@ def _burst(sandbox, rng: random.Random) -> dict[str, int]:
     return done
 
 
+@dataclass(frozen=True)
+class DemoPerson:
+    id: int
+    pco_id: str
+    first_name: str
+    last_name: str
+    nickname: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+def _people_both_sides_agree_on(engine: sa.Engine, sandbox, count: int, rng: random.Random) -> list[DemoPerson]:
+    """`count` linked, active people whose last name and nickname church and PCO hold alike, with
+    no conflict or quarantine pending (so each story starts from two sides in agreement)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("""
+            SELECT p.id, p.pco_id, p.first_name, p.last_name, p.nickname FROM people p
+            WHERE p.pco_id IS NOT NULL AND p.is_active AND p.merged_into_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM sync_conflicts c WHERE c.entity = 'people' AND c.pco_id = p.pco_id
+                              AND c.applied_at IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.resolved_at IS NULL
+                              AND (q.pco_id = p.pco_id OR q.local_id = p.id))
+            ORDER BY p.id""")).all()
+    agreeing = []
+    for row in rows:
+        record = sandbox.store.get("people/people", row.pco_id)
+        if record is None or record.attributes.get("status") != "active":
+            continue
+        if (record.attributes.get("last_name"), record.attributes.get("nickname")) == (row.last_name, row.nickname):
+            agreeing.append(DemoPerson(row.id, row.pco_id, row.first_name, row.last_name, row.nickname))
+    return rng.sample(agreeing, count)
+
+
+def _church_person(engine: sa.Engine, person_id: int) -> sa.Row:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT last_name, nickname FROM people WHERE id = :id"), {"id": person_id}).one()
+
+
+def _other(choices: tuple[str, ...], *avoid: str | None, rng: random.Random) -> str:
+    return rng.choice([choice for choice in choices if choice not in avoid])
+
+
+def _two_way_stories(engine: sa.Engine, sandbox, meter: RequestMeter, report: DemoReport, rng: random.Random) -> None:
+    """A correction made in the church reaching PCO, then the same fields changed on both sides:
+    the conflicts recorded, one decided by its policy, one resolved by a person, both sides
+    holding the chosen value. Told in words; every outcome read back from both sides and checked."""
+    corrected, decided, held = _people_both_sides_agree_on(engine, sandbox, 3, rng)
+    pco_people = "people/people"
+
+    print("\n  1. A correction made in the church reaches PCO", flush=True)
+    new_last = _other(SURNAMES, corrected.last_name, rng=rng)
+    print(f"     In the church database, {corrected.name}'s last name is corrected to {new_last!r} with plain SQL:")
+    print(f"       UPDATE people SET last_name = '{new_last}' WHERE id = {corrected.id};")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE people SET last_name = :last WHERE id = :id"),
+                     {"last": new_last, "id": corrected.id})
+    print("     Staff run the people push (`pco-pipeline push people`):", flush=True)
+    with meter.step(report, "push_people (the correction)") as step:
+        step["ok"] = run_job("push_people").success
+    in_pco = sandbox.store.require(pco_people, corrected.pco_id).attributes
+    print(f"     PCO person {corrected.pco_id} now reads: {in_pco.get('first_name')} {in_pco.get('last_name')}")
+    report.check("PCO holds the church's correction", in_pco.get("last_name") == new_last)
+
+    print("\n  2. The same field changed differently on both sides", flush=True)
+    church_last = _other(SURNAMES, decided.last_name, rng=rng)
+    pco_last = _other(SURNAMES, decided.last_name, church_last, rng=rng)
+    church_nick = _other(NICKNAMES, held.nickname, rng=rng)
+    pco_nick = _other(NICKNAMES, held.nickname, church_nick, rng=rng)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE people SET last_name = :v WHERE id = :id"), {"v": church_last, "id": decided.id})
+        conn.execute(sa.text("UPDATE people SET nickname = :v WHERE id = :id"), {"v": church_nick, "id": held.id})
+    sandbox.controls.advance_clock(60)
+    sandbox.controls.update_record(pco_people, decided.pco_id, {"last_name": pco_last})
+    sandbox.controls.update_record(pco_people, held.pco_id, {"nickname": pco_nick})
+    print(f"     {decided.name}'s last name: the church writes {church_last!r}, the PCO office {pco_last!r}")
+    print(f"     {held.name}'s nickname: the church writes {church_nick!r}, the PCO office {pco_nick!r}")
+    print("     The next people sync from PCO (`pco-pipeline sync people`) finds both sides changed since they "
+          "last agreed:", flush=True)
+    with meter.step(report, "sync_people (both sides changed)") as step:
+        step["ok"] = run_job("sync_people").success
+    with engine.connect() as conn:
+        by_policy = conn.execute(sa.text(
+            "SELECT id, church_value, pco_value, decided_by FROM sync_conflicts WHERE entity = 'people'"
+            " AND pco_id = :p AND field = 'last_name' ORDER BY id DESC LIMIT 1"), {"p": decided.pco_id}).first()
+        waiting = conn.execute(sa.text(
+            "SELECT id, decided_at FROM sync_conflicts WHERE entity = 'people' AND pco_id = :p"
+            " AND field = 'nickname' ORDER BY id DESC LIMIT 1"), {"p": held.pco_id}).first()
+    church_now = _church_person(engine, decided.id).last_name
+    if by_policy is not None:
+        print(f"     Conflict {by_policy.id}: {decided.name}'s last name. Policy `pco` decides: PCO's {pco_last!r} "
+              f"stays and is written into the church database; the church's {church_last!r} is kept in the "
+              f"conflict record (`pco-pipeline conflicts show {by_policy.id}`).")
+    report.check("the conflict is recorded with both values and decided by policy pco",
+                 by_policy is not None and by_policy.decided_by == "policy pco"
+                 and (by_policy.church_value, by_policy.pco_value) == (church_last, pco_last))
+    report.check(f"the church database now holds PCO's {pco_last!r}", church_now == pco_last)
+    if waiting is not None:
+        print(f"     Conflict {waiting.id}: {held.name}'s nickname. Policy `manual`: held for a person; neither "
+              "side changes until someone decides.")
+    report.check("the nickname conflict is held for a person, neither side changed",
+                 waiting is not None and waiting.decided_at is None
+                 and _church_person(engine, held.id).nickname == church_nick
+                 and sandbox.store.require(pco_people, held.pco_id).attributes.get("nickname") == pco_nick)
+    if waiting is None:
+        return
+    print(f"     A staff member keeps the church's {church_nick!r}:")
+    print(f"       pco-pipeline conflicts resolve {waiting.id} --take church")
+    said = io.StringIO()
+    with redirect_stdout(said):   # the command's own answer, indented with the story
+        resolved = run_resolve(argparse.Namespace(conflict_id=waiting.id, take="church", value=None)) == 0
+    print(f"     {said.getvalue().strip()}")
+    report.check("the conflict is resolved", resolved)
+    print("     Staff run the people push (`pco-pipeline push people`):", flush=True)
+    with meter.step(report, "push_people (the decision)") as step:
+        step["ok"] = run_job("push_people").success
+    in_pco = sandbox.store.require(pco_people, held.pco_id).attributes.get("nickname")
+    in_church = _church_person(engine, held.id).nickname
+    print(f"     {held.name}'s nickname now: church {in_church!r}, PCO {in_pco!r}")
+    report.check("both sides hold the chosen nickname", in_pco == in_church == church_nick)
+
+
 def _apply_inbox_like_the_sensor(database_url: str) -> list:
     """Evaluate `apply_webhooks_sensor` as the daemon would and run what it asks for, until it rests."""
     import dagster as dg
@@ -239,6 +388,11 @@ def run_demo(args) -> int:
 
     started = time.monotonic()
     target = prepare_environment()
+    # The demo's own conflict policies (its church is the sandbox's): one field held for a person.
+    policies = state_dir() / "demo_policies.toml"
+    policies.parent.mkdir(parents=True, exist_ok=True)
+    policies.write_text(DEMO_POLICIES)
+    os.environ[POLICIES_SETTING] = str(policies)
     engine = get_engine(target.url)
     applied = apply_migrations(engine)
     print(f"church database: {target.display_url()} ({target.source}); "
@@ -280,13 +434,16 @@ def run_demo(args) -> int:
                     for run in runs:
                         report.add_run(run)
                     report.notes.append(f"webhook runs launched by the sensor: {len(runs)}")
+                print("two-way sync, told as a church office sees it:")
+                _two_way_stories(engine, sandbox, meter, report, random.Random(int(time.time())))
+                print()
                 with meter.step(report, "reconciliation (full refresh)") as step:
                     from pco_pipeline.commands.sync import job_run_config
 
                     result = run_job("full_sync", run_config=job_run_config("full_sync", True))
                     step["ok"] = result.success
                     report.add_run(result)
-        ok = all(s.ok for s in report.steps)
+        ok = all(s.ok for s in report.steps) and all(holds for _, holds in report.checks)
         agree, lines = _agreement(engine, sandbox)
     finally:
         sandbox.save(state)
@@ -298,7 +455,7 @@ def run_demo(args) -> int:
     _print_report(report, args, time.monotonic() - started, open_quarantine)
     print("\n".join(lines))
     verdict = "church and PCO agree" if agree and ok else "church and PCO DO NOT agree" if not agree else \
-        "a step failed"
+        "a step or a check failed"
     print(f"\nresult: {verdict}")
     return 0 if agree and ok else 1
 
