@@ -14,7 +14,9 @@
 5. contacts (`person_emails`, `person_phones`), the same way: a linked person's PCO-sourced
    contacts (those with a pco_id) get the values PCO changed (the church's own edits stay); a
    local contact with the same normalized value is adopted (given the pco_id) rather than
-   duplicated; local-only contacts that PCO does not have are kept.
+   duplicated; local-only contacts that PCO does not have are kept; a linked contact the church
+   deleted is not brought back while the push has not sent the deletion, unless PCO changed it
+   since the base (a conflict, decided by its policy).
 Church-owned fields (allergies, photo_url, is_verified, and every link table) are never written
 except by the merge re-pointing.
 """
@@ -315,12 +317,17 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
           AND (c.person_id IS DISTINCT FROM s.person_id OR {three_way_load.any_taken_sql(kind.two_way, 'c')}
                {derived_differs})
         """)
+    # A contact the church deleted stays deleted (the push deletes it in PCO) unless PCO changed it.
+    deleted_in_church = three_way_load.kept_deleted_in_church(
+        conn, kind.two_way, policies.for_entity(entity),
+        f"SELECT d.pco_id FROM church_deletions d WHERE d.local_table = '{entity}' AND d.pushed_at IS NULL")
     counts.created += count(conn, f"""
         INSERT INTO {entity} (person_id, pco_id, {fields})
         SELECT s.person_id, s.pco_id, {staged_tuple} FROM {stage_name} s
         WHERE NOT EXISTS (SELECT 1 FROM {entity} c WHERE c.pco_id = s.pco_id)
+          AND NOT s.pco_id = ANY(CAST(:deleted_in_church AS text[]))
         ORDER BY length(s.pco_id), s.pco_id
-        """)
+        """, {"deleted_in_church": deleted_in_church})
     three_way_load.apply_resolutions(conn, kind.two_way, entity)
     three_way_load.settle(conn, kind.two_way)
     counts.settle(staged)

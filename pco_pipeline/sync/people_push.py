@@ -44,10 +44,11 @@ from pco_pipeline.pco.client import PCOClient, resource_body
 from pco_pipeline.pco.errors import PCOError, PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.normalize import clean_text, normalize_email, normalize_phone
+from pco_pipeline.sync.base import advance_base
+from pco_pipeline.sync.normalize import clean_text, normalize_email, normalize_person, normalize_phone
 from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, PlannedWrite, PushReport, PushSession, Skip,
                                     refused_earlier_sql)
-from pco_pipeline.sync.people_updates import delete_people_setting, plan_updates
+from pco_pipeline.sync.people_updates import delete_people_setting, person_value, plan_updates
 from pco_pipeline.sync.push_engine import (PEOPLE_LOADED, Operation, PushKind, RecordedCreate, create_recorded, execute,
                                            run_push, send)
 from pco_pipeline.sync.push_validate import (address_attributes, address_problems, email_problems, person_problems,
@@ -72,12 +73,26 @@ class ContactPush:
     local_id: int | None
     attributes: dict[str, Any]
     match_key: Any           # compared with the same key of PCO's existing contacts
+    church_text: Any = None  # an email's address or a phone's number as the church row holds it
 
     @property
     def label(self) -> str:
         if self.resource == "Address":
             return f"address of family {self.local_id}"
         return f"{'email' if self.resource == 'Email' else 'phone'} {self.local_id}"
+
+    def created_base(self, resource: Resource) -> dict[str, Any]:
+        """The base of a linked email or phone once PCO confirmed it (created, or an existing one
+        linked): the location and primary flag the church row is given from PCO's answer, and
+        the church's address or number where PCO holds the same (compared as contacts are
+        matched); where PCO holds another, that field keeps no base (the next load's three-way
+        rule weighs both values). Empty for the family address (the families' own base)."""
+        if self.resource == "Address":
+            return {}
+        base: dict[str, Any] = {"location": resource.get("location"), "is_primary": bool(resource.get("primary"))}
+        if _match_key(self.resource, resource.attributes) == self.match_key:
+            base["address" if self.resource == "Email" else "number"] = self.church_text
+        return base
 
     def operation(self, person: PersonPush, pco_id: str) -> Operation:
         """The create under PCO person `pco_id` (no ledger intent: PCO's contacts are read first)."""
@@ -120,10 +135,32 @@ class PersonPush(RecordedCreate):
             for f in ("first_name", "last_name"))
 
     def store(self, conn: sa.Connection, resource: Resource) -> bool:
-        return bool(conn.execute(sa.text(
+        """Link the church row to the PCO person and, in the same transaction, give the person a
+        base (`created_base`): without one, a church edit made before the next sync would look
+        like a first sync's difference and PCO's value would be taken over it."""
+        stored = bool(conn.execute(sa.text(
             "UPDATE people SET pco_id = :pco_id, pco_updated_at = CAST(:updated AS timestamptz), updated_at = now()"
             " WHERE id = :id AND pco_id IS NULL"),
             {"pco_id": resource.id, "updated": resource.get("updated_at"), "id": self.id}).rowcount)
+        if stored:
+            advance_base(conn, "people", resource.id, self.id, self.created_base(resource))
+        return stored
+
+    def created_base(self, resource: Resource) -> dict[str, Any]:
+        """The values church and PCO agree on once PCO confirmed the person (created, or found
+        after a lost answer): per two-way field, the church's value as planned (what was sent)
+        where PCO's record holds the same value as the push compares them (so "M" and "Male", or
+        no status and "active", agree, and the next load writes PCO's spelling). A field PCO
+        stored otherwise gets no base: the next load's three-way rule weighs both values."""
+        pco = normalize_person(resource.attributes)
+        return {name: self.person.get(name) for name in PERSON_FIELDS
+                if _same_person_value(name, self.person.get(name), pco.get(name))}
+
+
+def _same_person_value(name: str, church: Any, pco: Any) -> bool:
+    if name == "status":   # a church row without a status is active, as PCO's default
+        return (person_value(name, church) or "active").lower() == (person_value(name, pco) or "active").lower()
+    return person_value(name, church) == person_value(name, pco)
 
 
 def _match_key(resource: str, attributes: dict[str, Any]) -> Any:
@@ -234,7 +271,7 @@ def _plan_contacts(session: PushSession, item: PersonPush, emails: list, phones:
                   record=attributes, refused_earlier=email.refused_earlier and not problems)
             continue
         item.contacts.append(ContactPush("Email", "emails", "person_emails", str(email.id), email.id, attributes,
-                                         _match_key("Email", attributes)))
+                                         _match_key("Email", attributes), church_text=email.address))
     for phone in phones:
         attributes = {"number": phone.number, "primary": bool(phone.is_primary)}
         if phone.location:
@@ -246,7 +283,7 @@ def _plan_contacts(session: PushSession, item: PersonPush, emails: list, phones:
                   refused_earlier=phone.refused_earlier and not problems)
             continue
         item.contacts.append(ContactPush("PhoneNumber", "phone_numbers", "person_phones", str(phone.id), phone.id,
-                                         attributes, normalize_phone(phone.number).e164))
+                                         attributes, normalize_phone(phone.number).e164, church_text=phone.number))
     if row.address_pending:
         values = address_attributes(row._mapping)
         key = f"{row.family_id}:{item.id}"
@@ -391,7 +428,8 @@ class _PeoplePusher:
         return {(type_, pco_id) for type_, pco_id in rows}
 
     def _store_contacts(self, pco_id: str, done: list[tuple[ContactPush, Resource, str]]) -> None:
-        """Store the PCO ids (and PCO's location, primary flag, E.164) on the local contacts, in one transaction."""
+        """Store the PCO ids (and PCO's location, primary flag, E.164) on the local contacts, and
+        their base (`ContactPush.created_base`), in one transaction."""
         if not done:
             return
         session = self.session
@@ -407,6 +445,9 @@ class _PeoplePusher:
                     conn.execute(sa.text(
                         "UPDATE person_phones SET pco_id = :pco_id, location = :location, is_primary = :primary,"
                         " e164 = coalesce(:e164, e164), updated_at = now() WHERE id = :id"), values)
+                base = contact.created_base(resource)
+                if base and contact.local_id is not None:
+                    advance_base(conn, contact.table, resource.id, contact.local_id, base)
                 ledger.record_write(conn, run_id=session.run_id, resource_type=contact.resource, action="create",
                                     local_table=contact.table, local_key=contact.key, sent=contact.attributes,
                                     resource=resource, parent_pco_id=pco_id, state=state)

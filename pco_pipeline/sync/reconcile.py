@@ -9,7 +9,9 @@ whose data cannot be stored) are left out of the comparison and counted separate
 known, explained differences.
 
 Only what the sync owns is compared: local-only people, contacts, memberships and check-ins,
-and church-owned fields, are not differences.
+and church-owned fields, are not differences. Nor is a linked record the church deleted once the
+push has carried the deletion out (`church_deletions.pushed_at`): PCO may keep it (a person is
+made inactive there, not deleted), and both sides then agree that the church no longer has it.
 """
 
 from __future__ import annotations
@@ -68,18 +70,22 @@ class Reconciliation:
         return "\n".join(lines)
 
 
-def _compare(conn: sa.Connection, comparison: Comparison, examples: int) -> EntityReconciliation:
+def _compare(conn: sa.Connection, comparison: Comparison, table: str, examples: int) -> EntityReconciliation:
+    """`table`: the church table holding the entity (as `church_deletions` names it)."""
     excluded = ("EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.entity = :entity AND q.resolved_at IS NULL"
                 " AND q.record_key = {alias}.pco_id)")
+    deleted = ("EXISTS (SELECT 1 FROM church_deletions d WHERE d.local_table = :table AND d.pco_id = x.pco_id"
+               " AND d.pushed_at IS NOT NULL)")
     ctes = (f"WITH expected_all AS ({comparison.expected_sql}),"
-            f" e AS (SELECT * FROM expected_all x WHERE x.problems IS NULL AND NOT {excluded.format(alias='x')}),"
+            f" e AS (SELECT * FROM expected_all x WHERE x.problems IS NULL AND NOT {excluded.format(alias='x')}"
+            f"       AND NOT {deleted}),"
             f" l AS (SELECT * FROM ({comparison.local_sql}) y WHERE NOT {excluded.format(alias='y')}"
             f"       AND NOT EXISTS (SELECT 1 FROM expected_all x WHERE x.pco_id = y.pco_id"
             f"                       AND x.problems IS NOT NULL))")
     flags = ", ".join(f"count(*) FILTER (WHERE e.pco_id IS NOT NULL AND l.pco_id IS NOT NULL AND ({predicate}))"
                       for predicate in comparison.fields.values())
     any_differs = " OR ".join(f"({predicate})" for predicate in comparison.fields.values())
-    params = {"entity": comparison.entity, "n": examples}
+    params = {"entity": comparison.entity, "table": table, "n": examples}
     row = conn.execute(sa.text(f"""
         {ctes}
         SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM l),
@@ -115,8 +121,9 @@ def _compare(conn: sa.Connection, comparison: Comparison, examples: int) -> Enti
 def reconcile(engine: sa.Engine, *, examples: int = 5, registry: Registry = DEFAULT) -> Reconciliation:
     """Compare every entity `registry` declares a comparison for with PCO's landed state (one
     consistent snapshot)."""
+    tables = {t.entity: t.table for entity in registry.entities for t in entity.tables}
     with engine.connect() as conn:
         conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-        entities = {c.entity: _compare(conn, c, examples) for c in registry.comparisons}
+        entities = {c.entity: _compare(conn, c, tables[c.entity], examples) for c in registry.comparisons}
         conn.rollback()
     return Reconciliation(entities)

@@ -118,6 +118,25 @@ def kept_against_pco_deletion(conn: sa.Connection, entity: EntityFields, classif
         + " OR ".join(f"d.{spec.name}__outcome IN ({kept})" for spec in entity.fields))).scalars())
 
 
+def kept_deleted_in_church(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy],
+                           deleted_sql: str) -> list[str]:
+    """Of the records `deleted_sql` (a SELECT of `pco_id`s) names as deleted in the church and not
+    yet deleted in PCO by the push, the PCO ids a load must not bring back from `entity` (a
+    `staged` entity: PCO's side is what the load staged). By the three-way rule a deletion of a
+    record PCO did not change since the base stays, and the push sends it; one PCO changed is a
+    conflict, recorded here, and the record comes back only when PCO's side wins it. A record
+    with no base was never agreed on: it is not weighed (the push does not delete it either)."""
+    table = classified_table(entity) + "_deleted_in_church"
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS SELECT * FROM "
+                         f"({three_way_sql(entity, policies).text}) d WHERE NOT d.church_present AND d.pco_present"
+                         f" AND d.pco_id IN ({deleted_sql})"), {"entity": entity.entity})
+    conflicts.record_conflicts(conn, entity, policies, classified=table)
+    return list(conn.execute(sa.text(
+        f"SELECT d.pco_id FROM {table} d WHERE NOT ("
+        + " OR ".join(takes_pco_sql(spec) for spec in entity.fields) + ")")).scalars())
+
+
 def takes_pco_sql(spec: FieldSpec, classified: str = "d") -> str:
     """True when the church row must be given PCO's value of the field (SQL over the classified row)."""
     return f"{classified}.{spec.name}__outcome IN ({', '.join(repr(str(o)) for o in TAKES_PCO)})"

@@ -92,11 +92,14 @@ def test_drift_is_reported_per_entity_with_examples(engine):
     assert report.entities["group_memberships"].field_differences == {"leader_type": 1}
     assert report.entities["checkins"].missing_locally == 1
     assert report.entities["events"].in_sync and report.entities["locations"].in_sync
-    # The next load brings back what the church lost (the phone, the check-in); the church's edits
-    # stay, for the push to send (two-way sync); the ghost is one PCO has never heard of.
+    # The next load brings back the check-in (a read-only mirror); the church's edits and its
+    # deletion of the phone stay, for the push to send (two-way sync: PCO did not change them
+    # since the two sides agreed); the ghost is one PCO has never heard of.
     _full_load(engine)
     after = reconcile(engine)
-    assert [e.entity for e in after.entities.values() if not e.in_sync] == ["people", "families", "group_memberships"]
+    assert [e.entity for e in after.entities.values() if not e.in_sync] == [
+        "people", "person_phones", "families", "group_memberships"]
+    assert after.entities["person_phones"].missing_examples == ["21"]
     assert after.entities["people"].extra_examples == ["777"]
     assert after.entities["people"].field_differences == {"last_name": 1}
     assert after.entities["families"].difference_examples == [FieldDifference("h1", "city", "Elk", "Nowhere")]
