@@ -15,6 +15,7 @@ from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
 from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.safety_brake import MIN_RECORDS_SETTING, SafetyBrakeEngaged, large_changes_confirmed
+from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline_tests.sync.pco_docs import group, group_type, household, land, membership, person, rows
 
 LATER = "2030-01-01T00:00:00Z"   # PCO's edits: after the church's rows were last written
@@ -108,8 +109,7 @@ def test_sync_confirm_on_the_command_line_lets_one_run_through(run_job, engine, 
         for first in ("Ann", "Bob", "Cy", "Di"):
             made.append(client.post("/people/v2/people", resource_body(
                 "Person", {"first_name": first, "last_name": "Lee"})).id)
-        args = build_parser().parse_args(["sync", "people"])
-        assert args.handler(args) == 0   # the first sync links everyone: nothing was linked, no brake
+        sync_webhook_resources(client, engine)   # the first sync links everyone: nothing was linked, no brake
         for pco_id in made[:3]:
             client.patch(f"/people/v2/people/{pco_id}", resource_body("Person", {"last_name": "Old"}, id=pco_id))
 
