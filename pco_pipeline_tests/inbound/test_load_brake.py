@@ -117,6 +117,8 @@ def test_sync_confirm_on_the_command_line_lets_one_run_through(run_job, engine, 
     assert args.handler(args) == 1
     assert "would change 3 of 4 linked people in the church database (75%)" in capsys.readouterr().err
     assert {r.last_name for r in rows(engine, "SELECT last_name FROM people")} == {"Lee"}
+    (logged,) = rows(engine, "SELECT status, error_message FROM pco_sync_log ORDER BY id DESC LIMIT 1")
+    assert logged.status == "failed" and "safety brake" in logged.error_message   # what `history` shows
 
     args = build_parser().parse_args(["sync", "people", "--confirm"])
     assert args.handler(args) == 0
