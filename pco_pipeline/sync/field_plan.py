@@ -19,6 +19,9 @@ sync left out), streamed, so a whole church costs one pass per entity; only the 
 - *decided by <who> → …*: a recorded conflict decided and not yet applied;
 - *held (<reason>)*: the push would send it but does not (PCO refused it before, or PCO would
   refuse it: see the push's skipped records).
+
+A record deleted on one side is one row (field `(record)`: the deletion following to the other
+side), plus a row per field the other side edited meanwhile (a conflict).
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ _TABLES = {"group_memberships": "group_membership"}
 SEND = "send to PCO"
 WRITE_LOCALLY = "write locally (next sync)"
 AGREE = "agree (nothing to send)"
+RECORD = "(record)"   # the field name of a row standing for a whole record deleted on a side
+_DELETIONS = {SEND: "deleted in the church → the push follows in PCO",
+              WRITE_LOCALLY: "deleted in PCO → the sync follows locally",
+              AGREE: "deleted on both sides (nothing to send)"}
 
 
 @dataclass(frozen=True)
@@ -147,31 +154,51 @@ def _classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, 
         "SELECT pco_id || '#' || field, id FROM sync_conflicts WHERE entity = :entity AND applied_at IS NULL"),
         {"entity": entity.entity}).all())
     church_table = _TABLES.get(entity.entity, entity.entity)
-    rows = conn.execute(three_way_sql(entity, policies, changed_only=True).execution_options(yield_per=2000),
-                        {"entity": entity.entity})
+    # Edits first, deletions after them; each in local id order (the table keeps the first rows).
+    ordered = sa.text(f"SELECT * FROM ({three_way_sql(entity, policies, changed_only=True).text}) w "
+                      "ORDER BY NOT (w.church_present AND w.pco_present), w.local_id, w.pco_id")
+    rows = conn.execute(ordered.execution_options(yield_per=2000), {"entity": entity.entity})
     for row in rows:
         values = row._mapping
+        whole_record = not (values["church_present"] and values["pco_present"])
+        collapsed: set[str] = set()
         for state in field_states(row, entity.fields):
             decision = decided.pop((values["pco_id"], state.field), None)
             if state.outcome is Outcome.IN_SYNC and decision is None:
                 continue
             policy = policies[state.field]
             action = _action(state.outcome, policy) if decision is None else _decided(decision)
+            if whole_record and action in (SEND, WRITE_LOCALLY, AGREE):
+                collapsed.add(action)   # a deletion following to the other side: one row for the record
+                continue
             if action == SEND or state.outcome is Outcome.CONFLICT_CHURCH_WINS:
-                key = values["local_id"]
-                why = held.get((church_table, f"{key}#{state.field}")) or held.get((church_table, str(key)))
-                if why is not None:
-                    action = f"held ({why})"
+                action = _held(held, church_table, values["local_id"], state.field) or action
             table.add(FieldRow(entity.entity, values["local_id"], values["pco_id"], state.field, state.base,
                                state.church, state.pco, action, policy,
                                conflict=state.outcome.is_conflict and decision is None,
                                recorded=recorded.get(f"{values['pco_id']}#{state.field}")))
+        for action in sorted(collapsed):
+            deletion = _DELETIONS[action]
+            if action == SEND:
+                deletion = _held(held, church_table, values["local_id"], None) or deletion
+            table.add(FieldRow(entity.entity, values["local_id"], values["pco_id"], RECORD, "(linked)",
+                               "(present)" if values["church_present"] else DELETED,
+                               "(present)" if values["pco_present"] else DELETED, deletion, Policy.PCO,
+                               conflict=False))
     for decision in decided.values():   # decided, and the record's fields are all in sync again
         table.add(FieldRow(entity.entity, decision.local_id, decision.pco_id, decision.field,
                            decision.base_value if decision.base_known else NO_BASE,
                            DELETED if decision.church_deleted else decision.church_value,
                            DELETED if decision.pco_deleted else decision.pco_value,
                            _decided(decision), decision.policy, conflict=False, recorded=decision.id))
+
+
+def _held(held: Mapping[tuple[str, str], str], table: str, local_id: object, field_name: str | None) -> str | None:
+    """`held (<reason>)` when the push does not send this field (or record: `field_name` None)."""
+    why = held.get((table, str(local_id)))
+    if field_name is not None:
+        why = held.get((table, f"{local_id}#{field_name}")) or why
+    return None if why is None else f"held ({why})"
 
 
 def _action(outcome: Outcome, policy: Policy) -> str:

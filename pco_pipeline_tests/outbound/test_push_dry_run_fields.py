@@ -70,13 +70,23 @@ def test_push_dry_run_shows_each_field_base_church_pco_and_action_and_writes_not
     assert [tuple(row) for row in recorded] == [(people["Cy"], "last_name", "policy pco")]
 
 
-def test_the_field_table_is_bounded_and_counts_every_field(engine, client, sandbox):
-    changed_on_both_sides(engine, client, sandbox)
+def test_the_field_table_is_bounded_and_a_deleted_record_is_one_row(engine, client, sandbox):
+    people = changed_on_both_sides(engine, client, sandbox)
+    with engine.connect() as conn:
+        bob = conn.execute(sa.text("SELECT id FROM people WHERE pco_id = :p"), {"p": people["Bob"]}).scalar_one()
+    edit(engine, "DELETE FROM people WHERE id = :id", id=bob)   # while PCO changed his nickname
 
-    table = field_plan(engine, "people", table_rows=1)
+    table = field_plan(engine, "people", table_rows=2)
 
-    assert len(table.rows) == 1 and table.total == 3
-    assert table.counts() == {"people: send to PCO": 1, "people: write locally (next sync)": 1,
-                              "people: conflict decided by pco → PCO's value written locally (next sync)": 1,
-                              "people: conflicts to record": 1}
+    assert len(table.rows) == 2 and table.total == 4
+    assert table.counts() == {
+        "people: send to PCO": 1,
+        "people: conflict decided by pco → PCO's value written locally (next sync)": 2,
+        "people: deleted in the church → the push follows in PCO": 1,
+        "people: conflicts to record": 2}
     assert "… and 2 more fields (counted above)." in table.markdown()
+    everything = field_plan(engine, "people").markdown()
+    assert (f"| people {bob} (PCO {people['Bob']}) | (record) | (linked) | (deleted) | (present) "
+            "| deleted in the church → the push follows in PCO |") in everything
+    assert (f"| people {bob} (PCO {people['Bob']}) | nickname | (blank) | (deleted) | Bobby "
+            "| conflict decided by pco → PCO's value written locally (next sync) |") in everything
