@@ -20,7 +20,8 @@ def free_port() -> int:
 
 
 # What the demo's two-way stories checked, read back from both sides (each printed ✓ or ✗ NOT).
-TWO_WAY_CHECKS = ("✓ PCO holds the church's correction",
+TWO_WAY_CHECKS = ("✓ the dry run shows the correction going to PCO, and sent nothing",
+                  "✓ PCO holds the church's correction",
                   "✓ the conflict is recorded with both values and decided by policy pco",
                   "✓ the church database now holds PCO's",
                   "✓ the nickname conflict is held for a person, neither side changed",

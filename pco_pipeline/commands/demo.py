@@ -7,7 +7,8 @@
 4. `full_sync` → `full_push` → a burst of changes in PCO, delivered as webhooks and applied by
    the sensor's `apply_webhooks` runs;
 5. two-way sync in words a church office follows: a last name corrected in the church database
-   (plain SQL) reaches PCO through `push_people`; then the same fields changed on both sides:
+   (plain SQL), previewed field by field by `push_people`'s dry run, reaches PCO through
+   `push_people`; then the same fields changed on both sides:
    the next `sync_people` records the conflicts, one decided by its policy (`pco`: PCO's value kept, the
    church's kept in the conflict record), one held for a person (the demo's policy file makes
    people's nickname `manual`), which the demo resolves as `pco-pipeline conflicts resolve ID
@@ -255,6 +256,12 @@ def _other(choices: tuple[str, ...], *avoid: str | None, rng: random.Random) -> 
     return rng.choice([choice for choice in choices if choice not in avoid])
 
 
+def _dry_run_fields(result) -> str:
+    """The field table (base → church → PCO → planned action) a push job's dry run showed."""
+    return "\n".join(event.event_specific_data.metadata["fields"].value for event in result.all_events
+                     if event.is_successful_output and "fields" in event.event_specific_data.metadata)
+
+
 def _two_way_stories(engine: sa.Engine, sandbox, meter: RequestMeter, report: DemoReport, rng: random.Random) -> None:
     """A correction made in the church reaching PCO, then the same fields changed on both sides:
     the conflicts recorded, one decided by its policy, one resolved by a person, both sides
@@ -269,6 +276,22 @@ def _two_way_stories(engine: sa.Engine, sandbox, meter: RequestMeter, report: De
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE people SET last_name = :last WHERE id = :id"),
                      {"last": new_last, "id": corrected.id})
+    print("     Staff first look at what the push would do (`pco-pipeline push people --dry-run`):", flush=True)
+    with meter.step(report, "push_people --dry-run") as step:
+        from pco_pipeline.defs.outbound.jobs import dry_run_config
+
+        preview = run_job("push_people", run_config=dry_run_config("push_people"))
+        step["ok"] = preview.success
+    record = f"| people {corrected.id} (PCO {corrected.pco_id}) | last_name |"
+    planned = [line for line in _dry_run_fields(preview).splitlines() if record in line]
+    if planned:
+        print("       | # | record | field | base | church | PCO | planned action |")
+    for line in planned:
+        print(f"       {line}")
+    report.check("the dry run shows the correction going to PCO, and sent nothing",
+                 any(line.endswith("| send to PCO |") for line in planned)
+                 and sandbox.store.require(pco_people, corrected.pco_id).attributes.get("last_name")
+                 == corrected.last_name)
     print("     Staff run the people push (`pco-pipeline push people`):", flush=True)
     with meter.step(report, "push_people (the correction)") as step:
         step["ok"] = run_job("push_people").success
