@@ -11,7 +11,8 @@ known, explained differences.
 Only what the sync owns is compared: local-only people, contacts, memberships and check-ins,
 and church-owned fields, are not differences. Nor is a linked record the church deleted once the
 push has carried the deletion out (`church_deletions.pushed_at`): PCO may keep it (a person is
-made inactive there, not deleted), and both sides then agree that the church no longer has it.
+made inactive there, not deleted, and stays in their PCO household), and both sides then agree
+that the church no longer has it, nor the records PCO keeps under that person.
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ def _compare(conn: sa.Connection, comparison: Comparison, table: str, examples: 
     """`table`: the church table holding the entity (as `church_deletions` names it)."""
     excluded = ("EXISTS (SELECT 1 FROM sync_quarantine q WHERE q.entity = :entity AND q.resolved_at IS NULL"
                 " AND q.record_key = {alias}.pco_id)")
-    deleted = ("EXISTS (SELECT 1 FROM church_deletions d WHERE d.local_table = :table AND d.pco_id = x.pco_id"
-               " AND d.pushed_at IS NOT NULL)")
+    # to_jsonb: only the expected rows of a person's records (emails, memberships…) have person_pco_id.
+    deleted = ("EXISTS (SELECT 1 FROM church_deletions d WHERE d.pushed_at IS NOT NULL"
+               " AND ((d.local_table = :table AND d.pco_id = x.pco_id)"
+               "      OR (d.local_table = 'people' AND d.pco_id = to_jsonb(x) ->> 'person_pco_id')))")
     ctes = (f"WITH expected_all AS ({comparison.expected_sql}),"
             f" e AS (SELECT * FROM expected_all x WHERE x.problems IS NULL AND NOT {excluded.format(alias='x')}"
             f"       AND NOT {deleted}),"
