@@ -242,7 +242,10 @@ def _missing_members(session: PushSession, rows: list[dict], households_of: dict
 # The linked households whose name or primary contact the church changed (as landed).
 _HOUSEHOLDS = """
 SELECT f.id, f.pco_id, f.name, f.updated_at, l.normalized->>'name' AS landed_name,
-       l.attributes->>'primary_contact_id' AS landed_contact
+       l.attributes->>'primary_contact_id' AS landed_contact,
+       (SELECT b.agreed_values->>'is_primary_contact' = 'true' FROM sync_base b
+        WHERE b.entity = 'family_members' AND b.pco_id = f.pco_id || ':' || (l.attributes->>'primary_contact_id')
+       ) AS landed_contact_agreed
 FROM families f
 JOIN pco_landing l ON l.resource = 'people/households' AND l.pco_id = f.pco_id AND l.removed_at IS NULL
 WHERE f.pco_id = ANY(:households) AND f.pco_removed_at IS NULL
@@ -357,6 +360,9 @@ def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
         theirs = {"name": row.landed_name, "primary_contact_id": row.landed_contact}
         if item.name is not None:
             ours["name"] = clean_text(str(item.name.values["name"] or "")) or ""
+        if item.contact is not None and not item.contact.conflict_ids and not row.landed_contact_agreed:
+            # PCO chose another primary contact since the two sides agreed: a conflict the load records.
+            item = replace(item, contact=None, no_longer_contact=[])
         if item.contact is not None:
             ours["primary_contact_id"] = _person(item.contact.pco_id)
         label = f"family {row.id} ({printable(row.name)})"

@@ -10,7 +10,8 @@ follows the same rule, one (household, person) pair at a time (the `family_membe
 the two sides had agreed on them (a member the church added and the push has not sent yet
 stays), unless the church changed that member (a conflict); a member the church took out is not
 brought back while the removal waits for the push, unless PCO changed them since (a conflict);
-the primary contact is PCO's only where PCO changed it. A member's
+the primary contact is PCO's only where PCO changed it (both sides choosing different members is a
+conflict on both members, decided by `family_members.is_primary_contact`'s policy). A member's
 `role` is derived when the membership is created (primary contact → head, a child → child,
 otherwise other) and is the church's to refine afterwards (PCO has no spouse/child roles).
 Local people without a pco_id in a PCO family are the church's and stay.
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 from pco_pipeline.sync import pco_state, quarantine, three_way_load
 from pco_pipeline.sync.base import forget_base
 from pco_pipeline.sync.conflicts import record_conflicts
-from pco_pipeline.sync.merge import Policy, three_way_sql
+from pco_pipeline.sync.merge import Outcome, Policy, three_way_sql
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage,
     stage_checked)
@@ -128,6 +129,9 @@ STAGED_MEMBERS = three_way_load.staged(
                    " AND l.pco_id = s.family_pco_id)")
 _REMOVED_IN_CHURCH = "three_way_family_members_removed_in_church"
 _DEPARTED = "departed_family_members"   # families/departed_members, as a temp table
+# A primary contact both sides chose differently, as the policy decides it (families/primary_contact_conflicts).
+_HOUSEHOLD_CONFLICT = {Policy.PCO: str(Outcome.CONFLICT_PCO_WINS), Policy.CHURCH: str(Outcome.CONFLICT_CHURCH_WINS),
+                       Policy.MANUAL: str(Outcome.CONFLICT_HELD), Policy.NEWEST: "newest"}
 
 
 def _load_members(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
@@ -135,6 +139,8 @@ def _load_members(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
     chosen = policies.for_entity("family_members")
     counts, staged = stage_checked(conn, FAMILY_MEMBERS)
     classified = three_way_load.classify(conn, STAGED_MEMBERS, chosen)
+    conn.execute(statement("families/primary_contact_conflicts"),
+                 {"outcome": _HOUSEHOLD_CONFLICT[chosen["is_primary_contact"]]})
     record_conflicts(conn, STAGED_MEMBERS, chosen, classified=classified)
     counts.updated = count(conn, statement("families/update_members"))
     counts.created = count(conn, statement("families/create_members"), {"kept_out": _kept_out(conn, chosen)})
