@@ -35,7 +35,7 @@ def _outcomes(conn, entity, policies) -> Counter:
 # The entities whose load applies the three-way rule to every linked record, and so seeds its base
 # itself. The memberships load does so only for the memberships the sync created: those the church
 # entered have no base until seed_base, and must then agree (nothing to send, take or decide).
-THREE_WAY_LOADS = {"people", "person_emails", "person_phones", "families"}
+THREE_WAY_LOADS = {"people", "person_emails", "person_phones", "families", "family_members"}
 
 
 def test_after_seeding_every_linked_field_is_in_sync(engine, church):
