@@ -16,32 +16,41 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from pco_pipeline.sync import conflicts
-from pco_pipeline.sync.base import advance_base, forget_base
-from pco_pipeline.sync.merge import DELETED, EntityFields, Missing, Outcome, Policy, three_way_sql
+from pco_pipeline.sync.base import advance_base, forget_base, to_json
+from pco_pipeline.sync.merge import DELETED, EntityFields, Missing, Outcome, Policy, all_in_sync_sql, three_way_sql
 
 
 @dataclass(frozen=True)
 class ChurchChange:
     """One linked record the push must write to PCO: `values` (field → the church's value, None
     for a blank) to PATCH, or `deleted` when the church deleted the record and PCO must follow.
-    `conflict_ids` (field → conflict id) are the decided conflicts the write applies."""
+    `conflict_ids` (field → conflict id) are the decided conflicts the write applies.
+    `church_lacks` names the fields whose value is a staff decision (`conflicts resolve --value`)
+    the church row does not hold yet: PCO is given it, but the base and the decision wait for the
+    load to write it into the church row (`three_way_load.apply_resolutions`)."""
     entity: str
     pco_id: str
     local_id: int
     values: Mapping[str, object]
     deleted: bool = False
     conflict_ids: Mapping[str, int] = field(default_factory=dict)
+    church_lacks: frozenset[str] = frozenset()
 
 
-def church_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy]
-                   ) -> Iterator[ChurchChange]:
+def church_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy], *,
+                   classified: str | None = None) -> Iterator[ChurchChange]:
     """The records of `entity` with something to send to PCO, one `three_way_sql` statement
     streamed (a whole church at once), plus the staff decisions not yet applied. Values are the
     church's as stored (dates as `date`); a record PCO deleted is never in it (the church's edit
-    of it is a conflict, see `sync_conflicts`)."""
+    of it is a conflict, see `sync_conflicts`). `classified` names a table `classify_changes`
+    filled in this transaction: its rows are read instead of classifying again."""
     decided = _staff_decisions(conn, entity.entity)
-    rows = conn.execute(three_way_sql(entity, policies, changed_only=True).execution_options(yield_per=2000),
-                        {"entity": entity.entity})
+    if classified is None:
+        diff = three_way_sql(entity, policies, changed_only=True)
+    else:
+        # The table name is classify_changes' own, never input.
+        diff = sa.text(f"SELECT * FROM {classified} d WHERE NOT ({all_in_sync_sql(entity)})")
+    rows = conn.execute(diff.execution_options(yield_per=2000), {"entity": entity.entity})
     for row in rows:
         values = row._mapping
         if not values["pco_present"]:
@@ -51,16 +60,40 @@ def church_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[
             if Outcome(values[f"{spec.name}__outcome"]).sends_church_value:
                 sent[spec.name] = DELETED if not values["church_present"] else values[f"{spec.name}__church"]
         ids: dict[str, int] = {}
+        lacks: set[str] = set()
         for conflict in decided.pop(values["pco_id"], []):
             # take church: the row holds it (typed); a value: the decision itself (JSON, dates ISO).
+            church = values[f"{conflict.field}__church"]
             sent[conflict.field] = (DELETED if conflict.resolution_deletes
-                                    else values[f"{conflict.field}__church"] if conflict.resolution_side == "church"
+                                    else church if conflict.resolution_side == "church"
                                     else conflict.resolution_value)
             ids[conflict.field] = conflict.id
+            if (conflict.resolution_side == "value" and not conflict.resolution_deletes
+                    and to_json(church) != to_json(conflict.resolution_value)):
+                lacks.add(conflict.field)
         if sent:
             deleted = any(value is DELETED for value in sent.values())
             yield ChurchChange(entity.entity, values["pco_id"], values["local_id"],
-                               {} if deleted else sent, deleted=deleted, conflict_ids=ids)
+                               {} if deleted else sent, deleted=deleted, conflict_ids=ids,
+                               church_lacks=frozenset(lacks))
+
+
+def classify_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy]) -> str:
+    """Classify `entity`'s linked records once, for both `conflicts.record_conflicts(...,
+    classified=...)` and `church_changes(..., classified=...)` (one three-way pass, not two): a
+    temp table dropped at commit, whose name it returns, holding `three_way_sql`'s rows of the
+    records not wholly in sync, and a bare row (only `pco_id`) for each other record with an open
+    conflict, so that conflict is looked at and closed as moot."""
+    table = f"push_three_way_{entity.entity}"
+    diff = three_way_sql(entity, policies, changed_only=True).text
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {diff}"), {"entity": entity.entity})
+    conn.execute(sa.text(f"""
+        INSERT INTO {table} (pco_id)
+        SELECT DISTINCT sc.pco_id FROM sync_conflicts sc
+        WHERE sc.entity = :entity AND sc.decided_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.pco_id = sc.pco_id)"""), {"entity": entity.entity})
+    return table
 
 
 def _staff_decisions(conn: sa.Connection, entity: str) -> dict[str, list[conflicts.Conflict]]:
@@ -77,13 +110,17 @@ def confirm_sent(conn: sa.Connection, entity: str, change: ChurchChange,
     """PCO confirmed the write of `change`: `confirmed` is what PCO now holds of the fields sent
     (from its answer; `DELETED` when the record is gone). The base of each field PCO holds as
     sent moves to it, and the conflicts the write applied are marked applied. A field PCO
-    changed on its own way (its answer differs) keeps its base: the next load sees PCO's change."""
+    changed on its own way (its answer differs) keeps its base: the next load sees PCO's change.
+    A field the church row lacks (`church_lacks`) keeps its base and its decision unapplied: the
+    load writes the decided value into the church row, and the sides agree then."""
     if isinstance(confirmed, Missing):
         conflicts.mark_applied(conn, list(change.conflict_ids.values()))
         forget_base(conn, entity, change.pco_id)
         return
     agreed = {name: value for name, value in change.values.items()
-              if name in confirmed and confirmed[name] == value}
+              if name in confirmed and confirmed[name] == value and name not in change.church_lacks}
     if agreed:
         advance_base(conn, entity, change.pco_id, change.local_id, agreed)
-    conflicts.mark_applied(conn, [conflict_id for name, conflict_id in change.conflict_ids.items() if name in agreed])
+    applied = [conflict_id for name, conflict_id in change.conflict_ids.items() if name in agreed]
+    if applied:
+        conflicts.mark_applied(conn, applied)

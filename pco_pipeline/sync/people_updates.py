@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.pco.client import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.church_changes import ChurchChange, church_changes, confirm_sent
+from pco_pipeline.sync.church_changes import ChurchChange, church_changes, classify_changes, confirm_sent
 from pco_pipeline.sync.conflicts import record_conflicts
 from pco_pipeline.sync.merge import DELETED
 from pco_pipeline.sync.normalize import clean_text, normalize_person
@@ -181,10 +181,11 @@ class UpdatePlan:
         policies = load_policies()
         with self.session.engine.begin() as conn:
             for table in ("people", *CONTACTS):
-                entity = ENTITIES[table]
+                entity, chosen = ENTITIES[table], policies.for_entity(table)
+                classified = classify_changes(conn, entity, chosen)
                 if not self.session.dry_run:
-                    record_conflicts(conn, entity, policies.for_entity(table))
-                self.changes[table] = list(church_changes(conn, entity, policies.for_entity(table)))
+                    record_conflicts(conn, entity, chosen, classified=classified)
+                self.changes[table] = list(church_changes(conn, entity, chosen, classified=classified))
             self.deactivated = list(conn.execute(sa.text(_DEACTIVATED)).all())
             linked = {table: conn.execute(sa.text(_LINKED_COUNT.format(table=table))).scalar_one()
                       for table in self.changes}

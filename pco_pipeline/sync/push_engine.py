@@ -4,10 +4,11 @@ how it pushes one unit of its plan — and the engine runs it (rules in `push`'s
 
     report = run_push(PEOPLE, engine, client, run_id=..., dry_run=False, workers=4)
 
-`run_push` is the skeleton: the session, the push kind's exclusive lock, the inbound load it
-needs (`LoadedFirst`), the plan, the dry run (plan only, nothing sent), a bounded worker loop (the
-next batch is planned while the workers push this one) and the abort mapping (an error about the
-connection stops every worker and ends the push as `PushAborted`).
+`run_push` is the skeleton: the session, the push kind's exclusive lock, fresh planner
+statistics (`db.statistics`: a push often follows a load that rewrote whole tables), the
+inbound load it needs (`LoadedFirst`), the plan, the dry run (plan only, nothing sent), a
+bounded worker loop (the next batch is planned while the workers push this one) and the abort
+mapping (an error about the connection stops every worker and ends the push as `PushAborted`).
 
 A push writes to PCO through `Operation`s, one local record each, which the engine executes:
 - `send(session, client, op, lost=...)`: one write; a lost answer or PCO's refusal of the record
@@ -42,6 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pco_pipeline.db.statistics import refresh_stale_statistics
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.client import resource_body
 from pco_pipeline.pco.errors import PCOError, PCONotFound, PCOValidationError, PCOWriteOutcomeUnknown
@@ -486,6 +488,9 @@ def run_push(kind: PushKind, engine: sa.Engine, client: PCOClient | None, *, run
     session = PushSession(kind.name, engine, client, run_id=run_id, dry_run=dry_run,
                           confirm_large_change=confirm_large_change)
     with exclusive(engine, kind.name):
+        with engine.begin() as conn:
+            # A push usually follows a load that rewrote whole tables moments ago (db/statistics).
+            refresh_stale_statistics(conn)
         if kind.needs is not None:
             with engine.connect() as conn:
                 require_loaded(conn, kind.needs)

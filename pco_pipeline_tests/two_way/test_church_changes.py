@@ -56,3 +56,19 @@ def test_a_record_the_church_deleted_is_sent_as_a_deletion(engine):
         assert change.deleted and change.values == {}
         confirm_sent(conn, "people", change, DELETED)
         assert conn.execute(sa.text("SELECT count(*) FROM sync_base")).scalar_one() == 0
+
+
+def test_a_value_staff_gave_is_sent_but_applied_only_once_the_church_row_holds_it(engine):
+    with engine.begin() as conn:
+        conflict_id = held_last_name_conflict(conn, "1")
+        resolve_conflict(conn, conflict_id, decided_by="pat", value="Okafor-Lee")
+
+        (change,) = church_changes(conn, PEOPLE, MANUAL_LAST_NAME)
+        assert (change.values, change.church_lacks) == ({"last_name": "Okafor-Lee"}, {"last_name"})
+        confirm_sent(conn, "people", change, {"last_name": "Okafor-Lee"})
+        # The church row still says Lee-Smith: the decision waits for the load to write it there,
+        # and the base stays, so the church's old value is never sent back as a church edit.
+        assert conn.execute(sa.text("SELECT applied_at FROM sync_conflicts")).scalar_one() is None
+        assert conn.execute(sa.text("SELECT agreed_values->>'last_name' FROM sync_base")).scalar_one() == "Lee"
+        (again,) = church_changes(conn, PEOPLE, MANUAL_LAST_NAME)
+        assert again.values == {"last_name": "Okafor-Lee"}
