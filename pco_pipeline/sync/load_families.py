@@ -143,6 +143,7 @@ def _load_members(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
                  {"outcome": _HOUSEHOLD_CONFLICT[chosen["is_primary_contact"]]})
     record_conflicts(conn, STAGED_MEMBERS, chosen, classified=classified)
     counts.updated = count(conn, statement("families/update_members"))
+    counts.updated += count(conn, statement("families/apply_member_resolutions"))
     counts.created = count(conn, statement("families/create_members"), {"kept_out": _kept_out(conn, chosen)})
     counts.settle(staged)
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {_DEPARTED}"))

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from pco_pipeline.pco.client import resource_body
+from pco_pipeline.sync.conflicts import resolve_conflict
 from pco_pipeline.sync.extract import extract_resource
 from pco_pipeline.sync.families_push import run_families_push
 from pco_pipeline.sync.load_families import load_families
@@ -184,3 +185,37 @@ def test_a_member_taken_out_in_the_church_whom_pco_made_primary_contact_is_a_con
     run_families_push(engine, client)
     assert writes(sandbox) == []
     assert pco_members(sandbox, church["household"]) == {church["ada"], church["will"]}
+
+
+def test_a_member_conflict_held_for_a_person_waits_then_staff_decide_it(
+        engine, client, sandbox, church, tmp_path, monkeypatch):
+    policies = tmp_path / "policies.toml"
+    policies.write_text('[family_members]\nis_primary_contact = "manual"\n', encoding="utf-8")
+    monkeypatch.setenv("PCO_SYNC_POLICIES", str(policies))
+    take_out_of_family(engine, church["family"], church["will"])
+    client.patch(f"/people/v2/households/{church['household']}", resource_body(
+        "Household", {"primary_contact_id": church["will"]}, id=church["household"]))
+    sandbox.controls.reset_request_log()
+
+    sync(client, engine)
+    run_families_push(engine, client)
+
+    # Held: Will stays out of the family, and in PCO's household (Ada's flag, which only PCO
+    # changed, follows PCO: she is no longer the primary contact).
+    assert church_members(engine, church["family"]) == {church["ada"]: False}
+    assert pco_members(sandbox, church["household"]) == {church["ada"], church["will"]}
+    assert writes(sandbox) == []
+    with engine.begin() as conn:
+        [conflict] = conn.execute(sa.text(
+            "SELECT id, outcome, decided_at FROM sync_conflicts WHERE entity = 'family_members'")).all()
+        assert (conflict.outcome, conflict.decided_at) == ("held", None)
+        resolve_conflict(conn, conflict.id, decided_by="staff", take="pco")
+
+    sync(client, engine)
+
+    assert church_members(engine, church["family"]) == {church["ada"]: False, church["will"]: True}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT applied_at IS NOT NULL FROM sync_conflicts WHERE id = :id"),
+                            {"id": conflict.id}).scalar_one()
+    run_families_push(engine, client)
+    assert writes(sandbox) == []
