@@ -108,9 +108,12 @@ def _link_church_families(conn: sa.Connection) -> list[int]:
 
 
 # Who is in which household (staged once by `load_families`), with the local ids. An invalid
-# household is quarantined as a family; its members wait for it silently.
+# household is quarantined as a family; its members wait for it silently. A person the church
+# deleted (made inactive in PCO, where they stay in the household) is not a member to load.
 FAMILY_MEMBERS = Staging(
-    entity="family_members", state_sql="SELECT * FROM stage_household_people WHERE problems IS NULL",
+    entity="family_members",
+    state_sql="SELECT * FROM stage_household_people h WHERE h.problems IS NULL AND NOT EXISTS"
+              " (SELECT 1 FROM church_deletions d WHERE d.local_table = 'people' AND d.pco_id = h.person_pco_id)",
     landing="people/households", landing_id_sql="s.family_pco_id",
     columns="f.id AS family_id, p.id AS person_id, p.child",
     joins="LEFT JOIN families f ON f.pco_id = s.family_pco_id LEFT JOIN people p ON p.pco_id = s.person_pco_id",
