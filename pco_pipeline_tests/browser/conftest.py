@@ -148,8 +148,15 @@ def _stop_process_group(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def dagster_ui(tmp_path: Path, database_url: str, empty_database_url: str, sandbox_url: str) -> Iterator[str]:
-    """`dg dev` on the project's workspace, with its own instance; yields the UI's base URL."""
+def dagster_env() -> dict[str, str]:
+    """Settings added to the environment `dg dev` runs in (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def dagster_ui(tmp_path: Path, database_url: str, empty_database_url: str, sandbox_url: str,
+               dagster_env: dict[str, str]) -> Iterator[str]:
+    """`dg dev` on the project's workspace, with its own instance and `dagster_env`; yields the UI's base URL."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -159,6 +166,7 @@ def dagster_ui(tmp_path: Path, database_url: str, empty_database_url: str, sandb
                DATABASE_URL=database_url, PCO_API_BASE=sandbox_url, PCO_APP_ID=DEMO_APP_ID, PCO_SECRET=DEMO_SECRET,
                # the nightly schedule runs by default: keep its tick out of the test (29 February only)
                PCO_NIGHTLY_CRON="0 3 29 2 *")
+    env.update(dagster_env)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "dg-dev.log"
