@@ -4,12 +4,16 @@ Against the sandbox over HTTP and the real database."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
 from pco_pipeline.cli import build_parser
 from pco_pipeline.commands import push as push_command
 from pco_pipeline.pco.client import resource_body
 from pco_pipeline.sync.field_plan import field_plan
+from pco_pipeline.sync.people_push import run_people_push
+from pco_pipeline.sync.quarantine import INVALID_DATA
 from pco_pipeline_tests.outbound.conftest import writes
 from pco_pipeline_tests.outbound.test_push_two_way import edit, synced_church
 
@@ -90,3 +94,14 @@ def test_the_field_table_is_bounded_and_a_deleted_record_is_one_row(engine, clie
             "| deleted in the church → the push follows in PCO |") in everything
     assert (f"| people {bob} (PCO {people['Bob']}) | nickname | (blank) | (deleted) | Bobby "
             "| conflict decided by pco → PCO's value written locally (next sync) |") in everything
+
+
+def test_a_church_value_pco_would_refuse_shows_as_held_not_sent(engine, client, sandbox):
+    people = synced_church(engine, client, sandbox, [("Di", "Dunn")])
+    edit(engine, "UPDATE people SET birthdate = '2999-01-01' WHERE pco_id = :p", p=people["Di"])
+
+    report = run_people_push(engine, None, dry_run=True)
+    table = field_plan(engine, "people", held=report.plan.held_fields)
+
+    assert [(row.field, row.church, row.action) for row in table.rows] == [
+        ("birthdate", date(2999, 1, 1), f"held ({INVALID_DATA})")]
