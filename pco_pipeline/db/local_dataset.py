@@ -42,6 +42,9 @@ def load_local_dataset(engine: sa.Engine, local: Mapping[str, Sequence[Mapping]]
         raise LocalDatasetError(f"unknown church table(s) {unknown}; expected some of {list(TABLE_ORDER)}")
     counts = {}
     with engine.begin() as conn:
+        # A whole dataset is an import, not staff edits to push one by one: the change-capture
+        # triggers (sql/0017) skip it, whatever engine runs it; a push sends what it holds.
+        conn.execute(sa.text("SET LOCAL pco_pipeline.origin = 'import'"))
         columns = _table_columns(conn)
         missing = [t for t in TABLE_ORDER if t not in columns]
         if missing:

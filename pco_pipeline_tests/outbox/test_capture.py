@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.paths import sql_dir
 from pco_pipeline.sync.loading import begin_load
@@ -60,10 +61,12 @@ def test_a_committed_edit_is_announced_on_the_church_outbox_channel(engine, data
 
 
 def test_the_pipelines_own_writes_are_not_captured(engine, pipeline_engine):
-    """Any write on the pipeline's engine (its connections carry the origin mark), and a load's
-    transaction (marked 'pco') even on a connection without the mark, write nothing to the outbox."""
+    """Any write on the pipeline's engine (its connections carry the origin mark), and a load's or a
+    dataset import's transaction even on a connection without the mark, write nothing to the outbox."""
+    load_local_dataset(engine, {"people": [{"id": 1, "first_name": "Imported", "last_name": "Person"}],
+                                "person_emails": [{"person_id": 1, "address": "imported@example.org"}]})
     write(pipeline_engine, "INSERT INTO people (first_name, last_name) VALUES ('Ada', 'Byron')")
-    write(pipeline_engine, "UPDATE people SET first_name = 'Adeline', pco_id = 'p1'")
+    write(pipeline_engine, "UPDATE people SET first_name = 'Adeline', pco_id = 'p' || id")
     with engine.begin() as conn:
         begin_load(conn, "people")
         conn.execute(sa.text("UPDATE people SET last_name = 'King'"))
