@@ -41,8 +41,7 @@ from pco_pipeline.sync.two_way_entities import ENTITIES
 
 TABLE_ROWS = 60
 
-# A push (`push_engine.PushKind.name`) → the two-way entities whose fields it sends (those
-# `two_way_entities` declares: who is in a household, `family_members`, is being declared).
+# A push (`push_engine.PushKind.name`) → the two-way entities whose fields it sends.
 PUSH_ENTITIES: Mapping[str, tuple[str, ...]] = {
     "people": ("people", "person_emails", "person_phones"),
     "families": ("families", "family_members"),
@@ -142,7 +141,7 @@ def field_plan(engine: sa.Engine, push: str, *, held: Mapping[tuple[str, str], s
     policies = load_policies()
     with engine.connect() as conn, conn.begin():
         conn.execute(sa.text("SET TRANSACTION READ ONLY"))
-        for entity in (name for name in PUSH_ENTITIES[push] if name in ENTITIES):
+        for entity in PUSH_ENTITIES[push]:
             _classify(conn, ENTITIES[entity], policies.for_entity(entity), table, held or {})
     return table
 

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from pco_pipeline.cli import build_parser
 from pco_pipeline.commands import push as push_command
 from pco_pipeline.pco.client import resource_body
-from pco_pipeline.sync.field_plan import field_plan
+from pco_pipeline.sync.field_plan import PUSH_ENTITIES, field_plan
 from pco_pipeline.sync.people_push import run_people_push
 from pco_pipeline.sync.quarantine import INVALID_DATA
+from pco_pipeline.sync.two_way_entities import ENTITIES
 from pco_pipeline_tests.outbound.conftest import writes
 from pco_pipeline_tests.outbound.test_push_two_way import edit, synced_church
 
@@ -94,6 +95,9 @@ def test_the_field_table_is_bounded_and_a_deleted_record_is_one_row(engine, clie
             "| deleted in the church → the push follows in PCO |") in everything
     assert (f"| people {bob} (PCO {people['Bob']}) | nickname | (blank) | (deleted) | Bobby "
             "| conflict decided by pco → PCO's value written locally (next sync) |") in everything
+    # Every two-way entity belongs to one push, and the other pushes' entities have nothing to show here.
+    assert sorted(entity for entities in PUSH_ENTITIES.values() for entity in entities) == sorted(ENTITIES)
+    assert field_plan(engine, "families").total == field_plan(engine, "group_memberships").total == 0
 
 
 def test_a_church_value_pco_would_refuse_shows_as_held_not_sent(engine, client, sandbox):
