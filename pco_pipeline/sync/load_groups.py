@@ -4,10 +4,13 @@ Hierarchy: an auto-created department "PCO Groups" (level 1, pco_id 'pco_groups'
 rename it), one area per PCO group type (level 2, pco_id 'group_type:<id>'; groups without a
 type go to 'group_type:none'), and the groups themselves (level 3, pco_id = the group id).
 A new group is placed under its type's area; where a group sits afterwards is the church's
-(a group already linked by pco_id keeps its place in the church's own hierarchy). PCO owns a
-group's name, description, whether it is active (archived or gone → inactive) and its meeting
-day when the schedule names one; the church owns the rest (meeting_frequency, has_childcare,
-and the meeting day when PCO's schedule names none).
+(a group already linked by pco_id keeps its place in the church's own hierarchy). PCO owns whether
+a group is active (archived or gone → inactive) and its meeting day when the schedule names one;
+the church owns meeting_frequency, has_childcare, and the meeting day when PCO's schedule names
+none. A group's name and description are two-way for the load (`LINKED_GROUPS`): PCO's value is
+taken only where PCO changed it since the two sides last agreed (the base); a church edit is kept
+(the church's value wins when both changed) and, as this pipeline never writes a group to PCO, is
+listed once as "needs action in PCO" in `sync_conflicts`, closed when PCO holds the church's value.
 
 Memberships: PCO leader → 'leader', member → 'member'. Rows the sync created have
 source 'pco' and follow PCO (removed when PCO removes them), except that under two-way sync their
@@ -25,10 +28,11 @@ import sqlalchemy as sa
 from dataclasses import replace
 
 from pco_pipeline.sync import pco_state, quarantine, three_way_load
-from pco_pipeline.sync.conflicts import record_conflicts
+from pco_pipeline.sync.conflicts import NeedsAction, record_conflicts, record_needs_action
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Rejection, Staging, begin_load, count, invalid_data, load_staged, missing_parent,
     stage_checked)
+from pco_pipeline.sync.merge import EntityFields, FieldSpec, Policy
 from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
 from pco_pipeline.sync.two_way_entities import ENTITIES
@@ -75,9 +79,55 @@ GROUPS = Staging(
                                " || ', which is not in the church database (not landed, or quarantined)'")))
 
 
+# Why needs action and not a push (issue 16 item 5): PCO's Groups API (2023-07-10) takes no write
+# of a group's description — PATCH /groups/v2/groups/{id} with a description answers 422
+# "Forbidden Attribute: description cannot be assigned" (planningcenter/developers#1176, 2024-04;
+# staff: "most of the endpoints in the groups api are read-only") — and no archiving. It does take
+# a name (the same thread; the sandbox's Group PATCH takes name, schedule, group type, tags), but
+# the pipeline has no group push (see `memberships_push`): a renamed group is needs action too.
+GROUP_FIELDS = (FieldSpec("name", "text"), FieldSpec("description", "text"))
+LINKED_GROUPS = EntityFields(
+    "church_groups", GROUP_FIELDS,
+    church_relation_sql=("SELECT t.pco_id, t.id AS local_id, t.updated_at AS changed_at, t.name, t.description "
+                         "FROM church_group t WHERE t.level = 3 AND t.pco_id IS NOT NULL"),
+    pco_relation_sql=f"SELECT s.pco_id, CAST(NULL AS timestamptz) AS changed_at, s.name, s.description "
+                     f"FROM ({pco_state.GROUPS}) s")
+# PCO's groups carry no updated_at: PCO's change time is unknown.
+STAGED_GROUPS = three_way_load.staged(LINKED_GROUPS, "stage_groups", changed_at_sql="CAST(NULL AS timestamptz)")
+# The church is the system of record: where both sides changed a field, its value stays (PCO is
+# then told, as for a church-only change). Not a policy of the policy file: PCO cannot be sent it.
+_CHURCH_KEEPS = {spec.name: Policy.CHURCH for spec in GROUP_FIELDS}
+_ACTIONS = {
+    "name": "In PCO Groups, rename the group to the church's name",
+    "description": "In PCO Groups, set the group's description to the church's",
+}
+
+
 def _load_groups(conn: sa.Connection) -> LoadCounts:
-    return load_staged(conn, GROUPS, update="church_groups/update_groups", create="church_groups/create_groups",
-                       retire="church_groups/deactivate_groups")
+    counts, staged = stage_checked(conn, GROUPS)
+    three_way_load.classify(conn, STAGED_GROUPS, _CHURCH_KEEPS)
+    counts.updated = count(conn, statement("church_groups/update_groups"))
+    counts.created = count(conn, statement("church_groups/create_groups"))
+    counts.settle(staged)
+    counts.deactivated = count(conn, statement("church_groups/deactivate_groups"))
+    three_way_load.settle(conn, STAGED_GROUPS)
+    _record_needs_action(conn)
+    return counts
+
+
+def _record_needs_action(conn: sa.Connection) -> None:
+    """Each linked group field on which the church's value, kept by the load, differs from PCO's
+    is one open needs-action row; rows whose field PCO now holds as the church does close."""
+    for spec in GROUP_FIELDS:
+        found = conn.execute(sa.text(f"""
+            SELECT g.id, g.pco_id, g.{spec.name} AS church, s.{spec.name} AS pco, s.name AS pco_name
+            FROM church_group g JOIN stage_groups s ON s.pco_id = g.pco_id
+            WHERE g.level = 3 AND g.{spec.name} IS DISTINCT FROM s.{spec.name}
+            ORDER BY g.id""")).all()
+        record_needs_action(conn, "church_groups", spec.name, [
+            NeedsAction(row.id, row.pco_id, row.church, row.pco,
+                        f"{_ACTIONS[spec.name]} (PCO group {row.pco_id}, '{row.pco_name}')")
+            for row in found])
 
 
 GROUP_MEMBERSHIPS = Staging(
