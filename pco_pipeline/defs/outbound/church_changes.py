@@ -31,6 +31,7 @@ from pco_pipeline.defs.outbound.jobs import OUTBOUND_TAGS
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.defs.webhooks.sensor import whole_number_setting
 from pco_pipeline.pco.client import PCOClient
+from pco_pipeline.pco.errors import PCOError
 from pco_pipeline.sync import outbox
 from pco_pipeline.sync.people_push import DEFAULT_WORKERS
 from pco_pipeline.sync.push import PushAborted
@@ -62,7 +63,8 @@ class PushChangesConfig(dg.Config):
 
 
 def _push(context: dg.OpExecutionContext, engine: sa.Engine, client: PCOClient, push: Push) -> None:
-    """Run one push to its end (its own pco_sync_log step); PushAborted or SafetyBrakeEngaged when it stops."""
+    """Run one push to its end (its own pco_sync_log step); PushAborted, SafetyBrakeEngaged or a PCOError
+    when it stops."""
     with step_log(context, engine, "outbound") as step:
         report = run_push(push.kind, engine, client, run_id=context.run.run_id,
                           workers=DEFAULT_WORKERS if push.parallel else 1)
@@ -94,7 +96,9 @@ def push_church_changes(context: dg.OpExecutionContext, config: PushChangesConfi
             for push in pushes:
                 assert client is not None
                 _push(context, engine, client, push)
-        except (PushAborted, SafetyBrakeEngaged) as exc:
+        except (PushAborted, SafetyBrakeEngaged, PCOError) as exc:
+            # PushAborted / PCOError: PCO cannot be used now (a PCO error can also come from the
+            # plan's reads); the brake: a change too large to send unconfirmed.
             stopped = str(exc)
             outbox.record_failed(engine, rows_of, stopped, outcomes)
             continue
