@@ -71,6 +71,8 @@ def test_a_member_added_in_the_church_joins_the_pco_household_and_stays(engine, 
     add_to_family(engine, church["family"], church["cy"])
     sync(client, engine)   # a sync before the push keeps the church's new member
     assert church["cy"] in church_members(engine, church["family"])
+    planned = run_families_push(engine, client, dry_run=True)
+    assert writes(sandbox) == [] and "HouseholdMembership" in planned.plan.markdown()
 
     report = run_families_push(engine, client)
 
