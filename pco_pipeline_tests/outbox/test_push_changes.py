@@ -154,10 +154,9 @@ def test_a_burst_of_1000_edits_goes_in_bounded_batches_none_lost_none_sent_twice
     assert {pco_person(sandbox, people[first])["nickname"] for first, _ in names} == {"v99"}
 
 
-def test_the_sweep_hands_out_rows_left_waiting_and_leaves_fresh_ones_to_the_sensor(engine, database_url, instance):
+def test_the_sweep_hands_out_rows_left_waiting_and_leaves_fresh_ones_to_the_sensor(engine, database_url):
     edit(engine, "INSERT INTO people (first_name, last_name) VALUES ('Ada', 'Byron')")
-    context = dg.build_schedule_context(instance=instance,
-                                        resources={"church_db": PostgresResource(database_url=database_url)})
+    context = dg.build_schedule_context(resources={"church_db": PostgresResource(database_url=database_url)})
     assert isinstance(push_church_changes_sweep(context), dg.SkipReason)
 
     edit(engine, "UPDATE church_outbox SET changed_at = now() - interval '5 minutes'")   # the sensor was stopped
