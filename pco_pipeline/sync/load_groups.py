@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from dataclasses import replace
 
 from pco_pipeline.sync import pco_state, quarantine, three_way_load
-from pco_pipeline.sync.conflicts import NeedsAction, record_conflicts, record_needs_action
+from pco_pipeline.sync.conflicts import NEEDS_ACTION, NeedsAction, record_conflicts, record_needs_action
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Rejection, Staging, begin_load, count, invalid_data, load_staged, missing_parent,
     stage_checked)
@@ -113,6 +113,13 @@ def _load_groups(conn: sa.Connection) -> LoadCounts:
     three_way_load.settle(conn, STAGED_GROUPS)
     _record_needs_action(conn)
     return counts
+
+
+def open_needs_action(conn: sa.Connection) -> int:
+    """How many group edits of the church are waiting to be made in PCO (open needs-action rows)."""
+    return conn.execute(sa.text(
+        "SELECT count(*) FROM sync_conflicts WHERE entity = 'church_groups' AND outcome = :outcome"
+        " AND decided_at IS NULL"), {"outcome": NEEDS_ACTION}).scalar_one()
 
 
 def _record_needs_action(conn: sa.Connection) -> None:

@@ -35,7 +35,7 @@ from pco_pipeline.sync.catalog import RESOURCES, ResourceSpec
 from pco_pipeline.sync.families_push import FAMILIES
 from pco_pipeline.sync.load_checkins import load_checkins, load_events
 from pco_pipeline.sync.load_families import load_families
-from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
+from pco_pipeline.sync.load_groups import load_group_memberships, load_groups, open_needs_action
 from pco_pipeline.sync.load_people import PeopleLoadResult, load_people
 from pco_pipeline.sync.loading import LoadCounts
 from pco_pipeline.sync.memberships_push import GROUP_MEMBERSHIPS
@@ -433,9 +433,17 @@ FAMILIES_ENTITY = ChurchEntity(
                  "and adds members PCO's households lack with pending: false."),),
 )
 
+def _load_groups_reporting_needs_action(engine: sa.Engine) -> LoadOutcome:
+    """The groups load; its report also says how many church edits of groups wait to be made in
+    PCO (PCO's API cannot take them: `load_groups`)."""
+    counts = load_groups(engine)
+    with engine.connect() as conn:
+        return LoadOutcome(counts, {"needs_action_in_pco": open_needs_action(conn)})
+
+
 GROUPS_ENTITY = ChurchEntity(
     "church_groups",
-    load=counts_only(load_groups),
+    load=_load_groups_reporting_needs_action,
     tables=(
         Table("church_groups", "church_group",
               (*pco_fields("name", "description", "is_active"),
