@@ -49,9 +49,10 @@ from pco_pipeline.pco.client import resource_body
 from pco_pipeline.pco.errors import PCOError, PCONotFound, PCOValidationError, PCOWriteOutcomeUnknown
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
+from pco_pipeline.sync import quarantine
 from pco_pipeline.sync.normalize import InvalidValue, parse_timestamp
 from pco_pipeline.sync.push import (CHANGED_BY_PCO, MISSING_IN_PCO, OUTCOME_UNKNOWN, REFUSED_BY_PCO, PushAborted,
-                                    PushReport, PushSession, changed_by_pco, field_key, is_aborting)
+                                    PushReport, PushSession, changed_by_pco, field_key, is_aborting, quarantine_entity)
 
 # A PCO record found after a lost answer must have been created after the intent was written,
 # give or take this much clock difference between PCO and the database.
@@ -372,13 +373,15 @@ def _confirm_update(session: PushSession, update: RecordedUpdate, ledger_id: int
     changed = changed_by_pco(sent, resource.attributes)
     what = "; ".join(f"{k}: sent {a!r}, PCO kept {b!r}" for k, (a, b) in changed.items())
     with session.engine.begin() as conn:
+        # Losing this commit to a server crash leaves what a crash just before it leaves: the
+        # intent open, resumed by the next push that plans the record (it reads PCO's record
+        # first) and the base moved by the next load; so it need not wait for the disk.
+        conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
         ledger.confirm(conn, ledger_id, resource, detail=what or detail)
         if update.store is not None:
             update.store(conn, resource)
-        session.resolve(conn, update.table, update.key)
-        for name in sent:
-            if name not in changed:
-                session.resolve(conn, update.table, field_key(update.key, name))
+        quarantine.resolve_records(conn, quarantine_entity(update.table), [
+            update.key, *(field_key(update.key, name) for name in sent if name not in changed)])
     session.counts.add(update.resource, "updated")
     if changed:
         session.quarantine(update.table, update.key, update.local_id, CHANGED_BY_PCO,

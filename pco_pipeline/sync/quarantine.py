@@ -74,10 +74,15 @@ def quarantine_record(conn: sa.Connection, entity: str, record_key: str, reason_
 
 def resolve_record(conn: sa.Connection, entity: str, record_key: str) -> bool:
     """Resolve the open quarantine row of one record; whether there was one."""
-    return bool(conn.execute(sa.text(
+    return bool(resolve_records(conn, entity, [record_key]))
+
+
+def resolve_records(conn: sa.Connection, entity: str, record_keys: Sequence[str]) -> int:
+    """Resolve the open quarantine rows of these records (one statement); how many there were."""
+    return conn.execute(sa.text(
         "UPDATE sync_quarantine SET resolved_at = now()"
-        " WHERE entity = :entity AND record_key = :key AND resolved_at IS NULL"),
-        {"entity": entity, "key": record_key}).rowcount)
+        " WHERE entity = :entity AND record_key = ANY(:keys) AND resolved_at IS NULL"),
+        {"entity": entity, "keys": list(record_keys)}).rowcount
 
 
 def quarantine_unreadable(conn: sa.Connection, resource: str, errors: Iterable[RecordError]) -> int:
