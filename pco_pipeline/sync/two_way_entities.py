@@ -62,14 +62,17 @@ FAMILY_MEMBER_FIELDS = (FieldSpec("is_primary_contact", "boolean"),)
 # its one field says whether the person is the household's primary contact. A pair the church added
 # that PCO never listed and no base remembers is a create, not a record PCO deleted, so the
 # church's side holds only pairs PCO lists or the base remembers (`family_members_push` adds the
-# others). PCO's side holds only people and households the church has.
+# others; the household is looked up by its id, as pco_state_family_members reads it, not through
+# the view, which a correlated lookup would expand whole per row). PCO's side holds only people and
+# households the church has.
 _FAMILY_MEMBERS_CHURCH = """
 SELECT f.pco_id || ':' || p.pco_id AS pco_id, f.id AS local_id, fm.updated_at AS changed_at, fm.is_primary_contact
 FROM family_members fm
 JOIN families f ON f.id = fm.family_id AND f.pco_id IS NOT NULL AND f.pco_removed_at IS NULL
 JOIN people p ON p.id = fm.person_id AND p.pco_id IS NOT NULL
 WHERE EXISTS (SELECT 1 FROM sync_base b WHERE b.entity = 'family_members' AND b.pco_id = f.pco_id || ':' || p.pco_id)
-   OR EXISTS (SELECT 1 FROM pco_state_family_members m WHERE m.pco_id = f.pco_id || ':' || p.pco_id)
+   OR EXISTS (SELECT 1 FROM pco_landing h WHERE h.resource = 'people/households' AND h.pco_id = f.pco_id
+              AND h.removed_at IS NULL AND h.relationships->'people' @> jsonb_build_array(p.pco_id))
 """
 _FAMILY_MEMBERS_PCO = f"""
 SELECT s.pco_id, h.pco_updated_at AS changed_at, s.is_primary_contact
