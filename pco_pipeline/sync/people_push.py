@@ -34,8 +34,9 @@ steps of the create (intent, look-up by remote_id, adoption) are `push_engine.cr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,10 +46,12 @@ from pco_pipeline.pco.errors import PCOError, PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.base import advance_base
-from pco_pipeline.sync.normalize import clean_text, normalize_email, normalize_person, normalize_phone
+from pco_pipeline.sync.normalize import (clean_text, normalize_email, normalize_email_record, normalize_person,
+                                         normalize_phone, normalize_phone_record)
 from pco_pipeline.sync.push import (MISSING_IN_PCO, POSSIBLE_DUPLICATE, PlannedWrite, PushReport, PushSession, Skip,
-                                    refused_earlier_sql)
-from pco_pipeline.sync.people_updates import delete_people_setting, person_value, plan_updates
+                                    latest_write_sql, pco_view, refused_earlier_sql)
+from pco_pipeline.sync.people_updates import (UpdatePlan, contact_value, delete_people_setting, person_value,
+                                             plan_updates)
 from pco_pipeline.sync.push_engine import (PEOPLE_LOADED, Operation, PushKind, RecordedCreate, create_recorded, execute,
                                            run_push, send)
 from pco_pipeline.sync.push_validate import (address_attributes, address_problems, email_problems, person_problems,
@@ -158,13 +161,7 @@ class PersonPush(RecordedCreate):
         stored otherwise gets no base: the next load's three-way rule weighs both values."""
         pco = normalize_person(resource.attributes)
         return {name: self.person.get(name) for name in PERSON_FIELDS
-                if _same_person_value(name, self.person.get(name), pco.get(name))}
-
-
-def _same_person_value(name: str, church: Any, pco: Any) -> bool:
-    if name == "status":   # a church row without a status is active, as PCO's default
-        return (person_value(name, church) or "active").lower() == (person_value(name, pco) or "active").lower()
-    return person_value(name, church) == person_value(name, pco)
+                if _person_field(name, self.person.get(name)) == _person_field(name, pco.get(name))}
 
 
 def _match_key(resource: str, attributes: dict[str, Any]) -> Any:
@@ -460,6 +457,80 @@ class _PeoplePusher:
             session.counts.add(contact.resource, "adopted" if state == "adopted" else "created")
 
 
+# --- PCO's changes not read yet ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Read:
+    """How the push re-reads what PCO changed of one table's linked records since they were landed."""
+
+    resource: str                               # PCO type (the ledger's), e.g. Person
+    landed: str                                 # the landed resource, e.g. people/people
+    path: str                                   # PCO's listing, ordered and filtered by updated_at
+    normalize: Callable[[Mapping[str, Any]], dict[str, Any]]
+    fields: tuple[str, ...]                     # the two-way fields, as normalized
+    value: Callable[[str, Any], Any]            # a field's value as compared
+
+
+def _person_field(name: str, value: Any) -> Any:
+    """A person field as the push compares it (a church row without a status is active, as in PCO)."""
+    value = person_value(name, value)
+    return (value or "active").lower() if name == "status" else value
+
+
+_READS = {
+    "people": _Read("Person", "people/people", "/people/v2/people", normalize_person, PERSON_FIELDS, _person_field),
+    "person_emails": _Read("Email", "people/emails", "/people/v2/emails", normalize_email_record,
+                           ("address", "location", "is_primary"), contact_value),
+    "person_phones": _Read("PhoneNumber", "people/phone_numbers", "/people/v2/phone_numbers",
+                           normalize_phone_record, ("number", "location", "is_primary"), contact_value),
+}
+
+
+def changed_since_read(session: PushSession, table: str, pco_ids: Collection[str]) -> set[str]:
+    """The PCO records of `table` among `pco_ids` whose values PCO changed since they were last
+    read (landed, or answered to our own write): one listing of the records PCO changed since the
+    latest landed change (a page or two between syncs), compared field by field with what the
+    church database knows of them."""
+    read = _READS[table]
+    if not pco_ids or session.client is None:
+        return set()
+    with session.engine.connect() as conn:
+        since = conn.execute(sa.text("SELECT max(pco_updated_at) FROM pco_landing WHERE resource = :resource"),
+                             {"resource": read.landed}).scalar()
+        # The type comes from _READS, never input. A record with an update in flight (its answer
+        # lost) is left to the engine, which resumes it by reading the record.
+        known = {row.pco_id: pco_view(row, read.normalize) for row in conn.execute(sa.text(
+            "SELECT l.pco_id, l.normalized AS landed, l.pco_updated_at AS landed_at, w.confirmed AS written,"
+            f" w.pco_updated_at AS written_at FROM pco_landing l {latest_write_sql(read.resource, 'l.pco_id')}"
+            " WHERE l.resource = :resource AND l.pco_id = ANY(:ids) AND NOT EXISTS (SELECT 1 FROM pco_push_ledger i"
+            "   WHERE i.resource_type = :type AND i.action = 'update' AND i.state = 'sent' AND i.pco_id = l.pco_id)"),
+            {"resource": read.landed, "type": read.resource, "ids": list(pco_ids)})}
+    if since is None or not known:
+        return set()
+    changed: set[str] = set()
+    for record in session.client.iter_records(read.path, order="updated_at", params={
+            "where[updated_at][gte]": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}):
+        last = known.get(record.id)
+        if last is None:
+            continue
+        now = read.normalize(record.attributes)
+        if any(read.value(name, now.get(name)) != read.value(name, last.get(name)) for name in read.fields):
+            changed.add(record.id)
+    return changed
+
+
+def hold_unread_pco_changes(session: PushSession, updates: UpdatePlan) -> None:
+    """Leave out of this push the linked records (people, emails, phones) PCO changed since they
+    were last read: the plan compared the church with PCO's values as last read, so it would send
+    the church's value of a field PCO has since changed, and PCO's edit would be lost with no
+    conflict recorded. The next sync reads PCO's change; the next push sends what the three-way
+    rule then says (a conflict is recorded where both changed the same field)."""
+    for table, changes in updates.changes.items():
+        held = changed_since_read(session, table, {change.pco_id for change in changes})
+        if held:
+            updates.changes[table] = [change for change in changes if change.pco_id not in held]
+
+
 def people_kind(*, delete_people: bool = False) -> PushKind:
     """The people push: creates (this module), then updates and deletes of linked people and their
     contacts (`people_updates`), executed by the engine. The updates are read first, so the safety
@@ -467,6 +538,8 @@ def people_kind(*, delete_people: bool = False) -> PushKind:
 
     def plan(session: PushSession) -> Iterator[Sequence[Any]]:
         updates = plan_updates(session, delete_people=delete_people)
+        if not session.dry_run:
+            hold_unread_pco_changes(session, updates)
         yield from plan_batches(session)
         yield from updates.batches()
 

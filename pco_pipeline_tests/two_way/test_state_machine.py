@@ -60,7 +60,7 @@ from sqlalchemy.engine import URL
 from pco_pipeline.sync.reconcile import reconcile
 from pco_pipeline_tests.two_way.two_way_world import ProcessDied, World, fresh_database
 
-EXAMPLES = 5
+EXAMPLES = 3
 STEPS = 12
 SLOW_EXAMPLES = 30
 GROUP_TYPE, GROUP = "7000", "7001"
@@ -619,15 +619,6 @@ def run_machine(pg_server_url: URL, template_database: str, examples: int, *, sh
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]))
 
 
-# Integration of issue 16 is under way (three-way loads, update and delete pushes): see FAILING.
-FAILING = ("issue 16 integration incomplete (03:45 UTC): the families and group memberships loads put PCO's values "
-           "back over a church rename / role change when a sync runs before the push; an email deleted in the church "
-           "is re-created by a sync that runs before the push; a person push_people created has no base until a sync, "
-           "so a church edit made in between is overwritten; reconcile counts a person deleted in the church (made "
-           "inactive in PCO) as missing")
-
-
-@pytest.mark.xfail(strict=False, reason=FAILING)
 def test_two_way_sync_converges_by_policy_without_ping_pong(pg_server_url, template_database):
     """CI: EXAMPLES examples, not shrunk (an example takes seconds; shrinking one takes many
     minutes): a failure shows the steps as generated. The slow test shrinks to a minimal one."""
@@ -635,7 +626,6 @@ def test_two_way_sync_converges_by_policy_without_ping_pong(pg_server_url, templ
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=FAILING)
 def test_two_way_sync_converges_by_policy_without_ping_pong_many_examples(pg_server_url, template_database):
     run_machine(pg_server_url, template_database, SLOW_EXAMPLES, shrink=True)
 
@@ -651,10 +641,16 @@ REPLAYS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "a person made in the church, pushed, then edited in the church": (
         ("church_inserts_a_person", {}), ("push", {}),
         ("church_edits_a_name", {"data": Chosen("church-1"), "name": "first_name"})),
+    "a person made in the church, pushed, then their email edited in the church and a sync": (
+        ("church_inserts_a_person", {}), ("push", {}), ("church_edits_an_email", {"data": Chosen("church-1")}),
+        ("sync", {"full_refresh": True})),
     "a linked person deleted in the church": (("church_deletes_a_person", {"data": Chosen("pco-2")}),),
     "both sides edit a last name (a conflict PCO wins)": (
         ("church_edits_a_name", {"data": Chosen("pco-1"), "name": "last_name"}),
         ("pco_edits_a_name", {"data": Chosen("pco-1"), "name": "last_name"})),
+    "both sides edit a last name, then a push before PCO's edit is read": (
+        ("church_edits_a_name", {"data": Chosen("pco-1"), "name": "last_name"}),
+        ("pco_edits_a_name", {"data": Chosen("pco-1"), "name": "last_name"}), ("push", {})),
     "a person made in the church, the create's answer lost": (
         ("church_inserts_a_person", {}), ("the_next_answer_is_lost", {"method": "POST"}), ("push", {})),
     "a church edit, the process dying before the ledger records PCO's answer": (
@@ -664,19 +660,10 @@ REPLAYS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
         ("church_deletes_an_email", {"data": Chosen("pco-2")}), ("push", {}),
         ("pco_merges_a_person_into_the_first", {"data": Chosen("pco-2")})),
 }
-FAILING_REPLAYS = {
-    "a family renamed in the church, then a sync": "the families load puts PCO's name back (not three-way yet)",
-    "a role changed in the church, then a sync": "the group memberships load puts PCO's role back (not three-way yet)",
-    "an email deleted in the church, then a sync": "the people load re-creates the email from PCO",
-    "a person made in the church, pushed, then edited in the church":
-        "push_people's create leaves no base: the next sync overwrites the church's edit with PCO's value",
-    "a linked person deleted in the church": "reconcile counts the person (inactive in PCO) as missing in the church",
-}
 
 
 @pytest.mark.slow   # ~9 s each on a busy 2-core machine; CI runs slow tests too
-@pytest.mark.parametrize("replay", [pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=FAILING_REPLAYS[name]))
-                                    if name in FAILING_REPLAYS else name for name in REPLAYS])
+@pytest.mark.parametrize("replay", list(REPLAYS))
 def test_replay(replay, pg_server_url, template_database):
     """One short sequence of the machine's rules, then quiescence and every final check."""
     machine = type("TwoWaySyncHere", (TwoWaySync,), {"server_url": pg_server_url, "template": template_database})()
