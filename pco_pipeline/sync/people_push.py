@@ -9,7 +9,14 @@ Who is pushed:
   before its contacts, or a contact fixed after it was refused). The address of a person who came
   from PCO is PCO's: a family address is sent only with the people the push creates.
 People PCO already has: the church's changes to them and to their emails and phones, and the
-church's deletions, are sent as updates and deletes (`people_updates`).
+church's deletions, are sent as updates and deletes (`people_updates`), except for the records PCO
+changed since they were last read (`hold_unread_pco_changes`: one listing per table of what PCO
+changed since the latest landed change): those wait for the next sync, so an unread PCO edit is
+never overwritten silently.
+
+A create PCO confirmed gives the person, and each email and phone, a base (`sync_base`) in the
+transaction that stores its PCO id: the values both sides now hold, so a church edit made before
+the next sync is sent, not mistaken for a first sync's difference.
 
 What is sent, per person (≤ 3 requests for one email and one phone):
 1. `POST /people/v2/people` with the person's fields and `remote_id` = the local id; the PCO id
