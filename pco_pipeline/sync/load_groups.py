@@ -9,8 +9,9 @@ a group is active (archived or gone → inactive) and its meeting day when the s
 the church owns meeting_frequency, has_childcare, and the meeting day when PCO's schedule names
 none. A group's name and description are two-way for the load (`LINKED_GROUPS`): PCO's value is
 taken only where PCO changed it since the two sides last agreed (the base); a church edit is kept
-(the church's value wins when both changed) and, as this pipeline never writes a group to PCO, is
-listed once as "needs action in PCO" in `sync_conflicts`, closed when PCO holds the church's value.
+(the church's value wins when both changed). The group_memberships push sends a church rename to
+PCO; a church edit of the description, which PCO's API cannot take, is listed once as "needs
+action in PCO" in `sync_conflicts`, closed when PCO holds the church's value.
 
 Memberships: PCO leader → 'leader', member → 'member'. Rows the sync created have
 source 'pco' and follow PCO (removed when PCO removes them), except that under two-way sync their
@@ -79,12 +80,12 @@ GROUPS = Staging(
                                " || ', which is not in the church database (not landed, or quarantined)'")))
 
 
-# Why needs action and not a push (issue 16 item 5): PCO's Groups API (2023-07-10) takes no write
-# of a group's description — PATCH /groups/v2/groups/{id} with a description answers 422
+# What PCO's Groups API (2023-07-10) takes of a group: PATCH /groups/v2/groups/{id} assigns its
+# name (the sandbox's Group PATCH: name, schedule, group type, tags), not its description — 422
 # "Forbidden Attribute: description cannot be assigned" (planningcenter/developers#1176, 2024-04;
-# staff: "most of the endpoints in the groups api are read-only") — and no archiving. It does take
-# a name (the same thread; the sandbox's Group PATCH takes name, schedule, group type, tags), but
-# the pipeline has no group push (see `memberships_push`): a renamed group is needs action too.
+# PCO staff: "most of the endpoints in the groups api are read-only") — and cannot archive one.
+# So the push sends a name the church changed (`memberships_push.plan_renames`), and a changed
+# description is needs action in PCO.
 GROUP_FIELDS = (FieldSpec("name", "text"), FieldSpec("description", "text"))
 LINKED_GROUPS = EntityFields(
     "church_groups", GROUP_FIELDS,
@@ -94,13 +95,10 @@ LINKED_GROUPS = EntityFields(
                      f"FROM ({pco_state.GROUPS}) s")
 # PCO's groups carry no updated_at: PCO's change time is unknown.
 STAGED_GROUPS = three_way_load.staged(LINKED_GROUPS, "stage_groups", changed_at_sql="CAST(NULL AS timestamptz)")
-# The church is the system of record: where both sides changed a field, its value stays (PCO is
-# then told, as for a church-only change). Not a policy of the policy file: PCO cannot be sent it.
+# The church is the system of record: where both sides changed a field, its value stays (and goes
+# to PCO as a church-only change does). Fixed, not in the policy file: PCO never gets a say.
 _CHURCH_KEEPS = {spec.name: Policy.CHURCH for spec in GROUP_FIELDS}
-_ACTIONS = {
-    "name": "In PCO Groups, rename the group to the church's name",
-    "description": "In PCO Groups, set the group's description to the church's",
-}
+_ACTIONS = {"description": "In PCO Groups, set the group's description to the church's"}
 
 
 def _load_groups(conn: sa.Connection) -> LoadCounts:
@@ -123,17 +121,17 @@ def open_needs_action(conn: sa.Connection) -> int:
 
 
 def _record_needs_action(conn: sa.Connection) -> None:
-    """Each linked group field on which the church's value, kept by the load, differs from PCO's
-    is one open needs-action row; rows whose field PCO now holds as the church does close."""
-    for spec in GROUP_FIELDS:
+    """Each linked group's field PCO's API cannot take (`_ACTIONS`) on which the church's value,
+    kept by the load, differs from PCO's is one open needs-action row; rows whose field PCO now
+    holds as the church does close."""
+    for field, action in _ACTIONS.items():
         found = conn.execute(sa.text(f"""
-            SELECT g.id, g.pco_id, g.{spec.name} AS church, s.{spec.name} AS pco, s.name AS pco_name
+            SELECT g.id, g.pco_id, g.{field} AS church, s.{field} AS pco, s.name AS pco_name
             FROM church_group g JOIN stage_groups s ON s.pco_id = g.pco_id
-            WHERE g.level = 3 AND g.{spec.name} IS DISTINCT FROM s.{spec.name}
+            WHERE g.level = 3 AND g.{field} IS DISTINCT FROM s.{field}
             ORDER BY g.id""")).all()
-        record_needs_action(conn, "church_groups", spec.name, [
-            NeedsAction(row.id, row.pco_id, row.church, row.pco,
-                        f"{_ACTIONS[spec.name]} (PCO group {row.pco_id}, '{row.pco_name}')")
+        record_needs_action(conn, "church_groups", field, [
+            NeedsAction(row.id, row.pco_id, row.church, row.pco, f"{action} (PCO group {row.pco_id}, '{row.pco_name}')")
             for row in found])
 
 

@@ -2,8 +2,11 @@
 
 In scope: memberships the church made (`source = 'local'`), and every linked membership, in
 groups PCO has (a level-3 group with a `pco_id`, active, not removed from PCO), of people PCO has
-(`pco_id`, active). Groups themselves are never created or changed by this pipeline (PCO's API
-could rename one, but the church's hierarchy of groups is loaded from PCO's, not pushed).
+(`pco_id`, active). Groups themselves are never created by this pipeline; of a linked group it
+sends only a name the church changed since the two sides last agreed (`load_groups`' base):
+`PATCH /groups/v2/groups/{id}` with the name, the one group attribute PCO's Groups API assigns
+that the church database holds (a description cannot be assigned: `load_groups` lists a church
+edit of it as needs action in PCO). PCO's answer moves the name's base.
 
 - not linked yet (no `pco_id`) → created: `POST /groups/v2/groups/{group}/memberships` with the
   person and the role (local leader → `leader`, every other leader type → `member`) and the
@@ -36,6 +39,7 @@ from pco_pipeline.pco.client import PCOClient, resource_body
 from pco_pipeline.pco.errors import PCONotFound
 from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import push_ledger as ledger
+from pco_pipeline.sync.base import advance_base
 from pco_pipeline.sync.push import MISSING_IN_PCO, PlannedWrite, PushReport, PushSession, Skip, refused_earlier_sql
 from pco_pipeline.sync.push_engine import Operation, PushKind, RecordedDelete, execute, run_push, send
 
@@ -176,8 +180,60 @@ def _mark_deleted(pco_id: str) -> Callable[[sa.Connection, str], None]:
     return mark
 
 
-def plan_batches(session: PushSession) -> Iterator[Sequence[tuple[str, list[MembershipPush]] | RecordedDelete]]:
-    """The plan, one PCO group per batch: (group id, its memberships to write); then the deletes."""
+@dataclass(frozen=True)
+class GroupRename:
+    """A linked group the church renamed: PCO is sent the church's name."""
+    group_id: int
+    pco_id: str
+    name: str
+    pco_name: str | None     # as last read
+
+    @property
+    def label(self) -> str:
+        return f"group {self.group_id} ({self.name})"
+
+    def update(self) -> Operation:
+        sent = {"name": self.name}
+        return Operation("update", "Group", "church_group", str(self.group_id), self.group_id, self.label,
+                         f"/groups/v2/groups/{self.pco_id}", resource_body("Group", sent, id=self.pco_id), sent,
+                         pco_id=self.pco_id)
+
+
+# Linked groups the church renamed since the base whose name PCO (as last read) does not hold.
+_RENAMED = f"""
+SELECT g.id, g.pco_id, g.name, s.name AS pco_name,
+       {refused_earlier_sql('church_group', 'g.id', 'g.updated_at')} AS refused_earlier
+FROM church_group g
+JOIN sync_base b ON b.entity = 'church_groups' AND b.pco_id = g.pco_id AND b.agreed_values ? 'name'
+JOIN pco_state_groups s ON s.pco_id = g.pco_id
+WHERE g.level = 3 AND g.pco_removed_at IS NULL
+  AND g.name IS DISTINCT FROM b.agreed_values ->> 'name' AND g.name IS DISTINCT FROM s.name
+ORDER BY g.id
+"""
+
+
+def plan_renames(session: PushSession) -> list[GroupRename]:
+    """Linked groups whose name the church changed since the base and PCO's differs (not those
+    PCO refused before, unchanged since)."""
+    with session.engine.connect() as conn:
+        rows = conn.execute(sa.text(_RENAMED)).all()
+    renames = []
+    for row in rows:
+        if row.refused_earlier:
+            session.skip("Group", Skip.refused_earlier("church_group", row.id, row.id))
+            continue
+        renames.append(GroupRename(row.id, row.pco_id, row.name, row.pco_name))
+        session.report.plan.add(PlannedWrite("update", "Group", f"group {row.id}, PCO {row.pco_id}",
+                                             (("name", f"{row.pco_name} → {row.name}"),)))
+    return renames
+
+
+def plan_batches(session: PushSession) -> Iterator[Sequence[GroupRename | tuple[str, list[MembershipPush]] | RecordedDelete]]:
+    """The plan: the groups the church renamed; one PCO group per batch: (group id, its memberships
+    to write); then the deletes."""
+    renames = plan_renames(session)
+    if renames:
+        yield renames
     for group in plan_memberships(session).items():
         yield (group,)
     deletes = plan_deletes(session)
@@ -191,11 +247,28 @@ class _MembershipPusher:
     def __init__(self, session: PushSession, client: PCOClient) -> None:
         self.session, self.client = session, client
 
-    def push(self, unit: tuple[str, list[MembershipPush]] | RecordedDelete) -> None:
+    def push(self, unit: GroupRename | tuple[str, list[MembershipPush]] | RecordedDelete) -> None:
         if isinstance(unit, RecordedDelete):
             execute(self.session, self.client, unit)
+        elif isinstance(unit, GroupRename):
+            self.push_rename(unit)
         else:
             self.push_group(unit)
+
+    def push_rename(self, item: GroupRename) -> None:
+        session = self.session
+        op = item.update()
+        updated = send(session, self.client, op, lost="PCO's answer to the rename was lost; the next push "
+                                                      "compares the name again")
+        if updated is None:
+            return
+        with session.engine.begin() as conn:
+            ledger.record_write(conn, run_id=session.run_id, resource_type=op.resource, action=op.action,
+                                local_table=op.table, local_key=op.key, sent=op.sent, resource=updated)
+            if updated.get("name") == item.name:
+                advance_base(conn, "church_groups", item.pco_id, item.group_id, {"name": item.name})
+            session.resolve(conn, op.table, op.key)
+        session.counts.add(op.resource, "updated")
 
     def push_group(self, group: tuple[str, list[MembershipPush]]) -> None:
         session = self.session
