@@ -99,11 +99,16 @@ STAGED_GROUPS = three_way_load.staged(LINKED_GROUPS, "stage_groups", changed_at_
 # to PCO as a church-only change does). Fixed, not in the policy file: PCO never gets a say.
 _CHURCH_KEEPS = {spec.name: Policy.CHURCH for spec in GROUP_FIELDS}
 _ACTIONS = {"description": "In PCO Groups, set the group's description to the church's"}
+# A field both sides changed is recorded in sync_conflicts like any other entity's, so PCO's
+# overridden value is never lost silently: as a conflict the church won for what the push sends
+# (the name), as the needs-action row (church and PCO values) for what it cannot (`_ACTIONS`).
+_SENT_FIELDS = replace(STAGED_GROUPS, fields=tuple(spec for spec in GROUP_FIELDS if spec.name not in _ACTIONS))
 
 
 def _load_groups(conn: sa.Connection) -> LoadCounts:
     counts, staged = stage_checked(conn, GROUPS)
-    three_way_load.classify(conn, STAGED_GROUPS, _CHURCH_KEEPS)
+    classified = three_way_load.classify(conn, STAGED_GROUPS, _CHURCH_KEEPS)
+    record_conflicts(conn, _SENT_FIELDS, _CHURCH_KEEPS, classified=classified)
     counts.updated = count(conn, statement("church_groups/update_groups"))
     counts.created = count(conn, statement("church_groups/create_groups"))
     counts.settle(staged)

@@ -106,3 +106,23 @@ def test_both_sides_edit_the_description_the_church_keeps_its_own_and_pco_is_tol
     [row] = _needs_action(engine)
     assert (row.decided_by, row.applied_at is not None) == ("alice", True)
     assert _group(engine) == ("Tuesday Men", "Bible study for men")
+
+
+def test_a_name_both_sides_changed_is_a_recorded_conflict_the_church_wins_and_the_push_applies(engine, client, sandbox):  # noqa: F811
+    sandbox.load({"groups/groups": [group(GROUP_ID, "Tuesday Men", None)]})
+    _linked_group(engine, GROUP_ID, description=None)
+    execute(engine, "UPDATE church_group SET name = 'Tuesday Brothers' WHERE pco_id = :g", g=GROUP_ID)
+    land(engine, "groups/groups", [group(GROUP_ID, "Tuesday Fellows", "t1")], listing=True)
+    load_groups(engine)
+    load_groups(engine)   # seen again: still one row
+    assert _group(engine, GROUP_ID)[0] == "Tuesday Brothers"
+    [conflict] = _needs_action(engine)
+    assert (conflict.field, conflict.outcome, conflict.pco_value, conflict.church_value, conflict.decided_by) == \
+        ("name", "church_wins", "Tuesday Fellows", "Tuesday Brothers", "policy church")
+
+    run_group_memberships_push(engine, client)
+    assert sandbox.store.get("groups/groups", GROUP_ID).attributes["name"] == "Tuesday Brothers"
+    land(engine, "groups/groups", [group(GROUP_ID, "Tuesday Brothers", "t1")], listing=True)
+    load_groups(engine)
+    [conflict] = _needs_action(engine)
+    assert conflict.applied_at is not None
