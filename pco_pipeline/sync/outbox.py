@@ -20,6 +20,11 @@ take them, and a run that dies holding rows (a crash, a killed process) only del
 lease ends: they are due again then. Pushes are idempotent (`push_ledger`), so sending a record
 again after such a crash repeats nothing PCO already has.
 
+Reading before writing: a run first reads PCO's current record of every linked person its rows
+name (`refresh_pco_side`), lands it and loads it, as a webhook delivery would, so the push plans
+against PCO as it is now. Without it, a PCO edit made since the last load (its webhook not applied
+yet) would be overwritten by the church's value with no conflict recorded.
+
 Finding work (the sensor) is two bounded queries, as for `webhook_inbox`: rows after the sensor's
 cursor never handed out, and rows at or before it due again. The sweep (a schedule) asks for every
 open row due, whatever the cursor.
@@ -33,7 +38,15 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from pco_pipeline.sync import quarantine
+from pco_pipeline.pco.client import PCOClient
+from pco_pipeline.pco.errors import PCONotFound
+from pco_pipeline.pco.jsonapi import Resource
+from pco_pipeline.sync import landing, quarantine
+from pco_pipeline.sync.catalog import spec_for
+from pco_pipeline.sync.load_people import load_people
+from pco_pipeline.sync.loading import LoadReport
+from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION
+from pco_pipeline.sync.policies import SyncPolicies
 from pco_pipeline.sync.registry import DEFAULT, Push, Registry
 from pco_pipeline.sync.statements import statement
 from pco_pipeline.sync.webhook_inbox import DueRetries, RetryPolicy
@@ -45,6 +58,9 @@ RETRY = RetryPolicy(lease=timedelta(minutes=30))
 MAX_REASON_LENGTH = 1000
 # Larger than any outbox id: the sweep's "at or before" bound.
 EVERY_ID = 2 ** 62
+PEOPLE = spec_for("people/people")
+# The church tables whose rows name a person PCO's people records hold (with their contacts).
+PEOPLE_TABLES = ("people", "person_emails", "person_phones")
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,50 @@ def pushes_for(rows: Iterable[OutboxRow], registry: Registry = DEFAULT
             groups.append((entity.pushes, mine))
     unsent = [row for rest in by_table.values() for row in rest]
     return groups + ([((), unsent)] if unsent else [])
+
+
+@dataclass
+class Refresh:
+    """What reading PCO's side of a batch did (`refresh_pco_side`)."""
+
+    read: list[str] = field(default_factory=list)      # PCO people read and landed
+    gone: list[str] = field(default_factory=list)      # PCO people PCO answered 404 for
+    landed: landing.LandingResult = field(default_factory=landing.LandingResult)
+    loads: LoadReport = field(default_factory=dict)
+
+
+def refresh_pco_side(engine: sa.Engine, client: PCOClient, rows: Sequence[OutboxRow], *,
+                     policies: SyncPolicies | None = None, phone_region: str = DEFAULT_PHONE_REGION) -> Refresh:
+    """Bring PCO's side of the people `rows` name up to date before their push: one GET per linked
+    person (a person's row, or the person of an email or phone; with the includes the landing
+    holds), landed as a webhook delivery is (the incremental cursor does not move), then the people
+    load scoped to them. The load applies the three-way rule: a field PCO changed since the last
+    load takes PCO's value, or, when the church changed it too, is a conflict recorded in
+    sync_conflicts and decided by its policy. The push then plans against PCO as it is now.
+
+    Rows of other tables and of people without a pco_id (creates) need no read. A person PCO
+    answers 404 for is left to the push, which reports it missing in PCO. Bounded: one read per
+    person in the batch. `full_push` does not read first: its window is the time since the last
+    load, which webhooks narrow."""
+    ids = [row.id for row in rows if row.table_name in PEOPLE_TABLES]
+    refresh = Refresh()
+    if not ids:
+        return refresh
+    with engine.connect() as conn:
+        pco_ids = list(conn.execute(statement("outbox/people_to_refresh"), {"ids": ids}).scalars())
+    records: list[Resource] = []
+    for pco_id in pco_ids:
+        try:
+            records.append(client.get_resource(f"{PEOPLE.path}/{pco_id}", include=PEOPLE.include))
+        except PCONotFound:
+            refresh.gone.append(pco_id)
+    if not records:
+        return refresh
+    with engine.begin() as conn:
+        refresh.landed = landing.land_records(conn, PEOPLE, records, advance_cursor=False, phone_region=phone_region)
+    refresh.read = [record.id for record in records]
+    refresh.loads = load_people(engine, pco_ids=refresh.read, policies=policies).counts
+    return refresh
 
 
 def record_pushed(engine: sa.Engine, rows: Sequence[OutboxRow], outcomes: Outcomes) -> None:

@@ -70,7 +70,6 @@ def webhook_asset_events(engine: sa.Engine, applied_ids: Sequence[int], loads: M
     for name in names:
         key = pco_asset_of_landing(EVENT_RESOURCES[_event_subject(name)])
         events_by_asset.setdefault(key, Counter())[name] += 1
-    all_events = Counter(names)
     batch = dg.MetadataValue.text(_batch(batch_ids))
     materializations = [
         dg.AssetMaterialization(asset_key=key, description="landed from webhook deliveries", metadata={
@@ -79,21 +78,28 @@ def webhook_asset_events(engine: sa.Engine, applied_ids: Sequence[int], loads: M
             "inbox_batch": batch,
         })
         for key, events in sorted(events_by_asset.items(), key=lambda item: item[0].to_user_string())]
+    return materializations + load_asset_events(loads, "written by the webhook application's loads", {
+        "events": dg.MetadataValue.json(dict(sorted(Counter(names).items()))), "inbox_batch": batch})
 
+
+def load_asset_events(loads: Mapping[str, LoadCounts], description: str,
+                      metadata: Mapping[str, dg.MetadataValue]) -> list[dg.AssetMaterialization]:
+    """A materialization of each `church/*` asset whose tables `loads` wrote (created, updated or
+    deactivated rows), with the counts per table and `metadata`."""
     by_church: dict[str, dict[str, LoadCounts]] = {}
     for entity, counts in loads.items():
         by_church.setdefault(CHURCH_ASSET_OF_LOAD[entity], {})[entity] = counts
+    materializations = []
     for name, entities in sorted(by_church.items()):
         total = LoadCounts.combined(entities.values())
         if total.writes == 0:
             continue
         materializations.append(dg.AssetMaterialization(
-            asset_key=church_key(name), description="written by the webhook application's loads", metadata={
+            asset_key=church_key(name), description=description, metadata={
                 **{field: dg.MetadataValue.int(n) for field, n in total.as_dict().items()},
                 "rows_written": dg.MetadataValue.int(total.writes),
                 "by_table": dg.MetadataValue.json({entity: c.as_dict() for entity, c in sorted(entities.items())}),
-                "events": dg.MetadataValue.json(dict(sorted(all_events.items()))),
-                "inbox_batch": batch,
+                **metadata,
             }))
     return materializations
 

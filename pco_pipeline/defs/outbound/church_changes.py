@@ -10,7 +10,9 @@ Each sensor tick runs two bounded queries (`PCO_OUTBOX_BATCH_SIZE` rows each, de
   holding them, a run that never started) → one run keyed by the ids and when they became due.
 Whether a row is done lives in the outbox, not in the sensor (as for `apply_webhooks_sensor`).
 
-A `push_changes` run claims its rows, runs the push of each entity they belong to (people, then
+A `push_changes` run claims its rows, reads PCO's current record of each linked person they name
+and loads it (`outbox.refresh_pco_side`: a PCO edit not loaded yet is taken or recorded as a
+conflict by the three-way rule before anything is sent, never overwritten unseen), runs the push of each entity they belong to (people, then
 families, then group memberships: the pushes `full_push` runs, through the same push engine, one
 pco_sync_log row), and marks each row sent, failed (due again after a backoff) or quarantined.
 The push sends each record as it is then, so a run sending a batch also sends any other church
@@ -24,7 +26,7 @@ the outbox fill while staff believe their edits are sent. An idle tick is one in
 import dagster as dg
 import sqlalchemy as sa
 
-from pco_pipeline.defs.church_db.lineage import push_asset_events
+from pco_pipeline.defs.church_db.lineage import load_asset_events, pco_asset_of_landing, push_asset_events
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.outbound.jobs import OUTBOUND_TAGS
@@ -76,6 +78,29 @@ def _push(context: dg.OpExecutionContext, engine: sa.Engine, client: PCOClient, 
         context.log_event(event)
 
 
+def _refresh(context: dg.OpExecutionContext, engine: sa.Engine, client: PCOClient,
+             rows: list[outbox.OutboxRow]) -> None:
+    """Read and load PCO's side of the people `rows` name (see `outbox.refresh_pco_side`); its
+    writes are shown in lineage as the webhook path shows its own."""
+    refresh = outbox.refresh_pco_side(engine, client, rows)
+    if not refresh.read and not refresh.gone:
+        return
+    writes = sum(counts.writes for counts in refresh.loads.values())
+    context.log.info(f"read {len(refresh.read)} PCO person(s) before pushing ({len(refresh.gone)} gone from PCO); "
+                     f"the load wrote {writes} church row(s)")
+    batch = dg.MetadataValue.text(f"outbox ids {rows[0].id}–{rows[-1].id} ({len(rows)})")
+    landed = sum(counts.inserted + counts.changed + counts.removed for counts in refresh.landed.counts.values())
+    if landed:
+        context.log_event(dg.AssetMaterialization(
+            asset_key=pco_asset_of_landing(outbox.PEOPLE.name),
+            description="PCO's current records of the people a push_changes batch names, read before pushing",
+            metadata={"people_read": dg.MetadataValue.int(len(refresh.read)),
+                      "landing_rows_written": dg.MetadataValue.int(landed), "outbox_batch": batch}))
+    for event in load_asset_events(refresh.loads, "written by the load run before a push_changes batch",
+                                   {"outbox_batch": batch}):
+        context.log_event(event)
+
+
 @dg.op(pool=PCO_API_POOL, tags=CHANGE_TAGS,
        description="Claims the church_outbox rows of the batch, pushes the records they name (the push of each "
                    "entity, as full_push would) and marks each row sent, failed (retried after a backoff) or "
@@ -93,12 +118,13 @@ def push_church_changes(context: dg.OpExecutionContext, config: PushChangesConfi
             outbox.record_failed(engine, rows_of, f"not tried: {stopped}", outcomes)
             continue
         try:
+            assert client is not None
+            _refresh(context, engine, client, rows_of)
             for push in pushes:
-                assert client is not None
                 _push(context, engine, client, push)
         except (PushAborted, SafetyBrakeEngaged, PCOError) as exc:
             # PushAborted / PCOError: PCO cannot be used now (a PCO error can also come from the
-            # plan's reads); the brake: a change too large to send unconfirmed.
+            # refresh's or the plan's reads); the brake: a change too large to send unconfirmed.
             stopped = str(exc)
             outbox.record_failed(engine, rows_of, stopped, outcomes)
             continue

@@ -1,0 +1,45 @@
+-- The PCO ids of the linked people the outbox rows :ids name: a person, or the person of an
+-- email or phone; for a row the church deleted, the PCO id church_deletions keeps (a contact's
+-- person through the landing). A person without a pco_id is a create: PCO has nothing to read.
+WITH named AS (
+    SELECT
+        o.table_name,
+        -- Only people, emails and phones are keyed by a bare id (family_members is "a:b").
+        CASE
+            WHEN o.table_name IN ('people', 'person_emails', 'person_phones')
+                THEN cast(o.row_key AS BIGINT)
+        END AS local_id
+    FROM church_outbox AS o
+    WHERE o.id = any(:ids)
+)
+
+SELECT p.pco_id
+FROM named AS n
+INNER JOIN people AS p ON n.table_name = 'people' AND n.local_id = p.id
+WHERE p.pco_id IS NOT NULL
+UNION
+SELECT p.pco_id
+FROM named AS n
+INNER JOIN person_emails AS e ON n.table_name = 'person_emails' AND n.local_id = e.id
+INNER JOIN people AS p ON e.person_id = p.id
+WHERE p.pco_id IS NOT NULL
+UNION
+SELECT p.pco_id
+FROM named AS n
+INNER JOIN person_phones AS ph ON n.table_name = 'person_phones' AND n.local_id = ph.id
+INNER JOIN people AS p ON ph.person_id = p.id
+WHERE p.pco_id IS NOT NULL
+UNION
+SELECT CASE WHEN n.table_name = 'people' THEN d.pco_id ELSE l.parent_pco_id END
+FROM named AS n
+INNER JOIN church_deletions AS d
+    ON n.table_name = d.local_table AND n.local_id = d.local_id AND d.pushed_at IS NULL
+LEFT JOIN pco_landing AS l
+    ON
+        l.resource = CASE n.table_name
+            WHEN 'person_emails' THEN 'people/emails'
+            WHEN 'person_phones' THEN 'people/phone_numbers'
+        END
+        AND d.pco_id = l.pco_id
+WHERE CASE WHEN n.table_name = 'people' THEN d.pco_id ELSE l.parent_pco_id END IS NOT NULL
+ORDER BY 1

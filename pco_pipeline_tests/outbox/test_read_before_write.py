@@ -1,0 +1,85 @@
+"""Read before write: a push_changes run reads PCO's current record of each linked person its
+outbox rows name and loads it before planning, so a PCO edit made since the last load (its
+webhook not applied yet) is never overwritten unseen: the three-way rule takes it or records the
+conflict and decides it by policy (`pco` wins last_name by default)."""
+
+import dagster as dg
+import sqlalchemy as sa
+
+from pco_pipeline.defs.inbound.keys import church_key, pco_key
+from pco_pipeline.pco.client import resource_body
+from pco_pipeline_tests.outbound.conftest import writes
+from pco_pipeline_tests.outbound.test_push_two_way import synced_church
+from pco_pipeline_tests.outbox.conftest import outbox_rows, run_request, sensor_tick
+from pco_pipeline_tests.outbox.test_push_changes import edit, pco_person
+
+
+def conflicts(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(
+            "SELECT pco_id, field, church_value, pco_value, outcome FROM sync_conflicts ORDER BY id"))]
+
+
+def church_last_name(engine: sa.Engine, pco_id: str) -> str:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT last_name FROM people WHERE pco_id = :p"), {"p": pco_id}).scalar_one()
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
+    return {event.asset_key for event in result.get_asset_materialization_events() if event.asset_key}
+
+
+def test_a_pco_edit_not_loaded_yet_is_not_overwritten_by_the_sensor_s_push_the_conflict_is_recorded(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    people = synced_church(pipeline_engine, client, sandbox, [("Ada", "Byron"), ("Bob", "Adams")])
+    ada = people["Ada"]
+    # PCO's edit, with no load after it (its webhook not applied yet) ...
+    client.patch(f"/people/v2/people/{ada}", resource_body("Person", {"last_name": "Okafor"}, id=ada))
+    sandbox.controls.reset_request_log()
+    # ... and the church's edit of the same field by another application.
+    edit(engine, "UPDATE people SET last_name = 'Kaczmarek-Okafor' WHERE pco_id = :p", p=ada)
+
+    result = run_request(sensor_tick(database_url, instance, cursor=None), resources, instance)
+
+    assert result.success
+    assert pco_person(sandbox, ada)["last_name"] == "Okafor"              # PCO's edit kept (policy pco)
+    assert writes(sandbox) == []
+    assert conflicts(engine) == [(ada, "last_name", "Kaczmarek-Okafor", "Okafor", "pco_wins")]   # not lost silently
+    assert church_last_name(engine, ada) == "Okafor"
+    (row,) = outbox_rows(engine)            # the load's write of PCO's value is the pipeline's: no new row
+    assert row.status == "sent"
+    reads = [r for r in sandbox.controls.request_log() if r["path"] == f"/people/v2/people/{ada}"]
+    assert [r["method"] for r in reads] == ["GET"]                        # one read of the person named
+    # Lineage: the landing and the church table the refresh wrote.
+    assert {pco_key("people"), church_key("people")} <= materialized(result)
+
+
+def test_an_edit_pco_did_not_touch_is_sent_in_one_patch_after_one_read(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    people = synced_church(pipeline_engine, client, sandbox, [("Ada", "Byron"), ("Bob", "Adams")])
+    ada = people["Ada"]
+    edit(engine, "UPDATE people SET last_name = 'King' WHERE pco_id = :p", p=ada)
+
+    result = run_request(sensor_tick(database_url, instance, cursor=None), resources, instance)
+
+    assert result.success
+    assert [(r["method"], r["path"]) for r in writes(sandbox)] == [("PATCH", f"/people/v2/people/{ada}")]
+    assert pco_person(sandbox, ada)["last_name"] == "King"
+    assert conflicts(engine) == []
+    gets = [r["path"] for r in sandbox.controls.request_log() if r["method"] == "GET"]
+    assert gets.count(f"/people/v2/people/{ada}") == 1 and f"/people/v2/people/{people['Bob']}" not in gets
+    assert [r.status for r in outbox_rows(engine)] == ["sent"]
+
+
+def test_a_person_created_by_the_church_is_not_read_before_its_create(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    synced_church(pipeline_engine, client, sandbox, [("Ada", "Byron")])
+    edit(engine, "INSERT INTO people (first_name, last_name) VALUES ('Cy', 'Young')")
+
+    result = run_request(sensor_tick(database_url, instance, cursor=None), resources, instance)
+
+    assert result.success
+    single_reads = [r for r in sandbox.controls.request_log()
+                    if r["method"] == "GET" and r["path"].startswith("/people/v2/people/")]
+    assert single_reads == []
+    assert [(r["method"], r["path"]) for r in writes(sandbox)][0] == ("POST", "/people/v2/people")
