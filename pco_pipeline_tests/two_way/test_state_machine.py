@@ -37,8 +37,8 @@ A record is deleted only once both sides agree on it, and nobody edits it afterw
 one side while edited on the other" is a conflict whose outcome the named tests of the loads
 state; here a deletion must simply stick. A merge folds in a person whose email both sides dropped.
 
-Examples: `EXAMPLES` (CI) of up to `STEPS` steps each; the `slow` test runs `SLOW_EXAMPLES` and
-shrinks a failure to a minimal example. `test_replay` (slow) replays, as named tests, the shortest
+Examples: `EXAMPLES` (CI, 6: ~32 s on this 2-core machine at load ~4) of up to `STEPS` steps each;
+the `slow` test runs `SLOW_EXAMPLES` (30: ~4 min) and shrinks a failure to a minimal example. `test_replay` (slow) replays, as named tests, the shortest
 step sequences behind each invariant that failed while two-way sync was being integrated.
 """
 
@@ -60,7 +60,7 @@ from sqlalchemy.engine import URL
 from pco_pipeline.sync.reconcile import reconcile
 from pco_pipeline_tests.two_way.two_way_world import ProcessDied, World, fresh_database
 
-EXAMPLES = 3
+EXAMPLES = 6
 STEPS = 12
 SLOW_EXAMPLES = 30
 GROUP_TYPE, GROUP = "7000", "7001"
@@ -662,7 +662,7 @@ REPLAYS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
 }
 
 
-@pytest.mark.slow   # ~9 s each on a busy 2-core machine; CI runs slow tests too
+@pytest.mark.slow   # 3–7 s each on a 2-core machine (load ~4); CI runs slow tests too
 @pytest.mark.parametrize("replay", list(REPLAYS))
 def test_replay(replay, pg_server_url, template_database):
     """One short sequence of the machine's rules, then quiescence and every final check."""
