@@ -47,6 +47,8 @@ from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.loading import LoadReport
 from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION
 from pco_pipeline.sync.policies import SyncPolicies
+from pco_pipeline.sync.push import PushAborted
+from pco_pipeline.sync.push_engine import PEOPLE_LOADED, require_loaded
 from pco_pipeline.sync.registry import DEFAULT, Push, Registry
 from pco_pipeline.sync.statements import statement
 from pco_pipeline.sync.webhook_inbox import DueRetries, RetryPolicy
@@ -107,6 +109,18 @@ def due_ids(conn: sa.Connection, *, up_to_id: int = EVERY_ID, limit: int, unclai
         "up_to_id": up_to_id, "row_limit": limit,
         "unclaimed_for": unclaimed_for if unclaimed_for is not None else policy.orphan_after}).all()
     return DueRetries([r.id for r in rows], max((r.due for r in rows), default=None))
+
+
+def not_ready(conn: sa.Connection) -> str | None:
+    """Why no push can run yet, or None: PCO's people were never read completely (a fresh install
+    before its first sync), or some were read but not loaded. Every push needs them loaded first
+    (people are linked, not duplicated; families and memberships point at people), so launching a
+    run before would only fail."""
+    try:
+        require_loaded(conn, PEOPLE_LOADED)
+    except PushAborted as exc:
+        return str(exc)
+    return None
 
 
 # --- claiming, pushing, recording -----------------------------------------------------------------

@@ -154,7 +154,9 @@ def test_a_burst_of_1000_edits_goes_in_bounded_batches_none_lost_none_sent_twice
     assert {pco_person(sandbox, people[first])["nickname"] for first, _ in names} == {"v99"}
 
 
-def test_the_sweep_hands_out_rows_left_waiting_and_leaves_fresh_ones_to_the_sensor(engine, database_url):
+def test_the_sweep_hands_out_rows_left_waiting_and_leaves_fresh_ones_to_the_sensor(
+        engine, pipeline_engine, client, sandbox, database_url):
+    synced_church(pipeline_engine, client, sandbox, [("Bob", "Adams")])
     edit(engine, "INSERT INTO people (first_name, last_name) VALUES ('Ada', 'Byron')")
     context = dg.build_schedule_context(resources={"church_db": PostgresResource(database_url=database_url)})
     assert isinstance(push_church_changes_sweep(context), dg.SkipReason)
@@ -165,3 +167,25 @@ def test_the_sweep_hands_out_rows_left_waiting_and_leaves_fresh_ones_to_the_sens
     assert isinstance(request, dg.RunRequest) and (request.run_key or "").startswith("church-changes-sweep:")
     (row,) = outbox_rows(engine)
     assert request.run_config["ops"]["push_church_changes"]["config"]["outbox_ids"] == [row.id]
+
+
+def test_before_the_first_people_load_the_sensor_and_the_sweep_skip_with_the_reason_and_launch_nothing(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    # A fresh install: church data entered before the first sync.
+    edit(engine, "INSERT INTO people (first_name, last_name) VALUES ('Ada', 'Byron')")
+    edit(engine, "UPDATE church_outbox SET changed_at = now() - interval '5 minutes'")
+    schedule_context = dg.build_schedule_context(resources={"church_db": PostgresResource(database_url=database_url)})
+
+    tick = sensor_tick(database_url, instance, cursor=None)
+    swept = push_church_changes_sweep(schedule_context)
+
+    assert tick.run_requests == [] and tick.cursor is None
+    assert tick.skip_reason is not None and "never been read completely" in (tick.skip_reason.skip_message or "")
+    assert isinstance(swept, dg.SkipReason) and "never been read completely" in (swept.skip_message or "")
+    assert [row.status for row in outbox_rows(engine)] == ["pending"]
+
+    synced_church(pipeline_engine, client, sandbox, [("Bob", "Adams")])   # the first sync
+    tick = sensor_tick(database_url, instance, cursor=None)
+    assert run_request(tick, resources, instance).success
+    assert [row.status for row in outbox_rows(engine)] == ["sent"]
+    assert {p.attributes["first_name"] for p in sandbox.store.all("people/people")} == {"Ada", "Bob"}

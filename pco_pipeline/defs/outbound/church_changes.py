@@ -18,6 +18,10 @@ pco_sync_log row), and marks each row sent, failed (due again after a backoff) o
 The push sends each record as it is then, so a run sending a batch also sends any other church
 change the push finds; the rows of other batches are marked by their own runs.
 
+Until PCO's people have been read completely and loaded (a fresh install before its first sync),
+the sensor and the sweep skip with that reason in the tick, launching nothing: a run would only
+fail. The rows wait, and go once the first people load has run.
+
 Interval: `PCO_OUTBOX_SENSOR_INTERVAL_SECONDS` (default 15). Default status RUNNING, like the
 webhook sensor: a church edit is meant to reach PCO in seconds, and a stopped sensor would let
 the outbox fill while staff believe their edits are sent. An idle tick is one indexed query.
@@ -167,6 +171,11 @@ def push_church_changes_sensor(context: dg.SensorEvaluationContext, church_db: P
     with church_db.get_engine().connect() as conn:
         new = outbox.new_ids(conn, after_id=cursor, limit=limit)
         retries = outbox.due_ids(conn, up_to_id=cursor, limit=limit)
+        # Asked only when there is work: an idle tick stays one indexed query.
+        waiting_for = outbox.not_ready(conn) if new or retries.ids else None
+    if waiting_for is not None:
+        # The cursor stays: the rows are handed out once the first people load has run.
+        return dg.SensorResult(skip_reason=f"church edits wait for the first complete people load: {waiting_for}")
     requests = []
     if new:
         requests.append(_run_request(f"church-changes:{new[0]}-{new[-1]}", new))
@@ -183,6 +192,9 @@ def push_church_changes_sensor(context: dg.SensorEvaluationContext, church_db: P
 def push_church_changes_sweep(context: dg.ScheduleEvaluationContext, church_db: PostgresResource):
     with church_db.get_engine().connect() as conn:
         waiting = outbox.due_ids(conn, limit=batch_size(), unclaimed_for=SWEEP_AFTER)
+        waiting_for = outbox.not_ready(conn) if waiting.ids else None
     if not waiting.ids:
         return dg.SkipReason("no church edit left waiting in church_outbox")
+    if waiting_for is not None:
+        return dg.SkipReason(f"church edits wait for the first complete people load: {waiting_for}")
     return _retry_request("church-changes-sweep", waiting)
