@@ -22,6 +22,7 @@ import httpx
 import sqlalchemy as sa
 
 from pco_pipeline.db import embedded
+from pco_pipeline.db.errors import MigrationError
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.paths import project_root, state_dir
 
@@ -80,7 +81,15 @@ def fresh_database(name: str, template: str | None = None) -> str:
             exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template}).first()
             if not exists:
                 conn.exec_driver_sql(f'CREATE DATABASE "{template}"')
-        _migrate(server_url(template))
+        try:
+            _migrate(server_url(template))
+        except MigrationError:
+            # The template is only a cache: one migrated from a migration file since edited
+            # (during development) is made again rather than failing every benchmark.
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE "{template}" WITH (FORCE)')
+                conn.exec_driver_sql(f'CREATE DATABASE "{template}"')
+            _migrate(server_url(template))
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
