@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.defs.inbound.keys import church_key, pco_key
 from pco_pipeline.pco.client import resource_body
+from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline_tests.outbound.conftest import writes
 from pco_pipeline_tests.outbound.test_push_two_way import synced_church
 from pco_pipeline_tests.outbox.conftest import outbox_rows, run_request, sensor_tick
@@ -83,3 +84,24 @@ def test_a_person_created_by_the_church_is_not_read_before_its_create(
                     if r["method"] == "GET" and r["path"].startswith("/people/v2/people/")]
     assert single_reads == []
     assert [(r["method"], r["path"]) for r in writes(sandbox)][0] == ("POST", "/people/v2/people")
+
+
+def test_an_email_pco_changed_since_the_last_load_is_read_with_its_person_and_wins_by_policy(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    ada = synced_church(pipeline_engine, client, sandbox, [("Ada", "Byron")])["Ada"]
+    email = client.post(f"/people/v2/people/{ada}/emails",
+                        resource_body("Email", {"address": "ada@old.example", "location": "Home"})).id
+    sync_webhook_resources(client, pipeline_engine)
+    client.patch(f"/people/v2/emails/{email}", resource_body("Email", {"address": "ada@pco.example"}, id=email))
+    sandbox.controls.reset_request_log()
+    edit(engine, "UPDATE person_emails SET address = 'ada@church.example' WHERE pco_id = :e", e=email)
+
+    assert run_request(sensor_tick(database_url, instance, cursor=None), resources, instance).success
+
+    assert sandbox.store.require("people/emails", email).attributes["address"] == "ada@pco.example"
+    assert writes(sandbox) == []
+    assert [(c[1], c[2], c[3], c[4]) for c in conflicts(engine)] == [
+        ("address", "ada@church.example", "ada@pco.example", "pco_wins")]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT address FROM person_emails WHERE pco_id = :e"),
+                            {"e": email}).scalar_one() == "ada@pco.example"
