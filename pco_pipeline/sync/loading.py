@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pco_pipeline.db.statistics import refresh_stale_statistics
+
 from pco_pipeline.sync import quarantine
 from pco_pipeline.sync.statements import statement
 
@@ -59,6 +61,9 @@ def begin_load(conn: sa.Connection, entity: str) -> None:
     """Start a load in this transaction: one load of `entity` at a time, memory for its statements,
     the quarantine stage its rejects go to, and the mark that its writes apply PCO's data."""
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"load:{entity}"})
+    # The previous load may have rewritten whole tables moments ago: without fresh statistics the
+    # planner takes them for nearly empty and nests loops over them (db/statistics).
+    refresh_stale_statistics(conn)
     conn.execute(sa.text(f"SET LOCAL work_mem = '{LOAD_WORK_MEM}'"))
     # A row a load deletes is PCO's deletion, not the church's: sql/0012's trigger records none.
     conn.execute(sa.text("SET LOCAL pco_pipeline.origin = 'pco'"))
