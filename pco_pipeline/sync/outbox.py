@@ -20,9 +20,9 @@ take them, and a run that dies holding rows (a crash, a killed process) only del
 lease ends: they are due again then. Pushes are idempotent (`push_ledger`), so sending a record
 again after such a crash repeats nothing PCO already has.
 
-Reading before writing: a run first reads PCO's current record of every linked person its rows
-name (`refresh_pco_side`), lands it and loads it, as a webhook delivery would, so the push plans
-against PCO as it is now. Without it, a PCO edit made since the last load (its webhook not applied
+Reading before writing: a run first reads PCO's current record of every linked person, household
+and group membership its rows name (`refresh_pco_side`), lands it and loads it, as a webhook
+delivery would, so the push plans against PCO as it is now. Without it, a PCO edit made since the last load (its webhook not applied
 yet) would be overwritten by the church's value with no conflict recorded.
 
 Finding work (the sensor) is two bounded queries, as for `webhook_inbox`: rows after the sensor's
@@ -32,7 +32,7 @@ open row due, whatever the cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -40,9 +40,10 @@ import sqlalchemy as sa
 
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.errors import PCONotFound
-from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import landing, quarantine
-from pco_pipeline.sync.catalog import spec_for
+from pco_pipeline.sync.catalog import ResourceSpec, spec_for
+from pco_pipeline.sync.load_families import load_families
+from pco_pipeline.sync.load_groups import load_group_memberships
 from pco_pipeline.sync.load_people import load_people
 from pco_pipeline.sync.loading import LoadReport
 from pco_pipeline.sync.normalize import DEFAULT_PHONE_REGION
@@ -60,9 +61,6 @@ RETRY = RetryPolicy(lease=timedelta(minutes=30))
 MAX_REASON_LENGTH = 1000
 # Larger than any outbox id: the sweep's "at or before" bound.
 EVERY_ID = 2 ** 62
-PEOPLE = spec_for("people/people")
-# The church tables whose rows name a person PCO's people records hold (with their contacts).
-PEOPLE_TABLES = ("people", "person_emails", "person_phones")
 
 
 @dataclass(frozen=True)
@@ -156,47 +154,75 @@ def pushes_for(rows: Iterable[OutboxRow], registry: Registry = DEFAULT
     return groups + ([((), unsent)] if unsent else [])
 
 
+@dataclass(frozen=True)
+class _Refresher:
+    """How a batch's rows of some church tables are read back from PCO before their push."""
+
+    spec: ResourceSpec                     # the PCO records read, landed as the extract lands them
+    tables: tuple[str, ...]                # the church tables whose outbox rows name them
+    named: str                             # statement: the records' (pco_id, parent_pco_id)
+    load: Callable[[sa.Engine, Sequence[str], SyncPolicies | None], LoadReport]
+
+
+PEOPLE = spec_for("people/people")
+_REFRESHERS = (
+    # A person with the contacts and addresses the landing holds; its load is scoped to them.
+    _Refresher(PEOPLE, ("people", "person_emails", "person_phones"), "outbox/people_to_refresh",
+               lambda engine, ids, policies: load_people(engine, pco_ids=ids, policies=policies).counts),
+    # Households and memberships: their loads have no scope (as when a webhook lands one).
+    _Refresher(spec_for("people/households"), ("families", "family_members"), "outbox/households_to_refresh",
+               lambda engine, _ids, policies: load_families(engine, policies=policies)),
+    _Refresher(spec_for("groups/memberships"), ("group_membership",), "outbox/memberships_to_refresh",
+               lambda engine, _ids, policies: load_group_memberships(engine, policies=policies)),
+)
+
+
 @dataclass
 class Refresh:
-    """What reading PCO's side of a batch did (`refresh_pco_side`)."""
+    """What reading PCO's side of a batch did (`refresh_pco_side`), per PCO resource."""
 
-    read: list[str] = field(default_factory=list)      # PCO people read and landed
-    gone: list[str] = field(default_factory=list)      # PCO people PCO answered 404 for
+    read: dict[str, list[str]] = field(default_factory=dict)     # records read and landed
+    gone: dict[str, list[str]] = field(default_factory=dict)     # records PCO answered 404 for
     landed: landing.LandingResult = field(default_factory=landing.LandingResult)
     loads: LoadReport = field(default_factory=dict)
 
 
 def refresh_pco_side(engine: sa.Engine, client: PCOClient, rows: Sequence[OutboxRow], *,
                      policies: SyncPolicies | None = None, phone_region: str = DEFAULT_PHONE_REGION) -> Refresh:
-    """Bring PCO's side of the people `rows` name up to date before their push: one GET per linked
-    person (a person's row, or the person of an email or phone; with the includes the landing
-    holds), landed as a webhook delivery is (the incremental cursor does not move), then the people
-    load scoped to them. The load applies the three-way rule: a field PCO changed since the last
+    """Bring PCO's side of the records `rows` name up to date before their push: one GET per linked
+    PCO record (a person, with the includes the landing holds, for a row of a person, email or
+    phone; a household for a family or family member; a group membership), landed as a webhook
+    delivery is (the incremental cursor does not move), then the load of its entity (people:
+    scoped to those read). The load applies the three-way rule: a field PCO changed since the last
     load takes PCO's value, or, when the church changed it too, is a conflict recorded in
     sync_conflicts and decided by its policy. The push then plans against PCO as it is now.
 
-    Rows of other tables and of people without a pco_id (creates) need no read. A person PCO
-    answers 404 for is left to the push, which reports it missing in PCO. Bounded: one read per
-    person in the batch. `full_push` does not read first: its window is the time since the last
-    load, which webhooks narrow."""
-    ids = [row.id for row in rows if row.table_name in PEOPLE_TABLES]
+    Records without a pco_id (creates) need no read. A record PCO answers 404 for is left to the
+    push, which reports it missing in PCO. Bounded: one read per record the batch names.
+    `full_push` does not read first: its window is the time since the last load, which webhooks
+    narrow. Not read: the PCO addresses a family's address is pushed to (they come with the
+    household's people, read only when the batch names those people)."""
     refresh = Refresh()
-    if not ids:
-        return refresh
-    with engine.connect() as conn:
-        pco_ids = list(conn.execute(statement("outbox/people_to_refresh"), {"ids": ids}).scalars())
-    records: list[Resource] = []
-    for pco_id in pco_ids:
-        try:
-            records.append(client.get_resource(f"{PEOPLE.path}/{pco_id}", include=PEOPLE.include))
-        except PCONotFound:
-            refresh.gone.append(pco_id)
-    if not records:
-        return refresh
-    with engine.begin() as conn:
-        refresh.landed = landing.land_records(conn, PEOPLE, records, advance_cursor=False, phone_region=phone_region)
-    refresh.read = [record.id for record in records]
-    refresh.loads = load_people(engine, pco_ids=refresh.read, policies=policies).counts
+    for refresher in _REFRESHERS:
+        ids = [row.id for row in rows if row.table_name in refresher.tables]
+        if not ids:
+            continue
+        with engine.connect() as conn:
+            named = conn.execute(statement(refresher.named), {"ids": ids}).all()
+        spec = refresher.spec
+        for pco_id, parent in named:
+            path = spec.path.format(parent_id=parent) if spec.nested else spec.path
+            try:
+                record = client.get_resource(f"{path}/{pco_id}", include=spec.include or None)
+            except PCONotFound:
+                refresh.gone.setdefault(spec.name, []).append(pco_id)
+                continue
+            with engine.begin() as conn:
+                refresh.landed.merge(landing.land_records(conn, spec, [record], parent_pco_id=parent,
+                                                          advance_cursor=False, phone_region=phone_region))
+            refresh.read.setdefault(spec.name, []).append(pco_id)
+        if spec.name in refresh.read:
+            refresh.loads.update(refresher.load(engine, refresh.read[spec.name], policies))
     return refresh
 
 

@@ -10,6 +10,7 @@ from pco_pipeline.defs.inbound.keys import church_key, pco_key
 from pco_pipeline.pco.client import resource_body
 from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline_tests.outbound.conftest import writes
+from pco_pipeline_tests.outbound.test_family_members_two_way import church  # noqa: F401 (a fixture)
 from pco_pipeline_tests.outbound.test_push_two_way import synced_church
 from pco_pipeline_tests.outbox.conftest import outbox_rows, run_request, sensor_tick
 from pco_pipeline_tests.outbox.test_push_changes import edit, pco_person
@@ -105,3 +106,24 @@ def test_an_email_pco_changed_since_the_last_load_is_read_with_its_person_and_wi
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT address FROM person_emails WHERE pco_id = :e"),
                             {"e": email}).scalar_one() == "ada@pco.example"
+
+
+def test_a_household_renamed_in_pco_since_the_last_load_is_read_before_the_family_s_push(
+        engine, client, sandbox, church, database_url, resources, instance):
+    household = church["household"]
+    client.patch(f"/people/v2/households/{household}",
+                 resource_body("Household", {"name": "Byron-King Household"}, id=household))
+    sandbox.controls.reset_request_log()
+    edit(engine, "UPDATE families SET name = 'The Byrons' WHERE id = :f", f=church["family"])
+
+    assert run_request(sensor_tick(database_url, instance, cursor=None), resources, instance).success
+
+    assert sandbox.store.require("people/households", household).attributes["name"] == "Byron-King Household"
+    assert writes(sandbox) == []
+    assert [(c[1], c[2], c[3], c[4]) for c in conflicts(engine)] == [
+        ("name", "The Byrons", "Byron-King Household", "pco_wins")]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM families WHERE id = :f"),
+                            {"f": church["family"]}).scalar_one() == "Byron-King Household"
+    gets = [r["path"] for r in sandbox.controls.request_log() if r["method"] == "GET"]
+    assert gets.count(f"/people/v2/households/{household}") == 1

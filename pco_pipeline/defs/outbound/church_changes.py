@@ -10,10 +10,11 @@ Each sensor tick runs two bounded queries (`PCO_OUTBOX_BATCH_SIZE` rows each, de
   holding them, a run that never started) → one run keyed by the ids and when they became due.
 Whether a row is done lives in the outbox, not in the sensor (as for `apply_webhooks_sensor`).
 
-A `push_changes` run claims its rows, reads PCO's current record of each linked person they name
-and loads it (`outbox.refresh_pco_side`: a PCO edit not loaded yet is taken or recorded as a
-conflict by the three-way rule before anything is sent, never overwritten unseen), runs the push of each entity they belong to (people, then
-families, then group memberships: the pushes `full_push` runs, through the same push engine, one
+A `push_changes` run claims its rows, reads PCO's current record of each linked person, household
+and group membership they name and loads it (`outbox.refresh_pco_side`: a PCO edit not loaded yet
+is taken, or recorded as a conflict by the three-way rule, before anything is sent; never
+overwritten unseen), runs the push of each entity they belong to (people, then families, then
+group memberships: the pushes `full_push` runs, through the same push engine, one
 pco_sync_log row), and marks each row sent, failed (due again after a backoff) or quarantined.
 The push sends each record as it is then, so a run sending a batch also sends any other church
 change the push finds; the rows of other batches are marked by their own runs.
@@ -89,17 +90,21 @@ def _refresh(context: dg.OpExecutionContext, engine: sa.Engine, client: PCOClien
     refresh = outbox.refresh_pco_side(engine, client, rows)
     if not refresh.read and not refresh.gone:
         return
+    read = {resource: len(ids) for resource, ids in refresh.read.items()}
     writes = sum(counts.writes for counts in refresh.loads.values())
-    context.log.info(f"read {len(refresh.read)} PCO person(s) before pushing ({len(refresh.gone)} gone from PCO); "
-                     f"the load wrote {writes} church row(s)")
+    context.log.info(f"read from PCO before pushing: {read} (gone from PCO: {refresh.gone or 'none'}); "
+                     f"the loads wrote {writes} church row(s)")
     batch = dg.MetadataValue.text(f"outbox ids {rows[0].id}–{rows[-1].id} ({len(rows)})")
-    landed = sum(counts.inserted + counts.changed + counts.removed for counts in refresh.landed.counts.values())
-    if landed:
+    for resource, ids in sorted(refresh.read.items()):
+        landed = refresh.landed.counts.get(resource)
+        if landed is None or landed.inserted + landed.changed == 0:
+            continue
         context.log_event(dg.AssetMaterialization(
-            asset_key=pco_asset_of_landing(outbox.PEOPLE.name),
-            description="PCO's current records of the people a push_changes batch names, read before pushing",
-            metadata={"people_read": dg.MetadataValue.int(len(refresh.read)),
-                      "landing_rows_written": dg.MetadataValue.int(landed), "outbox_batch": batch}))
+            asset_key=pco_asset_of_landing(resource),
+            description="PCO's current records a push_changes batch names, read before pushing",
+            metadata={"records_read": dg.MetadataValue.int(len(ids)),
+                      "landing_rows_written": dg.MetadataValue.int(landed.inserted + landed.changed),
+                      "outbox_batch": batch}))
     for event in load_asset_events(refresh.loads, "written by the load run before a push_changes batch",
                                    {"outbox_batch": batch}):
         context.log_event(event)

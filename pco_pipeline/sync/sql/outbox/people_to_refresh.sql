@@ -13,24 +13,32 @@ WITH named AS (
     WHERE o.id = any(:ids)
 )
 
-SELECT p.pco_id
+SELECT
+    p.pco_id,
+    NULL AS parent_pco_id
 FROM named AS n
 INNER JOIN people AS p ON n.table_name = 'people' AND n.local_id = p.id
 WHERE p.pco_id IS NOT NULL
 UNION
-SELECT p.pco_id
+SELECT
+    p.pco_id,
+    NULL AS parent_pco_id
 FROM named AS n
 INNER JOIN person_emails AS e ON n.table_name = 'person_emails' AND n.local_id = e.id
 INNER JOIN people AS p ON e.person_id = p.id
 WHERE p.pco_id IS NOT NULL
 UNION
-SELECT p.pco_id
+SELECT
+    p.pco_id,
+    NULL AS parent_pco_id
 FROM named AS n
 INNER JOIN person_phones AS ph ON n.table_name = 'person_phones' AND n.local_id = ph.id
 INNER JOIN people AS p ON ph.person_id = p.id
 WHERE p.pco_id IS NOT NULL
 UNION
-SELECT CASE WHEN n.table_name = 'people' THEN d.pco_id ELSE l.parent_pco_id END
+SELECT
+    CASE WHEN n.table_name = 'people' THEN d.pco_id ELSE l.parent_pco_id END AS pco_id,
+    NULL AS parent_pco_id
 FROM named AS n
 INNER JOIN church_deletions AS d
     ON n.table_name = d.local_table AND n.local_id = d.local_id AND d.pushed_at IS NULL
@@ -42,4 +50,4 @@ LEFT JOIN pco_landing AS l
         END
         AND d.pco_id = l.pco_id
 WHERE CASE WHEN n.table_name = 'people' THEN d.pco_id ELSE l.parent_pco_id END IS NOT NULL
-ORDER BY 1
+ORDER BY pco_id
