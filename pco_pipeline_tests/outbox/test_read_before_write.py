@@ -10,6 +10,7 @@ from pco_pipeline.defs.inbound.keys import church_key, pco_key
 from pco_pipeline.pco.client import resource_body
 from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline_tests.outbound.conftest import writes
+from pco_pipeline_tests.outbound.test_crash_safety import GROUP_ID
 from pco_pipeline_tests.outbound.test_family_members_two_way import church  # noqa: F401 (a fixture)
 from pco_pipeline_tests.outbound.test_push_two_way import synced_church
 from pco_pipeline_tests.outbox.conftest import outbox_rows, run_request, sensor_tick
@@ -127,3 +128,25 @@ def test_a_household_renamed_in_pco_since_the_last_load_is_read_before_the_famil
                             {"f": church["family"]}).scalar_one() == "Byron-King Household"
     gets = [r["path"] for r in sandbox.controls.request_log() if r["method"] == "GET"]
     assert gets.count(f"/people/v2/households/{household}") == 1
+
+
+def test_a_role_both_sides_changed_is_read_first_and_recorded_as_a_conflict_the_church_wins(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    sandbox.load({"groups/groups": [{"type": "Group", "id": GROUP_ID, "attributes": {
+        "name": "Choir", "archived_at": None, "created_at": "2020-01-01T00:00:00Z", "memberships_count": 0},
+        "relationships": {"group_type": {"data": None}, "location": {"data": None}}}]})
+    ada = synced_church(pipeline_engine, client, sandbox, [("Ada", "Byron")])["Ada"]
+    membership = sandbox.controls.create("groups/memberships", {"role": "member"}, parent_id=GROUP_ID,
+                                         relationships={"person": {"data": {"type": "Person", "id": ada}}}).id
+    sync_webhook_resources(client, pipeline_engine)
+    path = f"/groups/v2/groups/{GROUP_ID}/memberships/{membership}"
+    client.patch(path, resource_body("Membership", {"role": "leader"}, id=membership))
+    sandbox.controls.reset_request_log()
+    edit(engine, "UPDATE group_membership SET leader_type = 'coach' WHERE pco_id = :m", m=membership)
+
+    assert run_request(sensor_tick(database_url, instance, cursor=None), resources, instance).success
+
+    # Policy church for leader_type: the church's value goes, and PCO's overridden one is recorded.
+    assert [(c[1], c[2], c[3], c[4]) for c in conflicts(engine)] == [("leader_type", "coach", "leader", "church_wins")]
+    assert sandbox.store.require("groups/memberships", membership).attributes["role"] == "member"
+    assert [(r["method"], r["path"]) for r in sandbox.controls.request_log()].count(("GET", path)) == 1
