@@ -11,6 +11,20 @@ WITH named AS (
         END AS local_id
     FROM church_outbox AS o
     WHERE o.id = any(:ids)
+),
+
+contacts AS (
+    SELECT
+        'person_emails' AS table_name,
+        id,
+        person_id
+    FROM person_emails
+    UNION ALL
+    SELECT
+        'person_phones' AS table_name,
+        id,
+        person_id
+    FROM person_phones
 )
 
 SELECT
@@ -24,16 +38,8 @@ SELECT
     p.pco_id,
     NULL AS parent_pco_id
 FROM named AS n
-INNER JOIN person_emails AS e ON n.table_name = 'person_emails' AND n.local_id = e.id
-INNER JOIN people AS p ON e.person_id = p.id
-WHERE p.pco_id IS NOT NULL
-UNION
-SELECT
-    p.pco_id,
-    NULL AS parent_pco_id
-FROM named AS n
-INNER JOIN person_phones AS ph ON n.table_name = 'person_phones' AND n.local_id = ph.id
-INNER JOIN people AS p ON ph.person_id = p.id
+INNER JOIN contacts AS c ON n.table_name = c.table_name AND n.local_id = c.id
+INNER JOIN people AS p ON c.person_id = p.id
 WHERE p.pco_id IS NOT NULL
 UNION
 SELECT
