@@ -91,7 +91,9 @@ def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyWebhooksCo
     return {**counts, "church_rows_written": report.church_writes}
 
 
-@dg.job(tags=WEBHOOK_TAGS,
+# One step: in the run's own process. The default multiprocess executor would start a second
+# Python process per run, seconds of each webhook's latency (bench_latency).
+@dg.job(tags=WEBHOOK_TAGS, executor_def=dg.in_process_executor,
         description="Applies stored PCO webhook deliveries (webhook_inbox rows, by id or id range) to the church "
                     "database. Launched by apply_webhooks_sensor; safe to re-execute.")
 def apply_webhooks():
