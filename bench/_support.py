@@ -90,14 +90,22 @@ def fresh_database(name: str, template: str | None = None) -> str:
                 conn.exec_driver_sql(f'DROP DATABASE "{template}" WITH (FORCE)')
                 conn.exec_driver_sql(f'CREATE DATABASE "{template}"')
             _migrate(server_url(template))
+    admin.dispose()
+    url = empty_database(name, template)
+    if template is None:
+        _migrate(url)
+    return url
+
+
+def empty_database(name: str, template: str | None = None) -> str:
+    """Drop and re-create database `name` on the benchmarks' server, not migrated (a copy of
+    `template` if given); returns its URL."""
+    admin = _admin()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     admin.dispose()
-    url = server_url(name)
-    if template is None:
-        _migrate(url)
-    return url
+    return server_url(name)
 
 
 def _migrate(url: str) -> None:
