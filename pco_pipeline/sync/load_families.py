@@ -168,11 +168,12 @@ def _kept_out(conn: sa.Connection, policies: Mapping[str, Policy]) -> list[str]:
     """The pairs the church took out of a family that PCO still lists and that stay out: the
     removal waits for the push, unless PCO changed the member since the two sides agreed (a
     conflict, recorded; PCO's side wins it by policy → the member comes back)."""
+    removed_in_church = statement("families/removed_in_church").text
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {_REMOVED_IN_CHURCH}"))
     conn.execute(sa.text(
         f"CREATE TEMP TABLE {_REMOVED_IN_CHURCH} ON COMMIT DROP AS SELECT * FROM "
         f"({three_way_sql(STAGED_MEMBERS, policies).text}) d WHERE NOT d.church_present AND d.pco_present"
-        f" AND d.pco_id IN ({statement('families/removed_in_church').text})"), {"entity": "family_members"})
+        f" AND d.pco_id IN ({removed_in_church})"), {"entity": "family_members"})
     record_conflicts(conn, STAGED_MEMBERS, policies, classified=_REMOVED_IN_CHURCH)
     taken = ", ".join(f"'{outcome}'" for outcome in three_way_load.TAKES_PCO)
     return list(conn.execute(sa.text(
