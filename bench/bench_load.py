@@ -12,10 +12,16 @@ Timed separately:
 - landing: `sync.landing.land_page` for pages of 100 people with their included emails and
   phones (JSON:API documents parsed by `pco.jsonapi`; building and parsing them is not timed);
 - load: `sync.load_people.load_people` (stage, match, upsert people, emails, phones);
-- re-run: the same load again with nothing changed (the cost of an idle incremental run).
+- first re-run: an incremental load (`load_people(..., incremental=True)`, what every sync runs)
+  right after the load, nothing changed (it refreshes the planner statistics the load made stale);
+- idle re-run: the next one, nothing changed (the cost of an idle incremental run);
+- 1% changed: 1% of the people landed again with a new last name, then an incremental load;
+- full re-run: a full comparison of everyone (`load_people(...)`, what the load does after the
+  nightly full refresh), nothing changed, with its drift check (0 drifted expected).
 
 Targets (issue 5): load of 100,000 ≤ 60 s on 2 cores, peak RSS ≤ 1 GiB, and the load's cost
-growing ≤ 12× from 10,000 to 100,000.
+growing ≤ 12× from 10,000 to 100,000. Issue 17: at 100,000 people an idle incremental run
+≤ 0.3 s and one with 1% changed ≤ 1.5 s.
 
     .venv/bin/python -m bench bench_load            # 3 runs at 10k, 3 at 100k
     .venv/bin/python -m bench.bench_load --sizes 10000 --runs 1
@@ -43,6 +49,8 @@ from pco_pipeline.sync.load_people import load_people
 TARGET_SECONDS_100K = 60.0
 TARGET_RSS_MIB = 1024.0
 TARGET_GROWTH = 12.0
+TARGET_IDLE_SECONDS_100K = 0.3
+TARGET_ONE_PERCENT_SECONDS_100K = 1.5
 PAGE_SIZE = 100
 TEMPLATE = "pco_bench_template"
 EPOCH = date(1940, 1, 1)
@@ -129,11 +137,16 @@ def _pco_person(i: int, n: int) -> tuple[dict, list[dict]]:
     return person, included
 
 
-def _pages(n: int) -> Iterator[list]:
-    for start in range(1, n + 1, PAGE_SIZE):
+def _pages(n: int, people: range | None = None) -> Iterator[list]:
+    """Pages of PCO people `people` (default: all n); with `people` given, each with a new last
+    name and a later updated_at (PCO changed them)."""
+    chosen = list(people if people is not None else range(1, n + 1))
+    for start in range(0, len(chosen), PAGE_SIZE):
         data, included = [], []
-        for i in range(start, min(start + PAGE_SIZE, n + 1)):
+        for i in chosen[start:start + PAGE_SIZE]:
             person, extra = _pco_person(i, n)
+            if people is not None:
+                person["attributes"].update(last_name=f"Changed{i}", updated_at="2025-06-01T00:00:00Z")
             data.append(person)
             included.extend(extra)
         yield parse_document({"data": data, "included": included, "links": {}, "meta": {}}).records
@@ -156,17 +169,36 @@ def run_once(n: int) -> dict:
             landing.land_page(engine, spec, records, advance_cursor=True)
             landing_seconds += time.perf_counter() - started
         started, cpu = time.perf_counter(), _cpu()
-        result = load_people(engine)
+        result = load_people(engine, incremental=True)  # the first: no watermark yet, a full load
         load_seconds, load_cpu = time.perf_counter() - started, _cpu() - cpu
         started = time.perf_counter()
-        rerun = load_people(engine)
+        first_rerun = load_people(engine, incremental=True)
+        first_rerun_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        rerun = load_people(engine, incremental=True)
         rerun_seconds = time.perf_counter() - started
         people = result.counts["people"]
         expected = {"created": n - n // 2, "updated": n // 2}
-        if {"created": people.created, "updated": people.updated} != expected or rerun.counts["people"].writes:
+        if ({"created": people.created, "updated": people.updated} != expected or rerun.counts["people"].writes
+                or first_rerun.counts["people"].writes):
             raise AssertionError(f"unexpected counts at {n}: {people} then {rerun.counts['people']}")
+        if rerun.full or rerun.looked_at:
+            raise AssertionError(f"the idle re-run at {n} looked at {rerun.looked_at} people (full: {rerun.full})")
+        changed = range(1, n + 1, 100)
+        for records in _pages(n, changed):
+            landing.land_page(engine, spec, records, advance_cursor=True)
+        started = time.perf_counter()
+        one_percent = load_people(engine, incremental=True)
+        one_percent_seconds = time.perf_counter() - started
+        if one_percent.full or one_percent.counts["people"].updated != len(changed):
+            raise AssertionError(f"1% changed at {n}: {one_percent.counts['people']} (full: {one_percent.full})")
+        started = time.perf_counter()
+        full = load_people(engine)
+        full_seconds = time.perf_counter() - started
+        if full.drifted_records != 0 or any(counts.writes for counts in full.counts.values()):
+            raise AssertionError(f"the full re-run at {n} found drift: {full.drifted_records}, {full.counts}")
         return {"n": n, "landing_s": landing_seconds, "load_s": load_seconds, "load_cpu_s": load_cpu,
-                "rerun_s": rerun_seconds,
+                "first_rerun_s": first_rerun_seconds, "rerun_s": rerun_seconds, "one_percent_s": one_percent_seconds, "full_rerun_s": full_seconds,
                 "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "by_email": result.matches.by_email, "by_name_birthdate": result.matches.by_name_birthdate}
     finally:
@@ -187,24 +219,32 @@ def main(argv: list[str] | None = None) -> int:
             run = run_worker("bench_load", n)
             results[n].append(run)
             print(f"  {n:>7,} people, run {attempt + 1}: landing {run['landing_s']:.1f} s, "
-                  f"load {run['load_s']:.1f} s ({run['load_cpu_s']:.1f} CPU s), re-run {run['rerun_s']:.1f} s, "
+                  f"load {run['load_s']:.1f} s ({run['load_cpu_s']:.1f} CPU s), first re-run {run['first_rerun_s']:.2f} s, "
+                  f"idle re-run {run['rerun_s']:.2f} s, "
+                  f"1% changed {run['one_percent_s']:.2f} s, full re-run {run['full_rerun_s']:.1f} s, "
                   f"peak RSS {run['rss_mib']:.0f} MiB "
                   f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
 
     print(f"\nmedians of {args.runs} run(s); load = stage + match + upsert people, emails, phones; "
           f"landing timed apart; RSS = the Python process")
-    print("| people | landing s | landing rows/s | load s | load CPU s | load people/s | idle re-run s |"
-          " peak RSS MiB | load vs 60 s | RSS vs 1 GiB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| people | landing s | landing rows/s | load s | load CPU s | load people/s | first re-run s | idle re-run s |"
+          " 1% changed s | full re-run s | peak RSS MiB | load vs 60 s | RSS vs 1 GiB | idle vs 0.3 s |"
+          " 1% vs 1.5 s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     status = 0
     for n, runs in results.items():
         landing_s, load_s, rss = median_of(runs, "landing_s"), median_of(runs, "load_s"), median_of(runs, "rss_mib")
         landed_rows = 3 * n  # each person with one email and one phone
         time_ratio = load_s / (TARGET_SECONDS_100K * n / 100_000)
+        idle_s, one_percent_s = median_of(runs, "rerun_s"), median_of(runs, "one_percent_s")
+        # The issue's targets are stated at 100,000 people; other sizes are held to the same figures.
         print(f"| {n:,} | {landing_s:.1f} | {landed_rows / landing_s:,.0f} | {load_s:.1f} | "
               f"{median_of(runs, 'load_cpu_s'):.1f} | {n / load_s:,.0f} | "
-              f"{median_of(runs, 'rerun_s'):.1f} | {rss:.0f} | {time_ratio:.2f}× | {rss / TARGET_RSS_MIB:.2f}× |")
-        if n == 100_000 and (load_s > TARGET_SECONDS_100K or rss > TARGET_RSS_MIB):
+              f"{median_of(runs, 'first_rerun_s'):.2f} | {idle_s:.2f} | {one_percent_s:.2f} | {median_of(runs, 'full_rerun_s'):.1f} | "
+              f"{rss:.0f} | {time_ratio:.2f}× | {rss / TARGET_RSS_MIB:.2f}× | "
+              f"{idle_s / TARGET_IDLE_SECONDS_100K:.2f}× | {one_percent_s / TARGET_ONE_PERCENT_SECONDS_100K:.2f}× |")
+        if n == 100_000 and (load_s > TARGET_SECONDS_100K or rss > TARGET_RSS_MIB
+                             or idle_s > TARGET_IDLE_SECONDS_100K or one_percent_s > TARGET_ONE_PERCENT_SECONDS_100K):
             status = 1
     if 10_000 in results and 100_000 in results:
         growth = median_of(results[100_000], "load_s") / median_of(results[10_000], "load_s")

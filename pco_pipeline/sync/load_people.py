@@ -25,13 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from pco_pipeline.sync import match, pco_state, quarantine, three_way_load
 from pco_pipeline.sync.conflicts import record_conflicts
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
+    LoadCounts, LoadReport, Staging, begin_load, commit_watermark, count, invalid_data, missing_parent, read_watermark,
+    snapshot_time, stage_checked)
 from pco_pipeline.sync.merge import EntityFields, Outcome
 from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
@@ -43,39 +45,100 @@ PCO_OWNED_PERSON_FIELDS = ("first_name", "last_name", "nickname", "middle_name",
 
 @dataclass
 class PeopleLoadResult:
-    """Counts per entity (people, person_emails, person_phones), match decisions and merges."""
+    """Counts per entity (people, person_emails, person_phones), match decisions and merges;
+    whether the load compared every landed person (`full`) or only what changed since its
+    watermark, and, for a full load after an earlier one, how many records it found that the
+    incremental path would have missed (`drifted_records`, repaired by this load; 0 expected)."""
 
     counts: LoadReport = field(default_factory=dict)
     matches: match.MatchSummary = field(default_factory=match.MatchSummary)
     merges_applied: int = 0
+    full: bool = True
+    looked_at: int | None = None
+    drifted_records: int | None = None
 
 
 def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None,
-                policies: SyncPolicies | None = None) -> PeopleLoadResult:
+                policies: SyncPolicies | None = None, incremental: bool = False) -> PeopleLoadResult:
     """Load landed PCO people (all, or only `pco_ids`) into the church tables; see the module doc.
     `policies` decide conflicts (default: `policies.load_policies()`, the shipped file and
-    PCO_SYNC_POLICIES)."""
+    PCO_SYNC_POLICIES).
+
+    With `incremental` (and no `pco_ids`), only the people something changed for since the
+    watermark the last committed load left (`sql/people/changed_since.sql`: landed records and
+    contacts, church rows, bases, conflicts, quarantine entries) are staged and compared; people
+    PCO removed are deactivated whoever they are. The load compares everyone instead (a full
+    load) when there is no watermark yet or a complete listing of PCO's people finished since it
+    (the nightly full refresh). A load of every person moves the watermark; a full load after
+    an earlier one also counts the records the incremental path would have missed (its drift
+    check)."""
     policies = policies or load_policies()
     with engine.begin() as conn:
         begin_load(conn, "people")
         result = PeopleLoadResult()
-        people, staged = stage_checked(conn, PEOPLE, scope=pco_ids)
+        since = snapshot_time(conn)
+        previous = read_watermark(conn, "people") if pco_ids is None else None
+        scope: Sequence[str] | None = pco_ids
+        if pco_ids is None and previous is not None:
+            # What an incremental run would look at now: the scope of one, or the drift check's yardstick.
+            changed_since = statement("people/changed_since").text
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {_INCREMENTAL_SCOPE}"))
+            conn.execute(sa.text(f"CREATE TEMP TABLE {_INCREMENTAL_SCOPE} ON COMMIT DROP AS {changed_since}"),
+                         {"since": previous.changed_since})
+            result.full = not incremental or _complete_listing_since(conn, previous.changed_since)
+            if not result.full:
+                scope = list(conn.execute(sa.text(f"SELECT pco_id FROM {_INCREMENTAL_SCOPE}")).scalars())
+        drift = _INCREMENTAL_SCOPE if result.full and previous is not None else None
+        people, staged = stage_checked(conn, PEOPLE, scope=scope)
+        result.looked_at = staged
         result.matches = match.match_people(conn)
         people.quarantined += _reject_ambiguous(conn)
         two_way = _classify(conn, STAGED_PEOPLE, policies)
+        drifted = _drifted_people(conn, two_way, drift) if drift else 0
         people.updated += _update_linked(conn, two_way)
         people.updated += _link_matched(conn)
         people.created += _create_new(conn)
         three_way_load.apply_resolutions(conn, STAGED_PEOPLE, "people")
-        three_way_load.settle(conn, STAGED_PEOPLE)
+        three_way_load.settle(conn, STAGED_PEOPLE, changed_only=True)
         people.settle(staged)
         people.deactivated = _deactivate_removed(conn, pco_ids, policies)
         result.merges_applied = apply_person_mergers(conn)
-        quarantine.apply_stage(conn, "people", scope=pco_ids)
+        quarantine.apply_stage(conn, "people", scope=scope)
         result.counts["people"] = people
-        result.counts["person_emails"] = _load_contacts(conn, EMAILS, pco_ids, policies)
-        result.counts["person_phones"] = _load_contacts(conn, PHONES, pco_ids, policies)
+        for kind in (EMAILS, PHONES):
+            counts, kind_drifted = _load_contacts(conn, kind, scope, policies, drift)
+            result.counts[kind.staging.entity] = counts
+            drifted += kind_drifted
+        if pco_ids is None:
+            result.drifted_records = drifted if drift else None
+            commit_watermark(conn, "people", since, full=result.full, drifted_records=result.drifted_records)
         return result
+
+
+# The PCO ids an incremental people load would look at (sql/people/changed_since.sql).
+_INCREMENTAL_SCOPE = "incremental_people"
+
+
+def _complete_listing_since(conn: sa.Connection, since: datetime) -> bool:
+    """True when a complete listing of PCO's people finished at or after `since` (only a complete
+    listing tells who PCO removed, and the nightly full refresh makes one)."""
+    return conn.execute(sa.text(
+        "SELECT EXISTS (SELECT 1 FROM pco_listing WHERE resource = 'people/people' AND finished_at >= :since)"),
+        {"since": since}).scalar_one()
+
+
+def _drifted_people(conn: sa.Connection, classified: str, scope: str) -> int:
+    """People a full load writes (a field it takes or whose base moves, a conflict it records,
+    a person it links or creates) that the incremental scope `scope` leaves out."""
+    acting = three_way_load.acting_sql(STAGED_PEOPLE)
+    return conn.execute(sa.text(f"""
+        SELECT count(*) FROM {match.STAGE} s
+        LEFT JOIN {classified} d ON d.pco_id = s.pco_id
+        LEFT JOIN {match.MATCHES} m ON m.pco_id = s.pco_id
+        WHERE s.pco_id NOT IN (SELECT pco_id FROM {scope} WHERE pco_id IS NOT NULL)
+          AND (COALESCE({acting}, false) OR m.method <> 'pco_id')
+          AND NOT EXISTS (SELECT 1 FROM church_deletions cd WHERE cd.local_table = 'people'
+                          AND cd.pco_id = s.pco_id)""")).scalar_one()
 
 
 PEOPLE = Staging(entity="people", table=match.STAGE, state_sql=pco_state.PEOPLE, landing="people/people",
@@ -86,9 +149,10 @@ STAGED_PEOPLE = three_way_load.staged(ENTITIES["people"], match.STAGE)
 
 def _classify(conn: sa.Connection, entity: EntityFields, policies: SyncPolicies) -> str:
     """Classify the linked records `entity` (a staged entity) holds and record their conflicts
-    before any write; returns the classified table."""
+    before any write; returns the classified table, which leaves out the records wholly in sync
+    (`classify`'s `changed_only`: the statements joining it LEFT JOIN it)."""
     chosen = policies.for_entity(entity.entity)
-    classified = three_way_load.classify(conn, entity, chosen)
+    classified = three_way_load.classify(conn, entity, chosen, changed_only=True)
     record_conflicts(conn, entity, chosen, classified=classified)
     return classified
 
@@ -111,10 +175,12 @@ _SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec,
 # row was inactive before its first two-way sync) unless the church keeps them inactive: it
 # changed their status since the two sides last agreed (the push sends that to PCO), or their
 # status is inactive on a record two-way sync already manages (a deactivation already agreed).
+# A record the classified table leaves out (no d row) is wholly in sync: its status has a base.
 _STATUS = next(spec for spec in STAGED_PEOPLE.fields if spec.name == "status")
 _CHURCH_KEEPS_INACTIVE = (
-    f"(d.status__outcome IN ('{Outcome.SEND_CHURCH}', '{Outcome.CONFLICT_CHURCH_WINS}', '{Outcome.CONFLICT_HELD}')"
-    f" OR (d.status__base_known AND {three_way_load.field_value_sql(_STATUS, 'p')} = 'inactive'))")
+    f"(COALESCE(d.status__outcome IN ('{Outcome.SEND_CHURCH}', '{Outcome.CONFLICT_CHURCH_WINS}', "
+    f"'{Outcome.CONFLICT_HELD}'), false)"
+    f" OR (COALESCE(d.status__base_known, true) AND {three_way_load.field_value_sql(_STATUS, 'p')} = 'inactive'))")
 
 
 def _update_linked(conn: sa.Connection, classified: str) -> int:
@@ -123,7 +189,7 @@ def _update_linked(conn: sa.Connection, classified: str) -> int:
         UPDATE people p SET {_SET_THREE_WAY}, pco_updated_at = s.pco_updated_at,
                             is_active = p.is_active OR NOT {_CHURCH_KEEPS_INACTIVE}
         FROM {match.STAGE} s JOIN {match.MATCHES} m ON m.pco_id = s.pco_id AND m.method = 'pco_id'
-             JOIN {classified} d ON d.pco_id = s.pco_id
+             LEFT JOIN {classified} d ON d.pco_id = s.pco_id
         WHERE p.id = m.person_id
           AND (p.pco_updated_at IS NULL OR s.pco_updated_at IS NULL OR s.pco_updated_at >= p.pco_updated_at)
           AND ({three_way_load.any_taken_sql(STAGED_PEOPLE, 'p')} OR (NOT p.is_active AND NOT {_CHURCH_KEEPS_INACTIVE}))
@@ -272,12 +338,23 @@ PHONES = _ContactKind(
 
 
 def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str] | None,
-                   policies: SyncPolicies) -> LoadCounts:
+                   policies: SyncPolicies, drift_scope: str | None) -> tuple[LoadCounts, int]:
     """One shape for both contact kinds: the statements are composed from the kind's identifiers
-    (its table, stage, columns and keys; a fixed set of two), values are bound."""
+    (its table, stage, columns and keys; a fixed set of two), values are bound. Returns the
+    counts and, with `drift_scope` (the incremental scope table of a full load), how many
+    contacts the load writes whose person that scope leaves out."""
     entity, stage_name, landing = kind.staging.entity, kind.staging.table, kind.staging.landing
     counts, staged = stage_checked(conn, kind.staging, scope=people_scope)
     classified = _classify(conn, kind.two_way, policies)
+    drifted = 0
+    if drift_scope:
+        drifted = conn.execute(sa.text(f"""
+            SELECT count(*) FROM {stage_name} s LEFT JOIN {classified} d ON d.pco_id = s.pco_id
+            WHERE s.person_pco_id NOT IN (SELECT pco_id FROM {drift_scope} WHERE pco_id IS NOT NULL)
+              AND (COALESCE({three_way_load.acting_sql(kind.two_way)}, false)
+                   OR NOT EXISTS (SELECT 1 FROM {entity} c WHERE c.pco_id = s.pco_id))
+              AND NOT EXISTS (SELECT 1 FROM church_deletions cd WHERE cd.local_table = :entity
+                              AND cd.pco_id = s.pco_id)"""), {"entity": entity}).scalar_one()
     synced = {spec.name: spec for spec in kind.two_way.fields}
     # A derived column (a normalized address, an E.164 number) is PCO's wherever the field it is
     # computed from ends up holding PCO's value.
@@ -312,7 +389,7 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
         """)
     counts.updated += count(conn, f"""
         UPDATE {entity} c SET person_id = s.person_id, {three_way_set}
-        FROM {stage_name} s JOIN {classified} d ON d.pco_id = s.pco_id
+        FROM {stage_name} s LEFT JOIN {classified} d ON d.pco_id = s.pco_id
         WHERE c.pco_id = s.pco_id
           AND (c.person_id IS DISTINCT FROM s.person_id OR {three_way_load.any_taken_sql(kind.two_way, 'c')}
                {derived_differs})
@@ -329,7 +406,7 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
         ORDER BY length(s.pco_id), s.pco_id
         """, {"deleted_in_church": deleted_in_church})
     three_way_load.apply_resolutions(conn, kind.two_way, entity)
-    three_way_load.settle(conn, kind.two_way)
+    three_way_load.settle(conn, kind.two_way, changed_only=True)
     counts.settle(staged)
     # PCO-sourced contacts of active linked people that PCO no longer lists for them. Only what
     # PCO positively says counts: the contact's landed row is removed, or the person was landed
@@ -360,7 +437,7 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
           AND NOT c.pco_id = ANY(CAST(:kept AS text[]))
         """, {"kept": three_way_load.kept_against_pco_deletion(conn, removed, removed_classified)})
     quarantine.apply_stage(conn, entity, scope=None if people_scope is None else _scope_keys(conn, kind, people_scope))
-    return counts
+    return counts, drifted
 
 
 def _scope_keys(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,6 +69,48 @@ def begin_load(conn: sa.Connection, entity: str) -> None:
     # A row a load deletes is PCO's deletion, not the church's: sql/0012's trigger records none.
     conn.execute(sa.text("SET LOCAL pco_pipeline.origin = 'pco'"))
     quarantine.open_stage(conn)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """Where an entity's incremental load reads from: every change committed after its last
+    committed run has a time at or after `changed_since` (sql/0019)."""
+
+    changed_since: datetime
+    full_load_at: datetime | None
+
+
+def read_watermark(conn: sa.Connection, entity: str) -> Watermark | None:
+    """The watermark `entity`'s last committed load left, None before its first."""
+    row = conn.execute(sa.text("SELECT changed_since, full_load_at FROM load_watermarks WHERE entity = :e"),
+                       {"e": entity}).first()
+    return Watermark(row.changed_since, row.full_load_at) if row else None
+
+
+def snapshot_time(conn: sa.Connection) -> datetime:
+    """A time at or before every change this transaction cannot see, after its own: the start of
+    the oldest other transaction running in this database (its rows, committed later, carry
+    times from then on: `now()`, which change-time columns take, is a transaction's start), or,
+    when none started before this one, just after this one's start (so a load's own writes,
+    stamped with its start, are not read again by the next load)."""
+    return conn.execute(sa.text("""
+        SELECT CASE WHEN others.started <= now() THEN others.started ELSE now() + interval '1 microsecond' END
+        FROM (SELECT min(xact_start) AS started FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()) AS others""")).scalar_one()
+
+
+def commit_watermark(conn: sa.Connection, entity: str, changed_since: datetime, *, full: bool,
+                     drifted_records: int | None = None) -> None:
+    """Record, in the load's transaction (a load that fails moves nothing), that `entity`'s next
+    incremental load reads from `changed_since` (`snapshot_time` taken when this load began);
+    a `full` load also records itself and what its drift check found."""
+    conn.execute(sa.text("""
+        INSERT INTO load_watermarks AS w (entity, changed_since, full_load_at, drifted_records)
+        VALUES (:e, :since, CASE WHEN :full THEN CAST(:since AS timestamptz) END, :drifted)
+        ON CONFLICT (entity) DO UPDATE SET changed_since = EXCLUDED.changed_since, loaded_at = now(),
+            full_load_at = COALESCE(EXCLUDED.full_load_at, w.full_load_at),
+            drifted_records = CASE WHEN :full THEN EXCLUDED.drifted_records ELSE w.drifted_records END
+        """), {"e": entity, "since": changed_since, "full": full, "drifted": drifted_records})
 
 
 def stage(conn: sa.Connection, name: str, select_sql: str, *, columns: str = "", joins: str = "",

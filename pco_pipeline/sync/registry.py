@@ -358,17 +358,20 @@ _FAMILY_FIELDS = (
 _EVENT_FIELDS = pco_fields("name", "description", "starts_at", "ends_at", "all_day", "location")
 
 def _people_outcome(result: PeopleLoadResult) -> LoadOutcome:
-    """People's counts, and how each PCO person was matched (shown on church/people)."""
+    """People's counts, how each PCO person was matched, whether the load compared everyone or
+    only what changed since its last run, and (a full load) the drift check (shown on church/people)."""
     matches = result.matches
+    drift = {} if result.drifted_records is None else {"drifted_records": result.drifted_records}
     return LoadOutcome(result.counts, {
         "matched_by_pco_id": matches.by_pco_id, "matched_by_email": matches.by_email,
         "matched_by_name_birthdate": matches.by_name_birthdate, "ambiguous": matches.ambiguous,
-        "merges_applied": result.merges_applied})
+        "merges_applied": result.merges_applied, "full_comparison": int(result.full),
+        "people_looked_at": result.looked_at or 0, **drift})
 
 
 PEOPLE_ENTITY = ChurchEntity(
     "people",
-    load=lambda engine: _people_outcome(load_people(engine)),
+    load=lambda engine: _people_outcome(load_people(engine, incremental=True)),
     tables=(
         Table("people", "people", _PEOPLE_FIELDS, pco_state.PEOPLE,
               _where("people", "pco_id IS NOT NULL AND is_active", _PEOPLE_FIELDS)),

@@ -52,16 +52,24 @@ def classified_table(entity: EntityFields) -> str:
 
 
 def classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy], *,
-             deleted_in_pco: bool = False) -> str:
+             deleted_in_pco: bool = False, changed_only: bool = False) -> str:
     """Classify every record both of `entity`'s relations hold (a `staged` entity: what the load
     looks at) into a temp table dropped at commit, whose name it returns: `three_way_sql`'s
     columns, one row per record, with the no-base exception of the module docstring applied.
     With `deleted_in_pco`, the records the church's relation holds and PCO's does not (`entity`
-    narrowed to the records PCO deleted; see `pco_deletions`). Raises `SafetyBrakeEngaged` when
-    the load would give too many of the church's linked records PCO's values (`safety_brake.check_load`)."""
+    narrowed to the records PCO deleted; see `pco_deletions`). With `changed_only`, the table
+    leaves out the records wholly in sync that no unapplied conflict names (the load has nothing
+    to do for them: a statement joining the table must read a missing row as in sync, e.g. with
+    a LEFT JOIN, and `settle` must be told). Raises `SafetyBrakeEngaged` when the load would
+    give too many of the church's linked records PCO's values (`safety_brake.check_load`)."""
     table = classified_table(entity) + ("_deleted_in_pco" if deleted_in_pco else "")
     diff = three_way_sql(entity, policies).text
     present = "d.church_present AND NOT d.pco_present" if deleted_in_pco else "d.church_present AND d.pco_present"
+    if changed_only:
+        # Materializing every linked record (tens of columns each) was most of an idle load's cost.
+        # A record an unapplied conflict names stays: its decision is applied or closed as moot.
+        present += (f" AND (NOT ({all_in_sync_sql(entity)}) OR d.pco_id IN (SELECT sc.pco_id FROM sync_conflicts sc"
+                    " WHERE sc.entity = :entity AND sc.applied_at IS NULL))")
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS SELECT * FROM ({diff}) d WHERE {present}"),
                  {"entity": entity.entity})
@@ -137,6 +145,14 @@ def kept_deleted_in_church(conn: sa.Connection, entity: EntityFields, policies: 
         + " OR ".join(takes_pco_sql(spec) for spec in entity.fields) + ")")).scalars())
 
 
+def acting_sql(entity: EntityFields, classified: str = "d") -> str:
+    """True when a load does something for the classified record: a field it takes or agrees on
+    (the base moves), or a conflict (recorded, or decided). A record the church alone changed
+    (`send_church`, the push's to send) or wholly in sync is not."""
+    idle = ", ".join(f"'{outcome}'" for outcome in (Outcome.IN_SYNC, Outcome.SEND_CHURCH))
+    return "(" + " OR ".join(f"{classified}.{spec.name}__outcome NOT IN ({idle})" for spec in entity.fields) + ")"
+
+
 def takes_pco_sql(spec: FieldSpec, classified: str = "d") -> str:
     """True when the church row must be given PCO's value of the field (SQL over the classified row)."""
     return f"{classified}.{spec.name}__outcome IN ({', '.join(repr(str(o)) for o in TAKES_PCO)})"
@@ -184,13 +200,19 @@ def apply_resolutions(conn: sa.Connection, entity: EntityFields, table: str) -> 
     return written
 
 
-def settle(conn: sa.Connection, entity: EntityFields) -> None:
+def settle(conn: sa.Connection, entity: EntityFields, *, changed_only: bool = False) -> None:
     """After the load's writes: the base of every field the two sides now share moves to it, and
-    the decided conflicts both sides now hold are marked applied (`entity` as given to `classify`).
-    Records `classify` found wholly in sync are skipped: the load left them alone and their base
-    already holds every value."""
-    changed = replace(entity, church_relation_sql=(
-        f"SELECT * FROM ({entity.church_relation_sql}) c WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {classified_table(entity)} d WHERE d.pco_id = c.pco_id AND {all_in_sync_sql(entity)})"))
+    the decided conflicts both sides now hold are marked applied (`entity` and `changed_only` as
+    given to `classify`). Records `classify` found wholly in sync are skipped: the load left them
+    alone and their base already holds every value. With `changed_only` (they are not in the
+    table), the records settled are the classified ones and those with no base for their church
+    row (linked or created by this load)."""
+    table = classified_table(entity)
+    if changed_only:
+        skip = (f"EXISTS (SELECT 1 FROM sync_base b WHERE b.entity = '{entity.entity}' AND b.pco_id = c.pco_id"
+                f" AND b.local_id = c.local_id) AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.pco_id = c.pco_id)")
+    else:
+        skip = f"EXISTS (SELECT 1 FROM {table} d WHERE d.pco_id = c.pco_id AND {all_in_sync_sql(entity)})"
+    changed = replace(entity, church_relation_sql=f"SELECT * FROM ({entity.church_relation_sql}) c WHERE NOT ({skip})")
     advance_agreed(conn, changed)
     conflicts.mark_held_by_both(conn, changed)
