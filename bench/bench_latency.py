@@ -63,8 +63,8 @@ from pco_sandbox.core import Sandbox, SandboxConfig
 from pco_sandbox.seed import generate_organization
 from pco_sandbox.server import run_sandbox_server
 
-DATABASE = "pco_bench_latency"
-DAGSTER_DATABASE = "pco_bench_latency_dagster"
+DATABASE = f"pco_bench_latency_{os.getpid()}"          # two runs at once do not drop each other's
+DAGSTER_DATABASE = f"pco_bench_latency_dagster_{os.getpid()}"
 CHURCH_PEOPLE = 400
 TARGET_SECONDS = 10.0
 TARGET_INTERVAL = 5           # the target holds at this sensor interval
@@ -73,7 +73,7 @@ DAEMON_START_SECONDS = 180
 INTERVAL_SETTINGS = ("PCO_OUTBOX_SENSOR_INTERVAL_SECONDS", "PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS")
 PCO_MIX = (("rename", 0.8), ("new person", 0.1), ("new email", 0.1))
 CHURCH_TO_PCO, PCO_TO_CHURCH = "church edit → PCO", "PCO edit → church"
-JOBS = {CHURCH_TO_PCO: ("push_changes", "outbox_ids"), PCO_TO_CHURCH: ("apply_webhooks", "inbox_ids")}
+JOBS = {CHURCH_TO_PCO: "push_changes", PCO_TO_CHURCH: "apply_webhooks"}
 
 
 @dataclass
@@ -83,8 +83,7 @@ class Edit:
     person: str               # the pco_id whose record shows the edit (a new person's own id)
     expected: str             # the last name, or the normalized email address, to be seen
     made_at: float            # wall clock (time.time()): comparable with Dagster's and PostgreSQL's timestamps
-    queued_id: int | None = None       # its church_outbox row (known at once) / webhook_inbox row (once stored)
-    queued_at: float | None = None     # when that row was written
+    queued_at: float | None = None     # when its church_outbox / webhook_inbox row was written
     inbox_resource: str = ""           # the resource id its webhook names (a PCO edit's)
     seen_at: float | None = None
 
@@ -119,18 +118,16 @@ def edit_church(database_url: str, people: list[str], spread: float, edits: Edit
     """Rename `people` in the church database at random moments with plain SQL, as another application would."""
     rng = random.Random(seed)
     other_application = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-    rename = sa.text("UPDATE people SET last_name = :name WHERE pco_id = :p RETURNING id")
-    outbox_row = sa.text("SELECT max(id) FROM church_outbox WHERE table_name = 'people' AND row_key = :key")
+    rename = sa.text("UPDATE people SET last_name = :name WHERE pco_id = :p")
     start = time.monotonic()
     with other_application.connect() as conn:
         for index, (moment, pco_id) in enumerate(zip(moments(rng, len(people), spread), people)):
             time.sleep(max(0.0, start + moment - time.monotonic()))
             name = f"Edited{index}"
-            row_id = conn.execute(rename, {"name": name, "p": pco_id}).scalar_one()
-            queued_id = conn.execute(outbox_row, {"key": str(row_id)}).scalar_one()
+            conn.execute(rename, {"name": name, "p": pco_id})   # the trigger writes church_outbox in this commit
             conn.commit()
             made_at = time.time()
-            edits.add(Edit(CHURCH_TO_PCO, "rename", pco_id, name, made_at, queued_id, made_at))
+            edits.add(Edit(CHURCH_TO_PCO, "rename", pco_id, name, made_at, made_at))
     other_application.dispose()
 
 
@@ -163,7 +160,7 @@ def watch(sandbox: Sandbox, engine: sa.Engine, edits: Edits) -> None:
     names = sa.text("SELECT pco_id, last_name FROM people WHERE pco_id = ANY(:ids) AND is_active")
     emails = sa.text("SELECT p.pco_id, e.address_normalized FROM person_emails e JOIN people p ON p.id = e.person_id"
                      " WHERE p.pco_id = ANY(:ids)")
-    stored = sa.text("SELECT resource_id, min(id), extract(epoch FROM min(received_at)) FROM webhook_inbox"
+    stored = sa.text("SELECT resource_id, extract(epoch FROM min(received_at)) FROM webhook_inbox"
                      " WHERE resource_id = ANY(:ids) AND received_at >= to_timestamp(:since) GROUP BY resource_id")
     while not edits.done.is_set():
         waiting = edits.waiting()
@@ -177,13 +174,13 @@ def watch(sandbox: Sandbox, engine: sa.Engine, edits: Edits) -> None:
                 ids = sorted({e.person for e in inbound})
                 seen = {tuple(row) for row in conn.execute(names, {"ids": ids})}
                 seen |= {tuple(row) for row in conn.execute(emails, {"ids": ids})}
-                first_stored = {row[0]: (row[1], float(row[2])) for row in conn.execute(
+                first_stored = {row[0]: float(row[1]) for row in conn.execute(
                     stored, {"ids": sorted({e.inbox_resource for e in inbound}),
                              "since": min(e.made_at for e in inbound)})}
             now = time.time()
             for edit in inbound:
-                if edit.queued_id is None and edit.inbox_resource in first_stored:
-                    edit.queued_id, edit.queued_at = first_stored[edit.inbox_resource]
+                if edit.queued_at is None and edit.inbox_resource in first_stored:
+                    edit.queued_at = first_stored[edit.inbox_resource]
                 if (edit.person, edit.expected) in seen:
                     edit.seen_at = now
         time.sleep(POLL_SECONDS)
@@ -249,17 +246,7 @@ class RunTimes:
 class Round:
     interval: int
     edits: list[Edit]
-    runs: dict[str, list[RunTimes]]                 # per direction
-    run_of: dict[tuple[str, int], RunTimes]          # (direction, queued id) → the run that took it
-
-
-def _queued_ids(run_config: object, key: str) -> list[int]:
-    """The ids under `key` anywhere in a run's config."""
-    if isinstance(run_config, dict):
-        if key in run_config:
-            return list(run_config[key])
-        return [i for value in run_config.values() for i in _queued_ids(value, key)]
-    return []
+    runs: dict[str, list[RunTimes]]                 # per direction, in the order their steps began
 
 
 def run_times(instance: dg.DagsterInstance, record: dg.RunRecord) -> RunTimes:
@@ -277,18 +264,19 @@ def run_times(instance: dg.DagsterInstance, record: dg.RunRecord) -> RunTimes:
                     (failure or f"status {record.dagster_run.status.value}") if ended_badly else None)
 
 
-def collect_runs(instance: dg.DagsterInstance) -> tuple[dict[str, list[RunTimes]], dict[tuple[str, int], RunTimes]]:
-    runs: dict[str, list[RunTimes]] = {}
-    run_of: dict[tuple[str, int], RunTimes] = {}
-    for direction, (job, key) in JOBS.items():
-        records = sorted(instance.get_run_records(dg.RunsFilter(job_name=job)), key=lambda r: r.create_timestamp)
-        runs[direction] = []
-        for record in records:
-            times = run_times(instance, record)
-            runs[direction].append(times)
-            for queued_id in _queued_ids(record.dagster_run.run_config, key):
-                run_of.setdefault((direction, queued_id), times)
-    return runs, run_of
+def collect_runs(instance: dg.DagsterInstance) -> dict[str, list[RunTimes]]:
+    return {direction: sorted((run_times(instance, record) for record in
+                               instance.get_run_records(dg.RunsFilter(job_name=job))),
+                              key=lambda run: run.step_started or float("inf"))
+            for direction, job in JOBS.items()}
+
+
+def carrier(runs: list[RunTimes], edit: Edit) -> RunTimes | None:
+    """The run whose step was under way when the edit showed on the other side (runs of one
+    direction take turns in the pco_api pool): the last whose step began before."""
+    begun = [run for run in runs if run.step_started is not None and edit.seen_at is not None
+             and run.step_started <= edit.seen_at]
+    return begun[-1] if begun else None
 
 
 def run_round(interval: int | None, per_direction: int, spread: float, workdir: Path, dagster_yaml: Path) -> Round:
@@ -329,7 +317,7 @@ def run_round(interval: int | None, per_direction: int, spread: float, workdir: 
                 edits.done.set()
                 os.environ["DAGSTER_PG_URL"] = dagster_url   # the instance's dagster.yaml reads it
                 with dg.DagsterInstance.from_config(str(home)) as instance:
-                    runs, run_of = collect_runs(instance)
+                    runs = collect_runs(instance)
         finally:
             edits.done.set()
             receiver.terminate()
@@ -338,7 +326,7 @@ def run_round(interval: int | None, per_direction: int, spread: float, workdir: 
     engine.dispose()
     drop_database(DATABASE)
     drop_database(DAGSTER_DATABASE)
-    return Round(interval or 15, edits.made, runs, run_of)
+    return Round(interval or 15, edits.made, runs)
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -368,20 +356,24 @@ def report(result: Round) -> bool:
         ok = ok and len(seen) == len(edits) > 0 and p95(seen) <= TARGET_SECONDS
     print("where the time goes, p50 / p95 s — delivery: edit → its church_outbox / webhook_inbox row; tick: row →"
           " run created by a sensor tick; queue: created → dequeued, launcher called; launch: → run process up;"
-          " step: → step began (step process, pco_api slot); work: → edit seen on the other side")
+          " step: → step began (step process, pco_api slot); work: → edit seen on the other side. Each edit is"
+          " traced through the run whose step was under way when it showed (Dagster's run records and events);"
+          " 'early': edits a run already under way when they were made carried (a push reads the church's"
+          " changes, not only its batch's rows)")
     stages = ("delivery", "tick", "queue", "launch", "step", "work")
-    print(f"{'direction':<19} " + " ".join(f"{stage:>13}" for stage in stages) + f" {'runs':>5} {'run p50 s':>9}")
+    print(f"{'direction':<19} " + " ".join(f"{stage:>13}" for stage in stages)
+          + f" {'early':>5} {'runs':>5} {'run p50 s':>9}")
     for direction, runs in result.runs.items():
-        traced = [(e, result.run_of.get((direction, e.queued_id)))
-                  for e in result.edits if e.direction == direction and e.queued_id is not None]
+        traced = [(e, carrier(runs, e)) for e in result.edits if e.direction == direction and e.queued_at]
         moments = [(e.made_at, e.queued_at, run.created, run.starting, run.started, run.step_started, e.seen_at)
-                   for e, run in traced if run is not None]
+                   for e, run in traced if run is not None and run.created >= (e.queued_at or e.made_at)]
+        early = sum(run is not None and run.created < (e.queued_at or e.made_at) for e, run in traced)
         split = [[b - a for a, b in (m[i:i + 2] for m in moments) if a is not None and b is not None]
                  for i in range(len(stages))]
         lengths = [r.ended - r.started for r in runs if r.started and r.ended]
         failures = sorted({r.failure for r in runs if r.failure})
         print(f"{direction:<19} " + " ".join(f"{_p50_p95(values):>13}" for values in split)
-              + f" {len(runs):>5} {statistics.median(lengths) if lengths else float('nan'):>9.2f}"
+              + f" {early:>5} {len(runs):>5} {statistics.median(lengths) if lengths else float('nan'):>9.2f}"
               + "".join(f"\n    run failed: {failure}" for failure in failures))
     return ok or result.interval != TARGET_INTERVAL
 
