@@ -173,14 +173,20 @@ def counts_of(engine: sa.Engine, log_id: int) -> dict[str, int]:
     return {column.removesuffix("_count"): value for column, value in zip(COUNTERS, row)}
 
 
-def mark_step(engine: sa.Engine, log_id: int, status: str, *, error: str | BaseException | None = None) -> None:
+def mark_step(engine: sa.Engine, log_id: int, status: str, *, error: str | BaseException | None = None,
+              last_step: bool = True) -> None:
     """A step of a multi-step run started ('running') or ended ('success'/'partial'/'failed').
 
-    A failure is final for the run: later steps' 'running'/'success' do not hide it. (`partial`
-    needs no such rule: the caller derives it from the run's cumulative failed count.)
+    A step that ends well but is not the run's `last_step` leaves the row `running` (no
+    `finished_at`): between the steps of a run (extract, then load) every reader (console, `history`,
+    the API) still sees it running; the last step writes the run's outcome. A failure is final for
+    the run at once: later steps' 'running'/'success' do not hide it. (`partial` needs no such rule:
+    the caller derives it from the run's cumulative failed count.)
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    if status in ("success", "partial") and not last_step:
+        status = "running"
     message = _stored_error(error)
     finished = "NULL" if status == "running" else "greatest(clock_timestamp(), started_at)"
     with engine.begin() as conn:

@@ -23,6 +23,32 @@ def sync_type_of(context: StepContext) -> str:
     return job.removeprefix("sync_").removesuffix("_sync")
 
 
+# Dagster events after which a step will not run (again) in its run.
+_STEP_ENDED = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
+
+
+def is_last_step(context: StepContext) -> bool:
+    """Whether every other step of the run's execution plan that reports into its row has ended.
+
+    Asset check steps do not report (they run after the loads and write no row); an op, or a step
+    materializing an asset, does. Steps that ended are read from the run's Dagster events (the
+    current step's own end is not written yet: it is still running).
+    """
+    step_context = context.get_step_execution_context()
+    plan, asset_layer = step_context.execution_plan, step_context.job_def.asset_layer
+
+    def reports(step_key: str) -> bool:
+        assets = asset_layer.get_assets_def_for_node(plan.get_step_by_key(step_key).node_handle)
+        return assets is None or bool(assets.keys)
+
+    others = {key for key in plan.step_keys_to_execute if key != step_context.step.key and reports(key)}
+    if not others:
+        return True
+    ended = {record.event_log_entry.step_key for record in context.instance.get_records_for_run(
+        context.run.run_id, of_type=_STEP_ENDED).records}
+    return others <= ended
+
+
 class StepLog:
     """One step's share of its run's `pco_sync_log` row, with progress every few seconds.
 
@@ -53,8 +79,9 @@ class StepLog:
         self.context.log.info(message)
 
     def finish(self, **counts: int) -> None:
-        """End the step: `partial` when the run so far has failed records (quarantined, refused by
-        PCO) — it finished, but someone should look; else `success`."""
+        """End the step: the row stays `running` while other steps of the run are to come; after
+        the last one, `partial` when the run has failed records (quarantined, refused by PCO) — it
+        finished, but someone should look; else `success`."""
         self._end(None, counts)
 
     def fail(self, error: BaseException, **counts: int) -> None:
@@ -65,7 +92,7 @@ class StepLog:
         totals = self._totals(counts)
         sync_log.update_counts(self.engine, self.run.id, **totals)
         status = "failed" if error else "partial" if totals.get("failed", 0) > 0 else "success"
-        sync_log.mark_step(self.engine, self.run.id, status, error=error)
+        sync_log.mark_step(self.engine, self.run.id, status, error=error, last_step=is_last_step(self.context))
         self.finished = True
 
 
