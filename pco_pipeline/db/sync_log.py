@@ -210,6 +210,20 @@ def fail_open_rows(engine: sa.Engine, run_id: str, reason: str) -> int:
             {"run_id": run_id, "error": _stored_error(reason)}).rowcount
 
 
+def close_succeeded_rows(engine: sa.Engine, run_id: str) -> int:
+    """Close the `running` rows of Dagster run `run_id`, which succeeded, as `partial` when they
+    count failed records, else `success`; returns how many changed.
+
+    For a run whose last reporting steps ran side by side and ended together: each saw the other
+    still running, so neither wrote the run's outcome.
+    """
+    with engine.begin() as conn:
+        return conn.execute(sa.text(
+            "UPDATE pco_sync_log SET status = CASE WHEN failed_count > 0 THEN 'partial' ELSE 'success' END,"
+            " finished_at = greatest(clock_timestamp(), started_at) WHERE run_id = :run_id AND status = 'running'"),
+            {"run_id": run_id}).rowcount
+
+
 def running_run_ids(engine: sa.Engine) -> list[str]:
     """The Dagster runs that still have a `running` row."""
     with engine.connect() as conn:

@@ -131,18 +131,23 @@ def end_run(instance: dg.DagsterInstance, engine: sa.Engine, run_id: str, reason
 
 
 def close_logs_of_ended_runs(instance: dg.DagsterInstance, engine: sa.Engine) -> None:
-    """`pco_sync_log` rows still `running` whose Dagster run failed or was canceled end `failed`.
+    """`pco_sync_log` rows still `running` whose Dagster run failed or was canceled end `failed`;
+    those of a run that succeeded end `success` (`partial` with failed records).
 
     A step stopped by Ctrl-C or SIGTERM (a BaseException, which the steps do not catch) or one
-    that lost its database cannot close its row itself.
+    that lost its database cannot close its row itself; parallel last steps that ended together
+    each left it to the other (`sync_log.close_succeeded_rows`).
     """
     run_ids = sync_log.running_run_ids(engine)
     if not run_ids:
         return
-    ended = instance.get_run_records(filters=dg.RunsFilter(run_ids=run_ids,
-                                                           statuses=[Status.FAILURE, Status.CANCELED]))
+    ended = instance.get_run_records(filters=dg.RunsFilter(
+        run_ids=run_ids, statuses=[Status.FAILURE, Status.CANCELED, Status.SUCCESS]))
     for record in ended:
         run = record.dagster_run
+        if run.status == Status.SUCCESS:
+            sync_log.close_succeeded_rows(engine, run.run_id)
+            continue
         reason = (f"the run ended {run.status.value} in Dagster before its step recorded an outcome "
                   f"(interrupted, or its database was unreachable)")
         sync_log.fail_open_rows(engine, run.run_id, reason)

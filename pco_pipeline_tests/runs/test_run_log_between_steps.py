@@ -5,8 +5,10 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from pco_pipeline.db import sync_log
 from pco_pipeline.db.sync_log import recent_runs
 from pco_pipeline.defs.church_db.runlog import step_log
+from pco_pipeline.runs import control
 
 
 def two_step_job(engine: sa.Engine, seen_by_load: list[tuple[str, object]], *, second_fails: bool = False,
@@ -68,3 +70,25 @@ def test_last_step_writes_the_runs_outcome_from_its_totals(engine: sa.Engine, fa
 
     run = recent_runs(engine, limit=1)[0]
     assert (run.status, run.failed_count) == (status, failed_records)
+
+
+def test_rows_left_running_by_a_succeeded_run_are_closed_with_its_outcome(engine: sa.Engine) -> None:
+    """Parallel last steps that end together each leave the row to the other: the run's end closes it."""
+
+    @dg.op
+    def nothing() -> None:
+        pass
+
+    @dg.job(executor_def=dg.in_process_executor)
+    def sync_quiet() -> None:
+        nothing()
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        succeeded = sync_quiet.execute_in_process(instance=instance).run_id
+        rows = {run_id: sync_log.run_for(engine, run_id, "quiet", "inbound") for run_id in (succeeded, "not-ended")}
+        sync_log.update_counts(engine, rows[succeeded].id, failed=1)
+
+        control.close_logs_of_ended_runs(instance, engine)
+
+    statuses = {run.run_id: (run.status, run.finished_at is not None) for run in recent_runs(engine)}
+    assert statuses == {succeeded: ("partial", True), "not-ended": ("running", False)}
