@@ -396,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
             result = run_round(None if interval == "default" else int(interval), args.edits, args.spread, workdir,
                                args.dagster_yaml)
             ok = report(result) and ok
-    print(f"\ntarget: p95 ≤ {TARGET_SECONDS:g} s both ways at {TARGET_INTERVAL} s: {'met' if ok else 'NOT met'}")
+    judged = str(TARGET_INTERVAL) in args.intervals
+    print(f"\ntarget: p95 ≤ {TARGET_SECONDS:g} s both ways at {TARGET_INTERVAL} s: "
+          + ("met" if ok else "NOT met") if judged else f"not judged (no round at {TARGET_INTERVAL} s)")
     return 0 if ok else 1
 
 
