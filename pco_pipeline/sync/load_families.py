@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from pco_pipeline.sync import pco_state, quarantine, three_way_load
 from pco_pipeline.sync.base import forget_base
 from pco_pipeline.sync.conflicts import record_conflicts
-from pco_pipeline.sync.merge import Outcome, Policy, three_way_sql
+from pco_pipeline.sync.merge import Outcome, Policy
 from pco_pipeline.sync.loading import (
     LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage,
     stage_checked)
@@ -130,7 +130,6 @@ STAGED_MEMBERS = three_way_load.staged(
     ENTITIES["family_members"], "stage_family_members",
     changed_at_sql="(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = 'people/households'"
                    " AND l.pco_id = s.family_pco_id)")
-_REMOVED_IN_CHURCH = "three_way_family_members_removed_in_church"
 _DEPARTED = "departed_family_members"   # families/departed_members, as a temp table
 # A primary contact both sides chose differently, as the policy decides it (families/primary_contact_conflicts).
 _HOUSEHOLD_CONFLICT = {Policy.PCO: str(Outcome.CONFLICT_PCO_WINS), Policy.CHURCH: str(Outcome.CONFLICT_CHURCH_WINS),
@@ -168,13 +167,5 @@ def _kept_out(conn: sa.Connection, policies: Mapping[str, Policy]) -> list[str]:
     """The pairs the church took out of a family that PCO still lists and that stay out: the
     removal waits for the push, unless PCO changed the member since the two sides agreed (a
     conflict, recorded; PCO's side wins it by policy → the member comes back)."""
-    removed_in_church = statement("families/removed_in_church").text
-    conn.execute(sa.text(f"DROP TABLE IF EXISTS {_REMOVED_IN_CHURCH}"))
-    conn.execute(sa.text(
-        f"CREATE TEMP TABLE {_REMOVED_IN_CHURCH} ON COMMIT DROP AS SELECT * FROM "
-        f"({three_way_sql(STAGED_MEMBERS, policies).text}) d WHERE NOT d.church_present AND d.pco_present"
-        f" AND d.pco_id IN ({removed_in_church})"), {"entity": "family_members"})
-    record_conflicts(conn, STAGED_MEMBERS, policies, classified=_REMOVED_IN_CHURCH)
-    taken = ", ".join(f"'{outcome}'" for outcome in three_way_load.TAKES_PCO)
-    return list(conn.execute(sa.text(
-        f"SELECT pco_id FROM {_REMOVED_IN_CHURCH} WHERE is_primary_contact__outcome NOT IN ({taken})")).scalars())
+    return three_way_load.kept_deleted_in_church(conn, STAGED_MEMBERS, policies,
+                                                 statement("families/removed_in_church").text)
