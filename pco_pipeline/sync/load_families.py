@@ -34,9 +34,11 @@ import sqlalchemy as sa
 from pco_pipeline.sync import pco_state, quarantine, three_way_load
 from pco_pipeline.sync.base import forget_base
 from pco_pipeline.sync.conflicts import record_conflicts
+from pco_pipeline.sync.incremental import (
+    WRITTEN_HERE, Window, WindowedReport, close_window, count_drifted, open_window)
 from pco_pipeline.sync.merge import Outcome, Policy
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage,
+    LoadCounts, Staging, begin_load, count, invalid_data, missing_parent, stage,
     stage_checked)
 from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
@@ -45,20 +47,56 @@ from pco_pipeline.sync.two_way_entities import ENTITIES
 FAMILY_FIELDS = ("name", "street_line_1", "street_line_2", "city", "state", "zip", "country_code")
 
 
-def load_families(engine: sa.Engine, *, policies: SyncPolicies | None = None) -> LoadReport:
-    """Load every landed household; returns counts for `families` and `family_members`.
-    `policies` decide conflicts (default: `policies.load_policies()`)."""
+def load_families(engine: sa.Engine, *, policies: SyncPolicies | None = None,
+                  incremental: bool = False) -> WindowedReport:
+    """Load landed households; returns counts for `families` and `family_members` (and the
+    load's window). `policies` decide conflicts (default: `policies.load_policies()`).
+
+    With `incremental`, only the households something changed for since the watermark the last
+    committed load left (`sql/families/changed_since.sql`) are staged and compared; a full load
+    (every household: the first, one not asked to be incremental, or the first after the nightly
+    full refresh, `incremental.open_window`) after an earlier one is the drift check."""
     policies = policies or load_policies()
     with engine.begin() as conn:
         begin_load(conn, "families")
+        window = open_window(conn, "families", "families/changed_since", incremental=incremental)
         # Who is in which household, expanded from the landed households once: linking church
         # families and loading the members both read it.
-        stage(conn, "stage_household_people", pco_state.FAMILY_MEMBERS)
-        families = _load_families(conn, policies)
-        members = _load_members(conn, policies)
-        quarantine.apply_stage(conn, "families")
-        quarantine.apply_stage(conn, "family_members")
-        return {"families": families, "family_members": members}
+        stage(conn, "stage_household_people", pco_state.FAMILY_MEMBERS, scope=window.scope,
+              scope_column="family_pco_id")
+        families, looked_at = _load_families(conn, policies, window)
+        members, departed = _load_members(conn, policies)
+        quarantine.apply_stage(conn, "families", scope=window.scope)
+        quarantine.apply_stage(conn, "family_members", scope=_member_keys(conn, window))
+        drifted = count_drifted(conn, window, _WRITTEN, deleted=[pair.split(":")[0] for pair in departed])
+        close_window(conn, window, drifted)
+        return WindowedReport({"families": families, "family_members": members}, window, looked_at, drifted)
+
+
+# The households whose family, members, bases or conflicts this load's transaction wrote.
+_WRITTEN = f"""
+    SELECT f.pco_id FROM families f WHERE {WRITTEN_HERE.format('f')}
+    UNION ALL
+    SELECT f.pco_id FROM family_members fm JOIN families f ON f.id = fm.family_id WHERE {WRITTEN_HERE.format('fm')}
+    UNION ALL
+    SELECT split_part(b.pco_id, ':', 1) FROM sync_base b
+    WHERE b.entity IN ('families', 'family_members') AND {WRITTEN_HERE.format('b')}
+    UNION ALL
+    SELECT split_part(sc.pco_id, ':', 1) FROM sync_conflicts sc
+    WHERE sc.entity IN ('families', 'family_members') AND {WRITTEN_HERE.format('sc')}"""
+
+
+def _member_keys(conn: sa.Connection, window: Window) -> list[str] | None:
+    """The member quarantine keys ("<household>:<person>") a run limited to `window`'s households
+    looked at: those it staged and the open entries of those households (None: every one)."""
+    if window.scope is None:
+        return None
+    return list(conn.execute(sa.text("""
+        SELECT h.pco_id FROM stage_household_people h
+        UNION SELECT q.record_key FROM sync_quarantine q
+        WHERE q.entity = 'family_members' AND q.resolved_at IS NULL
+          AND split_part(q.record_key, ':', 1) = ANY(CAST(:households AS text[]))"""),
+        {"households": window.scope}).scalars())
 
 
 FAMILIES = Staging(entity="families", state_sql=pco_state.FAMILIES, landing="people/households",
@@ -69,8 +107,10 @@ _SET_THREE_WAY = ", ".join(f"{spec.name} = {three_way_load.field_value_sql(spec,
                            for spec in STAGED_FAMILIES.fields)
 
 
-def _load_families(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
-    counts, staged = stage_checked(conn, FAMILIES)
+def _load_families(conn: sa.Connection, policies: SyncPolicies, window: Window) -> tuple[LoadCounts, int]:
+    """The families of the households `window` looks at; returns their counts and how many
+    households were staged."""
+    counts, staged = stage_checked(conn, FAMILIES, scope=window.scope)
     conn.execute(statement("families/skip_deleted_in_church"))   # the church deleted them
     chosen = policies.for_entity("families")
     classified = three_way_load.classify(conn, STAGED_FAMILIES, chosen)
@@ -97,8 +137,8 @@ def _load_families(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
     three_way_load.apply_resolutions(conn, STAGED_FAMILIES, "families")
     three_way_load.settle(conn, STAGED_FAMILIES)
     counts.settle(staged)
-    counts.deactivated = count(conn, statement("families/mark_removed"))
-    return counts
+    counts.deactivated = count(conn, statement("families/mark_removed"), {"scope": window.scope})
+    return counts, staged
 
 
 def _link_church_families(conn: sa.Connection) -> list[int]:
@@ -136,8 +176,9 @@ _HOUSEHOLD_CONFLICT = {Policy.PCO: str(Outcome.CONFLICT_PCO_WINS), Policy.CHURCH
                        Policy.MANUAL: str(Outcome.CONFLICT_HELD), Policy.NEWEST: "newest"}
 
 
-def _load_members(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
-    """Who is in each family, by the three-way rule per (household, person) pair (module docstring)."""
+def _load_members(conn: sa.Connection, policies: SyncPolicies) -> tuple[LoadCounts, list[str]]:
+    """Who is in each family, by the three-way rule per (household, person) pair (module docstring);
+    returns the counts and the pairs removed."""
     chosen = policies.for_entity("family_members")
     counts, staged = stage_checked(conn, FAMILY_MEMBERS)
     classified = three_way_load.classify(conn, STAGED_MEMBERS, chosen)
@@ -160,7 +201,7 @@ def _load_members(conn: sa.Connection, policies: SyncPolicies) -> LoadCounts:
         forget_base(conn, "family_members", pair)
     counts.deactivated = len(gone)
     three_way_load.settle(conn, STAGED_MEMBERS)
-    return counts
+    return counts, gone
 
 
 def _kept_out(conn: sa.Connection, policies: Mapping[str, Policy]) -> list[str]:

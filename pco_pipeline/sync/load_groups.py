@@ -30,8 +30,10 @@ from dataclasses import replace
 
 from pco_pipeline.sync import pco_state, quarantine, three_way_load
 from pco_pipeline.sync.conflicts import NEEDS_ACTION, NeedsAction, record_conflicts, record_needs_action
+from pco_pipeline.sync.incremental import (
+    WRITTEN_HERE, Window, WindowedReport, close_window, count_drifted, open_window)
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, Rejection, Staging, begin_load, count, invalid_data, load_staged, missing_parent,
+    LoadCounts, Rejection, Staging, begin_load, count, invalid_data, load_staged, missing_parent,
     stage_checked)
 from pco_pipeline.sync.merge import EntityFields, FieldSpec, Policy
 from pco_pipeline.sync.policies import SyncPolicies, load_policies
@@ -39,14 +41,40 @@ from pco_pipeline.sync.statements import statement
 from pco_pipeline.sync.two_way_entities import ENTITIES
 
 
-def load_groups(engine: sa.Engine) -> LoadReport:
-    """Load group types and groups; returns counts for `church_groups` (areas and groups)."""
+def load_groups(engine: sa.Engine, *, incremental: bool = False) -> WindowedReport:
+    """Load group types and groups; returns counts for `church_groups` (areas and groups). With
+    `incremental`, only the groups something changed for since the last committed load
+    (`sql/church_groups/changed_since.sql`; every area: they are few), as `incremental.open_window`
+    decides; a full load after an earlier one is the drift check."""
     with engine.begin() as conn:
         begin_load(conn, "church_groups")
-        department_id = _ensure_department(conn)
-        counts = LoadCounts.combined([_load_areas(conn, department_id), _load_groups(conn)])
-        quarantine.apply_stage(conn, "church_groups")
-        return {"church_groups": counts}
+        window = open_window(conn, "church_groups", "church_groups/changed_since", incremental=incremental)
+        areas = _load_areas(conn, _ensure_department(conn))
+        groups, looked_at = _load_groups(conn, window)
+        counts = LoadCounts.combined([areas, groups])
+        quarantine.apply_stage(conn, "church_groups", scope=_group_keys(conn, window))
+        drifted = count_drifted(conn, window, _WRITTEN_GROUPS)
+        close_window(conn, window, drifted)
+        return WindowedReport({"church_groups": counts}, window, looked_at, drifted)
+
+
+# The groups whose row, base or conflicts (needs-action rows included) this load's transaction wrote.
+_WRITTEN_GROUPS = f"""
+    SELECT g.pco_id FROM church_group g WHERE g.level = 3 AND {WRITTEN_HERE.format('g')}
+    UNION ALL
+    SELECT b.pco_id FROM sync_base b WHERE b.entity = 'church_groups' AND {WRITTEN_HERE.format('b')}
+    UNION ALL
+    SELECT sc.pco_id FROM sync_conflicts sc WHERE sc.entity = 'church_groups' AND {WRITTEN_HERE.format('sc')}"""
+
+
+def _group_keys(conn: sa.Connection, window: Window) -> list[str] | None:
+    """The quarantine keys a run limited to `window`'s groups looked at: those groups and every
+    area's (None: every key)."""
+    if window.scope is None:
+        return None
+    return [*window.scope, *conn.execute(sa.text(
+        "SELECT record_key FROM sync_quarantine WHERE entity = 'church_groups' AND resolved_at IS NULL"
+        " AND starts_with(record_key, :prefix)"), {"prefix": pco_state.GROUP_TYPE_PREFIX}).scalars()]
 
 
 def _ensure_department(conn: sa.Connection) -> int:
@@ -105,8 +133,9 @@ _ACTIONS = {"description": "In PCO Groups, set the group's description to the ch
 _SENT_FIELDS = replace(STAGED_GROUPS, fields=tuple(spec for spec in GROUP_FIELDS if spec.name not in _ACTIONS))
 
 
-def _load_groups(conn: sa.Connection) -> LoadCounts:
-    counts, staged = stage_checked(conn, GROUPS)
+def _load_groups(conn: sa.Connection, window: Window) -> tuple[LoadCounts, int]:
+    """The groups `window` looks at; returns their counts and how many were staged."""
+    counts, staged = stage_checked(conn, GROUPS, scope=window.scope)
     classified = three_way_load.classify(conn, STAGED_GROUPS, _CHURCH_KEEPS)
     record_conflicts(conn, _SENT_FIELDS, _CHURCH_KEEPS, classified=classified)
     counts.updated = count(conn, statement("church_groups/update_groups"))
@@ -115,7 +144,7 @@ def _load_groups(conn: sa.Connection) -> LoadCounts:
     counts.deactivated = count(conn, statement("church_groups/deactivate_groups"))
     three_way_load.settle(conn, STAGED_GROUPS)
     _record_needs_action(conn)
-    return counts
+    return counts, staged
 
 
 def open_needs_action(conn: sa.Connection) -> int:
@@ -186,17 +215,22 @@ def _update_sync_created(conn: sa.Connection, classified: str) -> int:
         """)
 
 
-def load_group_memberships(engine: sa.Engine, *, policies: SyncPolicies | None = None) -> LoadReport:
+def load_group_memberships(engine: sa.Engine, *, policies: SyncPolicies | None = None,
+                           incremental: bool = False) -> WindowedReport:
     """Load landed group memberships (after `load_people` and `load_groups`). `policies` decide
-    conflicts (default: `policies.load_policies()`)."""
+    conflicts (default: `policies.load_policies()`). With `incremental`, only the memberships
+    something changed for since the last committed load (`sql/group_memberships/changed_since.sql`),
+    as `incremental.open_window` decides; a full load after an earlier one is the drift check."""
     policies = policies or load_policies()
     with engine.begin() as conn:
         begin_load(conn, "group_memberships")
-        counts, _ = stage_checked(conn, GROUP_MEMBERSHIPS)
+        window = open_window(conn, "group_memberships", "group_memberships/changed_since", incremental=incremental)
+        counts, staged = stage_checked(conn, GROUP_MEMBERSHIPS, scope=window.scope)
         chosen = policies.for_entity("group_memberships")
         classified = three_way_load.classify(conn, STAGED_MEMBERSHIPS, chosen)
         record_conflicts(conn, STAGED_MEMBERSHIPS, chosen, classified=classified)
-        counts.deactivated, unlinked = conn.execute(statement("group_memberships/remove_gone")).one()
+        gone = conn.execute(statement("group_memberships/remove_gone"), {"scope": window.scope}).all()
+        counts.deactivated = sum(1 for row in gone if row.source == "pco")
         counts.updated = _update_sync_created(conn, classified)
         counts.updated += count(conn, statement("group_memberships/link_same_person"))
         counts.created = count(conn, statement("group_memberships/create"))
@@ -204,6 +238,17 @@ def load_group_memberships(engine: sa.Engine, *, policies: SyncPolicies | None =
         three_way_load.settle(conn, STAGED_MEMBERSHIPS)
         remaining = conn.execute(sa.text("SELECT count(*) FROM stage_memberships")).scalar_one()
         counts.unchanged = remaining - counts.created - counts.updated
-        counts.updated += unlinked  # not staged rows: counted after `unchanged`
-        quarantine.apply_stage(conn, "group_memberships")
-        return {"group_memberships": counts}
+        counts.updated += len(gone) - counts.deactivated  # unlinked, not staged rows: counted after `unchanged`
+        quarantine.apply_stage(conn, "group_memberships", scope=window.scope)
+        drifted = count_drifted(conn, window, _WRITTEN_MEMBERSHIPS, deleted=[row.pco_id for row in gone])
+        close_window(conn, window, drifted)
+        return WindowedReport({"group_memberships": counts}, window, staged, drifted)
+
+
+# The memberships whose row, base or conflicts this load's transaction wrote.
+_WRITTEN_MEMBERSHIPS = f"""
+    SELECT gm.pco_id FROM group_membership gm WHERE {WRITTEN_HERE.format('gm')}
+    UNION ALL
+    SELECT b.pco_id FROM sync_base b WHERE b.entity = 'group_memberships' AND {WRITTEN_HERE.format('b')}
+    UNION ALL
+    SELECT sc.pco_id FROM sync_conflicts sc WHERE sc.entity = 'group_memberships' AND {WRITTEN_HERE.format('sc')}"""

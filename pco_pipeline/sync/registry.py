@@ -36,6 +36,7 @@ from pco_pipeline.sync.families_push import FAMILIES
 from pco_pipeline.sync.load_checkins import load_checkins, load_events
 from pco_pipeline.sync.load_families import load_families
 from pco_pipeline.sync.load_groups import load_group_memberships, load_groups, open_needs_action
+from pco_pipeline.sync.incremental import WindowedReport
 from pco_pipeline.sync.load_people import PeopleLoadResult, load_people
 from pco_pipeline.sync.loading import LoadCounts
 from pco_pipeline.sync.memberships_push import GROUP_MEMBERSHIPS
@@ -163,6 +164,16 @@ Load = Callable[[sa.Engine], LoadOutcome]
 def counts_only(load: Callable[[sa.Engine], Mapping[str, LoadCounts]]) -> Load:
     """A load reporting only its counts."""
     return lambda engine: LoadOutcome(load(engine))
+
+
+def incremental(load: Callable[..., WindowedReport]) -> Load:
+    """An incremental load (`sync.incremental`: what changed since its last run, a full comparison
+    after the nightly full refresh) reporting its counts and its window (full_comparison,
+    records_looked_at, and drifted_records for a drift check)."""
+    def run(engine: sa.Engine) -> LoadOutcome:
+        report = load(engine, incremental=True)
+        return LoadOutcome(report, report.facts())
+    return run
 
 
 @dataclass(frozen=True)
@@ -408,7 +419,7 @@ PEOPLE_ENTITY = ChurchEntity(
 
 FAMILIES_ENTITY = ChurchEntity(
     "families",
-    load=counts_only(load_families),
+    load=incremental(load_families),
     tables=(
         Table("families", "families", _FAMILY_FIELDS, pco_state.FAMILIES,
               _where("families", "pco_id IS NOT NULL AND pco_removed_at IS NULL", _FAMILY_FIELDS)),
@@ -437,11 +448,11 @@ FAMILIES_ENTITY = ChurchEntity(
 )
 
 def _load_groups_reporting_needs_action(engine: sa.Engine) -> LoadOutcome:
-    """The groups load; its report also says how many church edits of groups wait to be made in
-    PCO (PCO's API cannot take them: `load_groups`)."""
-    counts = load_groups(engine)
+    """The incremental groups load; its report also says how many church edits of groups wait to
+    be made in PCO (PCO's API cannot take them: `load_groups`)."""
+    outcome = incremental(load_groups)(engine)
     with engine.connect() as conn:
-        return LoadOutcome(counts, {"needs_action_in_pco": open_needs_action(conn)})
+        return LoadOutcome(outcome.counts, {**outcome.facts, "needs_action_in_pco": open_needs_action(conn)})
 
 
 GROUPS_ENTITY = ChurchEntity(
@@ -469,7 +480,7 @@ GROUPS_ENTITY = ChurchEntity(
 _CHURCH_MADE = "a membership the church made keeps its own"
 MEMBERSHIPS_ENTITY = ChurchEntity(
     "group_memberships",
-    load=counts_only(load_group_memberships),
+    load=incremental(load_group_memberships),
     tables=(
         Table("group_memberships", "group_membership",
               (*pco_fields("group_pco_id", "person_pco_id"),

@@ -1,0 +1,32 @@
+-- The PCO ids of the groups an incremental groups load looks at: everything that can change what
+-- the load writes for a group (its landed record; the church's row; a base, a conflict or
+-- needs-action row, or a quarantine entry of it) changed at or after :since, plus every group an
+-- unapplied conflict or needs-action row or an open quarantine entry names. (Areas, one per PCO
+-- group type, are few: every run loads them all.) Each part reads an index (sql/0019, sql/0021)
+-- or a small table.
+SELECT b.pco_id FROM sync_base AS b
+WHERE b.entity = 'church_groups' AND b.agreed_at >= :since
+UNION
+SELECT e.pco_id
+FROM (
+    SELECT
+        sc.entity,
+        sc.pco_id,
+        sc.applied_at AS closed_at
+    FROM sync_conflicts AS sc
+    UNION ALL
+    SELECT
+        q.entity,
+        q.record_key,
+        q.resolved_at
+    FROM sync_quarantine AS q
+) AS e
+WHERE e.entity = 'church_groups' AND (e.closed_at IS NULL OR e.closed_at >= :since)
+UNION
+SELECT l.pco_id FROM pco_landing AS l
+WHERE
+    l.resource = 'groups/groups'
+    AND (l.changed_at >= :since OR l.removed_at >= :since)
+UNION
+SELECT g.pco_id FROM church_group AS g
+WHERE g.updated_at >= :since AND g.level = 3 AND g.pco_id IS NOT NULL

@@ -1,0 +1,76 @@
+-- The PCO ids of the memberships an incremental memberships load looks at: everything that can
+-- change what the load writes for a membership (its landed record; the church's row, or a church
+-- row of the same person in the same group it may link; the church row of its person or group,
+-- e.g. a person linked since; a base, a church deletion, a conflict or a quarantine entry of it)
+-- changed at or after :since, plus every membership an unapplied conflict or an open quarantine
+-- entry names; and with each, every landed membership of the same person in the same group (the
+-- load keeps one of them and quarantines the others as repeats). Each part reads an index
+-- (sql/0019, sql/0021) or a small table.
+WITH changed AS (
+    SELECT b.pco_id FROM sync_base AS b
+    WHERE b.entity = 'group_memberships' AND b.agreed_at >= :since
+    UNION
+    SELECT d.pco_id FROM church_deletions AS d
+    WHERE
+        d.local_table = 'group_membership'
+        AND (d.deleted_at >= :since OR d.pushed_at >= :since)
+    UNION
+    SELECT e.pco_id
+    FROM (
+        SELECT
+            sc.entity,
+            sc.pco_id,
+            sc.applied_at AS closed_at
+        FROM sync_conflicts AS sc
+        UNION ALL
+        SELECT
+            q.entity,
+            q.record_key,
+            q.resolved_at
+        FROM sync_quarantine AS q
+    ) AS e
+    WHERE e.entity = 'group_memberships' AND (e.closed_at IS NULL OR e.closed_at >= :since)
+    UNION
+    SELECT l.pco_id FROM pco_landing AS l
+    WHERE
+        l.resource = 'groups/memberships'
+        AND (l.changed_at >= :since OR l.removed_at >= :since)
+    UNION
+    SELECT gm.pco_id FROM group_membership AS gm
+    WHERE gm.updated_at >= :since AND gm.pco_id IS NOT NULL
+    UNION
+    -- PCO's memberships of a person who changed (and of a church membership that changed).
+    SELECT m.pco_id
+    FROM (
+        SELECT p.pco_id FROM people AS p
+        WHERE p.updated_at >= :since AND p.pco_id IS NOT NULL
+        UNION
+        SELECT p.pco_id FROM group_membership AS gm
+        INNER JOIN people AS p ON gm.person_id = p.id
+        WHERE gm.updated_at >= :since AND p.pco_id IS NOT NULL
+    ) AS changed_people
+    INNER JOIN pco_landing AS m
+        ON
+            m.resource = 'groups/memberships'
+            AND (m.relationships ->> 'person') = changed_people.pco_id
+    UNION
+    -- PCO's memberships of a group whose church row changed (linked, created).
+    SELECT m.pco_id FROM church_group AS g
+    INNER JOIN pco_landing AS m
+        ON
+            m.resource = 'groups/memberships'
+            AND g.pco_id = m.parent_pco_id
+    WHERE g.updated_at >= :since AND g.level = 3 AND g.pco_id IS NOT NULL
+)
+
+SELECT changed.pco_id FROM changed
+UNION
+SELECT same.pco_id FROM changed
+INNER JOIN pco_landing AS m
+    ON m.resource = 'groups/memberships' AND changed.pco_id = m.pco_id
+INNER JOIN pco_landing AS same
+    ON
+        same.resource = 'groups/memberships'
+        AND (same.relationships ->> 'person') = (m.relationships ->> 'person')
+        AND coalesce(same.parent_pco_id, same.relationships ->> 'group')
+        = coalesce(m.parent_pco_id, m.relationships ->> 'group')
