@@ -11,8 +11,9 @@ Who is pushed:
 People PCO already has: the church's changes to them and to their emails and phones, and the
 church's deletions, are sent as updates and deletes (`people_updates`), except for the records PCO
 changed since they were last read (`hold_unread_pco_changes`: one listing per table of what PCO
-changed since the latest landed change): those wait for the next sync, so an unread PCO edit is
-never overwritten silently.
+changed since the latest landed change, for the records the run did not read just before the push
+— a push_changes batch's are read one by one and loaded first): those wait for the next sync, so an
+unread PCO edit is never overwritten silently.
 
 A create PCO confirmed gives the person, and each email and phone, a base (`sync_base`) in the
 transaction that stores its PCO id: the values both sides now hold, so a church edit made before
@@ -64,6 +65,7 @@ from pco_pipeline.sync.push_engine import (PEOPLE_LOADED, Operation, PushKind, R
 from pco_pipeline.sync.push_validate import (address_attributes, address_problems, email_problems, person_problems,
                                              phone_problems, printable)
 from pco_pipeline.sync.quarantine import INVALID_DATA
+from pco_pipeline.sync.statements import statement
 
 BATCH = 500
 # Requests are paced by the shared rate budget, not by the pool: the workers only hide each write's
@@ -526,14 +528,40 @@ def changed_since_read(session: PushSession, table: str, pco_ids: Collection[str
     return changed
 
 
+def read_before_push(session: PushSession) -> dict[str, set[str]]:
+    """The linked records, per table, this push's run read from PCO before the push began: the
+    people a push_changes run's outbox rows name (`outbox.refresh_pco_side`, which stamps the rows
+    it read for `pco_read_at`), with the emails and phones read as their person's includes. Empty
+    for a run that read nothing first (full_push, the CLI's push)."""
+    if session.run_id is None:
+        return {}
+    with session.engine.connect() as conn:
+        rows = list(conn.execute(statement("outbox/read_by_run"), {"run_id": session.run_id}).scalars())
+        if not rows:
+            return {}
+        people = [pco_id for pco_id, _ in conn.execute(statement("outbox/people_to_refresh"), {"ids": rows})]
+        contacts = {read.landed: table for table, read in _READS.items() if table != "people"}
+        read = {"people": set(people)}
+        for resource, pco_id in conn.execute(statement("outbox/children_read"),
+                                             {"resources": list(contacts), "people": people}):
+            read.setdefault(contacts[resource], set()).add(pco_id)
+    return read
+
+
 def hold_unread_pco_changes(session: PushSession, updates: UpdatePlan) -> None:
     """Leave out of this push the linked records (people, emails, phones) PCO changed since they
     were last read: the plan compared the church with PCO's values as last read, so it would send
     the church's value of a field PCO has since changed, and PCO's edit would be lost with no
     conflict recorded. The next sync reads PCO's change; the next push sends what the three-way
-    rule then says (a conflict is recorded where both changed the same field)."""
+    rule then says (a conflict is recorded where both changed the same field).
+
+    Records the run read from PCO just before this push (`read_before_push`: a push_changes
+    batch's) are PCO's current ones, loaded by the three-way rule: they are not listed again. Only
+    a table with a change to some other record costs its listing (`changed_since_read`)."""
+    read = read_before_push(session)
     for table, changes in updates.changes.items():
-        held = changed_since_read(session, table, {change.pco_id for change in changes})
+        unread = {change.pco_id for change in changes} - read.get(table, set())
+        held = changed_since_read(session, table, unread)
         if held:
             updates.changes[table] = [change for change in changes if change.pco_id not in held]
 

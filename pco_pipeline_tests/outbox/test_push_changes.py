@@ -48,7 +48,7 @@ def test_an_edit_made_with_plain_sql_reaches_pco_through_the_sensors_run(
     (row,) = outbox_rows(engine)
     assert (row.status, row.attempts, row.run_id) == ("sent", 1, result.run_id)
     assert result.output_for_node("push_church_changes") == {"asked": 1, "claimed": 1, "sent": 1, "failed": 0,
-                                                             "quarantined": 0}
+                                                             "quarantined": 0, "needs_action": 0}
     # PCO's copy of our own PATCH (as its webhook or the next extract brings it) loads as the
     # pipeline's write: no outbox row, nothing to push back.
     sync_webhook_resources(client, pipeline_engine)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from pco_pipeline.defs.inbound.keys import church_key, pco_key
 from pco_pipeline.pco.client import resource_body
+from pco_pipeline.sync import outbox
 from pco_pipeline.sync.webhook_baseline import sync_webhook_resources
 from pco_pipeline_tests.outbound.conftest import writes
 from pco_pipeline_tests.outbound.test_crash_safety import GROUP_ID
@@ -150,3 +151,59 @@ def test_a_role_both_sides_changed_is_read_first_and_recorded_as_a_conflict_the_
     assert [(c[1], c[2], c[3], c[4]) for c in conflicts(engine)] == [("leader_type", "coach", "leader", "church_wins")]
     assert sandbox.store.require("groups/memberships", membership).attributes["role"] == "member"
     assert [(r["method"], r["path"]) for r in sandbox.controls.request_log()].count(("GET", path)) == 1
+
+
+def pco_requests(sandbox) -> list[tuple[str, str]]:
+    return [(r["method"], r["path"]) for r in sandbox.controls.request_log()]
+
+
+def test_one_read_per_person_serves_the_hold_a_batch_it_read_whole_costs_no_listing(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    ada = pco_person_with_contacts(client, "Ada", "Byron", "ada@example.org", "(217) 555-0101")
+    sync_webhook_resources(client, pipeline_engine)
+    sandbox.controls.reset_request_log()
+    # The person, an email and a phone of hers, edited together by another application.
+    edit(engine, "UPDATE people SET nickname = 'Addie' WHERE pco_id = :p", p=ada)
+    edit(engine, "UPDATE person_emails SET address = 'addie@example.org' WHERE person_id ="
+                 " (SELECT id FROM people WHERE pco_id = :p)", p=ada)
+    edit(engine, "UPDATE person_phones SET number = '(217) 555-0199' WHERE person_id ="
+                 " (SELECT id FROM people WHERE pco_id = :p)", p=ada)
+
+    assert run_request(sensor_tick(database_url, instance, cursor=None), resources, instance).success
+
+    requests = pco_requests(sandbox)
+    assert [r for r in requests if r[0] == "GET"] == [("GET", f"/people/v2/people/{ada}")]    # one read, no listing
+    assert sorted(r[0] for r in requests if r[0] != "GET") == ["PATCH", "PATCH", "PATCH"]
+    assert pco_person(sandbox, ada)["nickname"] == "Addie"
+    assert [r.status for r in outbox_rows(engine)] == ["sent", "sent", "sent"]
+
+
+def test_a_change_the_run_did_not_read_is_still_listed_and_held_when_pco_changed_it(
+        engine, pipeline_engine, client, sandbox, database_url, resources, instance):
+    people = synced_church(pipeline_engine, client, sandbox, [("Ada", "Byron"), ("Bob", "Adams")])
+    ada, bob = people["Ada"], people["Bob"]
+    # Bob's church edit is another batch's, held by a run still working on it; PCO edits the same
+    # field of Bob's meanwhile (its webhook not applied).
+    edit(engine, "UPDATE people SET last_name = 'Adams-Church' WHERE pco_id = :p", p=bob)
+    (bob_row,) = outbox_rows(engine)
+    outbox.claim(pipeline_engine, [bob_row.id], run_id="another-run")
+    client.patch(f"/people/v2/people/{bob}", resource_body("Person", {"last_name": "Adams-PCO"}, id=bob))
+    sandbox.controls.reset_request_log()
+    edit(engine, "UPDATE people SET nickname = 'Addie' WHERE pco_id = :p", p=ada)
+
+    tick = sensor_tick(database_url, instance, cursor=str(bob_row.id))
+    assert run_request(tick, resources, instance).success
+
+    # The push sends every church change it finds; Bob's was not read by this run: listed, held.
+    assert pco_person(sandbox, bob)["last_name"] == "Adams-PCO"
+    assert pco_person(sandbox, ada)["nickname"] == "Addie"
+    assert [r for r in pco_requests(sandbox) if r[0] != "GET"] == [("PATCH", f"/people/v2/people/{ada}")]
+    assert ("GET", "/people/v2/people") in pco_requests(sandbox)        # the hold's listing, for Bob
+
+
+def pco_person_with_contacts(client, first: str, last: str, address: str, number: str) -> str:
+    person = client.post("/people/v2/people", resource_body("Person", {"first_name": first, "last_name": last})).id
+    client.post(f"/people/v2/people/{person}/emails", resource_body("Email", {"address": address, "location": "Home"}))
+    client.post(f"/people/v2/people/{person}/phone_numbers",
+                resource_body("PhoneNumber", {"number": number, "location": "Mobile"}))
+    return person
