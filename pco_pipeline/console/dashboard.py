@@ -1,6 +1,7 @@
 """What the dashboard shows, read from the church database: the last run of each job (its
 `pco_sync_log` row, as `db.sync_log.RunSummary`), the open quarantine, the webhook configuration
-and inbox, and what is waiting to be pushed. The PCO connection check is
+and inbox, and what is waiting to be pushed (people not in PCO yet; the church outbox's backlog
+per table, with the reasons of the latest rows that failed or were given up). The PCO connection check is
 `pco.connection.check_connection`, run on request.
 """
 
@@ -13,12 +14,15 @@ import sqlalchemy as sa
 from pco_pipeline.console.conflicts_review import open_conflict_count
 from pco_pipeline.console.review import open_count
 from pco_pipeline.db.sync_log import RunSummary
+from pco_pipeline.sync import outbox
 from pco_pipeline.sync.quarantine import open_counts
 from pco_pipeline.sync.webhook_events import SUBSCRIBED_EVENTS
 from pco_pipeline.sync.webhook_inbox import Backlog, backlog
 from pco_pipeline.webhooks.subscriptions import stored_subscriptions
 
 
+# How many failed and given-up outbox rows the dashboard shows (the rest: `pco-pipeline outbox list`).
+OUTBOX_ROWS_SHOWN = 5
 # RunSummary's fields, in order.
 RUN_COLUMNS = ("id, run_id, sync_type, direction, status, started_at, finished_at, created_count, updated_count,"
                " skipped_count, failed_count, requests_used, error_message")
@@ -43,6 +47,8 @@ class Dashboard:
     events_expected: int
     inbox: Backlog
     people_to_push: int
+    outbox: outbox.Backlog
+    outbox_stuck: list[outbox.ListedRow]     # failed, then given up: the oldest few, with their reasons
 
     @property
     def receiver_urls(self) -> list[str]:
@@ -71,4 +77,7 @@ def load_dashboard(conn: sa.Connection, database: str) -> Dashboard:
     return Dashboard(database=database, last_runs=last_runs(conn), quarantine_open=open_count(conn),
                      quarantine_by_entity=open_counts(conn), conflicts_open=open_conflict_count(conn),
                      subscriptions=subscriptions,
-                     events_expected=len(SUBSCRIBED_EVENTS), inbox=backlog(conn), people_to_push=int(people_to_push))
+                     events_expected=len(SUBSCRIBED_EVENTS), inbox=backlog(conn), people_to_push=int(people_to_push),
+                     outbox=outbox.backlog(conn), outbox_stuck=[
+                         *outbox.rows_in(conn, "failed", limit=OUTBOX_ROWS_SHOWN),
+                         *outbox.rows_in(conn, "quarantined", limit=OUTBOX_ROWS_SHOWN)][:OUTBOX_ROWS_SHOWN])

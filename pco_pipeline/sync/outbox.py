@@ -194,14 +194,15 @@ _REFRESHERS = (
     # A person with the contacts and addresses the landing holds; its load is scoped to them.
     _Refresher(PEOPLE, ("people", "person_emails", "person_phones"), "outbox/people_to_refresh",
                lambda engine, ids, policies: load_people(engine, pco_ids=ids, policies=policies).counts),
-    # Households and memberships: their loads have no scope (as when a webhook lands one).
+    # Households, groups and memberships: their loads are incremental (what changed since their
+    # last run: the records just landed, and the church's edits), as the church/* assets run them.
     _Refresher(spec_for("people/households"), ("families", "family_members"), "outbox/households_to_refresh",
-               lambda engine, _ids, policies: load_families(engine, policies=policies)),
+               lambda engine, _ids, policies: load_families(engine, policies=policies, incremental=True)),
     # A group before its memberships, as the groups load runs before theirs.
     _Refresher(spec_for("groups/groups"), ("church_group",), "outbox/groups_to_refresh",
-               lambda engine, _ids, _policies: load_groups(engine)),
+               lambda engine, _ids, _policies: load_groups(engine, incremental=True)),
     _Refresher(spec_for("groups/memberships"), ("group_membership",), "outbox/memberships_to_refresh",
-               lambda engine, _ids, policies: load_group_memberships(engine, policies=policies)),
+               lambda engine, _ids, policies: load_group_memberships(engine, policies=policies, incremental=True)),
 )
 
 

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from pco_pipeline.db.local_dataset import load_local_dataset
 from pco_pipeline.db.migrations import apply_migrations
 from pco_pipeline.paths import sql_dir
+from pco_pipeline.sync import outbox
+from pco_pipeline.sync.load_groups import GROUP_FIELDS
 from pco_pipeline.sync.loading import begin_load
 from pco_pipeline.sync.registry import DEFAULT, PCO
 from pco_pipeline_tests.outbox.conftest import outbox_rows
@@ -105,7 +107,11 @@ def test_every_column_the_registry_says_pco_keeps_is_watched_by_its_tables_trigg
             "SELECT column_name FROM information_schema.columns WHERE table_name = :t"), {"t": table}).scalars())
             for table in watched}
     pushed = {table.table: table for entity in DEFAULT.entities if entity.pushes for table in entity.tables}
-    assert set(watched) == set(pushed)
+    # A linked group's two-way fields (the groups load's three-way fields), sent with the memberships.
+    sent_with = {table.table for entity in DEFAULT.entities if entity.name in outbox.SENT_WITH
+                 for table in entity.tables}
+    assert set(watched) == set(pushed) | sent_with
+    assert watched["church_group"] == {spec.name for spec in GROUP_FIELDS}
     for name, table in pushed.items():
         pco_columns = {f.name for f in table.fields if f.owner == PCO} & columns[name]
         assert pco_columns <= watched[name], f"{name}: not watched {sorted(pco_columns - watched[name])}"
