@@ -1,11 +1,12 @@
 -- The PCO ids of the memberships an incremental memberships load looks at: everything that can
 -- change what the load writes for a membership (its landed record; the church's row, or a church
--- row of the same person in the same group it may link; the church row of its person or group,
--- e.g. a person linked since; a base, a church deletion, a conflict or a quarantine entry of it)
+-- row of the same person in the same group it may link; the church row of its person, e.g. a
+-- person linked since; a base, a church deletion, a conflict or a quarantine entry of it)
 -- changed at or after :since, plus every membership an unapplied conflict or an open quarantine
 -- entry names; and with each, every landed membership of the same person in the same group (the
--- load keeps one of them and quarantines the others as repeats). Each part reads an index
--- (sql/0019, sql/0021) or a small table.
+-- load keeps one of them and quarantines the others as repeats). A group only comes to the church
+-- through the groups load, so a membership of a group new there waited in the quarantine. Each
+-- part reads an index (sql/0019, sql/0021) or a small table.
 WITH changed AS (
     SELECT b.pco_id FROM sync_base AS b
     WHERE b.entity = 'group_memberships' AND b.agreed_at >= :since
@@ -53,14 +54,6 @@ WITH changed AS (
         ON
             m.resource = 'groups/memberships'
             AND (m.relationships ->> 'person') = changed_people.pco_id
-    UNION
-    -- PCO's memberships of a group whose church row changed (linked, created).
-    SELECT m.pco_id FROM church_group AS g
-    INNER JOIN pco_landing AS m
-        ON
-            m.resource = 'groups/memberships'
-            AND g.pco_id = m.parent_pco_id
-    WHERE g.updated_at >= :since AND g.level = 3 AND g.pco_id IS NOT NULL
 )
 
 SELECT changed.pco_id FROM changed
