@@ -52,7 +52,7 @@ clean:
 # Deployment (deploy/, README "Deploying"): one image for every service, and the Compose stack.
 # BASE_IMAGE=python:3.11-slim-bookworm where Docker Hub is reachable; by default the base is built
 # from Debian's packages (deploy/base/build-base.sh, once: the tag is reused).
-.PHONY: image deploy-up deploy-down
+.PHONY: image image-unlocked deploy-up deploy-down
 BASE_IMAGE ?= pco-pipeline-base:bookworm
 IMAGE ?= pco-pipeline:latest
 POSTGRES_BUILD_IMAGE ?= pco-pipeline-postgres:15
@@ -67,12 +67,25 @@ DEPLOY_PROFILES ?=
 # BUILD_CA_CERTS: a folder of *.crt that pip must trust during the build (an intercepting proxy).
 BUILD_CA_CERTS ?=
 
+# One build at a time on this machine (the tags are the engine's): a second `make image` waits
+# for the first, then finds every layer cached. .ci/run starts one while lint runs, so the e2e
+# test's own `make image` mostly waits. The two images build side by side (one is mostly pip,
+# the other apt); the PostgreSQL build's output is shown when it fails.
+IMAGE_LOCK ?= /tmp/pco-pipeline-image.lock
+
 image:
+	@flock $(IMAGE_LOCK) $(MAKE) --no-print-directory image-unlocked
+
+image-unlocked:
 	@if [ "$(BASE_IMAGE)" = pco-pipeline-base:bookworm ]; then sh deploy/base/build-base.sh; fi
 	@rm -f deploy/build-ca/*.crt
 	@if [ -n "$(BUILD_CA_CERTS)" ]; then cp $(BUILD_CA_CERTS)/*.crt deploy/build-ca/; fi
-	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(IMAGE) .
-	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(POSTGRES_BUILD_IMAGE) deploy/postgres
+	@log=$$(mktemp); \
+	docker build --quiet --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(POSTGRES_BUILD_IMAGE) deploy/postgres \
+		>$$log 2>&1 & postgres=$$!; \
+	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(IMAGE) . || status=$$?; \
+	wait $$postgres || { cat $$log; status=1; }; rm -f $$log; \
+	test -z "$$status" && echo "built $(IMAGE) and $(POSTGRES_BUILD_IMAGE)"; exit $${status:-0}
 
 deploy-up:
 	@test -f $(DEPLOY_ENV) || { echo "error: $(DEPLOY_ENV) is missing: copy deploy/.env.example and fill it in" >&2; exit 2; }
