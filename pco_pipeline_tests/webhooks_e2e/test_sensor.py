@@ -10,7 +10,14 @@ from pco_pipeline.definitions import defs
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.pco.resources import PCOResource
 from pco_pipeline.defs.webhooks.apply import apply_webhooks
-from pco_pipeline.defs.webhooks.sensor import BATCH_ENV, INTERVAL_ENV, apply_webhooks_sensor, sensor_interval_seconds
+from pco_pipeline.defs.webhooks.sensor import (
+    BATCH_ENV,
+    DAGSTER_SENSOR_LOOP_SECONDS,
+    INTERVAL_ENV,
+    apply_webhooks_sensor,
+    minimum_interval,
+    sensor_interval_seconds,
+)
 
 
 def store_rows(engine, count: int) -> list[int]:
@@ -90,13 +97,31 @@ def test_rows_of_a_run_that_never_started_are_handed_out_again(database_url, eng
 def test_sensor_definition_interval_and_default_status(monkeypatch):
     sensor = defs().resolve_sensor_def("apply_webhooks_sensor")
     assert sensor.job_name == "apply_webhooks"
-    assert sensor.minimum_interval_seconds == 15
+    assert sensor.minimum_interval_seconds == minimum_interval(15) == 14   # ticks every 15 s
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     monkeypatch.setenv(INTERVAL_ENV, "5")
     assert sensor_interval_seconds() == 5
     monkeypatch.setenv(INTERVAL_ENV, "soon")
     with pytest.raises(ValueError, match=INTERVAL_ENV):
         sensor_interval_seconds()
+
+
+def test_the_interval_is_the_spacing_of_ticks_on_dagsters_sensor_loop():
+    """The daemon ticks only when it wakes, and skips a sensor whose last tick began less than
+    minimum_interval_seconds ago; a tick begins just after its wake-up. So the minimum interval
+    is one second under the spacing: 5 s ticks at every wake-up (5 s would tick every other one)."""
+    from dagster._daemon.sensor import MIN_INTERVAL_LOOP_TIME
+
+    assert DAGSTER_SENSOR_LOOP_SECONDS == MIN_INTERVAL_LOOP_TIME
+    ticks = {seconds: minimum_interval(seconds) for seconds in (1, 4, 5, 6, 10, 15, 3600)}
+    assert ticks == {1: 4, 4: 4, 5: 4, 6: 9, 10: 9, 15: 14, 3600: 3599}
+    # A tick that began up to a second after its wake-up is due at the wake-up the spacing names.
+    for seconds, minimum in ticks.items():
+        spacing = minimum + 1
+        for started_late in (0.0, 0.4, 0.99):
+            elapsed_at_wakeups = [k * DAGSTER_SENSOR_LOOP_SECONDS - started_late for k in range(1, 800)]
+            first_due = next(k for k, elapsed in enumerate(elapsed_at_wakeups, 1) if elapsed >= minimum)
+            assert first_due * DAGSTER_SENSOR_LOOP_SECONDS == spacing >= seconds
 
 
 def run_job(database_url: str, config: dict):

@@ -23,7 +23,8 @@ Until PCO's people have been read completely and loaded (a fresh install before 
 the sensor and the sweep skip with that reason in the tick, launching nothing: a run would only
 fail. The rows wait, and go once the first people load has run.
 
-Interval: `PCO_OUTBOX_SENSOR_INTERVAL_SECONDS` (default 15). Default status RUNNING, like the
+Interval: `PCO_OUTBOX_SENSOR_INTERVAL_SECONDS` (default 15; rounded up to Dagster's 5 s sensor
+loop, see `webhooks.sensor.minimum_interval`). Default status RUNNING, like the
 webhook sensor: a church edit is meant to reach PCO in seconds, and a stopped sensor would let
 the outbox fill while staff believe their edits are sent. An idle tick is one indexed query.
 """
@@ -36,7 +37,7 @@ from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.outbound.jobs import OUTBOUND_TAGS
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
-from pco_pipeline.defs.webhooks.sensor import whole_number_setting
+from pco_pipeline.defs.webhooks.sensor import minimum_interval, whole_number_setting
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.errors import PCOError
 from pco_pipeline.sync import outbox
@@ -165,7 +166,7 @@ def _retry_request(prefix: str, retries: DueRetries) -> dg.RunRequest:
     return _run_request(f"{prefix}:{retries.ids[0]}-{retries.ids[-1]}:{len(retries.ids)}@{due}", retries.ids)
 
 
-@dg.sensor(job=push_changes, minimum_interval_seconds=sensor_interval_seconds(),
+@dg.sensor(job=push_changes, minimum_interval_seconds=minimum_interval(sensor_interval_seconds()),
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Launches push_changes for new church_outbox rows (the church's edits, bounded batches) and "
                        "for rows whose retry is due. Interval: PCO_OUTBOX_SENSOR_INTERVAL_SECONDS; batch: "

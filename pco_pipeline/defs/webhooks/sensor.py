@@ -9,7 +9,8 @@ Each tick runs two bounded queries (`PCO_WEBHOOK_BATCH_SIZE` rows each, default 
 Whether a row is done lives in the inbox itself, not in the sensor: a failed run is never
 relaunched under its run key (Dagster launches a key once), the retry lane takes its rows.
 
-Interval: `PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS` (default 15). Default status RUNNING: rows only
+Interval: `PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS` (default 15; see `minimum_interval` for how it
+becomes Dagster's `minimum_interval_seconds`). Default status RUNNING: rows only
 reach the inbox once someone runs the receiver and subscribes (`pco-pipeline webhooks
 subscribe`), both deliberate steps, after which leaving deliveries unapplied is never wanted; a
 stopped sensor would let the inbox fill silently while staff believe changes arrive in real
@@ -44,6 +45,24 @@ def sensor_interval_seconds() -> int:
     return whole_number_setting(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS, 1, 3600)
 
 
+# Dagster's sensor daemon wakes every 5 s (dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME, not
+# configurable; pco_pipeline_tests/test_dagster_fixes.py checks the pinned value).
+DAGSTER_SENSOR_LOOP_SECONDS = 5
+
+
+def minimum_interval(seconds: int) -> int:
+    """Dagster's `minimum_interval_seconds` for a sensor meant to tick every `seconds`.
+
+    The daemon only ticks when it wakes (every DAGSTER_SENSOR_LOOP_SECONDS), so the spacing is
+    `seconds` rounded up to a whole number of wake-ups. It skips a sensor whose last tick began
+    less than `minimum_interval_seconds` ago, and a tick begins a moment after the wake-up it
+    ran in: asking for exactly 5 s would skip every other wake-up (ticks 10 s apart). One second
+    less than the spacing makes the tick come at the intended wake-up and never earlier.
+    """
+    wakeups = -(-seconds // DAGSTER_SENSOR_LOOP_SECONDS)   # rounded up
+    return max(1, wakeups) * DAGSTER_SENSOR_LOOP_SECONDS - 1
+
+
 def batch_size() -> int:
     return whole_number_setting(BATCH_ENV, DEFAULT_BATCH_SIZE, 1, 5000)
 
@@ -55,7 +74,7 @@ def _run_request(run_key: str, ids: list[int]) -> dg.RunRequest:
         tags={**WEBHOOK_TAGS, "pco/inbox_ids": f"{ids[0]}-{ids[-1]} ({len(ids)})"})
 
 
-@dg.sensor(job=apply_webhooks, minimum_interval_seconds=sensor_interval_seconds(),
+@dg.sensor(job=apply_webhooks, minimum_interval_seconds=minimum_interval(sensor_interval_seconds()),
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Launches apply_webhooks for new webhook_inbox rows (bounded batches) and for rows whose "
                        "retry is due. Interval: PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS; batch: PCO_WEBHOOK_BATCH_SIZE.")
