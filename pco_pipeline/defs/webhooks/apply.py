@@ -3,8 +3,11 @@
 The run is told which rows (ids or an id range, usually by `apply_webhooks_sensor`); the rules
 are `pco_pipeline.sync.webhook_apply`'s. Rows end applied, ignored or failed in the inbox
 itself, so re-executing a run is safe: rows already final are skipped, rows another run holds
-are left to it. The step may re-read records from PCO, so it runs in the `pco_api` pool. What
-it wrote shows in lineage as materializations of the `pco/*` and `church/*` assets
+are left to it. The step may re-read records from PCO: it takes the `pco_api` slot just before
+its first re-read (`defs/pco/pool_slot.py`), so a run that needs no PCO request never waits for
+a push to free it. Its own pool, `webhook_apply` (one slot, the instance's default limit),
+keeps runs applying deliveries one at a time, as when they shared `pco_api`. What it wrote
+shows in lineage as materializations of the `pco/*` and `church/*` assets
 (`defs/church_db/lineage.py`).
 """
 
@@ -16,12 +19,14 @@ import sqlalchemy as sa
 from pco_pipeline.defs.church_db.lineage import webhook_asset_events
 from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
+from pco_pipeline.defs.pco.pool_slot import slot_on_first_use
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
 from pco_pipeline.sync.markdown import markdown_cell
 from pco_pipeline.sync.webhook_apply import ApplyReport, apply_inbox_rows
 from pco_pipeline.sync.webhook_inbox import open_ids_in_range
 
 WEBHOOK_TAGS = {"pco/direction": "webhook"}
+WEBHOOK_APPLY_POOL = "webhook_apply"
 MAX_RANGE_ROWS = 5000
 
 
@@ -58,15 +63,20 @@ def _outcomes_markdown(report: ApplyReport, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
-@dg.op(pool=PCO_API_POOL, tags=WEBHOOK_TAGS,
+@dg.op(pool=WEBHOOK_APPLY_POOL, tags=WEBHOOK_TAGS,
        description="Applies webhook deliveries in PCO's event order with the inbound load rules; an event older "
-                   "than what the database holds is ignored, thin or stale payloads are re-read from PCO.")
+                   "than what the database holds is ignored, thin or stale payloads are re-read from PCO (taking "
+                   "the pco_api pool's slot at the first re-read).")
 def apply_webhook_events(context: dg.OpExecutionContext, config: ApplyWebhooksConfig, pco: PCOResource,
                          church_db: PostgresResource) -> dict:
     engine = church_db.get_engine()
     ids = inbox_ids_of(config, engine)
-    with step_log(context, engine, "webhook") as step:
-        report = apply_inbox_rows(engine, ids, pco=pco.get_client)
+    with step_log(context, engine, "webhook") as step, slot_on_first_use(context, PCO_API_POOL) as take_slot:
+        def client():
+            take_slot()   # every PCO request is made holding the credential's one slot
+            return pco.get_client()
+
+        report = apply_inbox_rows(engine, ids, pco=client)
         created = sum(c.created for c in report.loads.values())
         changed = sum(c.updated + c.deactivated for c in report.loads.values())
         step.finish(created=created, updated=changed, skipped=report.ignored,
