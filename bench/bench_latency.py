@@ -74,6 +74,7 @@ INTERVAL_SETTINGS = ("PCO_OUTBOX_SENSOR_INTERVAL_SECONDS", "PCO_WEBHOOK_SENSOR_I
 PCO_MIX = (("rename", 0.8), ("new person", 0.1), ("new email", 0.1))
 CHURCH_TO_PCO, PCO_TO_CHURCH = "church edit → PCO", "PCO edit → church"
 JOBS = {CHURCH_TO_PCO: "push_changes", PCO_TO_CHURCH: "apply_webhooks"}
+SENSORS = {CHURCH_TO_PCO: "push_church_changes_sensor", PCO_TO_CHURCH: "apply_webhooks_sensor"}
 
 
 @dataclass
@@ -247,6 +248,7 @@ class Round:
     interval: int
     edits: list[Edit]
     runs: dict[str, list[RunTimes]]                 # per direction, in the order their steps began
+    tick_gaps: dict[str, list[float]]               # per direction: seconds between its sensor's ticks
 
 
 def run_times(instance: dg.DagsterInstance, record: dg.RunRecord) -> RunTimes:
@@ -269,6 +271,20 @@ def collect_runs(instance: dg.DagsterInstance) -> dict[str, list[RunTimes]]:
                                instance.get_run_records(dg.RunsFilter(job_name=job))),
                               key=lambda run: run.step_started or float("inf"))
             for direction, job in JOBS.items()}
+
+
+def collect_tick_gaps(instance: dg.DagsterInstance, since: float) -> dict[str, list[float]]:
+    """Seconds between consecutive ticks of each direction's sensor from `since` (the ticks the
+    daemon recorded): how often the sensor actually ran, whatever its interval says."""
+    states = {state.instigator_name: state for state in
+              instance.all_instigator_state(instigator_type=dg.InstigatorType.SENSOR)}
+    gaps = {}
+    for direction, name in SENSORS.items():
+        state = states.get(name)
+        ticks = [] if state is None else sorted(tick.timestamp for tick in instance.get_ticks(
+            state.instigator_origin_id, state.selector_id, after=since, limit=10_000))
+        gaps[direction] = [b - a for a, b in zip(ticks, ticks[1:])]
+    return gaps
 
 
 def carrier(runs: list[RunTimes], edit: Edit) -> RunTimes | None:
@@ -309,6 +325,7 @@ def run_round(interval: int | None, per_direction: int, spread: float, workdir: 
                                            args=(database_url, people[:per_direction], spread, edits)),
                           threading.Thread(target=edit_pco, daemon=True,
                                            args=(sandbox, people[per_direction:], spread, edits))]
+                started = time.time()
                 for actor in actors:
                     actor.start()
                 deadline = time.monotonic() + spread + 6 * (interval or 15) + 120
@@ -318,6 +335,7 @@ def run_round(interval: int | None, per_direction: int, spread: float, workdir: 
                 os.environ["DAGSTER_PG_URL"] = dagster_url   # the instance's dagster.yaml reads it
                 with dg.DagsterInstance.from_config(str(home)) as instance:
                     runs = collect_runs(instance)
+                    tick_gaps = collect_tick_gaps(instance, started)
         finally:
             edits.done.set()
             receiver.terminate()
@@ -326,7 +344,7 @@ def run_round(interval: int | None, per_direction: int, spread: float, workdir: 
     engine.dispose()
     drop_database(DATABASE)
     drop_database(DAGSTER_DATABASE)
-    return Round(interval or 15, edits.made, runs)
+    return Round(interval or 15, edits.made, runs, tick_gaps)
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -335,6 +353,10 @@ def p95(values: Sequence[float]) -> float:
     if not values:
         return float("nan")
     return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
+
+
+def _gap(gaps: Sequence[float]) -> str:
+    return f"{statistics.median(gaps):5.2f} / {max(gaps):5.2f}" if gaps else "–"
 
 
 def _p50_p95(values: Sequence[float]) -> str:
@@ -358,11 +380,12 @@ def report(result: Round) -> bool:
           " run created by a sensor tick; queue: created → dequeued, launcher called; launch: → run process up;"
           " step: → step began (step process, pco_api slot); work: → edit seen on the other side. Each edit is"
           " traced through the run whose step was under way when it showed (Dagster's run records and events);"
+          " tick gap: seconds between the direction's sensor's ticks during the round;"
           " 'early': edits a run already under way when they were made carried (a push reads the church's"
           " changes, not only its batch's rows)")
     stages = ("delivery", "tick", "queue", "launch", "step", "work")
     print(f"{'direction':<19} " + " ".join(f"{stage:>13}" for stage in stages)
-          + f" {'early':>5} {'runs':>5} {'run p50 s':>9}")
+          + f" {'early':>5} {'runs':>5} {'run p50 s':>9} {'tick gap p50 / max s':>20}")
     for direction, runs in result.runs.items():
         traced = [(e, carrier(runs, e)) for e in result.edits if e.direction == direction and e.queued_at]
         moments = [(e.made_at, e.queued_at, run.created, run.starting, run.started, run.step_started, e.seen_at)
@@ -374,6 +397,7 @@ def report(result: Round) -> bool:
         failures = sorted({r.failure for r in runs if r.failure})
         print(f"{direction:<19} " + " ".join(f"{_p50_p95(values):>13}" for values in split)
               + f" {early:>5} {len(runs):>5} {statistics.median(lengths) if lengths else float('nan'):>9.2f}"
+              + f" {_gap(result.tick_gaps[direction]):>20}"
               + "".join(f"\n    run failed: {failure}" for failure in failures))
     return ok or result.interval != TARGET_INTERVAL
 
