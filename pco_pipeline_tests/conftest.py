@@ -3,6 +3,9 @@
 The server is the embedded one (data under `.pco_pipeline/test-pgdata`), or the server of
 PCO_TEST_DATABASE_URL when set. A template database is migrated once per test session (per
 xdist worker); each test's database is a cheap `CREATE DATABASE … TEMPLATE` copy of it.
+
+Under xdist (`make test`: `-n 2`), the tests marked `slow` run first and the workers steal from
+each other (see the two hooks below): the run ends on quick tests, with both workers busy.
 """
 
 from __future__ import annotations
@@ -21,6 +24,26 @@ from pco_pipeline.db.resolve import with_driver
 from pco_pipeline.paths import state_dir
 
 _counter = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first, otherwise in collection order (a stable sort: every xdist worker must
+    collect the same order). A long test started last keeps one worker busy after the other has
+    run out of tests; started first, it runs while the other worker takes the quick ones."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist load`, which `-n N` alone means, schedules by work stealing instead: a worker that runs
+    out of tests takes half of what the other still has queued, so neither idles while tests are
+    left (`load` hands out fixed batches, and would leave the slow tests, all first, to one worker).
+    Any other `--dist` (loadscope, loadgroup, …) is kept."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import WorkStealingScheduling
+
+    return WorkStealingScheduling(config, log)
 
 
 def _worker() -> str:
