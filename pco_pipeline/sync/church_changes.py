@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from pco_pipeline.sync import conflicts
 from pco_pipeline.sync.base import advance_base, forget_base, to_json
+from pco_pipeline.sync.loading import commit_watermark, read_watermark, snapshot_time
 from pco_pipeline.sync.merge import DELETED, EntityFields, Missing, Outcome, Policy, all_in_sync_sql, three_way_sql
+from pco_pipeline.sync.statements import statement
 
 
 @dataclass(frozen=True)
@@ -78,21 +81,110 @@ def church_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[
                                church_lacks=frozenset(lacks))
 
 
-def classify_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy]) -> str:
+@dataclass(frozen=True)
+class Classification:
+    """What `classify_changes` compared: the temp table holding its rows (`table`), whether it
+    compared every linked record (`full`) or only the candidates (`looked_at`: how many), and,
+    for a full comparison after an earlier run, how many records not in sync it found that the
+    incremental path would not have looked at (`drifted`, 0 expected; the run plans them)."""
+    entity: str
+    table: str
+    full: bool
+    looked_at: int | None = None
+    drifted: int | None = None
+
+
+# A push of an entity compares every linked record again when its last full comparison is older.
+FULL_COMPARISON_EVERY = timedelta(hours=24)
+
+# The entities a push compares incrementally → their church table (`church_deletions.local_table`),
+# the statement naming their records changed since a time (sync/sql/push/), and its parameters.
+_CHANGED: Mapping[str, tuple[str, str, Mapping[str, str]]] = {
+    "people": ("people", "push/people_changed", {}),
+    "person_emails": ("person_emails", "push/contacts_changed", {"resource": "people/emails"}),
+    "person_phones": ("person_phones", "push/contacts_changed", {"resource": "people/phone_numbers"}),
+    "families": ("families", "push/families_changed", {}),
+    "family_members": ("family_members", "push/family_members_changed", {}),
+}
+
+
+def watermark_key(entity: str) -> str:
+    """The `load_watermarks` row of the push's comparison of `entity`."""
+    return f"push:{entity}"
+
+
+def classify_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy], *,
+                     advance: bool = True, full: bool = False) -> Classification:
     """Classify `entity`'s linked records once, for both `conflicts.record_conflicts(...,
-    classified=...)` and `church_changes(..., classified=...)` (one three-way pass, not two): a
-    temp table dropped at commit, whose name it returns, holding `three_way_sql`'s rows of the
-    records not wholly in sync, and a bare row (only `pco_id`) for each other record with an open
-    conflict, so that conflict is looked at and closed as moot."""
+    classified=...)` and `church_changes(..., classified=...)` (one three-way pass, not two):
+    a temp table dropped at commit holding `three_way_sql`'s rows of the records not wholly in
+    sync, and a bare row (only `pco_id`) for each other record with an open conflict, so that
+    conflict is looked at and closed as moot.
+
+    Incremental (issue 17 item 3): only the candidates are compared, the records that can differ
+    from their base since the push's last comparison of `entity` (its watermark, 'push:<entity>'
+    in `load_watermarks`): those the last comparison found not in sync (`push_unsettled`), those
+    with an unapplied conflict, and those whose base, church row (or outbox row, or deletion) or
+    PCO record changed since (sync/sql/push/). A record outside them was in sync then and nothing
+    it is compared from changed, so it is in sync now. Every record is compared (`full`) when
+    asked, when there is no watermark, or when the last full comparison is older than
+    `FULL_COMPARISON_EVERY`; a full comparison after an earlier one also counts the records not in
+    sync that the candidates leave out (its drift check; the run plans them, which repairs them).
+
+    With `advance` (a real run) the watermark and the records not in sync are written in this
+    transaction, so they commit with the plan; without (a dry run, the field table) nothing is
+    written. Entities without a statement of their changes are always compared in full."""
     table = f"push_three_way_{entity.entity}"
-    diff = three_way_sql(entity, policies, changed_only=True).text
+    changed = _CHANGED.get(entity.entity)
+    if advance:
+        # One planning of an entity at a time: each writes the whole set of records not in sync.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"push-plan:{entity.entity}"})
+    since = snapshot_time(conn)
+    previous = read_watermark(conn, watermark_key(entity.entity)) if changed else None
+    compare_all = (full or previous is None or previous.full_load_at is None
+                   or previous.full_load_at <= since - FULL_COMPARISON_EVERY)
+    candidates: str | None = None
+    looked_at: int | None = None
+    if changed is not None and previous is not None:
+        candidates = _candidates(conn, entity.entity, changed, previous.changed_since)
+        looked_at = conn.execute(sa.text(f"SELECT count(*) FROM {candidates}")).scalar_one()
+    diff = three_way_sql(entity, policies, changed_only=True,
+                         candidates=None if compare_all or candidates is None else f"SELECT pco_id FROM {candidates}")
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-    conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {diff}"), {"entity": entity.entity})
+    conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {diff.text}"), {"entity": entity.entity})
     conn.execute(sa.text(f"""
         INSERT INTO {table} (pco_id)
         SELECT DISTINCT sc.pco_id FROM sync_conflicts sc
         WHERE sc.entity = :entity AND sc.decided_at IS NULL
           AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.pco_id = sc.pco_id)"""), {"entity": entity.entity})
+    drifted = None
+    if compare_all and candidates is not None:
+        drifted = conn.execute(sa.text(
+            f"SELECT count(*) FROM {table} d WHERE d.pco_id NOT IN (SELECT pco_id FROM {candidates})")).scalar_one()
+    if advance and changed is not None:
+        conn.execute(sa.text(f"""
+            DELETE FROM push_unsettled u WHERE u.entity = :entity
+              AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.pco_id = u.pco_id)"""), {"entity": entity.entity})
+        conn.execute(sa.text(f"""
+            INSERT INTO push_unsettled (entity, pco_id) SELECT DISTINCT :entity, d.pco_id FROM {table} d
+            ON CONFLICT DO NOTHING"""), {"entity": entity.entity})
+        commit_watermark(conn, watermark_key(entity.entity), since, full=compare_all, drifted_records=drifted)
+    return Classification(entity.entity, table, compare_all, None if compare_all else looked_at, drifted)
+
+
+def _candidates(conn: sa.Connection, entity: str, changed: tuple[str, str, Mapping[str, str]],
+                since: datetime) -> str:
+    """A temp table (dropped at commit; its name returned) of the PCO ids of `entity`'s records
+    that can differ from their base since `since` (`classify_changes`)."""
+    church_table, name, parameters = changed
+    table = f"push_candidates_{entity}"
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE {table} (pco_id text PRIMARY KEY) ON COMMIT DROP"))
+    bound = {"entity": entity, "table": church_table, "since": since, **parameters}
+    for part in ("push/common_changed", name):
+        conn.execute(sa.text(f"INSERT INTO {table} SELECT s.pco_id FROM ({statement(part).text}) s(pco_id)"
+                             " WHERE s.pco_id IS NOT NULL ON CONFLICT DO NOTHING"), bound)
+    conn.execute(sa.text(f"ANALYZE {table}"))
     return table
 
 

@@ -61,7 +61,7 @@ from pco_pipeline.pco.jsonapi import Resource
 from pco_pipeline.sync import conflicts
 from pco_pipeline.sync import push_ledger as ledger
 from pco_pipeline.sync.base import advance_base
-from pco_pipeline.sync.church_changes import ChurchChange, church_changes, confirm_sent
+from pco_pipeline.sync.church_changes import ChurchChange, church_changes, classify_changes, confirm_sent
 from pco_pipeline.sync.merge import DELETED
 from pco_pipeline.sync.normalize import clean_text
 from pco_pipeline.sync.policies import load_policies
@@ -297,16 +297,25 @@ class HouseholdChange:
     no_longer_contact: list[ChurchChange] = field(default_factory=list)   # pairs the church unmade primary
 
 
-def _church_changes(conn: sa.Connection) -> tuple[dict[str, HouseholdChange], dict[str, ChurchChange]]:
+def _church_changes(session: PushSession, conn: sa.Connection
+                    ) -> tuple[dict[str, HouseholdChange], dict[str, ChurchChange], list[ChurchChange]]:
     """The households to PATCH (by PCO id) and the memberships to delete (by pair), as the
-    three-way rule and staff decisions say."""
+    three-way rule and staff decisions say, and every change of the families (their addresses
+    are `family_address_push`'s). Each entity is compared once (`classify_changes`; a real run
+    moves its watermark with this transaction)."""
     policies = load_policies()
+    changes: dict[str, list[ChurchChange]] = {}
+    for name in ("families", "family_members"):
+        entity, chosen = ENTITIES[name], policies.for_entity(name)
+        classified = classify_changes(conn, entity, chosen, advance=not session.dry_run)
+        session.report.compared(name, full=classified.full, drifted=classified.drifted)
+        changes[name] = list(church_changes(conn, entity, chosen, classified=classified.table))
     households: dict[str, HouseholdChange] = {}
-    for change in church_changes(conn, ENTITIES["families"], policies.for_entity("families")):
+    for change in changes["families"]:
         if not change.deleted and "name" in change.values:
             households.setdefault(change.pco_id, HouseholdChange()).name = change
     removals: dict[str, ChurchChange] = {}
-    for change in church_changes(conn, ENTITIES["family_members"], policies.for_entity("family_members")):
+    for change in changes["family_members"]:
         if change.deleted:
             removals[change.pco_id] = change
         elif "is_primary_contact" in change.values:
@@ -315,7 +324,7 @@ def _church_changes(conn: sa.Connection) -> tuple[dict[str, HouseholdChange], di
                 item.no_longer_contact.append(change)
             elif item.contact is None:
                 item.contact = change
-    return households, removals
+    return households, removals, changes["families"]
 
 
 def _person(pair: str) -> str:
@@ -344,8 +353,8 @@ def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
     """Renamed families, new primary contacts, removed members and changed addresses (each member's
     PCO address, `family_address_push`); a family deleted locally is listed as needing action."""
     plan = session.report.plan
-    with session.engine.connect() as conn:
-        households, removals = _church_changes(conn)
+    with session.engine.begin() as conn:
+        households, removals, family_changes = _church_changes(session, conn)
         households = {pco_id: item for pco_id, item in households.items()
                       if item.name is not None or item.contact is not None}
         changed = conn.execute(sa.text(_HOUSEHOLDS), {"households": list(households)}).all()
@@ -385,7 +394,7 @@ def plan_changes(session: PushSession) -> list[RecordedUpdate | MemberRemoval]:
         units.append(item)
         plan.add(PlannedWrite("delete", "HouseholdMembership", f"family {row.family_id}: {item.label}",
                               (("person", row.person),)))
-    units += plan_address_changes(session)
+    units += plan_address_changes(session, family_changes)
     needs_action = []
     for row in deleted:
         action = (f"family {row.local_id} was deleted in the church; PCO household {row.pco_id} "

@@ -11,20 +11,18 @@ address, the family's base moves for the fields PCO now holds (`confirm_sent`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from pco_pipeline.pco.client import Resource
 from pco_pipeline.sync import push_ledger as ledger
-from pco_pipeline.sync.church_changes import ChurchChange, church_changes, confirm_sent
+from pco_pipeline.sync.church_changes import ChurchChange, confirm_sent
 from pco_pipeline.sync.normalize import clean_text
-from pco_pipeline.sync.policies import load_policies
 from pco_pipeline.sync.push import FieldGate, PlannedWrite, PushSession
 from pco_pipeline.sync.push_engine import RecordedUpdate
 from pco_pipeline.sync.push_validate import ADDRESS_FIELDS, address_attributes, address_problems, printable
-from pco_pipeline.sync.two_way_entities import ENTITIES
 
 # Each PCO address of a linked family's linked, active members (as last landed).
 _MEMBER_ADDRESSES = """
@@ -41,15 +39,14 @@ ORDER BY f.id, p.id, a.pco_id
 """
 
 
-def plan_address_changes(session: PushSession) -> list[RecordedUpdate]:
-    """One PATCH per PCO address of the members of each family whose address the church changed."""
-    entity = ENTITIES["families"]
+def plan_address_changes(session: PushSession, family_changes: Sequence[ChurchChange]) -> list[RecordedUpdate]:
+    """One PATCH per PCO address of the members of each family whose address the church changed
+    (`family_changes`: what `church_changes` gave the families push for the `families` entity)."""
+    changes = {change.pco_id: change for change in family_changes
+               if not change.deleted and set(change.values) & set(ADDRESS_FIELDS)}
+    if not changes:
+        return []
     with session.engine.connect() as conn:
-        changes = {change.pco_id: change for change in
-                   church_changes(conn, entity, load_policies().for_entity("families"))
-                   if not change.deleted and set(change.values) & set(ADDRESS_FIELDS)}
-        if not changes:
-            return []
         rows = conn.execute(sa.text(_MEMBER_ADDRESSES), {"pco_ids": list(changes)}).all()
         intents = ledger.open_intents(conn, "Address", "family_addresses",
                                       [_key(row) for row in rows], action="update")

@@ -6,9 +6,10 @@ conflict, moves no base and writes no ledger row.
     table.markdown()     # base → church → PCO → planned action, the first `table_rows` fields
     table.conflicts      # the conflicts a real run would record, counted per entity and field
 
-The classification is the three-way rule's own statement (`merge.three_way_sql`, records in
-sync left out), streamed, so a whole church costs one pass per entity; only the first
-`table_rows` fields and conflicts are kept, the rest are counted. Planned actions:
+The classification is the push's own (`church_changes.classify_changes`: the three-way rule's
+statement over the records the next push would compare, records in sync left out; nothing
+written), so a whole church costs at most one pass per entity; only the first `table_rows`
+fields and conflicts are kept, the rest are counted. Planned actions:
 
 - *send to PCO*: only the church changed it (the push sends it);
 - *write locally*: only PCO changed it (the next sync writes it into the church table);
@@ -35,7 +36,8 @@ import sqlalchemy as sa
 
 from pco_pipeline.sync import conflicts
 from pco_pipeline.sync.markdown import markdown_cell
-from pco_pipeline.sync.merge import DELETED, NO_BASE, EntityFields, Outcome, Policy, field_states, three_way_sql
+from pco_pipeline.sync.church_changes import classify_changes
+from pco_pipeline.sync.merge import DELETED, NO_BASE, EntityFields, Outcome, Policy, all_in_sync_sql, field_states
 from pco_pipeline.sync.policies import load_policies
 from pco_pipeline.sync.two_way_entities import ENTITIES
 
@@ -134,15 +136,17 @@ class FieldTable:
 
 def field_plan(engine: sa.Engine, push: str, *, held: Mapping[tuple[str, str], str] | None = None,
                table_rows: int = TABLE_ROWS) -> FieldTable:
-    """The field table of the entities `push` sends (`PUSH_ENTITIES`), read in one read-only
-    transaction. `held` maps (church table, quarantine key) → why the push does not send it
+    """The field table of the entities `push` sends (`PUSH_ENTITIES`), read in one transaction,
+    rolled back. `held` maps (church table, quarantine key) → why the push does not send it
     (`Plan.held_fields`): such a field's action says it is held."""
     table = FieldTable(table_rows=table_rows)
     policies = load_policies()
-    with engine.connect() as conn, conn.begin():
-        conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+    with engine.connect() as conn, conn.begin() as transaction:
         for entity in PUSH_ENTITIES[push]:
             _classify(conn, ENTITIES[entity], policies.for_entity(entity), table, held or {})
+        # Only temp tables were written (the classification's: PostgreSQL refuses them in a
+        # READ ONLY transaction); rolled back, nothing of the plan outlives it.
+        transaction.rollback()
     return table
 
 
@@ -153,8 +157,10 @@ def _classify(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, 
         "SELECT pco_id || '#' || field, id FROM sync_conflicts WHERE entity = :entity AND applied_at IS NULL"),
         {"entity": entity.entity}).all())
     church_table = _TABLES.get(entity.entity, entity.entity)
+    # The records the push would compare (incrementally, as its next run), nothing written.
+    classified = classify_changes(conn, entity, policies, advance=False)
     # Edits first, deletions after them; each in local id order (the table keeps the first rows).
-    ordered = sa.text(f"SELECT * FROM ({three_way_sql(entity, policies, changed_only=True).text}) w "
+    ordered = sa.text(f"SELECT * FROM {classified.table} w WHERE NOT ({all_in_sync_sql(entity, 'w')}) "
                       "ORDER BY NOT (w.church_present AND w.pco_present), w.local_id, w.pco_id")
     rows = conn.execute(ordered.execution_options(yield_per=2000), {"entity": entity.entity})
     for row in rows:

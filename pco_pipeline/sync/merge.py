@@ -229,27 +229,36 @@ def outcome_sql(spec: FieldSpec, policy: Policy) -> str:
             f"ELSE {_conflict_sql(policy)} END")
 
 
-def joined_relations_sql(entity: EntityFields) -> str:
+def joined_relations_sql(entity: EntityFields, candidates: str | None = None) -> str:
     """FROM clause joining every linked record's base (b), church row (c) and PCO record (p), and
     a deleted side's deletion (cd, pd): records the church links or the base remembers; PCO
-    records nobody linked are not included. Binds `:entity`."""
-    return (f"FROM (SELECT pco_id, local_id, agreed_values FROM sync_base WHERE entity = :entity) b "
-            f"FULL JOIN ({entity.church_relation_sql}) c ON c.pco_id = b.pco_id "
-            f"LEFT JOIN ({entity.pco_relation_sql}) p ON p.pco_id = COALESCE(c.pco_id, b.pco_id) "
+    records nobody linked are not included. Binds `:entity`. `candidates`, a SELECT of `pco_id`s,
+    narrows each side to those records (what an incremental push compares)."""
+    base = "SELECT pco_id, local_id, agreed_values FROM sync_base WHERE entity = :entity"
+    church, pco = entity.church_relation_sql, entity.pco_relation_sql
+    if candidates is not None:
+        base += f" AND pco_id IN ({candidates})"
+        church = f"SELECT * FROM ({church}) c0 WHERE c0.pco_id IN ({candidates})"
+        pco = f"SELECT * FROM ({pco}) p0 WHERE p0.pco_id IN ({candidates})"
+    return (f"FROM ({base}) b "
+            f"FULL JOIN ({church}) c ON c.pco_id = b.pco_id "
+            f"LEFT JOIN ({pco}) p ON p.pco_id = COALESCE(c.pco_id, b.pco_id) "
             f"LEFT JOIN ({entity.church_deletions_sql or _NO_DELETIONS}) cd "
             f"ON c.pco_id IS NULL AND cd.pco_id = b.pco_id "
             f"LEFT JOIN ({entity.pco_deletions_sql or _NO_DELETIONS}) pd "
             f"ON p.pco_id IS NULL AND pd.pco_id = COALESCE(c.pco_id, b.pco_id)")
 
 
-def three_way_sql(entity: EntityFields, policies: Mapping[str, Policy], *, changed_only: bool = False) -> sa.TextClause:
+def three_way_sql(entity: EntityFields, policies: Mapping[str, Policy], *, changed_only: bool = False,
+                  candidates: str | None = None) -> sa.TextClause:
     """ONE statement classifying every field of every linked record of `entity` (bind `entity`:
     the entity's name). Columns: `pco_id`, `local_id`, `church_present`, `pco_present`,
     `church_changed_at`, `pco_changed_at` (a deleted side's: its deletion time, when declared),
     then per field `<f>__base`, `<f>__base_known`, `<f>__church`, `<f>__pco` (typed values; NULL
     for a deleted side or an unknown base) and `<f>__outcome` (an `Outcome` value). `policies`
     gives each field's policy (a missing one raises KeyError). With `changed_only`, records whose
-    every field is in sync are left out. Stream it (`yield_per`/server-side cursor): it is meant
+    every field is in sync are left out. `candidates` (a SELECT of `pco_id`s) narrows it to those
+    records (`joined_relations_sql`). Stream it (`yield_per`/server-side cursor): it is meant
     for a whole church at once."""
     outcome_columns = {spec.name: outcome_sql(spec, policies[spec.name]) for spec in entity.fields}
     columns = ["COALESCE(c.pco_id, b.pco_id) AS pco_id", "COALESCE(c.local_id, b.local_id) AS local_id",
@@ -259,7 +268,7 @@ def three_way_sql(entity: EntityFields, policies: Mapping[str, Policy], *, chang
         columns += [f"{base_value_sql(spec)} AS {spec.name}__base", f"{_base_known_sql(spec)} AS {spec.name}__base_known",
                     f"c.{spec.name} AS {spec.name}__church",
                     f"p.{spec.name} AS {spec.name}__pco", f"{outcome_columns[spec.name]} AS {spec.name}__outcome"]
-    statement = f"SELECT {', '.join(columns)} {joined_relations_sql(entity)}"
+    statement = f"SELECT {', '.join(columns)} {joined_relations_sql(entity, candidates)}"
     if changed_only:
         statement = f"SELECT * FROM ({statement}) d WHERE NOT ({all_in_sync_sql(entity)})"
     return sa.text(statement)

@@ -182,10 +182,12 @@ class UpdatePlan:
         with self.session.engine.begin() as conn:
             for table in ("people", *CONTACTS):
                 entity, chosen = ENTITIES[table], policies.for_entity(table)
-                classified = classify_changes(conn, entity, chosen)
+                # A dry run compares as a real run would, and leaves the watermark where it was.
+                classified = classify_changes(conn, entity, chosen, advance=not self.session.dry_run)
+                self.session.report.compared(table, full=classified.full, drifted=classified.drifted)
                 if not self.session.dry_run:
-                    record_conflicts(conn, entity, chosen, classified=classified)
-                self.changes[table] = list(church_changes(conn, entity, chosen, classified=classified))
+                    record_conflicts(conn, entity, chosen, classified=classified.table)
+                self.changes[table] = list(church_changes(conn, entity, chosen, classified=classified.table))
             self.deactivated = list(conn.execute(sa.text(_DEACTIVATED)).all())
             linked = {table: conn.execute(sa.text(_LINKED_COUNT.format(table=table))).scalar_one()
                       for table in self.changes}

@@ -243,6 +243,16 @@ class PushReport:
     plan: Plan
     counts: PushCounts
     failures: list[str] = field(default_factory=list)   # the first few, for the log
+    # The three-way comparison of each entity planned: "full" or "incremental" (issue 17 item 3),
+    # and what each full comparison's drift check found the incremental path missed (0 expected).
+    comparisons: dict[str, str] = field(default_factory=dict)
+    drifted_records: dict[str, int] = field(default_factory=dict)
+
+    def compared(self, entity: str, *, full: bool, drifted: int | None) -> None:
+        """Record how `entity` was compared (`church_changes.classify_changes`' answer)."""
+        self.comparisons[entity] = "full" if full else "incremental"
+        if drifted is not None:
+            self.drifted_records[entity] = drifted
 
     def summary(self) -> str:
         if self.dry_run:

@@ -54,7 +54,11 @@ def _metadata(report: PushReport, requests: int, fields: FieldTable | None) -> d
         "planned": dg.MetadataValue.json(plan.counts()),
         "plan": dg.MetadataValue.md(plan.markdown()),
         "requests_used": dg.MetadataValue.int(requests),
+        # How each entity's three-way comparison ran; a full one's drift check (0 expected).
+        "comparison": dg.MetadataValue.json(report.comparisons),
     }
+    if report.drifted_records:
+        metadata["drifted_records"] = dg.MetadataValue.int(sum(report.drifted_records.values()))
     if fields is not None:
         metadata["fields"] = dg.MetadataValue.md(fields.markdown())
         metadata["field_actions"] = dg.MetadataValue.json(fields.counts())
