@@ -25,15 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import sqlalchemy as sa
 
 from pco_pipeline.sync import match, pco_state, quarantine, three_way_load
 from pco_pipeline.sync.conflicts import record_conflicts
+from pco_pipeline.sync.incremental import close_window, open_window
 from pco_pipeline.sync.loading import (
-    LoadCounts, LoadReport, Staging, begin_load, commit_watermark, count, invalid_data, missing_parent, read_watermark,
-    snapshot_time, stage_checked)
+    LoadCounts, LoadReport, Staging, begin_load, count, invalid_data, missing_parent, stage_checked)
 from pco_pipeline.sync.merge import EntityFields, Outcome
 from pco_pipeline.sync.policies import SyncPolicies, load_policies
 from pco_pipeline.sync.statements import statement
@@ -69,26 +68,20 @@ def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None,
     contacts, church rows, bases, conflicts, quarantine entries) are staged and compared; people
     PCO removed are deactivated whoever they are. The load compares everyone instead (a full
     load) when there is no watermark yet or a complete listing of PCO's people finished since it
-    (the nightly full refresh). A load of every person moves the watermark; a full load after
-    an earlier one also counts the records the incremental path would have missed (its drift
-    check)."""
+    (the nightly full refresh), as `incremental.open_window` decides for every incremental load.
+    A load of every person moves the watermark; a full load after an earlier one also counts
+    the records the incremental path would have missed (its drift check)."""
     policies = policies or load_policies()
     with engine.begin() as conn:
         begin_load(conn, "people")
         result = PeopleLoadResult()
-        since = snapshot_time(conn)
-        previous = read_watermark(conn, "people") if pco_ids is None else None
-        scope: Sequence[str] | None = pco_ids
-        if pco_ids is None and previous is not None:
-            # What an incremental run would look at now: the scope of one, or the drift check's yardstick.
-            changed_since = statement("people/changed_since").text
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {_INCREMENTAL_SCOPE}"))
-            conn.execute(sa.text(f"CREATE TEMP TABLE {_INCREMENTAL_SCOPE} ON COMMIT DROP AS {changed_since}"),
-                         {"since": previous.changed_since})
-            result.full = not incremental or _complete_listing_since(conn, previous.changed_since)
-            if not result.full:
-                scope = list(conn.execute(sa.text(f"SELECT pco_id FROM {_INCREMENTAL_SCOPE}")).scalars())
-        drift = _INCREMENTAL_SCOPE if result.full and previous is not None else None
+        # A run restricted to `pco_ids` (the outbox's read before a push) has no window.
+        window = None if pco_ids is not None else open_window(conn, "people", "people/changed_since",
+                                                                incremental=incremental)
+        scope = pco_ids if window is None else window.scope
+        result.full = window is None or window.full
+        # The drift check's yardstick: what an incremental run would have looked at.
+        drift = window.scope_table if window is not None and window.checks_drift else None
         people, staged = stage_checked(conn, PEOPLE, scope=scope)
         result.looked_at = staged
         result.matches = match.match_people(conn)
@@ -109,22 +102,10 @@ def load_people(engine: sa.Engine, *, pco_ids: Sequence[str] | None = None,
             counts, kind_drifted = _load_contacts(conn, kind, scope, policies, drift)
             result.counts[kind.staging.entity] = counts
             drifted += kind_drifted
-        if pco_ids is None:
+        if window is not None:
             result.drifted_records = drifted if drift else None
-            commit_watermark(conn, "people", since, full=result.full, drifted_records=result.drifted_records)
+            close_window(conn, window, result.drifted_records)
         return result
-
-
-# The PCO ids an incremental people load would look at (sql/people/changed_since.sql).
-_INCREMENTAL_SCOPE = "incremental_people"
-
-
-def _complete_listing_since(conn: sa.Connection, since: datetime) -> bool:
-    """True when a complete listing of PCO's people finished at or after `since` (only a complete
-    listing tells who PCO removed, and the nightly full refresh makes one)."""
-    return conn.execute(sa.text(
-        "SELECT EXISTS (SELECT 1 FROM pco_listing WHERE resource = 'people/people' AND finished_at >= :since)"),
-        {"since": since}).scalar_one()
 
 
 def _drifted_people(conn: sa.Connection, classified: str, scope: str) -> int:
@@ -135,7 +116,7 @@ def _drifted_people(conn: sa.Connection, classified: str, scope: str) -> int:
         SELECT count(*) FROM {match.STAGE} s
         LEFT JOIN {classified} d ON d.pco_id = s.pco_id
         LEFT JOIN {match.MATCHES} m ON m.pco_id = s.pco_id
-        WHERE s.pco_id NOT IN (SELECT pco_id FROM {scope} WHERE pco_id IS NOT NULL)
+        WHERE s.pco_id NOT IN (SELECT key FROM {scope})
           AND (COALESCE({acting}, false) OR m.method <> 'pco_id')
           AND NOT EXISTS (SELECT 1 FROM church_deletions cd WHERE cd.local_table = 'people'
                           AND cd.pco_id = s.pco_id)""")).scalar_one()
@@ -350,7 +331,7 @@ def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequen
     if drift_scope:
         drifted = conn.execute(sa.text(f"""
             SELECT count(*) FROM {stage_name} s LEFT JOIN {classified} d ON d.pco_id = s.pco_id
-            WHERE s.person_pco_id NOT IN (SELECT pco_id FROM {drift_scope} WHERE pco_id IS NOT NULL)
+            WHERE s.person_pco_id NOT IN (SELECT key FROM {drift_scope})
               AND (COALESCE({three_way_load.acting_sql(kind.two_way)}, false)
                    OR NOT EXISTS (SELECT 1 FROM {entity} c WHERE c.pco_id = s.pco_id))
               AND NOT EXISTS (SELECT 1 FROM church_deletions cd WHERE cd.local_table = :entity
