@@ -19,9 +19,15 @@ Timed separately:
 - full re-run: a full comparison of everyone (`load_people(...)`, what the load does after the
   nightly full refresh), nothing changed, with its drift check (0 drifted expected).
 
+Then, on the same church, the families load (3N/10 households holding the N people, each with its
+primary contact's address: 30,000 households and 100,000 members at 100,000) and the group
+memberships load (N memberships in N/100 groups), each: first load (no watermark: full), first
+re-run, idle re-run, 1% of the households renamed / memberships made leaders in PCO then an
+incremental load, and a full re-run with its drift check (0 drifted expected).
+
 Targets (issue 5): load of 100,000 ≤ 60 s on 2 cores, peak RSS ≤ 1 GiB, and the load's cost
-growing ≤ 12× from 10,000 to 100,000. Issue 17: at 100,000 people an idle incremental run
-≤ 0.3 s and one with 1% changed ≤ 1.5 s.
+growing ≤ 12× from 10,000 to 100,000. Issue 17: at 100,000 people (and the families and
+memberships above) an idle incremental run ≤ 0.3 s and one with 1% changed ≤ 1.5 s.
 
     .venv/bin/python -m bench bench_load            # 3 runs at 10k, 3 at 100k
     .venv/bin/python -m bench.bench_load --sizes 10000 --runs 1
@@ -34,8 +40,9 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
+from typing import TypeVar
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -44,6 +51,8 @@ from bench._support import drop_database, fresh_database, median_of, pgdata, run
 from pco_pipeline.pco.jsonapi import parse_document
 from pco_pipeline.sync import landing
 from pco_pipeline.sync.catalog import spec_for
+from pco_pipeline.sync.load_families import load_families
+from pco_pipeline.sync.load_groups import load_group_memberships, load_groups
 from pco_pipeline.sync.load_people import load_people
 
 TARGET_SECONDS_100K = 60.0
@@ -54,6 +63,7 @@ TARGET_ONE_PERCENT_SECONDS_100K = 1.5
 PAGE_SIZE = 100
 TEMPLATE = "pco_bench_template"
 EPOCH = date(1940, 1, 1)
+T = TypeVar("T")
 
 
 def _birthdate(i: int) -> str:
@@ -152,6 +162,127 @@ def _pages(n: int, people: range | None = None) -> Iterator[list]:
         yield parse_document({"data": data, "included": included, "links": {}, "meta": {}}).records
 
 
+def _household_members(n: int) -> dict[int, list[int]]:
+    """Household k (1-based) of 3n/10 holds the PCO people i with (i - 1) % households == k - 1."""
+    households = n * 3 // 10
+    members: dict[int, list[int]] = {k: [] for k in range(1, households + 1)}
+    for i in range(1, n + 1):
+        members[(i - 1) % households + 1].append(i)
+    return members
+
+
+def _household_pages(n: int, chosen: Sequence[int] | None = None) -> Iterator[list]:
+    """Pages of PCO households (all, or `chosen` renamed with a later updated_at: PCO changed them)."""
+    members = _household_members(n)
+    keys = list(chosen if chosen is not None else members)
+    for start in range(0, len(keys), PAGE_SIZE):
+        data = []
+        for k in keys[start:start + PAGE_SIZE]:
+            people = [str(100_000_000 + i) for i in members[k]]
+            name = f"Renamed {k}" if chosen is not None else f"Household {k}"
+            data.append({"type": "Household", "id": str(300_000_000 + k),
+                         "attributes": {"name": name, "member_count": len(people), "primary_contact_id": people[0],
+                                        "primary_contact_name": None, "avatar": None,
+                                        "created_at": "2024-01-01T00:00:00Z",
+                                        "updated_at": "2025-06-01T00:00:00Z" if chosen else "2024-01-01T00:00:00Z"},
+                         "relationships": {"people": {"data": [{"type": "Person", "id": p} for p in people]},
+                                           "primary_contact": {"data": {"type": "Person", "id": people[0]}}}})
+        yield parse_document({"data": data, "included": [], "links": {}, "meta": {}}).records
+
+
+def _address_pages(n: int) -> Iterator[list]:
+    """One primary address per household's primary contact (the family address)."""
+    contacts = [people[0] for people in _household_members(n).values()]
+    for start in range(0, len(contacts), PAGE_SIZE):
+        data = [{"type": "Address", "id": str(500_000_000 + i),
+                 "attributes": {"street_line_1": f"{i} Main St", "street_line_2": None, "city": "Anaheim",
+                                "state": "CA", "zip": "92801", "country_code": "US", "location": "Home",
+                                "primary": True, "created_at": "2024-01-01T00:00:00Z",
+                                "updated_at": "2024-01-01T00:00:00Z"},
+                 "relationships": {"person": {"data": {"type": "Person", "id": str(100_000_000 + i)}}}}
+                for i in contacts[start:start + PAGE_SIZE]]
+        yield parse_document({"data": data, "included": [], "links": {}, "meta": {}}).records
+
+
+def _groups(n: int) -> int:
+    return max(n // 100, 1)
+
+
+def _group_pages(n: int) -> Iterator[tuple[str, list]]:
+    """(resource, page): ten group types, n/100 groups."""
+    types = [{"type": "GroupType", "id": str(t), "attributes": {"name": f"Type {t}", "description": None}}
+             for t in range(1, 11)]
+    yield "groups/group_types", parse_document({"data": types, "included": [], "links": {}, "meta": {}}).records
+    ids = list(range(1, _groups(n) + 1))
+    for start in range(0, len(ids), PAGE_SIZE):
+        data = [{"type": "Group", "id": str(600_000_000 + g),
+                 "attributes": {"name": f"Group {g}", "description": None, "description_as_plain_text": None,
+                                "schedule": None, "archived_at": None, "created_at": "2024-01-01T00:00:00Z"},
+                 "relationships": {"group_type": {"data": {"type": "GroupType", "id": str(1 + g % 10)}}}}
+                for g in ids[start:start + PAGE_SIZE]]
+        yield "groups/groups", parse_document({"data": data, "included": [], "links": {}, "meta": {}}).records
+
+
+def _membership_pages(n: int, chosen: Sequence[int] | None = None) -> Iterator[list]:
+    """Pages of PCO memberships: person i in group (i - 1) % groups + 1 (all, or `chosen` made leaders)."""
+    groups = _groups(n)
+    keys = list(chosen if chosen is not None else range(1, n + 1))
+    for start in range(0, len(keys), PAGE_SIZE):
+        data = [{"type": "Membership", "id": str(400_000_000 + i),
+                 "attributes": {"joined_at": "2024-02-01T10:00:00Z",
+                                "role": "leader" if chosen is not None else "member"},
+                 "relationships": {"group": {"data": {"type": "Group", "id": str(600_000_000 + (i - 1) % groups + 1)}},
+                                   "person": {"data": {"type": "Person", "id": str(100_000_000 + i)}}}}
+                for i in keys[start:start + PAGE_SIZE]]
+        yield parse_document({"data": data, "included": [], "links": {}, "meta": {}}).records
+
+
+def _timed(load: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    result = load()
+    return time.perf_counter() - started, result
+
+
+def _families_and_memberships(engine: sa.Engine, n: int) -> dict:
+    """The families load (3n/10 households, n members, an address each) and the group memberships
+    load (n memberships in n/100 groups), on the people `run_once` loaded: first load, first and
+    idle re-runs, 1% of the records changed in PCO, and a full re-run."""
+    for records in _address_pages(n):
+        landing.land_page(engine, spec_for("people/addresses"), records)
+    for records in _household_pages(n):
+        landing.land_page(engine, spec_for("people/households"), records)
+    for kind, records in _group_pages(n):
+        landing.land_page(engine, spec_for(kind), records)
+    load_groups(engine)
+    for records in _membership_pages(n):
+        landing.land_page(engine, spec_for("groups/memberships"), records)
+    figures: dict[str, float] = {}
+    households = n * 3 // 10
+    for name, load, pages, changed, expect in (
+            ("families", load_families, _household_pages, range(1, households + 1, 100),
+             {"families": households, "family_members": n}),
+            ("memberships", load_group_memberships, _membership_pages, range(1, n + 1, 100),
+             {"group_memberships": n})):
+        figures[f"{name}_load_s"], first = _timed(lambda: load(engine, incremental=True))  # no watermark: full
+        if {entity: first[entity].created for entity in expect} != expect:
+            raise AssertionError(f"{name} first load at {n}: {first}")
+        figures[f"{name}_first_rerun_s"], _ = _timed(lambda: load(engine, incremental=True))
+        figures[f"{name}_rerun_s"], idle = _timed(lambda: load(engine, incremental=True))
+        if idle.full or idle.looked_at or any(counts.writes for counts in idle.values()):
+            raise AssertionError(f"{name} idle re-run at {n} looked at {idle.looked_at} (full: {idle.full}): {idle}")
+        kind = "people/households" if name == "families" else "groups/memberships"
+        for records in pages(n, list(changed)):
+            landing.land_page(engine, spec_for(kind), records)
+        figures[f"{name}_one_percent_s"], one = _timed(lambda: load(engine, incremental=True))
+        first_entity = next(iter(expect))
+        if one.full or one[first_entity].updated != len(changed):
+            raise AssertionError(f"{name} 1% changed at {n}: {one} (full: {one.full})")
+        figures[f"{name}_full_rerun_s"], full = _timed(lambda: load(engine))  # a full comparison, its drift check
+        if full.drifted_records != 0 or any(counts.writes for counts in full.values()):
+            raise AssertionError(f"{name} full re-run at {n} found drift: {full.drifted_records}, {full}")
+    return figures
+
+
 def run_once(n: int) -> dict:
     """One measured run in this process; returns the figures."""
 
@@ -197,7 +328,7 @@ def run_once(n: int) -> dict:
         full_seconds = time.perf_counter() - started
         if full.drifted_records != 0 or any(counts.writes for counts in full.counts.values()):
             raise AssertionError(f"the full re-run at {n} found drift: {full.drifted_records}, {full.counts}")
-        return {"n": n, "landing_s": landing_seconds, "load_s": load_seconds, "load_cpu_s": load_cpu,
+        return {**_families_and_memberships(engine, n), "n": n, "landing_s": landing_seconds, "load_s": load_seconds, "load_cpu_s": load_cpu,
                 "first_rerun_s": first_rerun_seconds, "rerun_s": rerun_seconds, "one_percent_s": one_percent_seconds, "full_rerun_s": full_seconds,
                 "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "by_email": result.matches.by_email, "by_name_birthdate": result.matches.by_name_birthdate}
@@ -222,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"load {run['load_s']:.1f} s ({run['load_cpu_s']:.1f} CPU s), first re-run {run['first_rerun_s']:.2f} s, "
                   f"idle re-run {run['rerun_s']:.2f} s, "
                   f"1% changed {run['one_percent_s']:.2f} s, full re-run {run['full_rerun_s']:.1f} s, "
-                  f"peak RSS {run['rss_mib']:.0f} MiB "
+                  f"peak RSS {run['rss_mib']:.0f} MiB; families: load {run['families_load_s']:.1f} s, "
+                  f"idle {run['families_rerun_s']:.2f} s, 1% {run['families_one_percent_s']:.2f} s, "
+                  f"full {run['families_full_rerun_s']:.1f} s; memberships: load {run['memberships_load_s']:.1f} s, "
+                  f"idle {run['memberships_rerun_s']:.2f} s, 1% {run['memberships_one_percent_s']:.2f} s, "
+                  f"full {run['memberships_full_rerun_s']:.1f} s "
                   f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
 
     print(f"\nmedians of {args.runs} run(s); load = stage + match + upsert people, emails, phones; "
@@ -246,6 +381,19 @@ def main(argv: list[str] | None = None) -> int:
         if n == 100_000 and (load_s > TARGET_SECONDS_100K or rss > TARGET_RSS_MIB
                              or idle_s > TARGET_IDLE_SECONDS_100K or one_percent_s > TARGET_ONE_PERCENT_SECONDS_100K):
             status = 1
+    print("\n| load | people | first load s | first re-run s | idle re-run s | 1% changed s | full re-run s |"
+          " idle vs 0.3 s | 1% vs 1.5 s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, runs in results.items():
+        for name, what in (("families", f"families ({n * 3 // 10:,} households, {n:,} members)"),
+                           ("memberships", f"group memberships ({n:,} in {_groups(n):,} groups)")):
+            idle_s, one_percent_s = median_of(runs, f"{name}_rerun_s"), median_of(runs, f"{name}_one_percent_s")
+            print(f"| {what} | {n:,} | {median_of(runs, f'{name}_load_s'):.1f} | "
+                  f"{median_of(runs, f'{name}_first_rerun_s'):.2f} | {idle_s:.2f} | {one_percent_s:.2f} | "
+                  f"{median_of(runs, f'{name}_full_rerun_s'):.1f} | {idle_s / TARGET_IDLE_SECONDS_100K:.2f}× | "
+                  f"{one_percent_s / TARGET_ONE_PERCENT_SECONDS_100K:.2f}× |")
+            if n == 100_000 and (idle_s > TARGET_IDLE_SECONDS_100K or one_percent_s > TARGET_ONE_PERCENT_SECONDS_100K):
+                status = 1
     if 10_000 in results and 100_000 in results:
         growth = median_of(results[100_000], "load_s") / median_of(results[10_000], "load_s")
         total_growth = ((median_of(results[100_000], "load_s") + median_of(results[100_000], "landing_s"))
