@@ -49,6 +49,7 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
+from dagster._core.definitions.run_request import InstigatorType
 from sqlalchemy.engine import make_url
 
 from bench._support import drop_database, empty_database, fresh_database, start_receiver
@@ -277,7 +278,7 @@ def collect_tick_gaps(instance: dg.DagsterInstance, since: float) -> dict[str, l
     """Seconds between consecutive ticks of each direction's sensor from `since` (the ticks the
     daemon recorded): how often the sensor actually ran, whatever its interval says."""
     states = {state.instigator_name: state for state in
-              instance.all_instigator_state(instigator_type=dg.InstigatorType.SENSOR)}
+              instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)}
     gaps = {}
     for direction, name in SENSORS.items():
         state = states.get(name)
