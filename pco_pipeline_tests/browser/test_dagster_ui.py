@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from pco_pipeline_tests.browser.conftest import DagsterStack
 from pco_sandbox.core import Sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -115,8 +116,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_staff_see_the_lineage_launch_sync_people_and_read_what_it_did(
-        page, dagster_ui, dagster_log, sandbox: Sandbox, engine, tmp_path, church):
-    ui = dagster_ui
+        page, dagster_stack: DagsterStack, sandbox: Sandbox, engine, tmp_path, church, sandbox_url):
+    ui = dagster_stack.url
 
     # 1. The lineage around church/people: PCO people and merges (pco_extract) feed church people
     #    (church_load), which feeds the church loads that need people.
@@ -146,7 +147,7 @@ def test_staff_see_the_lineage_launch_sync_people_and_read_what_it_did(
     run_url = page.url
     status = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
     status.wait_for(timeout=RUN_SECONDS * 1000)
-    assert status.inner_text() == "Success", f"run {run_url} ended {status.inner_text()}:\n{dagster_log()}"
+    assert status.inner_text() == "Success", f"run {run_url} ended {status.inner_text()}:\n{dagster_stack.log_tail()}"
 
     pco_people_count = sandbox.store.count("people/people")
     local_people = len(church.local["people"])
