@@ -189,14 +189,19 @@ class UpdatePlan:
                     record_conflicts(conn, entity, chosen, classified=classified.table)
                 self.changes[table] = list(church_changes(conn, entity, chosen, classified=classified.table))
             self.deactivated = list(conn.execute(sa.text(_DEACTIVATED)).all())
+            deactivated = {row.pco_id for row in self.deactivated}
+            planned = {table: {change.pco_id for change in changes} | (deactivated if table == "people" else set())
+                       for table, changes in self.changes.items()}
+            # Counting the linked records reads a whole table: only where something is planned
+            # (an idle run's planning then costs what changed, not what exists).
             linked = {table: conn.execute(sa.text(_LINKED_COUNT.format(table=table))).scalar_one()
-                      for table in self.changes}
+                      for table, records in planned.items() if records}
         if self.session.dry_run:
             return
-        deactivated = {row.pco_id for row in self.deactivated}
-        for table, changes in self.changes.items():
-            planned = {change.pco_id for change in changes} | (deactivated if table == "people" else set())
-            check_share(len(planned), linked[table], _BRAKE_NOUNS[table], confirmed=self.session.confirm_large_change)
+        for table, records in planned.items():
+            if records:
+                check_share(len(records), linked[table], _BRAKE_NOUNS[table],
+                            confirmed=self.session.confirm_large_change)
 
     # --- people ---
 
