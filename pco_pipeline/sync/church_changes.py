@@ -4,7 +4,9 @@ with `conflicts resolve --take church` or `--value`), and, once PCO confirmed a 
 moved to the values both sides now hold.
 
 The push plans from `church_changes` and calls `confirm_sent` after PCO's answer, in the
-transaction that records it. Fields never go to PCO otherwise: a field only PCO changed is the
+transaction that records it. What it plans from is `classify_changes`' comparison: only the
+records that can differ from their base since the push's last comparison of the entity
+(incremental, issue 17 item 3), every linked record once a day (with a drift check). Fields never go to PCO otherwise: a field only PCO changed is the
 load's to take, and a conflict held for a person is sent by nobody until someone decides it.
 """
 
@@ -42,11 +44,11 @@ class ChurchChange:
 
 def church_changes(conn: sa.Connection, entity: EntityFields, policies: Mapping[str, Policy], *,
                    classified: str | None = None) -> Iterator[ChurchChange]:
-    """The records of `entity` with something to send to PCO, one `three_way_sql` statement
-    streamed (a whole church at once), plus the staff decisions not yet applied. Values are the
-    church's as stored (dates as `date`); a record PCO deleted is never in it (the church's edit
-    of it is a conflict, see `sync_conflicts`). `classified` names a table `classify_changes`
-    filled in this transaction: its rows are read instead of classifying again."""
+    """The records of `entity` with something to send to PCO, plus the staff decisions not yet
+    applied. `classified` names a table `classify_changes` filled in this transaction: its rows
+    are read instead of classifying again; without it, one `three_way_sql` statement over every
+    linked record is streamed. Values are the church's as stored (dates as `date`); a record PCO
+    deleted is never in it (the church's edit of it is a conflict, see `sync_conflicts`)."""
     decided = _staff_decisions(conn, entity.entity)
     if classified is None:
         diff = three_way_sql(entity, policies, changed_only=True)
