@@ -33,6 +33,7 @@ from sqlalchemy.engine import URL, make_url
 from pco_pipeline.commands.ui import start_dagster_dev
 from pco_pipeline.defs.outbound.church_changes import INTERVAL_ENV as OUTBOX_INTERVAL_SETTING
 from pco_pipeline.sync.policies import POLICIES_SETTING
+from pco_pipeline_tests.conftest import create_test_database
 from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_sandbox.core import Sandbox
 from pco_sandbox.server import run_sandbox_server
@@ -240,8 +241,8 @@ def dagster_stack(tmp_path_factory: pytest.TempPathFactory, pg_server_url: URL,
     with admin.connect() as conn:
         for name in (church, storage):
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{church}" TEMPLATE "{template_database}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{storage}"')
+        create_test_database(conn, church, template_database)
+        create_test_database(conn, storage)
     policies = root / "sync_policies.toml"
     policies.write_text(STACK_POLICIES, encoding="utf-8")
     settings = {POLICIES_SETTING: str(policies), OUTBOX_INTERVAL_SETTING: "3600"}
@@ -265,7 +266,7 @@ def database_url(dagster_stack: DagsterStack, pg_server_url: URL, template_datab
     admin = _admin(pg_server_url)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dagster_stack.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{dagster_stack.database}" TEMPLATE "{template_database}"')
+        create_test_database(conn, dagster_stack.database, template_database)
     admin.dispose()
     return pg_server_url.set(database=dagster_stack.database).render_as_string(hide_password=False)
 

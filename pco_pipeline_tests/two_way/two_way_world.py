@@ -34,6 +34,7 @@ from pco_pipeline.sync.registry import DEFAULT as REGISTRY
 from pco_pipeline.sync.webhook_apply import apply_inbox_rows
 from pco_pipeline.webhooks.app import WEBHOOK_PATH
 from pco_pipeline.webhooks.envelope import parse_deliveries
+from pco_pipeline_tests.conftest import create_test_database
 from pco_pipeline_tests.sandbox_fixtures import demo_sandbox
 from pco_sandbox.auth import DEMO_APP_ID, DEMO_SECRET
 from pco_sandbox.core import Sandbox
@@ -100,7 +101,7 @@ def fresh_database(server_url: URL, template: str, name: str) -> Iterator[sa.Eng
     """A database copied from the migrated template, dropped afterwards."""
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        create_test_database(conn, name, template)
     engine = sa.create_engine(server_url.set(database=name), pool_size=2, max_overflow=4)
     try:
         yield engine
