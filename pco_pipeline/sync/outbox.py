@@ -386,6 +386,7 @@ def retry(conn: sa.Connection, ids: Sequence[int], *, asked_by: str) -> list[int
     once (the sensor hands them to a run at its next tick); the quarantine entries the outbox
     opened when it gave up on them are resolved. Returns the ids changed (others: left as they are)."""
     retried = list(conn.execute(statement("outbox/retry"), {
-        "ids": list(ids), "reason": _short(f"sent again at the request of {asked_by}")}).scalars())
+        "ids": list(ids), "statuses": list(RETRIABLE),
+        "reason": _short(f"sent again at the request of {asked_by}")}).scalars())
     quarantine.resolve_records(conn, QUARANTINE_ENTITY, [str(outbox_id) for outbox_id in retried])
     return retried

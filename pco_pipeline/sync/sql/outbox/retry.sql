@@ -1,4 +1,4 @@
--- Staff ask the rows :ids (failed or quarantined) to be pushed again: waiting, a fresh set of
+-- Staff ask the rows :ids in :statuses (failed, quarantined) to be pushed again: waiting, fresh
 -- tries, due at once (the sensor's retry query hands them out at its next tick). Other rows are
 -- left as they are; the ids changed are returned.
 UPDATE church_outbox
@@ -10,5 +10,5 @@ SET
     pco_read_at = NULL,
     finished_at = NULL,
     status_reason = :reason
-WHERE id = any(:ids) AND status IN ('failed', 'quarantined')
+WHERE id = any(:ids) AND status = any(:statuses)
 RETURNING id
