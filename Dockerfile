@@ -10,30 +10,35 @@
 ARG BASE_IMAGE=pco-pipeline-base:bookworm
 
 FROM ${BASE_IMAGE} AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_CERT=/build/ca-bundle.crt
-# The system's certificate authorities plus the build machine's own, if any (deploy/build-ca/):
-# for pip in this stage only.
+# uv installs (downloads and unpacks in parallel: ~3x faster than pip here); it stays in this
+# stage. SSL_CERT_FILE: the system's certificate authorities plus the build machine's own, if any
+# (deploy/build-ca/), for this stage only.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_CERT=/build/ca-bundle.crt \
+    SSL_CERT_FILE=/build/ca-bundle.crt UV_NO_CACHE=1 UV_LINK_MODE=copy UV_PYTHON=/opt/venv/bin/python
 COPY deploy/build-ca/ /build/ca/
 RUN cat /etc/ssl/certs/ca-certificates.crt $(find /build/ca -name '*.crt') >/build/ca-bundle.crt \
-    && python3 -m venv /opt/venv
-# Dependencies first (their layer is reused while only the code changes).
-COPY deploy/requirements.txt /build/deploy-requirements.txt
-RUN /opt/venv/bin/pip install --quiet -r /build/deploy-requirements.txt
+    && python3 -m venv /build/tools && /build/tools/bin/pip install --quiet uv==0.13.9 \
+    && python3 -m venv --without-pip /opt/venv
+# Every dependency in one layer, reused while only the code changes: the services' own
+# (deploy/requirements.txt) and the project's, from pyproject.toml alone (placeholder packages).
 # The project is installed editable from /opt/dagster/app, not as a wheel: its definitions load
-# through dg.load_from_defs_folder, which needs the package beside its pyproject.toml. The
-# project's own dependencies are installed from pyproject.toml alone (placeholder packages),
-# so that this layer, too, survives a change of code.
+# through dg.load_from_defs_folder, which needs the package beside its pyproject.toml.
 WORKDIR /opt/dagster/app
+COPY deploy/requirements.txt /build/deploy-requirements.txt
 COPY pyproject.toml ./
 RUN mkdir sql pco_pipeline pco_sandbox pco_reference \
     && touch README.md pco_pipeline/__init__.py pco_sandbox/__init__.py pco_reference/__init__.py \
-    && /opt/venv/bin/pip install --quiet --editable . \
+    && /build/tools/bin/uv pip install --quiet --compile-bytecode \
+        --requirement /build/deploy-requirements.txt --editable . \
     && rm -r README.md sql pco_pipeline pco_sandbox pco_reference
 COPY sql sql
 COPY pco_pipeline pco_pipeline
 COPY pco_sandbox pco_sandbox
 COPY pco_reference pco_reference
-RUN /opt/venv/bin/pco-pipeline --help >/dev/null
+# Compiled here, once: the services run with PYTHONDONTWRITEBYTECODE and cannot write beside
+# the code, so every process (each run's container too) would compile it again.
+RUN /opt/venv/bin/python -m compileall -q pco_pipeline pco_sandbox pco_reference \
+    && /opt/venv/bin/pco-pipeline --help >/dev/null
 
 FROM ${BASE_IMAGE}
 # socat: only the optional sandbox service uses it, to forward the network to the simulated
