@@ -180,7 +180,7 @@ def _same_plans(engine: sa.Engine, steps: list[tuple[str, str, str]]) -> None:
 
 # One database for every example (`_world` empties it first).
 DATABASE_FIXTURE = [HealthCheck.function_scoped_fixture]
-EXAMPLES = 8          # about 30 s on this 2-core machine under load
+EXAMPLES = 5          # about 15 s on this 2-core machine under load (8: 25 s)
 SLOW_EXAMPLES = 60
 
 
