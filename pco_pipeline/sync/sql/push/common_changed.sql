@@ -2,6 +2,8 @@
 -- their base moved or their church row was deleted at or after :since, a conflict about them is
 -- not yet applied (deciding it, or sending what was decided, is every run's work), or the last
 -- comparison found them not in sync (push_unsettled, sql/0022). Each part reads an index.
+-- (The entity statements cast an outbox row's key only for their own table: CASE, since other
+-- tables' keys, e.g. family_members' 'family:person', are not numbers and a join may cast first.)
 SELECT b.pco_id FROM sync_base AS b
 WHERE b.entity = :entity AND b.agreed_at >= :since
 UNION

@@ -19,11 +19,11 @@ INNER JOIN sync_base AS b ON b.entity = 'person_phones' AND c.id = b.local_id
 WHERE :table = 'person_phones' AND c.updated_at >= :since
 UNION
 SELECT c.pco_id FROM church_outbox AS o
-INNER JOIN person_emails AS c ON CAST(o.row_key AS BIGINT) = c.id
+INNER JOIN person_emails AS c ON CASE WHEN o.table_name = 'person_emails' THEN CAST(o.row_key AS BIGINT) END = c.id
 WHERE :table = 'person_emails' AND o.table_name = :table AND o.changed_at >= :since AND c.pco_id IS NOT NULL
 UNION
 SELECT c.pco_id FROM church_outbox AS o
-INNER JOIN person_phones AS c ON CAST(o.row_key AS BIGINT) = c.id
+INNER JOIN person_phones AS c ON CASE WHEN o.table_name = 'person_phones' THEN CAST(o.row_key AS BIGINT) END = c.id
 WHERE :table = 'person_phones' AND o.table_name = :table AND o.changed_at >= :since AND c.pco_id IS NOT NULL
 UNION
 SELECT l.pco_id FROM pco_landing AS l

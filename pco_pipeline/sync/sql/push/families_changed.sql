@@ -19,7 +19,7 @@ INNER JOIN sync_base AS b ON b.entity = 'families' AND f.id = b.local_id
 WHERE f.updated_at >= :since
 UNION
 SELECT f.pco_id FROM church_outbox AS o
-INNER JOIN families AS f ON CAST(o.row_key AS BIGINT) = f.id
+INNER JOIN families AS f ON CASE WHEN o.table_name = 'families' THEN CAST(o.row_key AS BIGINT) END = f.id
 WHERE o.table_name = 'families' AND o.changed_at >= :since AND f.pco_id IS NOT NULL
 UNION
 SELECT l.pco_id FROM pco_landing AS l

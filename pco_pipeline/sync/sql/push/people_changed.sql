@@ -10,7 +10,7 @@ INNER JOIN sync_base AS b ON b.entity = 'people' AND p.id = b.local_id
 WHERE p.updated_at >= :since
 UNION
 SELECT p.pco_id FROM church_outbox AS o
-INNER JOIN people AS p ON CAST(o.row_key AS BIGINT) = p.id
+INNER JOIN people AS p ON CASE WHEN o.table_name = 'people' THEN CAST(o.row_key AS BIGINT) END = p.id
 WHERE o.table_name = 'people' AND o.changed_at >= :since AND p.pco_id IS NOT NULL
 UNION
 SELECT l.pco_id FROM pco_landing AS l
