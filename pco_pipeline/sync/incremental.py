@@ -1,8 +1,7 @@
 """Incremental loads (issue 17 item 3): a load reads only the records something changed for since
 its last committed run, and a full comparison now and then checks that nothing was missed.
 
-One mechanism for every load that has one (families, group hierarchy, group memberships; the
-people load uses the same watermark functions of `loading`):
+One mechanism for every load that has one (people, families, group hierarchy, group memberships):
 1. `open_window` (first thing in the load's transaction, after `begin_load`): the watermark the
    last committed load left (`load_watermarks`, sql/0019), and the keys of the records an
    incremental run looks at — the entity's `changed_since` statement (sync/sql/<dir>/changed_since.sql,
@@ -11,10 +10,11 @@ people load uses the same watermark functions of `loading`):
    incremental run, or when a complete listing of PCO's people finished since the watermark:
    only the nightly full refresh makes one, so the full comparison runs nightly.
 2. The load stages `window.scope` (None: everything) and writes as before.
-3. A full run that had a watermark is the drift check: `drifted` counts the records it wrote
-   (church rows, bases, conflicts: every row this transaction wrote, `WRITTEN_HERE`, plus the
-   records it deleted) that the incremental scope left out — what the incremental path missed,
-   repaired by this very load; 0 expected (`count_drifted`).
+3. A full run that had a watermark is the drift check: it counts the records it wrote that the
+   incremental scope (`scope_table`) left out — what the incremental path missed, repaired by
+   this very load; 0 expected. `count_drifted` counts them from every row this transaction
+   wrote (`WRITTEN_HERE`: church rows, bases, conflicts) and the records it deleted; the people
+   load counts them from its classification instead.
 4. `close_window` commits the next watermark in the same transaction (a load that fails moves
    nothing, and the next run reads the same changes again), with the drift a full run found.
 """
