@@ -22,3 +22,23 @@ CREATE INDEX group_membership_updated_at_idx ON group_membership (updated_at);
 -- sql/0013, a trigger moves it when the row changes (an incremental groups load reads it).
 CREATE TRIGGER church_group_move_updated_at BEFORE UPDATE ON church_group
 FOR EACH ROW EXECUTE FUNCTION move_updated_at();
+
+-- The records of `entities` two-way sync's bookkeeping names since `since`: a base agreed, a
+-- church deletion made or pushed (of the church tables `deleted_from`), and every conflict and
+-- quarantine entry still open or closed since. Every incremental load's scope starts from it
+-- (sync/sql/<entity>/changed_since.sql): their decision or re-check is every run's work.
+CREATE FUNCTION sync_records_named_since(entities TEXT[], deleted_from TEXT[], since TIMESTAMPTZ)
+RETURNS TABLE (entity TEXT, pco_id TEXT)
+LANGUAGE sql STABLE AS $$
+    SELECT b.entity, b.pco_id FROM sync_base AS b
+    WHERE b.entity = ANY(entities) AND b.agreed_at >= since
+    UNION ALL
+    SELECT d.local_table, d.pco_id FROM church_deletions AS d
+    WHERE d.local_table = ANY(deleted_from) AND (d.deleted_at >= since OR d.pushed_at >= since)
+    UNION ALL
+    SELECT sc.entity, sc.pco_id FROM sync_conflicts AS sc
+    WHERE sc.entity = ANY(entities) AND (sc.applied_at IS NULL OR sc.applied_at >= since)
+    UNION ALL
+    SELECT q.entity, q.record_key FROM sync_quarantine AS q
+    WHERE q.entity = ANY(entities) AND (q.resolved_at IS NULL OR q.resolved_at >= since)
+$$;

@@ -4,24 +4,8 @@
 -- unapplied conflict or needs-action row or an open quarantine entry names. (Areas, one per PCO
 -- group type, are few: every run loads them all.) Each part reads an index (sql/0019, sql/0021)
 -- or a small table.
-SELECT b.pco_id FROM sync_base AS b
-WHERE b.entity = 'church_groups' AND b.agreed_at >= :since
-UNION
-SELECT e.pco_id
-FROM (
-    SELECT
-        sc.entity,
-        sc.pco_id,
-        sc.applied_at AS closed_at
-    FROM sync_conflicts AS sc
-    UNION ALL
-    SELECT
-        q.entity,
-        q.record_key,
-        q.resolved_at
-    FROM sync_quarantine AS q
-) AS e
-WHERE e.entity = 'church_groups' AND (e.closed_at IS NULL OR e.closed_at >= :since)
+SELECT n.pco_id
+FROM sync_records_named_since(ARRAY['church_groups'], CAST(ARRAY[] AS TEXT[]), :since) AS n
 UNION
 SELECT l.pco_id FROM pco_landing AS l
 WHERE

@@ -5,41 +5,7 @@
 -- or after :since, plus every household an unapplied conflict or an open quarantine entry names
 -- (deciding or re-checking them is every run's work). Each part reads an index (sql/0019,
 -- sql/0021) or a small table.
-WITH named AS (
-    -- Records by entity: a household, or a member "<household>:<person>".
-    SELECT b.pco_id
-    FROM sync_base AS b
-    WHERE
-        b.entity IN ('families', 'family_members')
-        AND b.agreed_at >= :since
-    UNION ALL
-    SELECT d.pco_id
-    FROM church_deletions AS d
-    WHERE
-        d.local_table IN ('families', 'family_members')
-        AND (d.deleted_at >= :since OR d.pushed_at >= :since)
-    UNION ALL
-    -- Conflicts and quarantine entries still open, or closed since.
-    SELECT e.pco_id
-    FROM (
-        SELECT
-            sc.entity,
-            sc.pco_id,
-            sc.applied_at AS closed_at
-        FROM sync_conflicts AS sc
-        UNION ALL
-        SELECT
-            q.entity,
-            q.record_key,
-            q.resolved_at
-        FROM sync_quarantine AS q
-    ) AS e
-    WHERE
-        e.entity IN ('families', 'family_members')
-        AND (e.closed_at IS NULL OR e.closed_at >= :since)
-),
-
-people_changed AS (
+WITH people_changed AS (
     -- People whose change can change a household's address or members.
     SELECT a.parent_pco_id AS person_pco_id
     FROM pco_landing AS a
@@ -55,7 +21,12 @@ people_changed AS (
     WHERE d.local_table = 'people' AND (d.deleted_at >= :since OR d.pushed_at >= :since)
 )
 
-SELECT split_part(named.pco_id, ':', 1) AS household FROM named
+-- Records by entity: a household, or a member "<household>:<person>".
+SELECT split_part(n.pco_id, ':', 1) AS household
+FROM
+    sync_records_named_since(
+        ARRAY['families', 'family_members'], ARRAY['families', 'family_members'], :since
+    ) AS n
 UNION
 SELECT h.pco_id FROM pco_landing AS h
 WHERE

@@ -8,29 +8,8 @@
 -- through the groups load, so a membership of a group new there waited in the quarantine. Each
 -- part reads an index (sql/0019, sql/0021) or a small table.
 WITH changed AS (
-    SELECT b.pco_id FROM sync_base AS b
-    WHERE b.entity = 'group_memberships' AND b.agreed_at >= :since
-    UNION
-    SELECT d.pco_id FROM church_deletions AS d
-    WHERE
-        d.local_table = 'group_membership'
-        AND (d.deleted_at >= :since OR d.pushed_at >= :since)
-    UNION
-    SELECT e.pco_id
-    FROM (
-        SELECT
-            sc.entity,
-            sc.pco_id,
-            sc.applied_at AS closed_at
-        FROM sync_conflicts AS sc
-        UNION ALL
-        SELECT
-            q.entity,
-            q.record_key,
-            q.resolved_at
-        FROM sync_quarantine AS q
-    ) AS e
-    WHERE e.entity = 'group_memberships' AND (e.closed_at IS NULL OR e.closed_at >= :since)
+    SELECT n.pco_id
+    FROM sync_records_named_since(ARRAY['group_memberships'], ARRAY['group_membership'], :since) AS n
     UNION
     SELECT l.pco_id FROM pco_landing AS l
     WHERE

@@ -3,45 +3,18 @@
 -- a base, a church deletion, a conflict or a quarantine entry of the person or of one of their
 -- contacts) changed at or after :since, plus every person an unapplied conflict or an open
 -- quarantine entry names (deciding or re-checking them is every run's work). Each part reads an
--- index (sql/0019) or a small table.
+-- index (sql/0019) or a small table (sync_records_named_since: sql/0021).
 WITH named AS (
     -- Records by entity: a person, or a contact (whose person is the one PCO lists it under).
     SELECT
-        b.entity,
-        b.pco_id
-    FROM sync_base AS b
-    WHERE
-        b.entity IN ('people', 'person_emails', 'person_phones')
-        AND b.agreed_at >= :since
-    UNION ALL
-    SELECT
-        d.local_table,
-        d.pco_id
-    FROM church_deletions AS d
-    WHERE
-        d.local_table IN ('people', 'person_emails', 'person_phones')
-        AND (d.deleted_at >= :since OR d.pushed_at >= :since)
-    UNION ALL
-    -- Conflicts and quarantine entries still open, or closed since.
-    SELECT
-        e.entity,
-        e.pco_id
-    FROM (
-        SELECT
-            sc.entity,
-            sc.pco_id,
-            sc.applied_at AS closed_at
-        FROM sync_conflicts AS sc
-        UNION ALL
-        SELECT
-            q.entity,
-            q.record_key,
-            q.resolved_at
-        FROM sync_quarantine AS q
-    ) AS e
-    WHERE
-        e.entity IN ('people', 'person_emails', 'person_phones')
-        AND (e.closed_at IS NULL OR e.closed_at >= :since)
+        n.entity,
+        n.pco_id
+    FROM
+        sync_records_named_since(
+            ARRAY['people', 'person_emails', 'person_phones'],
+            ARRAY['people', 'person_emails', 'person_phones'],
+            :since
+        ) AS n
 )
 
 SELECT named.pco_id FROM named
