@@ -20,17 +20,19 @@ from pco_pipeline.defs.webhooks.sensor import (
 )
 
 
-def store_rows(engine, count: int) -> list[int]:
+def store_rows(engine, count: int, first: int = 1) -> list[int]:
     """Inbox rows as the receiver stores them (the sensor only looks at ids, statuses and times)."""
     with engine.begin() as conn:
         return list(conn.execute(sa.text(
             "INSERT INTO webhook_inbox (event_name, delivery_id, raw_body)"
             " SELECT 'people.v2.events.person.updated', 'delivery-' || n, '{}'::bytea"
-            " FROM generate_series(1, :n) AS n RETURNING id"), {"n": count}).scalars())
+            " FROM generate_series(:first, :first + :n - 1) AS n RETURNING id"), {"n": count, "first": first}).scalars())
 
 
-def tick(database_url: str, cursor: str | None = None) -> dg.SensorResult:
-    context = dg.build_sensor_context(cursor=cursor, resources={"church_db": PostgresResource(database_url=database_url)})
+def tick(database_url: str, cursor: str | None = None, instance: dg.DagsterInstance | None = None
+         ) -> dg.SensorResult:
+    context = dg.build_sensor_context(cursor=cursor, instance=instance or dg.DagsterInstance.ephemeral(),
+                                      resources={"church_db": PostgresResource(database_url=database_url)})
     result = apply_webhooks_sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
@@ -92,6 +94,24 @@ def test_rows_of_a_run_that_never_started_are_handed_out_again(database_url, eng
         conn.execute(sa.text("UPDATE webhook_inbox SET received_at = now() - interval '1 hour'"))
     (retry,) = requests_of(tick(database_url, cursor))
     assert ids_of(retry) == ids
+
+
+def test_no_run_is_launched_while_one_is_still_queued(database_url, engine):
+    """Another run would only queue behind it: the rows wait and then go in one batch."""
+    with dg.instance_for_test() as instance:
+        first = store_rows(engine, 2)
+        (request,) = requests_of(tick(database_url, instance=instance))
+        assert ids_of(request) == first
+        # Created by a tick, not yet through the queue (a QUEUED run needs a code location origin).
+        queued = instance.create_run_for_job(apply_webhooks, status=dg.DagsterRunStatus.NOT_STARTED)
+        cursor = str(first[-1])
+        later = store_rows(engine, 3, first=3)
+        waiting = tick(database_url, cursor, instance)
+        assert waiting.run_requests == [] and waiting.cursor is None
+        assert waiting.skip_reason is not None and queued.run_id in waiting.skip_reason.skip_message
+        instance.report_run_canceled(queued)   # it left the queue (launched, or here: canceled)
+        (batch,) = requests_of(tick(database_url, cursor, instance))
+        assert ids_of(batch) == later
 
 
 def test_sensor_definition_interval_and_default_status(monkeypatch):

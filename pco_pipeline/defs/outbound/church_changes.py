@@ -9,6 +9,9 @@ Each sensor tick runs two bounded queries (`PCO_OUTBOX_BATCH_SIZE` rows each, de
 - rows at or before the cursor due again (a failed try whose backoff ended, a run that died
   holding them, a run that never started) → one run keyed by the ids and when they became due.
 Whether a row is done lives in the outbox, not in the sensor (as for `apply_webhooks_sensor`).
+While a push_changes run is still waiting in the run queue, a tick launches nothing (as for
+`apply_webhooks_sensor`: one push runs at a time, so another run would only queue behind it);
+the rows go in one batch at the first tick after it leaves the queue.
 
 A `push_changes` run claims its rows, reads PCO's current record of each linked person, household
 and group membership they name and loads it (`outbox.refresh_pco_side`: a PCO edit not loaded yet
@@ -37,7 +40,7 @@ from pco_pipeline.defs.church_db.resources import PostgresResource
 from pco_pipeline.defs.church_db.runlog import step_log
 from pco_pipeline.defs.outbound.jobs import OUTBOUND_TAGS
 from pco_pipeline.defs.pco.resources import PCO_API_POOL, PCOResource
-from pco_pipeline.defs.webhooks.sensor import minimum_interval, whole_number_setting
+from pco_pipeline.defs.webhooks.sensor import minimum_interval, queued_run, whole_number_setting
 from pco_pipeline.pco.client import PCOClient
 from pco_pipeline.pco.errors import PCOError
 from pco_pipeline.sync import outbox
@@ -173,6 +176,9 @@ def _retry_request(prefix: str, retries: DueRetries) -> dg.RunRequest:
                        "PCO_OUTBOX_BATCH_SIZE.")
 def push_church_changes_sensor(context: dg.SensorEvaluationContext, church_db: PostgresResource) -> dg.SensorResult:
     cursor = int(context.cursor or 0)
+    if (waiting := queued_run(context, push_changes.name)) is not None:
+        return dg.SensorResult(skip_reason=f"run {waiting} is still queued: the church edits waiting go in one batch "
+                                           f"once it leaves the queue (cursor: id {cursor})")
     limit = batch_size()
     with church_db.get_engine().connect() as conn:
         new = outbox.new_ids(conn, after_id=cursor, limit=limit)

@@ -9,6 +9,11 @@ Each tick runs two bounded queries (`PCO_WEBHOOK_BATCH_SIZE` rows each, default 
 Whether a row is done lives in the inbox itself, not in the sensor: a failed run is never
 relaunched under its run key (Dagster launches a key once), the retry lane takes its rows.
 
+While a run it launched is still waiting in the run queue, a tick launches nothing (the skip
+reason names the run): another run would only queue behind it, and every run is a new process
+(seconds; many more under load, where a run per tick made the queue grow without end). The rows
+wait, and the first tick after that run leaves the queue hands them all out in one batch.
+
 Interval: `PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS` (default 15; see `minimum_interval` for how it
 becomes Dagster's `minimum_interval_seconds`). Default status RUNNING: rows only
 reach the inbox once someone runs the receiver and subscribes (`pco-pipeline webhooks
@@ -67,6 +72,14 @@ def batch_size() -> int:
     return whole_number_setting(BATCH_ENV, DEFAULT_BATCH_SIZE, 1, 5000)
 
 
+def queued_run(context: dg.SensorEvaluationContext, job_name: str) -> str | None:
+    """The id of a run of `job_name` still waiting in the run queue (not yet launched), if any."""
+    records = context.instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]),
+        limit=1)
+    return records[0].dagster_run.run_id if records else None
+
+
 def _run_request(run_key: str, ids: list[int]) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=run_key,
@@ -80,6 +93,9 @@ def _run_request(run_key: str, ids: list[int]) -> dg.RunRequest:
                        "retry is due. Interval: PCO_WEBHOOK_SENSOR_INTERVAL_SECONDS; batch: PCO_WEBHOOK_BATCH_SIZE.")
 def apply_webhooks_sensor(context: dg.SensorEvaluationContext, church_db: PostgresResource) -> dg.SensorResult:
     cursor = int(context.cursor or 0)
+    if (waiting := queued_run(context, apply_webhooks.name)) is not None:
+        return dg.SensorResult(skip_reason=f"run {waiting} is still queued: the rows waiting go in one batch once it "
+                                           f"leaves the queue (cursor: id {cursor})")
     limit = batch_size()
     with church_db.get_engine().connect() as conn:
         new = new_row_ids(conn, after_id=cursor, limit=limit)
