@@ -108,7 +108,7 @@ def test_no_run_is_launched_while_one_is_still_queued(database_url, engine):
         later = store_rows(engine, 3, first=3)
         waiting = tick(database_url, cursor, instance)
         assert waiting.run_requests == [] and waiting.cursor is None
-        assert waiting.skip_reason is not None and queued.run_id in waiting.skip_reason.skip_message
+        assert waiting.skip_reason is not None and queued.run_id in (waiting.skip_reason.skip_message or "")
         instance.report_run_canceled(queued)   # it left the queue (launched, or here: canceled)
         (batch,) = requests_of(tick(database_url, cursor, instance))
         assert ids_of(batch) == later
