@@ -22,3 +22,6 @@ CREATE INDEX sync_base_local_idx ON sync_base (entity, local_id);
 -- A household membership's base is keyed '<household>:<person>': its person, for a person unlinked.
 CREATE INDEX sync_base_member_person_idx ON sync_base (split_part(pco_id, ':', 2))
 WHERE entity = 'family_members';
+-- The people push reads the church's inactive people each run (their deactivation PCO has not
+-- had yet, sync/people_updates.py): through this index, not every person.
+CREATE INDEX people_inactive_idx ON people (pco_id) WHERE NOT is_active AND merged_into_id IS NULL;
