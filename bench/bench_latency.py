@@ -252,6 +252,18 @@ class Round:
     tick_gaps: dict[str, list[float]]               # per direction: seconds between its sensor's ticks
 
 
+def _why(event: dg.EventLogEntry) -> str:
+    """A failure event's reason: a step's own words (dg.Failure's description, else its error), else the message."""
+    data = getattr(event.dagster_event, "event_specific_data", None)
+    user = getattr(data, "user_failure_data", None)
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None:   # the step's own exception, not Dagster's wrapper
+        error = error.cause
+    text = (user.description if user is not None else None) or (error.message if error is not None else None) \
+        or event.message or ""
+    return text.strip().splitlines()[0][:300] if text.strip() else "failed"
+
+
 def run_times(instance: dg.DagsterInstance, record: dg.RunRecord) -> RunTimes:
     first: dict[dg.DagsterEventType, float] = {}
     failure = None
@@ -260,7 +272,7 @@ def run_times(instance: dg.DagsterInstance, record: dg.RunRecord) -> RunTimes:
             continue
         first.setdefault(event.dagster_event.event_type, event.timestamp)
         if failure is None and event.dagster_event.is_failure:
-            failure = (event.message or event.dagster_event.event_type_value).splitlines()[0][:300]
+            failure = _why(event)
     ended_badly = record.dagster_run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
     return RunTimes(record.create_timestamp.timestamp(), first.get(dg.DagsterEventType.RUN_STARTING),
                     record.start_time, first.get(dg.DagsterEventType.STEP_START), record.end_time,
