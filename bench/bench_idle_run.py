@@ -2,7 +2,7 @@
 planning, at N linked people (each with an email and a phone), as every scheduled run does them.
 
 Setup (not timed): N PCO people landed (with their emails and phones) and the same N in the
-church, linked; a first load (a full comparison: the bases are seeded) and a first push planning
+church, linked, their bases seeded (`base.seed_base`); a first load and a first push planning
 (a full comparison: the push's watermark), then one incremental run (it refreshes the planner
 statistics the first ones made stale).
 
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from bench._support import drop_database, fresh_database, median_of, run_worker, sized_runs_arguments
+from pco_pipeline.sync.base import seed_base
 from pco_pipeline.sync.church_changes import church_changes, watermark_key
 from pco_pipeline.sync.conflicts import record_conflicts
 from pco_pipeline.sync.load_people import load_people
@@ -171,6 +172,9 @@ def worker(size: int) -> dict:
         with engine.begin() as conn:
             for statement in filter(str.strip, _POPULATE.split(";")):
                 conn.execute(sa.text(statement), {"n": size})
+        with engine.begin() as conn:   # as the first two-way run after upgrading leaves them
+            for name in PUSH_ENTITIES:
+                seed_base(conn, ENTITIES[name])
         load_people(engine)
         first = _plan_push(engine)[0]
         _run(engine)   # the first incremental run refreshes the statistics the first ones made stale
