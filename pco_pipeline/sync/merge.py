@@ -237,9 +237,12 @@ def joined_relations_sql(entity: EntityFields, candidates: str | None = None) ->
     base = "SELECT pco_id, local_id, agreed_values FROM sync_base WHERE entity = :entity"
     church, pco = entity.church_relation_sql, entity.pco_relation_sql
     if candidates is not None:
-        base += f" AND pco_id IN ({candidates})"
-        church = f"SELECT * FROM ({church}) c0 WHERE c0.pco_id IN ({candidates})"
-        pco = f"SELECT * FROM ({pco}) p0 WHERE p0.pco_id IN ({candidates})"
+        # As an array, each side is read by index lookups: as a semi-join of 1,000 candidates
+        # among 100,000 records the planner merged over every base and scanned every church row.
+        only = f"= ANY(ARRAY({candidates}))"
+        base += f" AND pco_id {only}"
+        church = f"SELECT * FROM ({church}) c0 WHERE c0.pco_id {only}"
+        pco = f"SELECT * FROM ({pco}) p0 WHERE p0.pco_id {only}"
     return (f"FROM ({base}) b "
             f"FULL JOIN ({church}) c ON c.pco_id = b.pco_id "
             f"LEFT JOIN ({pco}) p ON p.pco_id = COALESCE(c.pco_id, b.pco_id) "
