@@ -28,6 +28,7 @@ family the church built. Otherwise a family is created for the household, as bef
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import sqlalchemy as sa
 
@@ -166,8 +167,15 @@ FAMILY_MEMBERS = Staging(
 
 
 # Two-way sync's view of the memberships this load staged (PCO's side: the stage).
+# The church's side is narrowed to the staged households' families first, by the family id the
+# relation carries as local_id (a plain column: the filter reaches its join and its indexes),
+# before the staged pairs' ids, which it computes for every member it reads.
+_MEMBERS = ENTITIES["family_members"]
 STAGED_MEMBERS = three_way_load.staged(
-    ENTITIES["family_members"], "stage_family_members",
+    replace(_MEMBERS, church_relation_sql=(
+        f"SELECT * FROM ({_MEMBERS.church_relation_sql}) c WHERE c.local_id IN "
+        "(SELECT f.id FROM families f JOIN stage_families s ON s.pco_id = f.pco_id)")),
+    "stage_family_members",
     changed_at_sql="(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = 'people/households'"
                    " AND l.pco_id = s.family_pco_id)")
 _DEPARTED = "departed_family_members"   # families/departed_members, as a temp table
