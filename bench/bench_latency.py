@@ -66,7 +66,10 @@ from pco_sandbox.server import run_sandbox_server
 
 DATABASE = f"pco_bench_latency_{os.getpid()}"          # two runs at once do not drop each other's
 DAGSTER_DATABASE = f"pco_bench_latency_dagster_{os.getpid()}"
-CHURCH_PEOPLE = 400
+# 100 church edits within ~100 s must stay under the safety brake's share (10% of the linked people,
+# sync/safety_brake.py) when a backlog makes one push carry many of them: at 400 people a slow daemon
+# tripped it and the round measured the brake, not latency.
+CHURCH_PEOPLE = 2000
 TARGET_SECONDS = 10.0
 TARGET_INTERVAL = 5           # the target holds at this sensor interval
 POLL_SECONDS = 0.05
