@@ -318,9 +318,10 @@ def _killed_daemon_is_restarted_and_loses_nothing(stack: Stack) -> None:
     pid = stack.inspect(daemon, "{{.State.Pid}}")
     killed_at = time.time()
     os.kill(int(pid), 9)
-    # A run submitted while the daemon is down waits in the queue, then runs (a quick job: that
-    # the queue survived is the point; full_sync's own run was checked above).
-    run_id = stack.launch("check_database")
+    # A run submitted while the daemon is down waits in the queue, then runs (a quick job, its one
+    # step in the run's own process: that the queue survived is the point; full_sync's own run
+    # was checked above).
+    run_id = stack.launch("check_database", {"execution": {"config": {"in_process": {}}}})
     _wait_for("Compose to restart the daemon", lambda: stack.inspect(daemon, "{{.RestartCount}}") != "0"
               and stack.inspect(daemon, "{{.State.Running}}") == "true", timeout=120)
     stack.wait_for_run(run_id, timeout=600)
