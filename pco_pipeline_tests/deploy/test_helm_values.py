@@ -77,17 +77,24 @@ def test_kubernetes_and_compose_keep_the_same_limits(values):
     assert limits["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
     assert limits["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
     assert values["additionalInstanceConfig"]["concurrency"]["pools"] == instance["concurrency"]["pools"] == {
-        "default_limit": 1}
+        "default_limit": 1, "op_granularity_run_buffer": 2}
+    coordinator = instance["run_coordinator"]["config"]
+    assert limits["dequeueIntervalSeconds"] == coordinator["dequeue_interval_seconds"]
+    assert limits["dequeueUseThreads"] is coordinator["dequeue_use_threads"] is True
+    assert limits["dequeueNumWorkers"] == coordinator["dequeue_num_workers"]
+    assert values["dagsterDaemon"]["sensors"] == {"useThreads": instance["sensors"]["use_threads"],
+                                                  "numWorkers": instance["sensors"]["num_workers"]}
     assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is instance["run_monitoring"]["enabled"] is True
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
 
 
 def test_the_compose_instance_keeps_the_one_machine_limits():
     """deploy/dagster.yaml differs from the repository's dagster.yaml only in how runs are
-    launched and queued: the same pool, tag and run limits, retries and storage."""
+    launched and monitored: the same queue, pool, tag and run limits, sensor threads, retries and
+    storage."""
     one_machine = yaml.safe_load((DEPLOY.parent / "dagster.yaml").read_text())
     instance = _compose_instance()
-    for section in ("storage", "concurrency", "run_retries", "telemetry"):
+    for section in ("storage", "run_coordinator", "concurrency", "sensors", "run_retries", "telemetry"):
         assert instance[section] == one_machine[section], section
     assert instance["run_launcher"]["class"] == "DockerRunLauncher"
     assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
