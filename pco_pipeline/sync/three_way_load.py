@@ -136,9 +136,11 @@ def kept_deleted_in_church(conn: sa.Connection, entity: EntityFields, policies: 
     with no base was never agreed on: it is not weighed (the push does not delete it either)."""
     table = classified_table(entity) + "_deleted_in_church"
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    # Every side, the base included, narrowed to the deleted records (filtered after the comparison,
+    # it compared every record of the entity: 23-28 s per contact entity at 10,000 people).
     conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS SELECT * FROM "
-                         f"({three_way_sql(entity, policies).text}) d WHERE NOT d.church_present AND d.pco_present"
-                         f" AND d.pco_id IN ({deleted_sql})"), {"entity": entity.entity})
+                         f"({three_way_sql(entity, policies, candidates=deleted_sql).text}) d"
+                         " WHERE NOT d.church_present AND d.pco_present"), {"entity": entity.entity})
     conflicts.record_conflicts(conn, entity, policies, classified=table)
     return list(conn.execute(sa.text(
         f"SELECT d.pco_id FROM {table} d WHERE NOT ("
