@@ -301,7 +301,7 @@ def test_incremental_loads_leave_what_full_loads_leave(pg_server_url, template_d
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_ROUNDS)
 def test_incremental_loads_leave_what_full_loads_leave_many_examples(pg_server_url, template_database, rounds):
     _incremental_equals_full(pg_server_url, template_database, rounds)
