@@ -135,7 +135,8 @@ def test_the_default_registry_reads_every_resource_of_pco_reference_but_those_it
 
 # Tables holding the pipeline's own bookkeeping about PCO ids, not a mirror of PCO records.
 BOOKKEEPING_PREFIXES = ("pco_", "sync_", "webhook_")
-BOOKKEEPING = {"church_deletions": "the outbound push's log of deleted linked rows"}
+BOOKKEEPING = {"church_deletions": "the outbound push's log of deleted linked rows",
+               "push_unsettled": "the records the push's last comparison found not in sync (keyed by entity and PCO id)"}
 
 
 def test_every_church_table_with_a_pco_id_has_a_uniqueness_check(engine):
