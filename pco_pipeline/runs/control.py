@@ -45,7 +45,8 @@ class UnfinishedRun:
     alive: bool | None
     """Whether that process runs; None when it cannot be told (another host, or not a CLI run)."""
     pools: frozenset[str]
-    """The pools its steps run in."""
+    """The pools its steps run in, and those it holds a slot of now (a step may take a slot only
+    when it first needs it: `apply_webhooks` takes `pco_api` for a re-read, defs/pco/pool_slot.py)."""
     slots: tuple[str, ...]
     """The pool slots it holds now, as "pool: step"."""
 
@@ -77,8 +78,9 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[UnfinishedRun]:
         since = datetime.fromtimestamp(record.start_time) if record.start_time else record.create_timestamp
         runs.append(UnfinishedRun(
             run_id=run.run_id, job_name=run.job_name, status=run.status, since=since.astimezone().replace(tzinfo=None),
-            process=process, alive=process.is_alive() if process else None, pools=_pools_of(instance, run),
-            slots=tuple(held.get(run.run_id, ()))))
+            process=process, alive=process.is_alive() if process else None,
+            pools=_pools_of(instance, run) | {pool for pool, _ in held.get(run.run_id, ())},
+            slots=tuple(f"{pool}: {step}" for pool, step in held.get(run.run_id, ()))))
     return sorted(runs, key=lambda r: r.since)
 
 
@@ -188,15 +190,15 @@ def cancel_run(instance: dg.DagsterInstance, engine: sa.Engine, run_id: str, *, 
     return Cancellation(run=run, process_stopped=stopped, status=final.status if final else run.status)
 
 
-def _held_slots(instance: dg.DagsterInstance) -> dict[str, list[str]]:
-    """run id → the pool slots it holds ("pool: step")."""
+def _held_slots(instance: dg.DagsterInstance) -> dict[str, list[tuple[str, str]]]:
+    """run id → the pool slots it holds, as (pool, step key)."""
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return {}
-    held: dict[str, list[str]] = defaultdict(list)
+    held: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for pool, info in storage.get_concurrency_infos(sorted(storage.get_concurrency_keys())).items():
         for slot in info.claimed_slots:
-            held[slot.run_id].append(f"{pool}: {slot.step_key}")
+            held[slot.run_id].append((pool, slot.step_key))
     return held
 
 
