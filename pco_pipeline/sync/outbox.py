@@ -66,6 +66,8 @@ from pco_pipeline.sync.registry import DEFAULT, Push, Registry
 from pco_pipeline.sync.statements import statement
 from pco_pipeline.sync.webhook_inbox import DueRetries, RetryPolicy
 
+# The channel the capture triggers NOTIFY (payload: the table's name) for any application that
+# wants to react to church edits at once; the pipeline itself finds work by its sensor's polling.
 NOTIFY_CHANNEL = "church_outbox"
 QUARANTINE_ENTITY = "church_outbox"
 # A push may send a whole church's backlog (a first run after an import): its lease is long.

@@ -53,13 +53,13 @@ def test_another_applications_edits_of_synced_fields_are_captured_with_what_chan
 def test_a_committed_edit_is_announced_on_the_church_outbox_channel(engine, database_url):
     listener = sa.create_engine(database_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
     with listener.connect() as conn:
-        conn.exec_driver_sql("LISTEN church_outbox")
+        conn.exec_driver_sql(f"LISTEN {outbox.NOTIFY_CHANNEL}")
         write(engine, "INSERT INTO people (first_name, last_name) VALUES ('Ada', 'Byron')")
         raw = conn.connection.driver_connection
         assert raw is not None
         notices = [(n.channel, n.payload) for n in raw.notifies(timeout=5, stop_after=1)]
     listener.dispose()
-    assert notices == [("church_outbox", "people")]
+    assert notices == [(outbox.NOTIFY_CHANNEL, "people")]
 
 
 def test_the_pipelines_own_writes_are_not_captured(engine, pipeline_engine):
