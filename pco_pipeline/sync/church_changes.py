@@ -6,20 +6,21 @@ moved to the values both sides now hold.
 The push plans from `church_changes` and calls `confirm_sent` after PCO's answer, in the
 transaction that records it. What it plans from is `classify_changes`' comparison: only the
 records that can differ from their base since the push's last comparison of the entity
-(incremental, issue 17 item 3), every linked record once a day (with a drift check). Fields never go to PCO otherwise: a field only PCO changed is the
-load's to take, and a conflict held for a person is sent by nobody until someone decides it.
+(incremental, issue 17 item 3), every linked record after the nightly full refresh (with a drift
+check). Fields never go to PCO otherwise: a field only PCO changed is the load's to take, and a conflict held for a person is sent by nobody until someone decides it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from pco_pipeline.sync import conflicts
 from pco_pipeline.sync.base import advance_base, forget_base, to_json
+from pco_pipeline.sync.incremental import full_refresh_finished_since
 from pco_pipeline.sync.loading import commit_watermark, read_watermark, snapshot_time
 from pco_pipeline.sync.merge import DELETED, EntityFields, Missing, Outcome, Policy, all_in_sync_sql, three_way_sql
 from pco_pipeline.sync.statements import statement
@@ -96,9 +97,6 @@ class Classification:
     drifted: int | None = None
 
 
-# A push of an entity compares every linked record again when its last full comparison is older.
-FULL_COMPARISON_EVERY = timedelta(hours=24)
-
 # The entities a push compares incrementally → their church table (`church_deletions.local_table`),
 # the statement naming their records changed since a time (sync/sql/push/), and its parameters.
 _CHANGED: Mapping[str, tuple[str, str, Mapping[str, str]]] = {
@@ -129,9 +127,10 @@ def classify_changes(conn: sa.Connection, entity: EntityFields, policies: Mappin
     with an unapplied conflict, and those whose base, church row (or outbox row, or deletion) or
     PCO record changed since (sync/sql/push/). A record outside them was in sync then and nothing
     it is compared from changed, so it is in sync now. Every record is compared (`full`) when
-    asked, when there is no watermark, or when the last full comparison is older than
-    `FULL_COMPARISON_EVERY`; a full comparison after an earlier one also counts the records not in
-    sync that the candidates leave out (its drift check; the run plans them, which repairs them).
+    asked, when there is no watermark, or after the nightly full refresh, by the loads' rule
+    (`incremental.full_refresh_finished_since` the watermark); a full comparison after an earlier
+    one also counts the records not in sync that the candidates leave out (its drift check; the
+    run plans them, which repairs them).
 
     With `advance` (a real run) the watermark and the records not in sync are written in this
     transaction, so they commit with the plan; without (a dry run, the field table) nothing is
@@ -143,8 +142,7 @@ def classify_changes(conn: sa.Connection, entity: EntityFields, policies: Mappin
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"push-plan:{entity.entity}"})
     since = snapshot_time(conn)
     previous = read_watermark(conn, watermark_key(entity.entity)) if changed else None
-    compare_all = (full or previous is None or previous.full_load_at is None
-                   or previous.full_load_at <= since - FULL_COMPARISON_EVERY)
+    compare_all = full or previous is None or full_refresh_finished_since(conn, previous.changed_since)
     candidates: str | None = None
     looked_at: int | None = None
     if changed is not None and previous is not None:

@@ -21,7 +21,7 @@ One mechanism for every load that has one (people, families, group hierarchy, gr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,6 +68,20 @@ class WindowedReport(dict[str, LoadCounts]):
         self.looked_at = looked_at
         self.drifted_records = drifted_records if window.checks_drift else None
 
+    @classmethod
+    def combined(cls, reports: Sequence[WindowedReport]) -> WindowedReport:
+        """Several entities' loads as one report (one load writing several entities, each in its
+        own window): every entity's counts, `full` when each compared everything, the records each
+        looked at added up, and so is what each drift check found (None when none ran one)."""
+        combined = cls.__new__(cls)
+        for report in reports:
+            combined.update(report)
+        combined.full = all(report.full for report in reports)
+        combined.looked_at = sum(report.looked_at for report in reports)
+        drifts = [report.drifted_records for report in reports if report.drifted_records is not None]
+        combined.drifted_records = sum(drifts) if drifts else None
+        return combined
+
     def facts(self) -> dict[str, int]:
         """What the load's asset shows of its window (the people load shows the same names)."""
         drift = {} if self.drifted_records is None else {"drifted_records": self.drifted_records}
@@ -86,11 +100,18 @@ def open_window(conn: sa.Connection, entity: str, changed_since: str, *, increme
     conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS SELECT DISTINCT c.key FROM "
                          f"({statement(changed_since).text}) c (key) WHERE c.key IS NOT NULL"),
                  {"since": previous.changed_since})
-    full = not incremental or conn.execute(sa.text(
-        "SELECT EXISTS (SELECT 1 FROM pco_listing WHERE resource = :r AND finished_at >= :since)"),
-        {"r": FULL_REFRESH_LISTING, "since": previous.changed_since}).scalar_one()
+    full = not incremental or full_refresh_finished_since(conn, previous.changed_since)
     scope = None if full else list(conn.execute(sa.text(f"SELECT key FROM {table} ORDER BY key")).scalars())
     return Window(entity, since, previous, full, scope, table)
+
+
+def full_refresh_finished_since(conn: sa.Connection, since: datetime) -> bool:
+    """Whether a complete listing of PCO's people (`FULL_REFRESH_LISTING`) finished at or after
+    `since` (a watermark): the rule that makes the next run of a load, and of a push's
+    comparison (`church_changes.classify_changes`), compare every record."""
+    return conn.execute(sa.text(
+        "SELECT EXISTS (SELECT 1 FROM pco_listing WHERE resource = :r AND finished_at >= :since)"),
+        {"r": FULL_REFRESH_LISTING, "since": since}).scalar_one()
 
 
 def count_drifted(conn: sa.Connection, window: Window, written_sql: str, deleted: Iterable[str] = ()) -> int:

@@ -235,3 +235,32 @@ def test_the_drift_check_counts_and_plans_what_the_incremental_path_missed(engin
                             ).scalar_one() == 1
     # Repaired: the record not in sync is remembered, so the next incremental run plans it too.
     assert [c.pco_id for c in _compared(engine, "people", full=False)[1]] == ["3"]
+
+
+def _listing(engine: sa.Engine, resource: str, *, finished: bool) -> None:
+    """A complete listing of `resource` as the full refresh leaves it (finished or interrupted)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO pco_listing (resource, started_at, finished_at)"
+                             " VALUES (:r, clock_timestamp(), CASE WHEN :f THEN clock_timestamp() END)"),
+                     {"r": resource, "f": finished})
+
+
+def test_the_full_comparison_follows_the_nightly_full_refresh_as_the_loads_do_not_the_clock(engine):
+    _world(engine)
+    # Days pass without a full refresh: the planning stays incremental, however old its last full
+    # comparison; so it does after an interrupted people listing or another resource's listing.
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE load_watermarks SET full_load_at = full_load_at - interval '3 days'"
+                             " WHERE entity LIKE 'push:%'"))
+    _listing(engine, "people/people", finished=False)
+    _listing(engine, "people/households", finished=True)
+    assert [c.full for c in _push(engine, confirm=True)] == [False, False]
+    assert not load_people(engine, incremental=True).full
+    # The nightly full refresh's complete people listing: the next load and the next planning of
+    # each entity compare every record (the push's drift check: nothing missed), then neither again.
+    _listing(engine, "people/people", finished=True)
+    assert load_people(engine, incremental=True).full
+    planned = _push(engine, confirm=True)
+    assert [(c.entity, c.full, c.drifted) for c in planned] == [("people", True, 0), ("person_emails", True, 0)]
+    assert [c.full for c in _push(engine, confirm=True)] == [False, False]
+    assert not load_people(engine, incremental=True).full

@@ -2,9 +2,9 @@
 -- those two-way sync's bookkeeping names since :since (their base moved, their church row was
 -- deleted, a conflict about them is not yet applied or was applied since, a quarantine entry:
 -- sql/0021's sync_records_named_since, the start of every incremental load's scope too), and
--- those the last comparison found not in sync (push_unsettled, sql/0022).
--- (The entity statements cast an outbox row's key only for their own table: CASE, since other
--- tables' keys, e.g. family_members' 'family:person', are not numbers and a join may cast first.)
+-- those the last comparison found not in sync (push_unsettled, sql/0022). What the church
+-- changed in the entity's rows is each entity statement's part (most through sql/0025's
+-- push_church_rows_since).
 SELECT n.pco_id FROM sync_records_named_since(ARRAY[:entity], ARRAY[:table], :since) AS n
 UNION
 SELECT u.pco_id FROM push_unsettled AS u

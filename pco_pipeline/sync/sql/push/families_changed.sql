@@ -1,8 +1,9 @@
--- The families an incremental push looks at besides push/common_changed: the church row changed
--- at or after :since (updated_at or an outbox row; a row unlinked since by the PCO id its base
--- names), the household PCO changed or removed since, and the households of a person whose
--- PCO address changed since (PCO's family address is one of its members' addresses): the
--- households the church or PCO lists them in (sql/0021's index of PCO's household members).
+-- The families an incremental push looks at besides push/common_changed: the church rows
+-- changed at or after :since, by the PCO id they hold and the one their base names (sql/0025's
+-- push_church_rows_since), the household PCO changed or removed since, and the households of a
+-- person whose PCO address changed since (PCO's family address is one of its members'
+-- addresses): the households the church or PCO lists them in (sql/0021's index of PCO's
+-- household members).
 WITH moved AS MATERIALIZED (
     SELECT a.parent_pco_id AS person_pco_id FROM pco_landing AS a
     WHERE
@@ -11,16 +12,7 @@ WITH moved AS MATERIALIZED (
         AND a.parent_pco_id IS NOT NULL
 )
 
-SELECT f.pco_id FROM families AS f
-WHERE f.updated_at >= :since AND f.pco_id IS NOT NULL
-UNION
-SELECT b.pco_id FROM families AS f
-INNER JOIN sync_base AS b ON b.entity = 'families' AND f.id = b.local_id
-WHERE f.updated_at >= :since
-UNION
-SELECT f.pco_id FROM church_outbox AS o
-INNER JOIN families AS f ON CASE WHEN o.table_name = 'families' THEN CAST(o.row_key AS BIGINT) END = f.id
-WHERE o.table_name = 'families' AND o.changed_at >= :since AND f.pco_id IS NOT NULL
+SELECT r.pco_id FROM push_church_rows_since(:entity, :table, :since) AS r
 UNION
 SELECT l.pco_id FROM pco_landing AS l
 WHERE l.resource = 'people/households' AND (l.changed_at >= :since OR l.removed_at >= :since)

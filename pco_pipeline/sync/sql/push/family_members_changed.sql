@@ -1,16 +1,24 @@
 -- The household memberships (keyed '<household>:<person>') an incremental push looks at besides
 -- push/common_changed: the church's members of a family or person whose row changed at or after
--- :since (updated_at; the membership row itself, or an outbox row of it), the church's members
--- of a household PCO changed or removed since (its member list and primary contact), and the
--- memberships whose base names a family or person unlinked since. A membership neither the
--- church lists nor a base remembers is not a record the push compares (two_way_entities).
+-- :since (sql/0025's push_church_rows_since, which also gives the PCO id a changed row's base
+-- names), of a membership row changed since (updated_at, or an outbox row of it), and of a
+-- household PCO changed or removed since (its member list and primary contact); and the
+-- memberships whose base names a family or person changed since (unlinked or re-linked). A
+-- membership neither the church lists nor a base remembers is not a record the push compares
+-- (two_way_entities).
 WITH families_changed AS (
-    SELECT f.id FROM families AS f
-    WHERE f.updated_at >= :since
+    SELECT r.local_id AS id FROM push_church_rows_since('families', 'families', :since) AS r
     UNION
     SELECT f.id FROM pco_landing AS l
     INNER JOIN families AS f ON l.pco_id = f.pco_id
     WHERE l.resource = 'people/households' AND (l.changed_at >= :since OR l.removed_at >= :since)
+),
+
+people_changed AS MATERIALIZED (
+    SELECT
+        r.local_id,
+        r.pco_id
+    FROM push_church_rows_since('people', 'people', :since) AS r
 ),
 
 members AS (
@@ -29,9 +37,8 @@ members AS (
     SELECT
         fm.family_id,
         fm.person_id
-    FROM people AS p
-    INNER JOIN family_members AS fm ON p.id = fm.person_id
-    WHERE p.updated_at >= :since
+    FROM people_changed AS c
+    INNER JOIN family_members AS fm ON c.local_id = fm.person_id
     UNION
     SELECT
         CAST(split_part(o.row_key, ':', 1) AS BIGINT) AS family_id,
@@ -48,7 +55,5 @@ UNION
 SELECT b.pco_id FROM families_changed AS c
 INNER JOIN sync_base AS b ON b.entity = 'family_members' AND c.id = b.local_id
 UNION
-SELECT b.pco_id FROM people AS p
-INNER JOIN sync_base AS pb ON pb.entity = 'people' AND p.id = pb.local_id
-INNER JOIN sync_base AS b ON b.entity = 'family_members' AND split_part(b.pco_id, ':', 2) = pb.pco_id
-WHERE p.updated_at >= :since
+SELECT b.pco_id FROM people_changed AS c
+INNER JOIN sync_base AS b ON b.entity = 'family_members' AND split_part(b.pco_id, ':', 2) = c.pco_id
