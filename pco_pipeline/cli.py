@@ -8,13 +8,13 @@ import sys
 import warnings
 
 from pco_pipeline.commands import check_connection, database, demo, jobs, push, sandbox, sync, ui, webhooks
-from pco_pipeline.commands import api, conflicts, console, outbox, runs, tokens, users
+from pco_pipeline.commands import api, conflicts, console, outbox, purge, runs, tokens, users
 from pco_pipeline.commands.signals import sigterm_raises
 from pco_pipeline.commands.startup import SETTINGS_ERRORS, check_settings
 from pco_pipeline.db.errors import DatabaseConfigError, MigrationError
 
 COMMAND_MODULES = [database, jobs, demo, ui, webhooks, api, console, users, tokens, sandbox, check_connection, sync, push,
-                   runs, conflicts, outbox]
+                   runs, conflicts, outbox, purge]
 
 
 def build_parser() -> argparse.ArgumentParser:

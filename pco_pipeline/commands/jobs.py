@@ -32,10 +32,14 @@ def run_one(args) -> int:
     config = json.loads(args.config_json) if args.config_json else None
     result = run_job(args.name, run_config=config)
     print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
-    if not result.success:
-        for event in result.all_events:
-            if event.is_failure and event.event_specific_data is not None:
-                error = getattr(event.event_specific_data, "error", None)
-                if error is not None:
-                    print(f"  {event.step_key}: {error.message.strip()}", file=sys.stderr)
+    report_failures(result)
     return 0 if result.success else 1
+
+
+def report_failures(result) -> None:
+    """Each failed step of `result` (an ExecuteInProcessResult) with its error, on stderr."""
+    for event in result.all_events:
+        if event.is_failure and event.event_specific_data is not None:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                print(f"  {event.step_key}: {error.message.strip()}", file=sys.stderr)

@@ -35,7 +35,8 @@ Which push sends a table's records: its entity's (the registry), except a linked
 which the group memberships push sends (`memberships_push.plan_renames`; `SENT_WITH`).
 
 Staff see and steer the backlog with `backlog`, `rows_in` and `retry` (`pco-pipeline outbox`,
-the console's dashboard).
+the console's dashboard). Sent rows are deleted once the retention period has passed
+(`sync/retention.py`); no other row ever is.
 
 Finding work (the sensor) is two bounded queries, as for `webhook_inbox`: rows after the sensor's
 cursor never handed out, and rows at or before it due again. The sweep (a schedule) asks for every

@@ -12,6 +12,8 @@ Claiming is one UPDATE that only takes rows nobody holds (`next_try_at` unset or
 runs handed the same ids never both apply them, and a run that dies while holding rows only
 delays them until the lease ends. A quarantined row also opens a `sync_quarantine` entry
 (entity `webhook_inbox`) so staff find it with the other records that could not be applied.
+Applied and ignored rows are deleted once the retention period has passed (`sync/retention.py`);
+no other row ever is.
 
 Finding work (the sensor) is two bounded queries: rows after the sensor's cursor that were never
 handed out, and rows at or before it that are due again (a failed try, an expired lease, or a
