@@ -147,9 +147,14 @@ def classify_changes(conn: sa.Connection, entity: EntityFields, policies: Mappin
     looked_at: int | None = None
     if changed is not None and previous is not None:
         candidates = _candidates(conn, entity.entity, changed, previous.changed_since)
+    narrowed_to: str | None = None
+    if candidates is not None and not compare_all:
+        # Only a comparison narrowed to the candidates counts them and needs their statistics
+        # (a full one reads them once, for its drift check).
+        conn.execute(sa.text(f"ANALYZE {candidates}"))
         looked_at = conn.execute(sa.text(f"SELECT count(*) FROM {candidates}")).scalar_one()
-    diff = three_way_sql(entity, policies, changed_only=True,
-                         candidates=None if compare_all or candidates is None else f"SELECT pco_id FROM {candidates}")
+        narrowed_to = f"SELECT pco_id FROM {candidates}"
+    diff = three_way_sql(entity, policies, changed_only=True, candidates=narrowed_to)
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     conn.execute(sa.text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {diff.text}"), {"entity": entity.entity})
     conn.execute(sa.text(f"""
@@ -169,7 +174,7 @@ def classify_changes(conn: sa.Connection, entity: EntityFields, policies: Mappin
             INSERT INTO push_unsettled (entity, pco_id) SELECT DISTINCT :entity, d.pco_id FROM {table} d
             ON CONFLICT DO NOTHING"""), {"entity": entity.entity})
         commit_watermark(conn, watermark_key(entity.entity), since, full=compare_all, drifted_records=drifted)
-    return Classification(entity.entity, table, compare_all, None if compare_all else looked_at, drifted)
+    return Classification(entity.entity, table, compare_all, looked_at, drifted)
 
 
 def _candidates(conn: sa.Connection, entity: str, changed: tuple[str, str, Mapping[str, str]],
@@ -184,7 +189,6 @@ def _candidates(conn: sa.Connection, entity: str, changed: tuple[str, str, Mappi
     for part in ("push/common_changed", name):
         conn.execute(sa.text(f"INSERT INTO {table} SELECT s.pco_id FROM ({statement(part).text}) s(pco_id)"
                              " WHERE s.pco_id IS NOT NULL ON CONFLICT DO NOTHING"), bound)
-    conn.execute(sa.text(f"ANALYZE {table}"))
     return table
 
 
