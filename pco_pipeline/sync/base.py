@@ -41,13 +41,23 @@ def advance_agreed(conn: sa.Connection, entity: EntityFields) -> int:
     agreed = " || ".join(
         f"CASE WHEN {sides_agree_sql(spec)} THEN jsonb_build_object('{spec.name}', to_jsonb(c.{spec.name})) "
         f"ELSE '{{}}'::jsonb END" for spec in entity.fields)
-    return conn.execute(sa.text(f"""
-        INSERT INTO sync_base AS sb (entity, pco_id, local_id, agreed_values)
-        SELECT :entity, c.pco_id, c.local_id, a.agreed_values
+    # Computed whole before the first write: a relation may read sync_base (a load's settle skips
+    # the records with a base; family members), and a read interleaved with the insert scans every
+    # row the statement has inserted so far, each time (a first load of 100,000 linked people with
+    # no base: 95 s in this statement, 1.5 s now).
+    agreed_table = f"agreed_{entity.entity}"
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {agreed_table}"))
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE {agreed_table} ON COMMIT DROP AS
+        SELECT c.pco_id, c.local_id, a.agreed_values
         FROM ({entity.church_relation_sql}) c
         JOIN ({entity.pco_relation_sql}) p ON p.pco_id = c.pco_id
         CROSS JOIN LATERAL (SELECT {agreed} AS agreed_values) a
         WHERE a.agreed_values <> '{{}}'::jsonb
+    """), {"entity": entity.entity})
+    return conn.execute(sa.text(f"""
+        INSERT INTO sync_base AS sb (entity, pco_id, local_id, agreed_values)
+        SELECT :entity, a.pco_id, a.local_id, a.agreed_values FROM {agreed_table} a
         ON CONFLICT (entity, pco_id) DO UPDATE
             SET local_id = EXCLUDED.local_id, agreed_values = sb.agreed_values || EXCLUDED.agreed_values,
                 agreed_at = now()
