@@ -510,7 +510,7 @@ MEMBERSHIPS_ENTITY = ChurchEntity(
 
 EVENTS_ENTITY = ChurchEntity(
     "events",
-    load=counts_only(load_events),
+    load=incremental(load_events),
     tables=(
         Table("events", "events", _EVENT_FIELDS, pco_state.EVENTS,
               _where("events", "source = 'calendar' AND pco_id IS NOT NULL AND pco_removed_at IS NULL",
@@ -527,7 +527,7 @@ _LOCATION_FIELDS = pco_fields("name", "kind", "age_min_months", "age_max_months"
                               "capacity", "parent_pco_id")
 CHECKINS_ENTITY = ChurchEntity(
     "checkins",
-    load=counts_only(load_checkins),
+    load=incremental(load_checkins),
     tables=(
         # Check-in events are rows of `events` (source check-ins), whose pco_id church/events checks.
         Table("checkin_events", "events", pco_fields("name"), pco_state.CHECKIN_EVENTS,
