@@ -7,10 +7,7 @@
 SELECT n.pco_id
 FROM sync_records_named_since(ARRAY['church_groups'], CAST(ARRAY[] AS TEXT[]), :since) AS n
 UNION
-SELECT l.pco_id FROM pco_landing AS l
-WHERE
-    l.resource = 'groups/groups'
-    AND (l.changed_at >= :since OR l.removed_at >= :since)
+SELECT l.pco_id FROM pco_landed_since('groups/groups', :since) AS l
 UNION
 SELECT g.pco_id FROM church_group AS g
 WHERE g.updated_at >= :since AND g.level = 3 AND g.pco_id IS NOT NULL

@@ -8,11 +8,8 @@
 WITH people_changed AS (
     -- People whose change can change a household's address or members.
     SELECT a.parent_pco_id AS person_pco_id
-    FROM pco_landing AS a
-    WHERE
-        a.resource = 'people/addresses'
-        AND (a.changed_at >= :since OR a.removed_at >= :since)
-        AND a.parent_pco_id IS NOT NULL
+    FROM pco_landed_since('people/addresses', :since) AS a
+    WHERE a.parent_pco_id IS NOT NULL
     UNION
     SELECT p.pco_id FROM people AS p
     WHERE p.updated_at >= :since AND p.pco_id IS NOT NULL
@@ -28,10 +25,7 @@ FROM
         ARRAY['families', 'family_members'], ARRAY['families', 'family_members'], :since
     ) AS n
 UNION
-SELECT h.pco_id FROM pco_landing AS h
-WHERE
-    h.resource = 'people/households'
-    AND (h.changed_at >= :since OR h.removed_at >= :since)
+SELECT h.pco_id FROM pco_landed_since('people/households', :since) AS h
 UNION
 SELECT h.pco_id FROM people_changed AS c
 INNER JOIN pco_landing AS h

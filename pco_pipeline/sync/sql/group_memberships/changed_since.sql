@@ -11,10 +11,7 @@ WITH changed AS (
     SELECT n.pco_id
     FROM sync_records_named_since(ARRAY['group_memberships'], ARRAY['group_membership'], :since) AS n
     UNION
-    SELECT l.pco_id FROM pco_landing AS l
-    WHERE
-        l.resource = 'groups/memberships'
-        AND (l.changed_at >= :since OR l.removed_at >= :since)
+    SELECT l.pco_id FROM pco_landed_since('groups/memberships', :since) AS l
     UNION
     SELECT gm.pco_id FROM group_membership AS gm
     WHERE gm.updated_at >= :since AND gm.pco_id IS NOT NULL

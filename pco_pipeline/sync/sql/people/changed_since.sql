@@ -28,16 +28,13 @@ INNER JOIN pco_landing AS l
         AND named.pco_id = l.pco_id
 WHERE named.entity <> 'people' AND l.parent_pco_id IS NOT NULL
 UNION
-SELECT l.pco_id FROM pco_landing AS l
-WHERE
-    l.resource = 'people/people'
-    AND (l.changed_at >= :since OR l.removed_at >= :since)
+SELECT l.pco_id FROM pco_landed_since('people/people', :since) AS l
 UNION
-SELECT l.parent_pco_id FROM pco_landing AS l
-WHERE
-    l.resource IN ('people/emails', 'people/phone_numbers')
-    AND (l.changed_at >= :since OR l.removed_at >= :since)
-    AND l.parent_pco_id IS NOT NULL
+SELECT l.parent_pco_id FROM pco_landed_since('people/emails', :since) AS l
+WHERE l.parent_pco_id IS NOT NULL
+UNION
+SELECT l.parent_pco_id FROM pco_landed_since('people/phone_numbers', :since) AS l
+WHERE l.parent_pco_id IS NOT NULL
 UNION
 SELECT p.pco_id FROM people AS p
 WHERE p.updated_at >= :since AND p.pco_id IS NOT NULL
