@@ -560,10 +560,7 @@ CHECKINS_ENTITY = ChurchEntity(
               " LEFT JOIN locations l ON l.id = c.location_id LEFT JOIN event_times t ON t.id = c.event_time_id"
               " WHERE c.source = 'pco'"),
     ),
-    assets=(
-        ChurchAsset("locations", entity="locations", reads=("checkin_locations",),
-                    description="PCO check-in locations → locations (rooms with age and grade ranges; folders).",
-                    preview_columns="id, pco_id, name, kind, grade_min, grade_max"),
+    assets=(  # church/checkins first: the load's window facts show on it
         ChurchAsset("checkins", entity="checkins",
                     reads=("checkins", "checkin_events", "checkin_event_times", "headcounts"), after=("people",),
                     description="A read-only mirror of PCO check-ins (source 'pco'), linked to people, check-in "
@@ -575,6 +572,9 @@ CHECKINS_ENTITY = ChurchEntity(
                                Summary("event_times", ("created", "updated", "removed")),
                                Summary("headcounts", ("created", "updated", "removed"))),
                     quarantine_check=("checkins", "locations", "checkin_events")),
+        ChurchAsset("locations", entity="locations", reads=("checkin_locations",),
+                    description="PCO check-in locations → locations (rooms with age and grade ranges; folders).",
+                    preview_columns="id, pco_id, name, kind, grade_min, grade_max"),
     ),
     job="sync_checkins",
 )
