@@ -40,7 +40,9 @@ DEFAULT_DAYS = 30
 MIN_DAYS = 7
 MAX_DAYS = 3650
 BATCH_SIZE = 10_000
-TABLES: tuple[str, ...] = ("church_outbox", "webhook_inbox")
+# Each table's purge statement (one batch of its finished rows).
+PURGE_STATEMENTS = {"church_outbox": "retention/church_outbox_purge", "webhook_inbox": "retention/webhook_inbox_purge"}
+TABLES: tuple[str, ...] = tuple(PURGE_STATEMENTS)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def purge(engine: sa.Engine, *, older_than: timedelta, batch_size: int = BATCH_S
     for table in TABLES:
         while True:
             with engine.begin() as conn:
-                deleted = conn.execute(statement(f"retention/{table}_purge"),
+                deleted = conn.execute(statement(PURGE_STATEMENTS[table]),
                                        {"finished_before": finished_before, "batch_size": batch_size}).rowcount
             rows[table] += deleted
             batches[table] += 1
