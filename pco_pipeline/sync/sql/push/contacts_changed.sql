@@ -3,19 +3,16 @@
 -- rows changed at or after :since, by the PCO id they hold and the one their base names
 -- (sql/0025's push_church_rows_since), the contact PCO changed or removed since, and the
 -- contacts of a person PCO changed, removed or merged away since (PCO's side holds only
--- contacts of people it has).
+-- contacts of people it has; what PCO changed: sql/0023's pco_landed_since).
 SELECT r.pco_id FROM push_church_rows_since(:entity, :table, :since) AS r
 UNION
-SELECT l.pco_id FROM pco_landing AS l
-WHERE l.resource = :resource AND (l.changed_at >= :since OR l.removed_at >= :since)
+SELECT l.pco_id FROM pco_landed_since(:resource, :since) AS l
 UNION
 SELECT c.pco_id FROM pco_landing AS c
 WHERE
     c.resource = :resource
     AND c.parent_pco_id IN (
-        SELECT p.pco_id FROM pco_landing AS p
-        WHERE p.resource = 'people/people' AND (p.changed_at >= :since OR p.removed_at >= :since)
+        SELECT p.pco_id FROM pco_landed_since('people/people', :since) AS p
         UNION
-        SELECT m.normalized ->> 'person_to_remove_id' FROM pco_landing AS m
-        WHERE m.resource = 'people/person_mergers' AND (m.changed_at >= :since OR m.removed_at >= :since)
+        SELECT m.normalized ->> 'person_to_remove_id' FROM pco_landed_since('people/person_mergers', :since) AS m
     )

@@ -3,19 +3,15 @@
 -- push_church_rows_since), the household PCO changed or removed since, and the households of a
 -- person whose PCO address changed since (PCO's family address is one of its members'
 -- addresses): the households the church or PCO lists them in (sql/0021's index of PCO's
--- household members).
+-- household members). What PCO changed: sql/0023's pco_landed_since.
 WITH moved AS MATERIALIZED (
-    SELECT a.parent_pco_id AS person_pco_id FROM pco_landing AS a
-    WHERE
-        a.resource = 'people/addresses'
-        AND (a.changed_at >= :since OR a.removed_at >= :since)
-        AND a.parent_pco_id IS NOT NULL
+    SELECT a.parent_pco_id AS person_pco_id FROM pco_landed_since('people/addresses', :since) AS a
+    WHERE a.parent_pco_id IS NOT NULL
 )
 
 SELECT r.pco_id FROM push_church_rows_since(:entity, :table, :since) AS r
 UNION
-SELECT l.pco_id FROM pco_landing AS l
-WHERE l.resource = 'people/households' AND (l.changed_at >= :since OR l.removed_at >= :since)
+SELECT l.pco_id FROM pco_landed_since('people/households', :since) AS l
 UNION
 SELECT f.pco_id FROM moved
 INNER JOIN people AS p ON moved.person_pco_id = p.pco_id

@@ -2,16 +2,15 @@
 -- push/common_changed: the church's members of a family or person whose row changed at or after
 -- :since (sql/0025's push_church_rows_since, which also gives the PCO id a changed row's base
 -- names), of a membership row changed since (updated_at, or an outbox row of it), and of a
--- household PCO changed or removed since (its member list and primary contact); and the
--- memberships whose base names a family or person changed since (unlinked or re-linked). A
--- membership neither the church lists nor a base remembers is not a record the push compares
--- (two_way_entities).
+-- household PCO changed or removed since (its member list and primary contact: sql/0023's
+-- pco_landed_since); and the memberships whose base names a family or person changed since
+-- (unlinked or re-linked). A membership neither the church lists nor a base remembers is not a
+-- record the push compares (two_way_entities).
 WITH families_changed AS (
     SELECT r.local_id AS id FROM push_church_rows_since('families', 'families', :since) AS r
     UNION
-    SELECT f.id FROM pco_landing AS l
+    SELECT f.id FROM pco_landed_since('people/households', :since) AS l
     INNER JOIN families AS f ON l.pco_id = f.pco_id
-    WHERE l.resource = 'people/households' AND (l.changed_at >= :since OR l.removed_at >= :since)
 ),
 
 people_changed AS MATERIALIZED (
