@@ -12,6 +12,7 @@ same changes to send, as a comparison of every linked record.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -96,14 +97,17 @@ def _push(engine: sa.Engine, *, confirm: bool) -> list[Classification]:
     return planned
 
 
-def _compared(engine: sa.Engine, name: str, *, full: bool) -> tuple[list[dict], list[Any]]:
-    """The rows a comparison classifies and the changes it yields; nothing written."""
+def compared(engine: sa.Engine, name: str, *, full: bool,
+             policies: Mapping[str, Policy] | None = None) -> tuple[list[dict], list[Any]]:
+    """The rows a comparison of entity `name` classifies and the changes it yields (with
+    `policies`, by default this module's); nothing written."""
+    chosen = CHOSEN[name] if policies is None else policies
     with engine.connect() as conn, conn.begin():
-        classified = classify_changes(conn, ENTITIES[name], CHOSEN[name], advance=False, full=full)
+        classified = classify_changes(conn, ENTITIES[name], chosen, advance=False, full=full)
         assert classified.full == full
         rows = [dict(row._mapping) for row in conn.execute(sa.text(
             f"SELECT * FROM {classified.table} ORDER BY pco_id, local_id NULLS FIRST"))]
-        changes = sorted(church_changes(conn, ENTITIES[name], CHOSEN[name], classified=classified.table),
+        changes = sorted(church_changes(conn, ENTITIES[name], chosen, classified=classified.table),
                          key=lambda change: change.pco_id)
         conn.rollback()
     return rows, changes
@@ -175,7 +179,7 @@ def _same_plans(engine: sa.Engine, steps: list[tuple[str, str, str]]) -> None:
     for name, person, value in steps:
         STEPS[name](engine, person, value)
         for entity in ENTITY_NAMES:
-            assert _compared(engine, entity, full=False) == _compared(engine, entity, full=True), (name, entity)
+            assert compared(engine, entity, full=False) == compared(engine, entity, full=True), (name, entity)
 
 
 # One database for every example (`_world` empties it first).
@@ -206,14 +210,14 @@ def test_a_record_deleted_in_the_church_and_a_conflict_decided_later_are_planned
     assert not first.full and first.looked_at == 2
     with engine.begin() as conn:
         conflict = conn.execute(sa.text("SELECT id FROM sync_conflicts WHERE decided_at IS NULL")).scalar_one()
-    assert _compared(engine, "people", full=False)[1][0].deleted   # still planned: PCO was not told
+    assert compared(engine, "people", full=False)[1][0].deleted   # still planned: PCO was not told
     # Nothing about person 2 changes when staff decide: the decision alone brings it back.
     with engine.begin() as conn:
         resolve_conflict(conn, conflict, decided_by="staff", take="church")
-    rows, changes = _compared(engine, "people", full=False)
+    rows, changes = compared(engine, "people", full=False)
     assert [(c.pco_id, c.deleted, dict(c.values), dict(c.conflict_ids)) for c in changes] == [
         ("1", True, {}, {}), ("2", False, {"last_name": "Church"}, {"last_name": conflict})]
-    assert (rows, changes) == _compared(engine, "people", full=True)
+    assert (rows, changes) == compared(engine, "people", full=True)
 
 
 def test_the_drift_check_counts_and_plans_what_the_incremental_path_missed(engine):
@@ -223,7 +227,7 @@ def test_the_drift_check_counts_and_plans_what_the_incremental_path_missed(engin
     with engine.begin() as conn:
         conn.execute(sa.text("SET LOCAL pco_pipeline.origin = 'pipeline'"))
         conn.execute(sa.text("UPDATE people SET last_name = 'Stale', updated_at = '2020-01-01' WHERE pco_id = '3'"))
-    assert _compared(engine, "people", full=False)[1] == []
+    assert compared(engine, "people", full=False)[1] == []
     with engine.begin() as conn:
         classified = classify_changes(conn, ENTITIES["people"], CHOSEN["people"], full=True)
         planned = list(church_changes(conn, ENTITIES["people"], CHOSEN["people"], classified=classified.table))
@@ -234,7 +238,7 @@ def test_the_drift_check_counts_and_plans_what_the_incremental_path_missed(engin
         assert conn.execute(sa.text("SELECT drifted_records FROM load_watermarks WHERE entity = 'push:people'")
                             ).scalar_one() == 1
     # Repaired: the record not in sync is remembered, so the next incremental run plans it too.
-    assert [c.pco_id for c in _compared(engine, "people", full=False)[1]] == ["3"]
+    assert [c.pco_id for c in compared(engine, "people", full=False)[1]] == ["3"]
 
 
 def _listing(engine: sa.Engine, resource: str, *, finished: bool) -> None:
