@@ -395,16 +395,11 @@ def _incremental_equals_full(pg_server_url, template_database, rounds) -> None:
 _ROUNDS = st.lists(st.lists(_CHANGE, min_size=1, max_size=5), min_size=1, max_size=3)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(_ROUNDS)
-def test_incremental_loads_leave_what_full_loads_leave(pg_server_url, template_database, rounds):
-    _incremental_equals_full(pg_server_url, template_database, rounds)
-
-
+# One run of 30 examples (~40 s): with 10, a scope missing "a folder landed names its rooms" passed.
 @pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_ROUNDS)
-def test_incremental_loads_leave_what_full_loads_leave_many_examples(pg_server_url, template_database, rounds):
+def test_incremental_loads_leave_what_full_loads_leave(pg_server_url, template_database, rounds):
     _incremental_equals_full(pg_server_url, template_database, rounds)
 
 
