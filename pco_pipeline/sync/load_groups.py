@@ -188,16 +188,14 @@ GROUP_MEMBERSHIPS = Staging(
                   " || ' in group ' || s.group_pco_id")))
 
 
-# Two-way sync's view of the sync's own memberships this load staged (PCO's side: the stage; its
-# view does not carry PCO's updated_at, the landing does). Local memberships are the church's.
+# Two-way sync's view of the sync's own memberships this load staged (PCO's side: the stage).
+# Local memberships are the church's.
 _SYNC_CREATED = ENTITIES["group_memberships"]
 STAGED_MEMBERSHIPS = three_way_load.staged(
     replace(_SYNC_CREATED, church_relation_sql=(
         f"SELECT c.* FROM ({_SYNC_CREATED.church_relation_sql}) c "
         "WHERE EXISTS (SELECT 1 FROM group_membership gm WHERE gm.id = c.local_id AND gm.source = 'pco')")),
-    "stage_memberships",
-    changed_at_sql="(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = 'groups/memberships'"
-                   " AND l.pco_id = s.pco_id)")
+    "stage_memberships")
 _LEADER_TYPE = next(spec for spec in STAGED_MEMBERSHIPS.fields if spec.name == "leader_type")
 
 

@@ -298,24 +298,20 @@ def _contact_staging(entity: str, landing: str, state_sql: str, what: str) -> St
             " || ', who is not in the church database (see that person''s quarantine entry)'")))
 
 
-def _staged_contacts(entity: str, landing: str) -> EntityFields:
-    # PCO's contact views do not carry its updated_at; the landing does.
-    return three_way_load.staged(
-        ENTITIES[entity], f"stage_{entity}",
-        changed_at_sql=f"(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = '{landing}'"
-                       " AND l.pco_id = s.pco_id)")
+def _staged_contacts(entity: str) -> EntityFields:
+    return three_way_load.staged(ENTITIES[entity], f"stage_{entity}")
 
 
 EMAILS = _ContactKind(
     staging=_contact_staging("person_emails", "people/emails", pco_state.PERSON_EMAILS, "email"),
     relationship="emails", fields=("address", "address_normalized", "location", "is_primary"),
     adopt_key="address_normalized", local_key="COALESCE(c.address_normalized, lower(btrim(c.address)))",
-    two_way=_staged_contacts("person_emails", "people/emails"), derived=(("address_normalized", "address"),))
+    two_way=_staged_contacts("person_emails"), derived=(("address_normalized", "address"),))
 PHONES = _ContactKind(
     staging=_contact_staging("person_phones", "people/phone_numbers", pco_state.PERSON_PHONES, "phone number"),
     relationship="phone_numbers", fields=("number", "e164", "location", "is_primary"),
     adopt_key="e164", local_key="c.e164",
-    two_way=_staged_contacts("person_phones", "people/phone_numbers"), derived=(("e164", "number"),))
+    two_way=_staged_contacts("person_phones"), derived=(("e164", "number"),))
 
 
 def _load_contacts(conn: sa.Connection, kind: _ContactKind, people_scope: Sequence[str] | None,

@@ -19,12 +19,6 @@ def _pco_side(state_sql: str, fields: tuple[FieldSpec, ...], changed_at: str) ->
     return f"SELECT s.pco_id, {changed_at} AS changed_at, {columns} FROM ({state_sql}) s"
 
 
-def _landed_updated_at(resource: str) -> str:
-    # pco_state's contact and membership queries do not carry PCO's updated_at; the landing does.
-    return (f"(SELECT l.pco_updated_at FROM pco_landing l "
-            f"WHERE l.resource = '{resource}' AND l.pco_id = s.pco_id)")
-
-
 def _church_deletions(table: str) -> str:
     # Kept by a trigger (sql/0012_push_updates.sql) for every linked row deleted locally.
     return f"SELECT d.pco_id, d.deleted_at FROM church_deletions d WHERE d.local_table = '{table}'"
@@ -94,13 +88,12 @@ ENTITIES: dict[str, EntityFields] = {
         EntityFields(
             "person_emails", EMAIL_FIELDS,
             church_relation_sql=_church_side("person_emails", EMAIL_FIELDS),
-            pco_relation_sql=_pco_side(pco_state.PERSON_EMAILS, EMAIL_FIELDS, _landed_updated_at("people/emails")),
+            pco_relation_sql=_pco_side(pco_state.PERSON_EMAILS, EMAIL_FIELDS, "s.pco_updated_at"),
             church_deletions_sql=_church_deletions("person_emails"), pco_deletions_sql=_pco_deletions("people/emails")),
         EntityFields(
             "person_phones", PHONE_FIELDS,
             church_relation_sql=_church_side("person_phones", PHONE_FIELDS),
-            pco_relation_sql=_pco_side(pco_state.PERSON_PHONES, PHONE_FIELDS,
-                                       _landed_updated_at("people/phone_numbers")),
+            pco_relation_sql=_pco_side(pco_state.PERSON_PHONES, PHONE_FIELDS, "s.pco_updated_at"),
             church_deletions_sql=_church_deletions("person_phones"),
             pco_deletions_sql=_pco_deletions("people/phone_numbers")),
         EntityFields(
@@ -115,8 +108,7 @@ ENTITIES: dict[str, EntityFields] = {
         EntityFields(
             "group_memberships", MEMBERSHIP_FIELDS,
             church_relation_sql=_church_side("group_membership", MEMBERSHIP_FIELDS),
-            pco_relation_sql=_pco_side(pco_state.GROUP_MEMBERSHIPS, MEMBERSHIP_FIELDS,
-                                       _landed_updated_at("groups/memberships")),
+            pco_relation_sql=_pco_side(pco_state.GROUP_MEMBERSHIPS, MEMBERSHIP_FIELDS, "s.pco_updated_at"),
             church_deletions_sql=_church_deletions("group_membership"),
             pco_deletions_sql=_pco_deletions("groups/memberships")),
     )
