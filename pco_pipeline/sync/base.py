@@ -44,7 +44,7 @@ def advance_agreed(conn: sa.Connection, entity: EntityFields) -> int:
     # Computed whole before the first write: a relation may read sync_base (a load's settle skips
     # the records with a base; family members), and a read interleaved with the insert scans every
     # row the statement has inserted so far, each time (a first load of 100,000 linked people with
-    # no base: 95 s in this statement, 1.5 s now).
+    # no base: 95 s in this statement, now 3.2 s computing and 0.8 s writing).
     agreed_table = f"agreed_{entity.entity}"
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {agreed_table}"))
     conn.execute(sa.text(f"""

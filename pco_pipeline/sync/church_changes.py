@@ -7,7 +7,8 @@ The push plans from `church_changes` and calls `confirm_sent` after PCO's answer
 transaction that records it. What it plans from is `classify_changes`' comparison: only the
 records that can differ from their base since the push's last comparison of the entity
 (incremental, issue 17 item 3), every linked record after the nightly full refresh (with a drift
-check). Fields never go to PCO otherwise: a field only PCO changed is the load's to take, and a conflict held for a person is sent by nobody until someone decides it.
+check). Fields never go to PCO otherwise: a field only PCO changed is the load's to take, and a
+conflict held for a person is sent by nobody until someone decides it.
 """
 
 from __future__ import annotations

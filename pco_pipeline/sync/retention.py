@@ -16,8 +16,8 @@ Deleting them loses nothing the pipeline still needs:
   are the monotonic guard's memory (`webhook_apply._guard`): PCO redelivers an event for five
   days at most, hence the floor of `MIN_DAYS`;
 - the push's incremental comparison reads the outbox rows changed since its last run
-  (`sync/sql/push/*.sql`): the push that marked a row sent ran after the change, and every push
-  compares all its records once a day anyway;
+  (`sync/sql/push/*.sql`): the push that marked a row sent ran after the change, and the push
+  compares all its records after every nightly full refresh anyway;
 - the sensors' cursors are ids, and ids are never reused.
 
 Deleting goes in batches of at most `BATCH_SIZE` rows, each its own statement and transaction, so
