@@ -175,9 +175,7 @@ STAGED_MEMBERS = three_way_load.staged(
     replace(_MEMBERS, church_relation_sql=(
         f"SELECT * FROM ({_MEMBERS.church_relation_sql}) c WHERE c.local_id IN "
         "(SELECT f.id FROM families f JOIN stage_families s ON s.pco_id = f.pco_id)")),
-    "stage_family_members",
-    changed_at_sql="(SELECT l.pco_updated_at FROM pco_landing l WHERE l.resource = 'people/households'"
-                   " AND l.pco_id = s.family_pco_id)")
+    "stage_family_members")
 _DEPARTED = "departed_family_members"   # families/departed_members, as a temp table
 # A primary contact both sides chose differently, as the policy decides it (families/primary_contact_conflicts).
 _HOUSEHOLD_CONFLICT = {Policy.PCO: str(Outcome.CONFLICT_PCO_WINS), Policy.CHURCH: str(Outcome.CONFLICT_CHURCH_WINS),

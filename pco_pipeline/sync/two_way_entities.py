@@ -69,9 +69,8 @@ WHERE EXISTS (SELECT 1 FROM sync_base b WHERE b.entity = 'family_members' AND b.
               AND h.removed_at IS NULL AND h.relationships->'people' @> jsonb_build_array(p.pco_id))
 """
 _FAMILY_MEMBERS_PCO = f"""
-SELECT s.pco_id, h.pco_updated_at AS changed_at, s.is_primary_contact
+SELECT s.pco_id, s.pco_updated_at AS changed_at, s.is_primary_contact
 FROM ({pco_state.FAMILY_MEMBERS}) s
-JOIN pco_landing h ON h.resource = 'people/households' AND h.pco_id = s.family_pco_id
 WHERE s.problems IS NULL
   AND EXISTS (SELECT 1 FROM people p WHERE p.pco_id = s.person_pco_id)
   AND EXISTS (SELECT 1 FROM families f WHERE f.pco_id = s.family_pco_id)
